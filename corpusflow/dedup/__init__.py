@@ -1,0 +1,1 @@
+"""Exact and MinHash-LSH deduplication (pure Python, no Beam)."""

@@ -1,0 +1,97 @@
+"""The one document record that flows through every stage, and the outcome records.
+
+Every input record ends in exactly one of four outcomes (the conservation principle):
+
+* kept      -> a :class:`Document` written to ``OUTPUT/data/``
+* rejected  -> a :class:`Rejected` (stage + stable reason code) written to ``OUTPUT/rejected/``
+* duplicate -> a :class:`Duplicate` (with the id of the document kept instead) in ``OUTPUT/duplicates/``
+* error     -> an :class:`ErrorRecord` (file, line/offset, error class and message) in ``OUTPUT/errors/``
+
+Elements are treated as immutable: stages build new records with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# Outcome names used in counts and the manifest.
+KEPT = "kept"
+REJECTED = "rejected"
+DUPLICATE = "duplicate"
+ERROR = "error"
+OUTCOMES = (KEPT, REJECTED, DUPLICATE, ERROR)
+
+
+@dataclass(slots=True)
+class Document:
+    """A text document with provenance, language, pass-through metadata and quality signals.
+
+    Attributes:
+        id: Stable identifier (from the input, or ``source/file/line`` derived, see readers).
+        text: Document text (normalised after the normalise stage).
+        source: Name of the configured source it came from.
+        lang: ISO 639-1 language code from language ID (``None`` before it runs).
+        lang_score: fastText probability of ``lang``.
+        url: URL, when the input has one.
+        meta: Pass-through metadata chosen in the source's field mapping (JSON-able values).
+        signals: Quality signals measured by filters (name -> number), kept as output columns
+            when configured.
+        file: Input file the document was read from.
+        line: Line number (JSONL, 1-based) or row index (Parquet, 0-based) inside ``file``.
+    """
+
+    id: str
+    text: str
+    source: str
+    lang: str | None = None
+    lang_score: float | None = None
+    url: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    signals: dict[str, float] = field(default_factory=dict)
+    file: str = ""
+    line: int = -1
+
+    def replace(self, **changes: Any) -> Document:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A document dropped by a stage, with a stable reason code such as ``langid.low_score``."""
+
+    doc: Document
+    stage: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Duplicate:
+    """A document dropped as a duplicate of ``kept_id`` (cluster of ``cluster_size`` documents)."""
+
+    doc: Document
+    stage: str
+    kept_id: str
+    cluster_size: int
+    similarity: float | None = None
+
+
+@dataclass(slots=True)
+class ErrorRecord:
+    """A record that could not be processed (malformed input, decoding error, stage failure).
+
+    ``offset`` is a 1-based line number for line-oriented input, a row index for Parquet, or a
+    byte offset for binary formats; ``offset_kind`` says which.
+    """
+
+    source: str
+    file: str
+    offset: int
+    offset_kind: str
+    stage: str
+    error_class: str
+    message: str
+    head: str = ""
+    doc_id: str | None = None

@@ -1,0 +1,1 @@
+"""Quality filters (pure Python, no Beam)."""

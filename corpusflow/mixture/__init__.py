@@ -1,0 +1,1 @@
+"""Token counting and mixture allocation (pure Python, no Beam)."""

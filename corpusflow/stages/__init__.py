@@ -1,0 +1,1 @@
+"""Beam wiring: each module turns pure corpusflow logic into a composite PTransform."""

@@ -1,0 +1,46 @@
+"""The contract every stage PTransform follows.
+
+A stage takes a ``PCollection[Document]`` and returns :class:`StageOutputs`: the documents it
+keeps, plus any of rejected (:class:`~corpusflow.document.Rejected`), duplicates
+(:class:`~corpusflow.document.Duplicate`) and errors (:class:`~corpusflow.document.ErrorRecord`).
+The pipeline builder (``pipelines/``, :mod:`corpusflow.pipeline`) chains ``kept`` into the next
+stage and flattens the other outputs into the writers, which also count them for the manifest.
+So a stage never drops a document silently: whatever leaves ``kept`` leaves through one of the
+other three outputs.
+
+DoFns load models in ``setup()``, batch their work, and keep their constructors cheap to pickle.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+# Tagged-output names used by multi-output DoFns.
+TAG_REJECTED = "rejected"
+TAG_DUPLICATES = "duplicates"
+TAG_ERRORS = "errors"
+
+
+class StageOutputs(NamedTuple):
+    kept: beam.PCollection
+    rejected: beam.PCollection | None = None
+    duplicates: beam.PCollection | None = None
+    errors: beam.PCollection | None = None
+
+
+class StageCounters:
+    """Caches Beam counters of one stage; names are a closed vocabulary plus reason codes."""
+
+    def __init__(self, namespace: str) -> None:
+        self._ns = namespace
+        self._cache: dict[str, object] = {}
+
+    def inc(self, name: str, n: int = 1) -> None:
+        c = self._cache.get(name)
+        if c is None:
+            c = Metrics.counter(self._ns, name)
+            self._cache[name] = c
+        c.inc(n)  # type: ignore[attr-defined]
