@@ -1,0 +1,79 @@
+"""The ``corpusflow`` command line.
+
+Sub-commands are registered in :data:`COMMANDS` as ``name -> (module, help)``. Each module
+defines ``add_arguments(parser)`` and ``run(args) -> int`` and is imported only when its command
+is used, so ``corpusflow --help`` stays fast and a broken optional dependency only affects its
+own command. Exit codes: 0 success, 1 the job failed, 2 a usage or config error (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("corpusflow.commands.run", "run a pipeline config over its sources and write OUTPUT"),
+    "validate": ("corpusflow.commands.validate", "check a config (keys, types, input files) without running"),
+}
+
+EPILOG = """\
+examples:
+  corpusflow run configs/pipelines/demo.yaml --output out/demo
+  corpusflow run configs/pipelines/demo.yaml --output out/x --input 'data/*.jsonl.gz' \\
+      --set stages.langid.min_score=0.8
+  corpusflow validate configs/pipelines/demo.yaml
+
+Run 'corpusflow COMMAND --help' for the options of one command.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("command", nargs="?")
+    known, _ = parser.parse_known_args(argv[:1])
+    full = _full_parser(known.command)
+    args, extra = full.parse_known_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    if getattr(args, "version", False):
+        from corpusflow import __version__
+
+        print(f"corpusflow {__version__}")
+        return 0
+    if not getattr(args, "command", None):
+        full.print_help()
+        return 2
+    module = importlib.import_module(COMMANDS[args.command][0])
+    if extra and not getattr(module, "ACCEPTS_EXTRA_ARGS", False):
+        full.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra_args = extra
+    return int(module.run(args) or 0)
+
+
+def _full_parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="corpusflow",
+        description="Turn raw Japanese and English web text into training-ready LLM pretraining data "
+        "(language ID, quality filters, MinHash dedup, token mixtures, sharded Parquet) on Apache Beam.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == command:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Input and output: file systems, readers, Parquet schemas and writers."""

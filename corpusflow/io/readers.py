@@ -1,0 +1,322 @@
+"""Readers: turn one input file into a stream of outcomes, one per input record.
+
+Every record of a file becomes exactly one of:
+
+* a :class:`~corpusflow.document.Document`,
+* a :class:`~corpusflow.document.Rejected` (stage ``read``; e.g. ``input.too_long`` for a
+  document longer than ``limits.max_doc_chars``: rejected whole, never truncated),
+* an :class:`~corpusflow.document.ErrorRecord` (invalid UTF-8, a JSON line cut in half, a
+  missing or non-string text field, a truncated compressed stream, a Parquet file without the
+  mapped text column...), with the file, the 1-based line (JSONL) or row index (Parquet), the
+  error class and message, and the first bytes of the record.
+
+Blank lines in JSONL are not records and are skipped (they carry no document). A file that
+cannot be opened at all yields one error record. A compressed stream that ends early yields the
+records read so far plus one ``TruncatedInput`` error at the position where reading stopped.
+
+Documents without an id (field missing or null) get a stable one:
+``{source}/{file_key}#L{line}`` (JSONL) or ``{source}/{file_key}#R{row}`` (Parquet), where
+``file_key`` is the file's path relative to the non-glob part of its source pattern, so ids do
+not depend on where the data is mounted.
+
+Pure Python (no Beam import); the Beam wiring is in :mod:`corpusflow.stages.read`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from corpusflow.config import SourceConfig, is_remote
+from corpusflow.document import Document, ErrorRecord, Rejected
+
+Outcome = Document | Rejected | ErrorRecord
+
+REASON_TOO_LONG = "input.too_long"
+HEAD_BYTES = 200
+JSONL_EXTS = (".jsonl", ".json", ".ndjson")
+COMPRESSION_EXTS = (".gz", ".bz2", ".zst", ".xz", ".lz4")
+PARQUET_EXTS = (".parquet", ".pq")
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpec:
+    """One input file of one source, as planned at launch."""
+
+    source: str
+    path: str
+    file_key: str
+    format: str  # jsonl | parquet | warc | wet
+
+
+def detect_format(path: str, declared: str = "auto") -> str:
+    """The reader for ``path``: the declared format, or one inferred from the extension."""
+    if declared != "auto":
+        return declared
+    name = path.lower()
+    for ext in COMPRESSION_EXTS:
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+            break
+    if name.endswith(PARQUET_EXTS):
+        return "parquet"
+    if name.endswith(".warc.wet") or name.endswith(".wet"):
+        return "wet"
+    if name.endswith(".warc") or name.endswith(".arc"):
+        return "warc"
+    if name.endswith(JSONL_EXTS):
+        return "jsonl"
+    raise ValueError(
+        f"cannot tell the format of {path!r} from its extension; set the source's format "
+        "(allowed: jsonl, parquet, warc, wet)"
+    )
+
+
+def glob_base(pattern: str) -> str:
+    """The directory part of a glob before its first wildcard."""
+    head = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    if head == pattern:  # no wildcard: the file itself
+        return os.path.dirname(pattern) if not is_remote(pattern) else pattern.rsplit("/", 1)[0]
+    return head if head.endswith("/") else head.rsplit("/", 1)[0] if "/" in head else ""
+
+
+def file_key(path: str, pattern: str) -> str:
+    base = glob_base(pattern)
+    if base and path.startswith(base):
+        return path[len(base) :].lstrip("/")
+    return os.path.basename(path)
+
+
+def get_field(record: dict[str, Any], dotted: str) -> Any:
+    """``record['a']['b']`` for ``'a.b'``; a literal key with dots wins over the nested path."""
+    if dotted in record:
+        return record[dotted]
+    node: Any = record
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _head(raw: bytes | str) -> str:
+    if isinstance(raw, str):
+        return raw[:HEAD_BYTES]
+    return raw[:HEAD_BYTES].decode("utf-8", "backslashreplace")
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def record_to_outcome(
+    record: Any,
+    *,
+    spec: FileSpec,
+    source: SourceConfig,
+    position: int,
+    position_kind: str,
+    max_doc_chars: int,
+    raw_head: str,
+) -> Outcome:
+    """Map one parsed record to a Document (or an error/rejection) with the field mapping."""
+
+    def error(cls: str, msg: str) -> ErrorRecord:
+        return ErrorRecord(
+            source=spec.source, file=spec.path, offset=position, offset_kind=position_kind,
+            stage="read", error_class=cls, message=msg, head=raw_head,
+        )
+
+    if not isinstance(record, dict):
+        return error("NotAnObject", f"expected a JSON object, got {type(record).__name__}")
+    fields = source.fields
+    text = get_field(record, fields.text)
+    if text is None:
+        keys = ", ".join(sorted(map(str, record))[:20])
+        return error("MissingField", f"text field {fields.text!r} not found (record keys: {keys})")
+    if not isinstance(text, str):
+        return error("BadFieldType", f"text field {fields.text!r} is {type(text).__name__}, not a string")
+    doc_id: Any = get_field(record, fields.id) if fields.id else None
+    if doc_id is None or doc_id == "":
+        tag = "L" if position_kind == "line" else "R"
+        doc_id = f"{spec.source}/{spec.file_key}#{tag}{position}"
+    elif not isinstance(doc_id, str):
+        if isinstance(doc_id, (int, float)) and not isinstance(doc_id, bool):
+            doc_id = str(doc_id)
+        else:
+            return error("BadFieldType", f"id field {fields.id!r} is {type(doc_id).__name__}")
+    url = get_field(record, fields.url) if fields.url else None
+    if url is not None and not isinstance(url, str):
+        url = str(url)
+    meta = {}
+    for name in fields.meta:
+        value = get_field(record, name)
+        if value is not None:
+            meta[name] = _jsonable(value)
+    doc = Document(
+        id=doc_id, text=text, source=spec.source, url=url, meta=meta,
+        file=spec.path, line=position,
+    )
+    if len(text) > max_doc_chars:
+        short = doc.replace(text=text[:1000])
+        return Rejected(
+            doc=short, stage="read", reason=REASON_TOO_LONG,
+            detail=json.dumps({"n_chars": len(text), "max_doc_chars": max_doc_chars}),
+        )
+    return doc
+
+
+_STREAM_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, ValueError)
+try:  # zstandard raises its own error type on a truncated frame
+    import zstandard
+
+    _STREAM_ERRORS = (*_STREAM_ERRORS, zstandard.ZstdError)
+except ImportError:  # pragma: no cover
+    pass
+
+
+def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int) -> Iterator[Outcome]:
+    """Stream a (possibly compressed) JSONL file; see the module docstring for the outcomes."""
+    from corpusflow.io.filesystems import open_read
+
+    line_no = 0
+    try:
+        fh = open_read(spec.path)
+    except Exception as exc:
+        yield _file_error(spec, 0, "line", "Unreadable", exc)
+        return
+    try:
+        with fh:
+            for raw in fh:
+                line_no += 1
+                if not raw.strip():
+                    continue
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield ErrorRecord(
+                        source=spec.source, file=spec.path, offset=line_no, offset_kind="line",
+                        stage="read", error_class="UnicodeDecodeError",
+                        message=f"invalid UTF-8 at byte {exc.start} of the line: {exc.reason}",
+                        head=_head(raw),
+                    )
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield ErrorRecord(
+                        source=spec.source, file=spec.path, offset=line_no, offset_kind="line",
+                        stage="read", error_class="JSONDecodeError", message=str(exc), head=_head(line),
+                    )
+                    continue
+                except RecursionError:
+                    yield ErrorRecord(
+                        source=spec.source, file=spec.path, offset=line_no, offset_kind="line",
+                        stage="read", error_class="JSONDecodeError", message="nesting too deep",
+                        head=_head(line),
+                    )
+                    continue
+                yield record_to_outcome(
+                    record, spec=spec, source=source, position=line_no, position_kind="line",
+                    max_doc_chars=max_doc_chars, raw_head=_head(line),
+                )
+    except _STREAM_ERRORS as exc:
+        yield _file_error(spec, line_no + 1, "line", "TruncatedInput", exc)
+
+
+def _file_error(spec: FileSpec, position: int, kind: str, cls: str, exc: BaseException) -> ErrorRecord:
+    return ErrorRecord(
+        source=spec.source, file=spec.path, offset=position, offset_kind=kind, stage="read",
+        error_class=cls, message=f"{type(exc).__name__}: {exc}"[:2000],
+    )
+
+
+def iter_parquet(
+    spec: FileSpec, source: SourceConfig, max_doc_chars: int, batch_rows: int = 1024
+) -> Iterator[Outcome]:
+    """Stream a Parquet file by record batches, mapping columns with the field mapping.
+
+    A file whose schema lacks the mapped text column is reported as one error per row (so the
+    counts still add up) with the columns it does have in the message.
+    """
+    import pyarrow.parquet as pq
+
+    from corpusflow.io.filesystems import open_read
+
+    fields = source.fields
+    wanted = {fields.text.split(".")[0]}
+    for name in (fields.id, fields.url, *fields.meta):
+        if name:
+            wanted.add(name.split(".")[0])
+    row = 0
+    try:
+        fh = open_read(spec.path, compressed=False)
+    except Exception as exc:
+        yield _file_error(spec, 0, "row", "Unreadable", exc)
+        return
+    try:
+        with fh:
+            pf = pq.ParquetFile(fh)
+            names = set(pf.schema_arrow.names)
+            if fields.text.split(".")[0] not in names:
+                msg = (f"Parquet schema has no text column {fields.text!r}; columns: "
+                       f"{', '.join(sorted(names))}")
+                for i in range(pf.metadata.num_rows):
+                    yield ErrorRecord(
+                        source=spec.source, file=spec.path, offset=i, offset_kind="row", stage="read",
+                        error_class="SchemaMismatch", message=msg,
+                    )
+                return
+            columns = sorted(wanted & names)
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+                for record in batch.to_pylist():
+                    yield record_to_outcome(
+                        record, spec=spec, source=source, position=row, position_kind="row",
+                        max_doc_chars=max_doc_chars, raw_head=_head(str(record.get(fields.text, ""))),
+                    )
+                    row += 1
+    except Exception as exc:
+        yield _file_error(spec, row, "row", "TruncatedInput", exc)
+
+
+def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int) -> Iterator[Outcome]:
+    """Dispatch on the file format."""
+    if spec.format == "jsonl":
+        yield from iter_jsonl(spec, source, max_doc_chars)
+    elif spec.format == "parquet":
+        yield from iter_parquet(spec, source, max_doc_chars)
+    elif spec.format in ("warc", "wet"):
+        from corpusflow.io import warc  # provided by the Common Crawl reader (issue #11)
+
+        yield from warc.iter_warc(spec, source, max_doc_chars)
+    else:  # pragma: no cover - validated in plan_files
+        raise ValueError(f"unknown format {spec.format!r}")
+
+
+def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]]) -> list[FileSpec]:
+    """The ordered list of files to read, with formats and stable file keys."""
+    from corpusflow.config import resolve_path
+
+    specs: list[FileSpec] = []
+    for s in sources:
+        patterns = [resolve_path(p) for p in s.paths]
+        for path in files_by_source[s.name]:
+            pattern = next((p for p in patterns if _matches(path, p)), patterns[0])
+            specs.append(FileSpec(source=s.name, path=path, file_key=file_key(path, pattern),
+                                  format=detect_format(path, s.format)))
+    return specs
+
+
+def _matches(path: str, pattern: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatch(path, pattern) or path == pattern

@@ -1,0 +1,363 @@
+"""Builds the corpusflow Beam pipeline from a validated config, and finishes the run.
+
+Graph (each stage optional, in this order)::
+
+    ReadDocuments -> [ExtractText] -> [FilterUrls] -> NormalizeText -> IdentifyLanguage
+        -> [ApplyFilters] -> [Deduplicate] -> (WriteShards data/ | MixDocuments pool/ + data/)
+    rejected / duplicates / errors of every stage -> WriteShards rejected/ duplicates/ errors/
+    every outcome -> ledger counts -> OUTPUT/_work/stats.json
+
+After the pipeline finishes, :func:`finish_run` reads the stats, checks conservation
+(input = kept + rejected + duplicates + errors, per source) and the error rate, and writes
+``manifest.json`` last. A run directory without ``manifest.json`` is not finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import apache_beam as beam
+
+from corpusflow import __version__
+from corpusflow.config import PipelineConfig, check_source_paths
+from corpusflow.document import Document, Duplicate, ErrorRecord, Rejected
+from corpusflow.io import filesystems as fs
+from corpusflow.io.readers import FileSpec, plan_files
+from corpusflow.schemas import (
+    DOC_SCHEMA,
+    DUPLICATE_SCHEMA,
+    ERROR_SCHEMA,
+    REJECTED_SCHEMA,
+    doc_row,
+    duplicate_row,
+    error_row,
+    rejected_row,
+)
+from corpusflow.stages.base import StageOutputs
+from corpusflow.stages.langid import IdentifyLanguage
+from corpusflow.stages.normalize import NormalizeText
+from corpusflow.stages.read import ReadDocuments
+from corpusflow.stages.write import WriteShards, shard_name
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = "_work"
+STATS_FILE = "stats.json"
+IN_PROGRESS = "_IN_PROGRESS"
+MANIFEST = "manifest.json"
+FAILED = "FAILED.json"
+
+OUTPUT_DIRS = {"data": "train", "rejected": "rejected", "duplicates": "duplicates", "errors": "errors"}
+
+
+class RunFailed(Exception):
+    """The job ran but its result is not acceptable (error rate, conservation)."""
+
+
+@dataclass
+class RunPlan:
+    cfg: PipelineConfig
+    output: str
+    files: list[FileSpec]
+    stage_order: list[str] = field(default_factory=list)
+
+
+def plan_run(cfg: PipelineConfig, output: str) -> RunPlan:
+    files = plan_files(cfg.sources, check_source_paths(cfg))
+    return RunPlan(cfg=cfg, output=output.rstrip("/") if len(output) > 1 else output, files=files)
+
+
+def _stage_transforms(cfg: PipelineConfig) -> list[tuple[str, str, beam.PTransform]]:
+    """(label, stage name, transform) of the document stages, in order."""
+    st = cfg.stages
+    stages: list[tuple[str, str, beam.PTransform]] = []
+    # --- Common Crawl HTML extraction and URL rules (issue #11) plug in here.
+    if st.normalize.enabled:
+        stages.append(("Normalize", "normalize", NormalizeText(st.normalize)))
+    if st.langid.enabled:
+        stages.append(("IdentifyLanguage", "langid", IdentifyLanguage(st.langid)))
+    # --- Quality filters (issue #3) plug in here.
+    # --- Deduplication (issue #4) plugs in here.
+    return stages
+
+
+def _ledger_key_kept(doc: Document) -> tuple[tuple[str, str, str, str], int]:
+    return ("kept", doc.source, "", doc.lang or ""), 1
+
+
+def _ledger_key_rejected(rec: Rejected) -> tuple[tuple[str, str, str, str], int]:
+    return ("rejected", rec.doc.source, rec.stage, rec.reason), 1
+
+
+def _ledger_key_dup(rec: Duplicate) -> tuple[tuple[str, str, str, str], int]:
+    return ("duplicate", rec.doc.source, rec.stage, ""), 1
+
+
+def _ledger_key_error(rec: ErrorRecord) -> tuple[tuple[str, str, str, str], int]:
+    return ("error", rec.source, rec.stage, rec.error_class), 1
+
+
+def _flatten(pcolls: list[beam.PCollection], label: str, p: beam.Pipeline) -> beam.PCollection:
+    pcolls = [pc for pc in pcolls if pc is not None]
+    if not pcolls:
+        return p | f"Empty{label}" >> beam.Create([])
+    if len(pcolls) == 1:
+        return pcolls[0]
+    return tuple(pcolls) | f"Flatten{label}" >> beam.Flatten()
+
+
+def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
+    """Add the whole corpusflow graph for ``plan`` to pipeline ``p``."""
+    cfg, out = plan.cfg, plan.output
+    read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars)
+    first: StageOutputs = p | "Read" >> read
+    plan.stage_order = ["read"]
+    rejected = [first.rejected]
+    duplicates: list[beam.PCollection] = []
+    errors = [first.errors]
+    docs = first.kept
+    for label, name, transform in _stage_transforms(cfg):
+        res: StageOutputs = docs | label >> transform
+        plan.stage_order.append(name)
+        docs = res.kept
+        rejected.append(res.rejected)
+        duplicates.append(res.duplicates)
+        errors.append(res.errors)
+
+    o = cfg.output
+    common = dict(seed=cfg.seed, shard_max_bytes=o.shard_max_bytes, row_group_rows=o.row_group_rows,
+                  compression=o.compression, compression_level=o.compression_level)
+    stats: list[beam.PCollection] = []
+
+    # --- Mixture (issue #5) replaces the plain data writer here when enabled.
+    data_writer = WriteShards(fs.join(out, "data"), "train", DOC_SCHEMA, doc_row, **common)
+    stats.append(docs | "WriteData" >> data_writer | "DataInfo" >> beam.Map(lambda i: ("shard", "data", i)))
+    stats.append(data_writer.shard_count | "DataCount" >> beam.Map(lambda n: ("nshards", "data", n)))
+
+    all_rejected = _flatten(rejected, "Rejected", p)
+    all_dups = _flatten(duplicates, "Duplicates", p)
+    all_errors = _flatten(errors, "Errors", p)
+    with_text = o.write_rejected_text
+    for name, pcoll, schema, to_row in (
+        ("rejected", all_rejected, REJECTED_SCHEMA, lambda r: rejected_row(r, with_text=with_text)),
+        ("duplicates", all_dups, DUPLICATE_SCHEMA, duplicate_row),
+        ("errors", all_errors, ERROR_SCHEMA, error_row),
+    ):
+        w = WriteShards(fs.join(out, name), name, schema, to_row, **common)
+        cap = name.capitalize()
+        stats.append(pcoll | f"Write{cap}" >> w | f"{cap}Info" >> beam.Map(lambda i, n=name: ("shard", n, i)))
+        stats.append(w.shard_count | f"{cap}Count" >> beam.Map(lambda c, n=name: ("nshards", n, c)))
+
+    ledger = (
+        (
+            docs | "LedgerKept" >> beam.Map(_ledger_key_kept),
+            all_rejected | "LedgerRejected" >> beam.Map(_ledger_key_rejected),
+            all_dups | "LedgerDuplicates" >> beam.Map(_ledger_key_dup),
+            all_errors | "LedgerErrors" >> beam.Map(_ledger_key_error),
+            read.input_counts | "LedgerInput" >> beam.MapTuple(lambda s, n: (("input", s, "", ""), n)),
+        )
+        | "FlattenLedger" >> beam.Flatten()
+        | "CountLedger" >> beam.CombinePerKey(sum)
+        | "LedgerStat" >> beam.MapTuple(lambda k, n: ("ledger", list(k), n))
+    )
+    stats.append(ledger)
+    stats_path = fs.join(out, WORK_DIR, STATS_FILE)
+    _ = (
+        tuple(stats)
+        | "FlattenStats" >> beam.Flatten()
+        | "CollectStats" >> beam.combiners.ToList()
+        | "WriteStats" >> beam.Map(_write_stats, path=stats_path)
+    )
+
+
+def _write_stats(items: list[Any], path: str) -> None:
+    items = sorted(items, key=lambda x: json.dumps(x, sort_keys=True, default=str))
+    fs.write_bytes_atomic(path, json.dumps(items, ensure_ascii=False, default=str).encode())
+
+
+# ------------------------------------------------------------------------------------------------
+# Output directory lifecycle
+# ------------------------------------------------------------------------------------------------
+
+
+def prepare_output(output: str, *, overwrite: bool) -> None:
+    """Refuse a non-empty output directory unless ``overwrite``; mark the run as in progress."""
+    existing = fs.list_dir(output)
+    if existing and not overwrite:
+        finished = MANIFEST in existing
+        what = "a finished run" if finished else "files from an unfinished or failed run"
+        raise FileExistsError(
+            f"output directory {output} is not empty (it holds {what}); "
+            "pass --overwrite to replace it, or choose another --output"
+        )
+    if existing:
+        fs.remove_tree(output)
+    fs.write_bytes_atomic(fs.join(output, IN_PROGRESS), json.dumps({"started": time.time()}).encode())
+
+
+# ------------------------------------------------------------------------------------------------
+# Manifest
+# ------------------------------------------------------------------------------------------------
+
+
+def _stage_table(ledger: dict[tuple[str, str, str, str], int], sources: Iterable[str],
+                 order: list[str]) -> list[dict[str, Any]]:
+    """Per stage and source: in, out, rejected by reason, duplicates, errors by class."""
+    stage_names = list(order)
+    for (_kind, _src, stage, _r) in ledger:
+        if stage and stage not in stage_names:
+            stage_names.append(stage)
+    table = []
+    current = {s: ledger.get(("input", s, "", ""), 0) for s in sources}
+    for stage in stage_names:
+        row: dict[str, Any] = {"stage": stage, "by_source": {}}
+        for s in sources:
+            rej = {r: n for (k, src, st, r), n in ledger.items() if k == "rejected" and src == s and st == stage}
+            err = {r: n for (k, src, st, r), n in ledger.items() if k == "error" and src == s and st == stage}
+            dup = sum(n for (k, src, st, _), n in ledger.items() if k == "duplicate" and src == s and st == stage)
+            n_in = current[s]
+            n_out = n_in - sum(rej.values()) - sum(err.values()) - dup
+            row["by_source"][s] = {"in": n_in, "out": n_out, "rejected": dict(sorted(rej.items())),
+                                   "duplicates": dup, "errors": dict(sorted(err.items()))}
+            current[s] = n_out
+        table.append(row)
+    return table
+
+
+def summarize_ledger(ledger: dict[tuple[str, str, str, str], int], sources: list[str]) -> dict[str, Any]:
+    by_source: dict[str, dict[str, Any]] = {}
+    for s in sources:
+        c = {k: 0 for k in ("input", "kept", "rejected", "duplicates", "errors")}
+        langs: dict[str, int] = {}
+        for (kind, src, _stage, extra), n in ledger.items():
+            if src != s:
+                continue
+            if kind == "input":
+                c["input"] += n
+            elif kind == "kept":
+                c["kept"] += n
+                langs[extra or "und"] = langs.get(extra or "und", 0) + n
+            elif kind == "rejected":
+                c["rejected"] += n
+            elif kind == "duplicate":
+                c["duplicates"] += n
+            elif kind == "error":
+                c["errors"] += n
+        c["accounted"] = c["kept"] + c["rejected"] + c["duplicates"] + c["errors"]
+        c["conserved"] = c["accounted"] == c["input"]
+        c["kept_by_lang"] = dict(sorted(langs.items()))
+        by_source[s] = c
+    total = {k: sum(v[k] for v in by_source.values())
+             for k in ("input", "kept", "rejected", "duplicates", "errors", "accounted")}
+    total["conserved"] = all(v["conserved"] for v in by_source.values())
+    return {"total": total, "by_source": by_source}
+
+
+def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict[str, Any]:
+    """Read the stats, verify them, write empty shards that got no rows, and write the manifest.
+
+    Raises :class:`RunFailed` (after writing ``FAILED.json``) when conservation does not hold
+    or the error rate is above ``limits.max_error_rate``.
+    """
+    cfg, out = plan.cfg, plan.output
+    items = json.loads(fs.read_bytes(fs.join(out, WORK_DIR, STATS_FILE)))
+    ledger: dict[tuple[str, str, str, str], int] = {}
+    shards: dict[str, list[dict[str, Any]]] = {k: [] for k in OUTPUT_DIRS}
+    counts: dict[str, int] = {}
+    extra: dict[str, Any] = {}
+    for item in items:
+        kind = item[0]
+        if kind == "ledger":
+            ledger[tuple(item[1])] = item[2]  # type: ignore[index]
+        elif kind == "shard":
+            shards.setdefault(item[1], []).append(item[2])
+        elif kind == "nshards":
+            counts[item[1]] = item[2]
+        else:
+            extra[kind] = item[1] if len(item) == 2 else item[1:]
+    sources = [s.name for s in cfg.sources]
+    summary = summarize_ledger(ledger, sources)
+
+    # A shard whose hash range got no rows still exists, empty, so the N files are complete.
+    from corpusflow.io.parquet import write_parquet_atomic
+
+    schemas = {"data": DOC_SCHEMA, "rejected": REJECTED_SCHEMA, "duplicates": DUPLICATE_SCHEMA,
+               "errors": ERROR_SCHEMA}
+    for sub, prefix in OUTPUT_DIRS.items():
+        n = counts.get(sub, 0)
+        have = {s["file"] for s in shards.get(sub, [])}
+        if sub != "data" and not have:
+            continue  # no rejected/duplicates/errors at all: no files
+        for i in range(max(n, 1) if sub == "data" else n):
+            name = shard_name(prefix, i, max(n, 1))
+            if name not in have and not (sub == "data" and "mixture" in extra):
+                import pyarrow as pa
+
+                info = write_parquet_atomic(
+                    fs.join(out, sub, name), pa.Table.from_pylist([], schema=schemas[sub]),
+                    row_group_rows=cfg.output.row_group_rows, compression=cfg.output.compression,
+                    compression_level=cfg.output.compression_level,
+                )
+                shards[sub].append({"file": name, **info})
+        shards[sub] = sorted(shards[sub], key=lambda s: s["file"])
+
+    manifest: dict[str, Any] = {
+        "corpusflow_version": __version__,
+        "name": cfg.name,
+        "status": "complete",
+        "config_hash": cfg.config_hash(),
+        "seed": cfg.seed,
+        "runner": runner,
+        "seconds": round(seconds, 3),
+        "inputs": [{"source": f.source, "path": f.path, "format": f.format} for f in plan.files],
+        "counts": summary,
+        "stages": _stage_table(ledger, sources, plan.stage_order),
+        "outputs": shards,
+        **extra,
+        "config": cfg.to_jsonable(),
+    }
+    problems = []
+    if not summary["total"]["conserved"]:
+        bad = {s: v for s, v in summary["by_source"].items() if not v["conserved"]}
+        problems.append(f"conservation check failed: input != kept + rejected + duplicates + errors for {bad}")
+    total_in = summary["total"]["input"]
+    err_rate = summary["total"]["errors"] / total_in if total_in else 0.0
+    manifest["error_rate"] = round(err_rate, 6)
+    if err_rate > cfg.limits.max_error_rate:
+        problems.append(
+            f"error rate {err_rate:.2%} ({summary['total']['errors']} of {total_in} records) is above "
+            f"limits.max_error_rate={cfg.limits.max_error_rate:.2%}; see {fs.join(out, 'errors')}/ "
+            "(raise the limit with --max-error-rate if this is expected)"
+        )
+    if problems:
+        manifest["status"] = "failed"
+        manifest["problems"] = problems
+        fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes(manifest))
+        raise RunFailed("; ".join(problems))
+    fs.write_bytes_atomic(fs.join(out, MANIFEST), _json_bytes(manifest))
+    _remove_marker(out)
+    return manifest
+
+
+def _remove_marker(out: str) -> None:
+    import os
+
+    from corpusflow.config import is_remote
+
+    marker = fs.join(out, IN_PROGRESS)
+    if is_remote(marker):
+        import boto3
+
+        _scheme, bucket, key = fs._split_bucket(marker)
+        boto3.client("s3").delete_object(Bucket=bucket, Key=key)
+    elif os.path.exists(marker):
+        os.remove(marker)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n").encode()

@@ -1,0 +1,125 @@
+"""Explicit pyarrow schemas of every Parquet file corpusflow writes, and row converters.
+
+A schema is never inferred from the data (a field that first appears late cannot fail a write
+at the end of a job). ``metadata`` and ``signals`` are JSON strings because their keys depend on
+the input and the filter profile; readers decode them with ``json.loads``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from corpusflow.document import Document, Duplicate, ErrorRecord, Rejected
+
+_DOC_FIELDS = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("lang", pa.string()),
+    pa.field("lang_score", pa.float32()),
+    pa.field("url", pa.string()),
+    pa.field("n_chars", pa.int64(), nullable=False),
+    pa.field("metadata", pa.string(), nullable=False),
+    pa.field("signals", pa.string(), nullable=False),
+    pa.field("file", pa.string(), nullable=False),
+    pa.field("line", pa.int64(), nullable=False),
+]
+
+DOC_SCHEMA = pa.schema(_DOC_FIELDS)
+
+REJECTED_SCHEMA = pa.schema(
+    [
+        *_DOC_FIELDS[:7],
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+        *_DOC_FIELDS[7:],
+    ]
+)
+
+DUPLICATE_SCHEMA = pa.schema(
+    [
+        *_DOC_FIELDS[:7],
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("kept_id", pa.string(), nullable=False),
+        pa.field("cluster_size", pa.int64(), nullable=False),
+        pa.field("similarity", pa.float32()),
+        *_DOC_FIELDS[7:],
+    ]
+)
+
+ERROR_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("offset", pa.int64(), nullable=False),
+        pa.field("offset_kind", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("error_class", pa.string(), nullable=False),
+        pa.field("message", pa.string(), nullable=False),
+        pa.field("head", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string()),
+    ]
+)
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def doc_row(doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "text": doc.text,
+        "source": doc.source,
+        "lang": doc.lang,
+        "lang_score": doc.lang_score,
+        "url": doc.url,
+        "n_chars": len(doc.text),
+        "metadata": _dumps(doc.meta),
+        "signals": _dumps(doc.signals),
+        "file": doc.file,
+        "line": doc.line,
+    }
+
+
+def rejected_row(rec: Rejected, *, with_text: bool = True) -> dict[str, Any]:
+    row = doc_row(rec.doc)
+    if not with_text:
+        row["text"] = ""
+    row.update(stage=rec.stage, reason=rec.reason, detail=rec.detail)
+    return row
+
+
+def duplicate_row(rec: Duplicate) -> dict[str, Any]:
+    row = doc_row(rec.doc)
+    row.update(stage=rec.stage, kept_id=rec.kept_id, cluster_size=rec.cluster_size,
+               similarity=rec.similarity)
+    return row
+
+
+def error_row(rec: ErrorRecord) -> dict[str, Any]:
+    return {
+        "source": rec.source,
+        "file": rec.file,
+        "offset": rec.offset,
+        "offset_kind": rec.offset_kind,
+        "stage": rec.stage,
+        "error_class": rec.error_class,
+        "message": rec.message,
+        "head": rec.head,
+        "doc_id": rec.doc_id,
+    }
+
+
+def row_to_document(row: dict[str, Any]) -> Document:
+    """Rebuild a Document from a row of a DOC_SCHEMA file (e.g. to re-mix an earlier output)."""
+    return Document(
+        id=row["id"], text=row["text"], source=row["source"], lang=row.get("lang"),
+        lang_score=row.get("lang_score"), url=row.get("url"),
+        meta=json.loads(row.get("metadata") or "{}"), signals=json.loads(row.get("signals") or "{}"),
+        file=row.get("file") or "", line=int(row.get("line") if row.get("line") is not None else -1),
+    )

@@ -1,0 +1,88 @@
+"""IdentifyLanguage: fastText lid.176 in setup(), language + score on each document."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from corpusflow.config import LangIdConfig, resolve_path
+from corpusflow.document import Document, Rejected
+from corpusflow.langid import FastTextLangId, identify
+from corpusflow.stages.base import TAG_REJECTED, StageCounters, StageOutputs
+
+_MODELS: dict[str, FastTextLangId] = {}
+_LOCK = threading.Lock()
+
+
+def _load_model(path: str) -> FastTextLangId:
+    """One model per process, shared by the DoFn instances of all threads (read-only)."""
+    with _LOCK:
+        model = _MODELS.get(path)
+        if model is None:
+            local = _localize(path)
+            model = FastTextLangId(local)
+            _MODELS[path] = model
+        return model
+
+
+def _localize(path: str) -> str:
+    """fastText loads from a local file; copy an object-store model to a temp file once."""
+    from corpusflow.config import is_remote
+
+    resolved = resolve_path(path)
+    if not is_remote(resolved):
+        return resolved
+    import os
+    import tempfile
+
+    from corpusflow.io.filesystems import read_bytes
+
+    fd, tmp = tempfile.mkstemp(suffix=os.path.basename(resolved))
+    with os.fdopen(fd, "wb") as f:
+        f.write(read_bytes(resolved))
+    return tmp
+
+
+class _LangIdFn(beam.DoFn):
+    def __init__(self, cfg: LangIdConfig) -> None:
+        self._cfg = cfg
+
+    def setup(self) -> None:
+        self._model = _load_model(self._cfg.model)
+        self._counters = StageCounters("langid")
+        c = self._cfg
+        self._kw = dict(
+            languages=frozenset(c.languages), min_score=c.min_score, min_score_by_lang=dict(c.min_score_by_lang),
+            ja_script_check=c.ja_script_check, min_kana_fraction=c.min_kana_fraction, max_chars=c.max_chars,
+        )
+        self._filter = c.mode == "filter"
+
+    def process(self, doc: Document) -> Iterator[Any]:
+        res = identify(self._model, doc.text, **self._kw)
+        out = doc.replace(lang=res.lang, lang_score=round(res.score, 6))
+        if res.reason is not None and self._filter:
+            self._counters.inc(f"rejected.{res.reason}")
+            yield pvalue.TaggedOutput(TAG_REJECTED, Rejected(out, "langid", res.reason))
+            return
+        self._counters.inc(f"lang.{res.lang}" if res.lang in self._kw["languages"] else "lang.other")
+        yield out
+
+
+class IdentifyLanguage(beam.PTransform):
+    """Labels documents with fastText lid.176; in ``filter`` mode rejects other languages.
+
+    Reason codes: ``langid.other_language``, ``langid.low_score``, ``langid.ja_without_kana``,
+    ``langid.empty`` (see :mod:`corpusflow.langid`). In ``tag`` mode nothing is rejected.
+    """
+
+    def __init__(self, cfg: LangIdConfig) -> None:
+        super().__init__()
+        self._cfg = cfg
+
+    def expand(self, docs: beam.PCollection) -> StageOutputs:
+        outs = docs | "LangId" >> beam.ParDo(_LangIdFn(self._cfg)).with_outputs(TAG_REJECTED, main="kept")
+        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED])
