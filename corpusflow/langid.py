@@ -15,11 +15,12 @@ How a document is labelled:
    * a text labelled ``ja`` whose kana share of CJK characters is below ``min_kana_fraction``
      is kanji-only text: Chinese (or a list of kanji names) that lid.176 calls Japanese. It is
      rejected as ``langid.ja_without_kana``; Chinese is never accepted as ``ja``.
-   * a text labelled with another CJK language (``zh``, ``wuu``, ``yue``, ``ko``...) or a low
-     score, that nevertheless has a clear kana share (at least :data:`KANA_RESCUE_FRACTION`
-     of its CJK characters and at least :data:`KANA_RESCUE_MIN` kana) is relabelled ``ja`` with
-     the model's ``ja`` probability kept in ``lang_score``: kanji-heavy Japanese (Wikipedia
-     leads, government text) is the documented false negative of lid.176 on short strings.
+   * a text labelled with a Chinese label (``zh``, ``wuu``, ``yue``, ``gan``, ``lzh``) that is
+     written in Japanese script (Han + kana at least :data:`JAPANESE_SCRIPT_SHARE` of its
+     letters) with a clear kana share (at least :data:`KANA_RESCUE_FRACTION` of its CJK
+     characters and at least :data:`KANA_RESCUE_MIN` kana) is relabelled ``ja``, with the
+     model's ``ja`` probability kept in ``lang_score``: kanji-heavy Japanese (Wikipedia leads,
+     government text) is the documented false negative of lid.176 on short strings.
 
 Decisions (reason codes):
 
@@ -47,19 +48,22 @@ REASON_EMPTY = "langid.empty"
 KANA_RESCUE_FRACTION = 0.10
 #: ... and there are at least this many kana characters.
 KANA_RESCUE_MIN = 5
+#: ... and Han + kana make up at least this share of all letters (not an English page quoting
+#: a Japanese word, not Korean text with Hanja).
+JAPANESE_SCRIPT_SHARE = 0.5
 #: Labels that lid.176 gives to kanji-heavy Japanese by mistake.
-CJK_LABELS = frozenset({"zh", "wuu", "yue", "gan", "ko", "lzh"})
+CJK_LABELS = frozenset({"zh", "wuu", "yue", "gan", "lzh"})
 
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _CJK = re.compile(
     r"[\u3041-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 )
-_LETTER = re.compile(r"\w")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
-def kana_stats(text: str) -> tuple[int, int]:
-    """Return (kana characters, CJK characters incl. kana) in ``text``."""
-    return len(_KANA.findall(text)), len(_CJK.findall(text))
+def script_stats(text: str) -> tuple[int, int, int]:
+    """Return (kana, CJK characters incl. kana, letters of any script) in ``text``."""
+    return len(_KANA.findall(text)), len(_CJK.findall(text)), len(_LETTER.findall(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,19 +112,20 @@ def identify(
     preds = model.predict(line, k=5)
     lang, score = preds[0]
     if ja_script_check:
-        kana, cjk = kana_stats(line)
+        kana, cjk, letters = script_stats(line)
         if lang == "ja":
             if cjk == 0 or kana / cjk < min_kana_fraction:
                 return LangResult(lang, score, REASON_JA_WITHOUT_KANA)
-        elif (lang in CJK_LABELS or score < min_score_by_lang.get(lang, min_score)) and (
-            kana >= KANA_RESCUE_MIN and cjk and kana / cjk >= KANA_RESCUE_FRACTION
+        elif (
+            lang in CJK_LABELS
+            and kana >= KANA_RESCUE_MIN
+            and kana / cjk >= KANA_RESCUE_FRACTION
+            and cjk / letters >= JAPANESE_SCRIPT_SHARE
         ):
-            ja_p = next((p for lab, p in preds if lab == "ja"), None)
-            if ja_p is not None or lang in CJK_LABELS:
-                lang, score = "ja", float(ja_p if ja_p is not None else 0.0)
-                # A rescued document is accepted on script evidence, so the score threshold of
-                # `ja` does not apply to the (deliberately low) model probability.
-                return LangResult(lang, score, None if "ja" in languages else REASON_OTHER)
+            ja_p = next((p for lab, p in preds if lab == "ja"), 0.0)
+            # Accepted on script evidence: the threshold of `ja` does not apply to the
+            # (deliberately reported) model probability of `ja`.
+            return LangResult("ja", float(ja_p), None if "ja" in languages else REASON_OTHER)
     if lang not in languages:
         return LangResult(lang, score, REASON_OTHER)
     if score < min_score_by_lang.get(lang, min_score):

@@ -1,0 +1,417 @@
+"""WARC and WET readers: Common Crawl files to documents, streaming, one record at a time.
+
+Every WARC record is accounted for in one of two ways:
+
+* **Not an input document** (counted in ``stats``, never emitted): ``warcinfo``, ``request``,
+  ``metadata``, ``resource``, ``revisit`` and ``continuation`` records. They describe the crawl,
+  not pages, so they are not "input documents" and do not enter the manifest's conservation
+  count (input = kept + rejected + duplicates + errors counts what the reader yields).
+* **One outcome per page record** (``response`` in a WARC, ``conversion`` in a WET):
+
+  - a :class:`~corpusflow.document.Document`: for a WARC response, the HTML decoded to text
+    (:func:`corpusflow.html.decode_html`: HTTP header, ``<meta>``, Japanese detection) with
+    ``meta["content_kind"] = "html"`` so the extraction stage (:mod:`corpusflow.stages.extract`)
+    turns it into plain text; for a WET conversion record the plain text with
+    ``content_kind = "text"``;
+  - a :class:`~corpusflow.document.Rejected` at stage ``read`` with an empty text and the
+    record's metadata: ``warc.http_status`` (status other than 200; the detail names it),
+    ``warc.not_html`` (a non-HTML payload: images, PDF, JSON...), ``warc.empty`` (no payload),
+    ``warc.too_large`` (record block over ``max_record_bytes``: not even read into memory),
+    ``input.too_long`` (WET text over ``max_doc_chars``, as for JSONL);
+  - an :class:`~corpusflow.document.ErrorRecord` (stage ``read``) with the file and the record's
+    byte offset: ``UndecodableHtml`` (no charset decodes the page), ``InvalidUtf8`` (a WET record
+    that is not UTF-8), ``TruncatedRecord`` (the file ends inside a record), ``CorruptRecord``
+    (unreadable record header or compressed data), ``NotWarc`` (an ARC or non-WARC file),
+    ``Unreadable`` (the file cannot be opened). Reading stops at a truncated or corrupt record;
+    everything before it has been yielded.
+
+Offsets are byte offsets in the file as stored: for ``.warc.gz`` the offset of the record's
+gzip member (what Common Crawl's index gives, usable for a range request). A file gzipped as a
+whole (one member for many records) is re-read through a decompressor, and its offsets are then
+offsets in the uncompressed stream (``offset_kind = "byte_uncompressed"``).
+
+Document ids are the WARC-Record-ID (``urn:uuid:...``, globally unique); ``url`` is the
+WARC-Target-URI; ``line`` holds the record's byte offset; ``meta`` has ``warc_date``,
+``content_type``, ``http_status``, ``charset``, ``charset_source``, ``html_bytes``,
+``warc_offset`` and, when present, ``content_language``, ``warc_truncated`` (Common Crawl cuts
+payloads over its size limit and says so in this header) and
+``warc_identified_payload_type``; WET documents have ``warc_refers_to`` and ``cc_languages``
+(WARC-Identified-Content-Language).
+
+Files are opened with ``smart_open`` (local paths, ``s3://``, ``gs://``, ``http(s)://``) with
+its own decompression disabled: warcio reads gzip members itself.
+
+Pure Python (no Beam import); :mod:`corpusflow.io.readers` dispatches formats ``warc`` and
+``wet`` here and :mod:`corpusflow.stages.read` wires it into Beam.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.html import UndecodableHtml, decode_html, parse_content_type
+
+Outcome = Document | Rejected | ErrorRecord
+
+STAGE = "read"
+REASON_HTTP_STATUS = "warc.http_status"
+REASON_NOT_HTML = "warc.not_html"
+REASON_EMPTY = "warc.empty"
+REASON_TOO_LARGE = "warc.too_large"
+REASON_TOO_LONG = "input.too_long"
+
+#: Record types that carry a page; all others are crawl bookkeeping (see module docstring).
+PAGE_RECORD_TYPES = ("response", "conversion")
+HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/vnd.wap.xhtml+xml"})
+#: Declared types that say nothing about the payload: we then sniff the bytes.
+UNINFORMATIVE_MIME_TYPES = frozenset({"", "application/octet-stream", "unknown/unknown", "binary/octet-stream"})
+HEAD_BYTES = 200
+_DRAIN_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class WarcOptions:
+    """Reader limits.
+
+    Attributes:
+        max_doc_chars: WET texts longer than this are rejected as ``input.too_long`` (the
+            pipeline's ``limits.max_doc_chars``). HTML is bounded by the extraction stage's
+            ``max_html_bytes`` instead, since markup is much longer than its text.
+        max_record_bytes: a response whose WARC block is larger is rejected
+            (``warc.too_large``) without being read into memory. Common Crawl truncates
+            payloads itself (``WARC-Truncated``), so this only guards against other crawls.
+        max_replacement_fraction: the lenient charset fallback accepts at most this share of
+            undecodable characters (see :func:`corpusflow.html.decode_html`).
+    """
+
+    max_doc_chars: int = 2_000_000
+    max_record_bytes: int = 64 * 1024 * 1024
+    max_replacement_fraction: float = 0.01
+
+
+def _options(opts: Any) -> WarcOptions:
+    if opts is None:
+        return WarcOptions()
+    if isinstance(opts, WarcOptions):
+        return opts
+    if isinstance(opts, int):  # the readers' dispatch passes limits.max_doc_chars
+        return WarcOptions(max_doc_chars=opts)
+    if isinstance(opts, dict):
+        return WarcOptions(**opts)
+    raise TypeError(f"opts must be WarcOptions, dict, int or None, got {type(opts).__name__}")
+
+
+def _strip_brackets(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1]
+    return value
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Sniff a payload without a useful Content-Type: does it start like an HTML document?"""
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith(b"<!doctype html") or b"<html" in head
+
+
+def _drain(record: Any) -> bool:
+    """Read what is left of the record block; True if the file ended before its end."""
+    raw = record.raw_stream
+    while raw.read(_DRAIN_CHUNK):
+        pass
+    return getattr(raw, "limit", 0) > 0
+
+
+def _open(path: str) -> Any:
+    import smart_open
+
+    from corpusflow.config import resolve_path
+
+    return smart_open.open(resolve_path(path), "rb", compression="disable")
+
+
+def iter_warc(
+    path: Any,
+    source: Any,
+    opts: Any = None,
+    *,
+    stats: Counter[str] | None = None,
+) -> Iterator[Outcome]:
+    """Stream the page records of one WARC or WET file as documents, rejections and errors.
+
+    Args:
+        path: a path or URL, or a :class:`~corpusflow.io.readers.FileSpec` (its ``path`` is used).
+        source: the :class:`~corpusflow.config.SourceConfig` (its ``name`` goes on every
+            record), or a plain source name.
+        opts: :class:`WarcOptions`, a dict of its fields, an int (``max_doc_chars``) or None.
+        stats: optional counter updated with ``records.<type>`` for every WARC record read and
+            ``outcome.<document|rejected|error>`` for what was yielded.
+
+    Response and conversion records are handled whatever the file's declared format, so one
+    function reads both WARC and WET files (a WARC has no conversion records, a WET no
+    responses).
+    """
+    options = _options(opts)
+    file_path = str(getattr(path, "path", path))
+    source_name = str(getattr(source, "name", source))
+    stats = stats if stats is not None else Counter()
+    try:
+        fh = _open(file_path)
+    except Exception as exc:
+        stats["outcome.error"] += 1
+        yield _error(source_name, file_path, 0, "byte", "Unreadable", f"{type(exc).__name__}: {exc}")
+        return
+    first: Counter[str] = Counter()
+    with fh:
+        pages = yield from _iter_stream(fh, file_path, source_name, options, first, "byte", skip=0)
+    if pages >= 0:
+        stats.update(first)
+        return
+    # Gzipped as a whole (one member holding many records): re-read through a decompressor,
+    # skipping the page records already yielded. Record counts come from the second pass.
+    import gzip
+
+    stats.update({k: v for k, v in first.items() if k.startswith("outcome.")})
+    try:
+        fh = _open(file_path)
+    except Exception as exc:  # pragma: no cover - it opened a moment ago
+        stats["outcome.error"] += 1
+        yield _error(source_name, file_path, 0, "byte", "Unreadable", f"{type(exc).__name__}: {exc}")
+        return
+    with fh, gzip.GzipFile(fileobj=fh) as gz:
+        yield from _iter_stream(gz, file_path, source_name, options, stats, "byte_uncompressed",
+                                skip=-pages - 1)
+
+
+def _iter_stream(
+    fh: Any,
+    file_path: str,
+    source: str,
+    options: WarcOptions,
+    stats: Counter[str],
+    offset_kind: str,
+    skip: int,
+) -> Iterator[Outcome]:
+    """Yield outcomes of the records in ``fh``; returns the number of page records handled,
+    or ``-(n + 1)`` when the file turns out to be gzipped as a whole after ``n`` records."""
+    it = _checked_iterator(fh)
+    records = iter(it)
+    pages = 0
+    index = -1
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            if it.gzip_incomplete or it.trailing_bytes:
+                stats["outcome.error"] += 1
+                what = ("the compressed stream ends inside a gzip member" if it.gzip_incomplete
+                        else f"{it.trailing_bytes} bytes after the last record do not form a record")
+                yield _error(source, file_path, it.offset, offset_kind, "TruncatedInput",
+                             f"{what} (file cut short or corrupt)")
+            return pages
+        except Exception as exc:
+            msg = f"{type(exc).__name__}: {exc}"
+            if "non-chunked" in str(exc) and offset_kind == "byte":
+                return -(pages + 1)
+            stats["outcome.error"] += 1
+            yield _error(source, file_path, it.offset, offset_kind, "CorruptRecord", msg[:2000])
+            return pages
+        index += 1
+        offset = it.offset  # start of this record (of its gzip member for .warc.gz)
+        if record.format != "warc":
+            stats["outcome.error"] += 1
+            yield _error(source, file_path, offset, offset_kind, "NotWarc",
+                         f"record {index} is not a WARC record (format {record.format!r}); "
+                         "ARC files and other formats are not supported")
+            return pages
+        rec_type = record.rec_type or ""
+        stats[f"records.{rec_type}"] += 1
+        record_id = _strip_brackets(record.rec_headers.get_header("WARC-Record-ID"))
+        if record.length is None:  # Content-Length is mandatory: the header was cut short
+            stats["outcome.error"] += 1
+            yield _error(source, file_path, offset, offset_kind, "TruncatedRecord",
+                         f"{rec_type or 'WARC'} record header without Content-Length (file cut short "
+                         "or corrupt)", doc_id=record_id)
+            return pages
+        try:
+            if rec_type in PAGE_RECORD_TYPES:
+                pages += 1
+                if pages <= skip:
+                    outcome = None
+                    truncated = _drain(record)
+                elif rec_type == "response":
+                    outcome, truncated = _response(record, file_path, source, offset, offset_kind, options)
+                else:
+                    outcome, truncated = _conversion(record, file_path, source, offset, offset_kind, options)
+            else:
+                outcome, truncated = None, _drain(record)
+        except Exception as exc:  # decompression failed inside the record
+            stats["outcome.error"] += 1
+            yield _error(source, file_path, offset, offset_kind, "CorruptRecord",
+                         f"{type(exc).__name__}: {exc}"[:2000], doc_id=record_id)
+            return pages
+        if truncated:
+            stats["outcome.error"] += 1
+            yield _error(source, file_path, offset, offset_kind, "TruncatedRecord",
+                         f"the file ends inside this {rec_type} record "
+                         f"({record.raw_stream.limit} of its {record.length} bytes missing)",
+                         doc_id=record_id)
+            return pages
+        if outcome is not None:
+            kind = ("document" if isinstance(outcome, Document)
+                    else "rejected" if isinstance(outcome, Rejected) else "error")
+            stats[f"outcome.{kind}"] += 1
+            yield outcome
+
+
+def _checked_iterator(fh: Any) -> Any:
+    """A warcio ArchiveIterator that remembers whether the last gzip member was complete.
+
+    warcio stops silently when a ``.warc.gz`` ends inside a gzip member; zlib's ``eof`` flag on
+    the last member's decompressor tells a complete file from a cut one.
+    """
+    from warcio.archiveiterator import ArchiveIterator
+
+    class _Checked(ArchiveIterator):  # type: ignore[misc]
+        gzip_incomplete = False
+
+        trailing_bytes = 0
+
+        def close(self) -> None:
+            reader = getattr(self, "reader", None)
+            decompressor = getattr(reader, "decompressor", None)
+            if decompressor is not None and not getattr(decompressor, "eof", True):
+                self.gzip_incomplete = True
+            elif decompressor is None and reader is not None:
+                # Uncompressed: bytes after the last complete record are a record cut short.
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    self.trailing_bytes = max(0, fh.tell() - self.offset)
+            super().close()
+
+    return _Checked(fh, check_digests=False)
+
+
+def _error(
+    source: str, file: str, offset: int, kind: str, cls: str, msg: str,
+    *, doc_id: str | None = None, head: str = "",
+) -> ErrorRecord:
+    return ErrorRecord(source=source, file=file, offset=offset, offset_kind=kind, stage=STAGE,
+                       error_class=cls, message=msg, head=head, doc_id=doc_id)
+
+
+def _base_doc(record: Any, file: str, source: str, offset: int) -> Document:
+    h = record.rec_headers
+    record_id = _strip_brackets(h.get_header("WARC-Record-ID")) or f"{source}/{os.path.basename(file)}#B{offset}"
+    meta: dict[str, Any] = {"warc_date": h.get_header("WARC-Date") or "", "warc_offset": offset}
+    for header, key in (
+        ("WARC-Truncated", "warc_truncated"),
+        ("WARC-Identified-Payload-Type", "warc_identified_payload_type"),
+        ("WARC-Refers-To", "warc_refers_to"),
+        ("WARC-Identified-Content-Language", "cc_languages"),
+    ):
+        value = h.get_header(header)
+        if value:
+            meta[key] = _strip_brackets(value) if key == "warc_refers_to" else value
+    url = _strip_brackets(h.get_header("WARC-Target-URI")) or None
+    return Document(id=record_id, text="", source=source, url=url, meta=meta, file=file, line=offset)
+
+
+def _reject(doc: Document, reason: str, detail: str) -> Rejected:
+    return Rejected(doc=doc, stage=STAGE, reason=reason, detail=detail)
+
+
+def _response(
+    record: Any, file: str, source: str, offset: int, offset_kind: str, options: WarcOptions,
+) -> tuple[Outcome, bool]:
+    doc = _base_doc(record, file, source, offset)
+    http = record.http_headers
+    if http is None:
+        return _reject(doc, REASON_NOT_HTML, "response without HTTP headers"), _drain(record)
+    content_type = http.get_header("Content-Type") or ""
+    mime, header_charset = parse_content_type(content_type)
+    try:
+        status = int(http.get_statuscode() or 0)
+    except ValueError:
+        status = 0
+    meta = {**doc.meta, "content_type": content_type, "http_status": status}
+    language = http.get_header("Content-Language")
+    if language:
+        meta["content_language"] = language
+    doc = doc.replace(meta=meta)
+    if status != 200:
+        return _reject(doc, REASON_HTTP_STATUS, f"HTTP status {status}"), _drain(record)
+    if record.length is not None and record.length > options.max_record_bytes:
+        return _reject(doc, REASON_TOO_LARGE,
+                       f"record block of {record.length} bytes > {options.max_record_bytes}"), _drain(record)
+    if mime and mime not in HTML_MIME_TYPES and mime not in UNINFORMATIVE_MIME_TYPES:
+        return _reject(doc, REASON_NOT_HTML, f"Content-Type {content_type!r}"), _drain(record)
+    body = record.content_stream().read()
+    truncated = _drain(record)
+    if truncated:
+        return doc, True
+    if mime not in HTML_MIME_TYPES:
+        identified = (doc.meta.get("warc_identified_payload_type") or "").lower()
+        if not (identified in HTML_MIME_TYPES or (not identified and looks_like_html(body))):
+            return _reject(doc, REASON_NOT_HTML,
+                           f"Content-Type {content_type!r}, payload not HTML"), False
+    if not body.strip():
+        return _reject(doc, REASON_EMPTY, "empty HTML payload"), False
+    try:
+        decoded = decode_html(body, header_charset, max_replacement_fraction=options.max_replacement_fraction)
+    except UndecodableHtml as exc:
+        return _error(source, file, offset, offset_kind, "UndecodableHtml", str(exc), doc_id=doc.id,
+                      head=body[:HEAD_BYTES].decode("ascii", "backslashreplace")), False
+    meta.update(
+        content_kind="html", charset=decoded.charset, charset_source=decoded.source, html_bytes=len(body),
+    )
+    if decoded.replaced:
+        meta["charset_replaced"] = decoded.replaced
+    return doc.replace(text=decoded.text, meta=meta), False
+
+
+def _conversion(
+    record: Any, file: str, source: str, offset: int, offset_kind: str, options: WarcOptions,
+) -> tuple[Outcome, bool]:
+    doc = _base_doc(record, file, source, offset)
+    content_type = record.rec_headers.get_header("Content-Type") or "text/plain"
+    meta = {**doc.meta, "content_type": content_type, "content_kind": "text"}
+    body = record.content_stream().read()
+    if _drain(record):
+        return doc, True
+    doc = doc.replace(meta=meta)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = body.decode("utf-8", "replace")
+        bad = text.count("\ufffd")
+        if bad > options.max_replacement_fraction * max(1, len(text)):
+            return _error(source, file, offset, offset_kind, "InvalidUtf8",
+                          f"WET text is not UTF-8 ({bad} undecodable characters; first at byte "
+                          f"{exc.start})", doc_id=doc.id,
+                          head=body[:HEAD_BYTES].decode("utf-8", "backslashreplace")), False
+        meta["charset_replaced"] = bad
+    if not text.strip():
+        return _reject(doc, REASON_EMPTY, "empty WET text"), False
+    if len(text) > options.max_doc_chars:
+        return _reject(doc, REASON_TOO_LONG, f"{len(text)} characters > {options.max_doc_chars}"), False
+    return doc.replace(text=text, meta=meta), False
+
+
+def count_records(path: str) -> Counter[str]:
+    """Read a whole file and return the ``stats`` counter (record types and outcomes)."""
+    stats: Counter[str] = Counter()
+    for _ in iter_warc(path, "count", stats=stats):
+        pass
+    return stats
+
+
+#: Same reader for WET files (conversion records); kept as a separate name for readability.
+iter_wet = iter_warc

@@ -1,0 +1,1 @@
+"""Thin Beam entry points: ``python -m pipelines.corpus CONFIG --output DIR [beam options]``."""
