@@ -25,6 +25,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from corpusflow.configbase import StrictModel
 from corpusflow.dedup.config import DedupStageConfig
+from corpusflow.extract_config import ExtractConfig, UrlFilterConfig
 from corpusflow.filters.config import FilterStageConfig
 from corpusflow.mixture.config import MixtureStageConfig
 
@@ -143,6 +144,8 @@ class LangIdConfig(StrictModel):
 
 
 class StagesConfig(StrictModel):
+    urls: UrlFilterConfig = Field(default_factory=UrlFilterConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
     filters: FilterStageConfig = Field(default_factory=FilterStageConfig)

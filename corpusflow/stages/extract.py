@@ -1,0 +1,166 @@
+"""ExtractText: HTML documents (from WARC responses) to their main text with trafilatura.
+
+Only documents with ``meta["content_kind"] == "html"`` are processed; all others (JSONL,
+Parquet, WET) pass through untouched. For each HTML document, in this order:
+
+1. larger than ``max_html_bytes`` (``meta.html_bytes`` from the reader, else the UTF-8 size of
+   the text) -> rejected ``extract.too_large`` without parsing;
+2. with ``ja_prefilter`` on: no sign of Japanese (``<html lang>``, Content-Language, kana in the
+   title; :func:`corpusflow.html.ja_prefilter`) -> rejected ``extract.ja_prefilter.not_japanese``;
+3. trafilatura over ``timeout_s`` -> rejected ``extract.timeout`` (the worker process is killed
+   and replaced; the job goes on); trafilatura raising or its worker dying -> an error record
+   (stage ``extract``) with the exception class and message;
+4. nothing extracted (None or only whitespace) -> rejected ``extract.empty``;
+5. otherwise kept with the extracted text, ``content_kind = "text"``, ``extractor`` and, when
+   found, ``title`` and ``html_lang`` added to ``meta``.
+
+Rejected documents carry an empty text (the HTML is not copied into the rejected output);
+their ``meta`` keeps the URL, WARC fields and sizes. The extraction time limit is a safety net:
+with the default 10 s no page of the shared samples comes near it, so outputs do not depend on
+machine speed; a page near the limit could be kept on a fast machine and rejected on a slow
+one, which is why the limit is generous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.extract_config import ExtractConfig
+from corpusflow.html import (
+    InProcessExtractor,
+    TimedExtractor,
+    TrafilaturaOptions,
+    html_lang,
+    html_title,
+    ja_prefilter,
+)
+from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
+
+STAGE = "extract"
+REASON_TOO_LARGE = "extract.too_large"
+REASON_TIMEOUT = "extract.timeout"
+REASON_EMPTY = "extract.empty"
+REASON_NOT_JAPANESE = "extract.ja_prefilter.not_japanese"
+TITLE_MAX_CHARS = 300
+
+
+def trafilatura_options(cfg: ExtractConfig) -> TrafilaturaOptions:
+    return TrafilaturaOptions(
+        include_comments=cfg.include_comments, include_tables=cfg.include_tables,
+        include_links=cfg.include_links, include_images=cfg.include_images,
+        favor_precision=cfg.favor_precision, favor_recall=cfg.favor_recall, fast=cfg.fast,
+    )
+
+
+def make_extractor(cfg: ExtractConfig) -> TimedExtractor | InProcessExtractor:
+    options = trafilatura_options(cfg)
+    if cfg.isolation == "inprocess":
+        return InProcessExtractor(options)
+    return TimedExtractor(options, cfg.timeout_s, cfg.worker_memory_mb)
+
+
+def html_size(doc: Document) -> int:
+    size = doc.meta.get("html_bytes")
+    return int(size) if isinstance(size, int) else len(doc.text.encode("utf-8", "surrogatepass"))
+
+
+class _ExtractFn(beam.DoFn):
+    """One extraction worker per DoFn instance: started in setup(), stopped in teardown()."""
+
+    def __init__(self, cfg: ExtractConfig) -> None:
+        self._cfg = cfg
+        self._extractor: Any = None
+
+    def setup(self) -> None:
+        self._extractor = make_extractor(self._cfg)
+        self._counters = StageCounters(STAGE)
+        self._ms = Metrics.distribution(STAGE, "page_ms")
+
+    def teardown(self) -> None:
+        if self._extractor is not None:
+            self._extractor.close()
+            self._extractor = None
+
+    def _reject(self, doc: Document, reason: str, detail: str, meta: dict[str, Any]) -> Any:
+        self._counters.inc(f"rejected.{reason}")
+        return pvalue.TaggedOutput(TAG_REJECTED, Rejected(doc.replace(text="", meta=meta), STAGE, reason, detail))
+
+    def process(self, doc: Document) -> Iterator[Any]:
+        if doc.meta.get("content_kind") != "html":
+            self._counters.inc("passthrough")
+            yield doc
+            return
+        cfg = self._cfg
+        self._counters.inc("html")
+        meta = dict(doc.meta)
+        page = doc.text
+        size = html_size(doc)
+        if size > cfg.max_html_bytes:
+            yield self._reject(doc, REASON_TOO_LARGE, f"{size} bytes > {cfg.max_html_bytes}", meta)
+            return
+        title = html_title(page)
+        if title:
+            meta["title"] = title[:TITLE_MAX_CHARS]
+        lang = html_lang(page)
+        if lang:
+            meta["html_lang"] = lang
+        if cfg.ja_prefilter:
+            why = ja_prefilter(page, meta.get("content_language"))
+            if why is None:
+                yield self._reject(doc, REASON_NOT_JAPANESE,
+                                   f"html lang {lang!r}, title {(title or '')[:80]!r}", meta)
+                return
+            meta["ja_prefilter"] = why
+        res = self._extractor.extract(page, doc.url)
+        self._ms.update(int(res.seconds * 1000))
+        if res.status == "timeout":
+            yield self._reject(doc, REASON_TIMEOUT, f"over {cfg.timeout_s:g} s ({size} bytes)", meta)
+            return
+        if res.status in ("error", "crash"):
+            self._counters.inc(f"errors.{res.error_class or res.status}")
+            yield pvalue.TaggedOutput(TAG_ERRORS, ErrorRecord(
+                source=doc.source, file=doc.file, offset=doc.line, offset_kind=_offset_kind(doc),
+                stage=STAGE, error_class=res.error_class or res.status, message=res.message[:2000],
+                head=page[:200], doc_id=doc.id,
+            ))
+            return
+        text = (res.text or "").strip()
+        if not text:
+            yield self._reject(doc, REASON_EMPTY, f"no main text in {size} bytes of HTML", meta)
+            return
+        meta["content_kind"] = "text"
+        meta["extractor"] = "trafilatura"
+        self._counters.inc("kept")
+        yield doc.replace(text=text, meta=meta)
+
+
+def _offset_kind(doc: Document) -> str:
+    return "byte" if "warc_offset" in doc.meta else "line"
+
+
+class ExtractText(beam.PTransform):
+    """HTML -> main text (see the module docstring for what is kept, rejected and why).
+
+    Accepts an :class:`~corpusflow.extract_config.ExtractConfig` or a whole
+    :class:`~corpusflow.config.PipelineConfig` (its ``stages.extract``). When ``enabled`` is
+    false every document passes through.
+    """
+
+    def __init__(self, cfg: Any) -> None:
+        super().__init__()
+        stages = getattr(cfg, "stages", None)
+        self._cfg: ExtractConfig = stages.extract if stages is not None else cfg
+
+    def expand(self, docs: beam.PCollection) -> StageOutputs:
+        if not self._cfg.enabled:
+            return StageOutputs(kept=docs)
+        outs = docs | "Extract" >> beam.ParDo(_ExtractFn(self._cfg)).with_outputs(
+            TAG_REJECTED, TAG_ERRORS, main="kept"
+        )
+        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])
