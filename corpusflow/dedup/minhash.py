@@ -1,0 +1,129 @@
+"""MinHash signatures (datasketch-compatible) with a fast numpy kernel, and LSH band keys.
+
+Permutations are datasketch's ``scheme="legacy"`` ones, bit for bit: for permutation i,
+``(a_i, b_i)`` are drawn from ``np.random.RandomState(seed)`` in turn with ``randint(1, 2^61-1)``
+and ``randint(0, 2^61-1)``, and a 64-bit shingle hash h maps to
+``((a_i * h + b_i) mod 2^64) mod (2^61 - 1)  &  (2^32 - 1)`` (uint64 wrap-around kept, as in
+datasketch and datatrove). A signature is the minimum over the shingles: 32-bit values.
+``datasketch.MinHash(num_perm, seed, hashfunc=..., scheme="legacy")`` over the same shingle
+hashes gives the same values (tests/test_dedup_minhash.py).
+
+Why the kernel is fast but still exact: with ``y = a*h + b mod 2^64``, the value is
+``(low32(y) + c) mod 2^32`` where ``c = (y >> 61) + [fold >= M]`` lies in [0, 8]. The kernel
+computes ``L' = low32(a)*low32(h) + low32(b) + 9 mod 2^32`` in 32-bit arithmetic (a third of the
+memory traffic of the uint64 formula, no modulo), takes the arg-minimum and the second minimum
+per permutation, and evaluates the exact 64-bit formula only at the arg-minimum. If the minimum
+is >= 9 and the second minimum is at least 9 above it, no other shingle can beat the arg-minimum
+(the wrap-around cases land in L' < 9), so the result is exact; the rare permutations where this
+does not hold (about n*18/2^32 per permutation) are recomputed with the full uint64 formula.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from corpusflow.dedup.shingle import MASK64, fmix64
+
+MERSENNE61 = np.uint64((1 << 61) - 1)
+MAX32 = np.uint64(0xFFFFFFFF)
+_OFF = 9  # see the module docstring
+_CHUNK = 2048  # shingles per block: keeps the (perms x chunk) uint32 block in L2
+
+
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's legacy permutation parameters ``(a, b)`` (uint64 arrays of ``num_perm``)."""
+    gen = np.random.RandomState(seed)
+    pairs = [
+        (gen.randint(1, MERSENNE61, dtype=np.uint64), gen.randint(0, MERSENNE61, dtype=np.uint64))
+        for _ in range(num_perm)
+    ]
+    arr = np.array(pairs, dtype=np.uint64).T
+    return arr[0].copy(), arr[1].copy()
+
+
+def reference_signature(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The plain uint64 formula (slow; used for the rare fix-ups and in tests)."""
+    h = np.asarray(hashes, dtype=np.uint64)
+    if h.size == 0:
+        return np.full(a.shape[0], 0xFFFFFFFF, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        v = (h[:, None] * a[None, :] + b[None, :]) % MERSENNE61
+    return (v & MAX32).min(axis=0).astype(np.uint32)
+
+
+class MinHasher:
+    """Computes 32-bit MinHash signatures of 64-bit shingle hashes for one (num_perm, seed)."""
+
+    def __init__(self, num_perm: int, seed: int) -> None:
+        self.num_perm = num_perm
+        self.seed = seed
+        self.a, self.b = permutations(num_perm, seed)
+        self._a32 = (self.a & MAX32).astype(np.uint32)[:, None]
+        self._b32 = ((self.b + np.uint64(_OFF)) & MAX32).astype(np.uint32)[:, None]
+        self._rows = np.arange(num_perm)
+        self._buf = np.empty((num_perm, _CHUNK), dtype=np.uint32)
+        self.fixups = 0  # permutations recomputed with the uint64 formula (diagnostics)
+
+    def signature(self, hashes: np.ndarray) -> np.ndarray:
+        """Signature (uint32[num_perm]) of a non-empty array of shingle hashes (repeats allowed)."""
+        n = int(hashes.shape[0])
+        if n == 0:
+            raise ValueError("no shingles")
+        h32 = (hashes & MAX32).astype(np.uint32)
+        best_m = best_s = best_k = None
+        for start in range(0, n, _CHUNK):
+            c = min(_CHUNK, n - start)
+            blk = self._buf[:, :c]
+            np.multiply(self._a32, h32[start : start + c], out=blk)
+            np.add(blk, self._b32, out=blk)
+            k = blk.argmin(axis=1)
+            m = blk[self._rows, k].astype(np.int64)
+            blk[self._rows, k] = 0xFFFFFFFF
+            s = blk.min(axis=1).astype(np.int64) if c > 1 else np.full(self.num_perm, 1 << 40, np.int64)
+            k = k + start
+            if best_m is None:
+                best_m, best_s, best_k = m, s, k
+            else:
+                # Merge: the new overall minimum, and the second minimum over both blocks.
+                new_better = m < best_m
+                second = np.where(new_better, np.minimum(s, best_m), np.minimum(best_s, m))
+                best_k = np.where(new_better, k, best_k)
+                best_m = np.where(new_better, m, best_m)
+                best_s = second
+        hk = hashes[best_k]
+        with np.errstate(over="ignore"):
+            y = hk * self.a + self.b
+        sig = ((y % MERSENNE61) & MAX32).astype(np.uint32)
+        bad = (best_m < _OFF) | (best_s < best_m + _OFF)
+        if bad.any():
+            idx = np.nonzero(bad)[0]
+            self.fixups += int(idx.size)
+            sig[idx] = reference_signature(hashes, self.a[idx], self.b[idx])
+        return sig
+
+
+_BAND_K = np.uint64(0x9E3779B97F4A7C15)
+
+
+def band_keys(sigs: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray:
+    """64-bit band keys (uint64[docs, bands]) of signatures (uint32[docs, >= bands*rows]).
+
+    Key of band j = fmix64(polynomial of its r values + (j+1) * C + salt): it includes the band
+    index (equal values in different bands never collide by construction of the hash input) and
+    a salt (profile and scope), so different profiles or scopes never share a bucket.
+    """
+    d = sigs.shape[0]
+    v = sigs[:, : bands * rows].reshape(d, bands, rows).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        acc = np.zeros((d, bands), dtype=np.uint64)
+        for j in range(rows):
+            acc = acc * _BAND_K + v[:, :, j]
+        idx = (np.arange(1, bands + 1, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93))[None, :]
+        acc = acc + idx + np.uint64(salt & MASK64)
+        return fmix64(acc)
+
+
+def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:
+    """Fraction of equal minhash values (the MinHash estimate of Jaccard similarity)."""
+    eq = np.asarray(sig_a) == np.asarray(sig_b)
+    return eq.mean(axis=-1)

@@ -1,0 +1,173 @@
+"""Text simplification and vectorised 64-bit shingle hashing (no Beam).
+
+Two shingle kinds (shared/specs/dedup.md §8.2):
+
+* ``char`` (Japanese and other languages written without spaces): NFKC, lower case, every
+  character that is not a letter or digit removed (whitespace, punctuation, symbols, ``_``),
+  every decimal digit folded to ``0``; shingles are the character n-grams (Unicode code points),
+  as in Swallow/doubri.
+* ``word`` (English and other spaced languages): datatrove-style ``simplify_text``: NFKD with
+  Latin combining accents removed, lower case, digit runs -> ``0``; words are the runs of
+  letters/digits (punctuation acts as a space); shingles are word n-grams.
+
+Hashes: a shingle of elements e_0..e_{k-1} (code points, or xxh3-64 hashes of words) hashes to
+``fmix64(sum_j e_j * K^(k-1-j) + k * L + salt)`` mod 2^64 (polynomial, then the MurmurHash3
+64-bit finaliser, a bijection). :func:`ngram_hashes` computes this for all n-grams of a document
+at once with numpy; :func:`shingle_hash64` is the scalar reference used by the datasketch parity
+test. Documents with fewer than ``n`` elements but at least one get exactly one shingle made of
+all their elements (the ``k`` term keeps it apart from longer shingles); documents with no
+element get no shingle at all and are never near-duplicate candidates (they can still be exact
+duplicates).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+import xxhash
+
+MASK64 = (1 << 64) - 1
+_K = 0x9E3779B97F4A7C15  # odd: the golden-ratio multiplier
+_L = 0xC2B2AE3D27D4EB4F  # length term
+SALT_CHAR = 0x243F6A8885A308D3
+SALT_WORD = 0x13198A2E03707344
+
+_NON_ALNUM = re.compile(r"[\W_]+")
+_DIGIT = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
+# Latin/Greek/Cyrillic combining accents; kana voicing marks (U+3099/309A) are not in these ranges.
+_ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def normalize_chars(text: str) -> str:
+    """Text for character shingles: NFKC, lower case, non-alphanumerics removed, digits -> 0."""
+    t = _NON_ALNUM.sub("", unicodedata.normalize("NFKC", text).lower())
+    return _DIGIT.sub("0", t)
+
+
+def simplify_words(text: str) -> list[str]:
+    """Words for word shingles: NFKD minus accents, lower case, digit runs -> 0, split on non-words."""
+    t = unicodedata.normalize("NFKD", text)
+    t = _ACCENTS.sub("", t).lower()
+    return _WORD.findall(_DIGITS.sub("0", t))
+
+
+def fmix64(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3 64-bit finaliser (vectorised, uint64 wrap-around arithmetic)."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))
+
+
+def _fmix64_int(x: int) -> int:
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & MASK64
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & MASK64
+    return x ^ (x >> 33)
+
+
+_POW = [pow(_K, i, 1 << 64) for i in range(65)]
+
+
+def ngram_hashes(elements: np.ndarray, n: int, salt: int) -> np.ndarray:
+    """64-bit hashes of all n-grams of ``elements`` (uint64); see the module docstring."""
+    m = int(elements.shape[0])
+    if m == 0:
+        return np.empty(0, dtype=np.uint64)
+    k = min(n, m)
+    cnt = m - k + 1
+    with np.errstate(over="ignore"):
+        acc = elements[0:cnt] * np.uint64(_POW[k - 1])
+        for j in range(1, k):
+            acc += elements[j : j + cnt] * np.uint64(_POW[k - 1 - j])
+        acc += np.uint64((k * _L + salt) & MASK64)
+        return fmix64(acc)
+
+
+def shingle_hash64(elements: Sequence[int], salt: int) -> int:
+    """Scalar reference of :func:`ngram_hashes` for one shingle (pure Python ints)."""
+    k = len(elements)
+    acc = 0
+    for j, e in enumerate(elements):
+        acc = (acc + e * _POW[k - 1 - j]) & MASK64
+    acc = (acc + k * _L + salt) & MASK64
+    return _fmix64_int(acc)
+
+
+def word_hash(word: str) -> int:
+    """64-bit hash of one word (xxh3-64 of its UTF-8)."""
+    return xxhash.xxh3_64_intdigest(word.encode("utf-8", "surrogatepass"))
+
+
+def char_elements(text: str) -> np.ndarray:
+    """Code points of the character-normalised text, as uint64."""
+    t = normalize_chars(text)
+    return np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+
+
+class WordHasher:
+    """Maps words to 64-bit hashes with a bounded cache (words repeat a lot across documents)."""
+
+    def __init__(self, max_cache: int = 500_000) -> None:
+        self._cache: dict[str, int] = {}
+        self._max = max_cache
+
+    def elements(self, text: str) -> np.ndarray:
+        words = simplify_words(text)
+        cache = self._cache
+        if len(cache) > self._max:
+            cache.clear()
+        out = []
+        append = out.append
+        for w in words:
+            h = cache.get(w)
+            if h is None:
+                h = cache[w] = word_hash(w)
+            append(h)
+        return np.array(out, dtype=np.uint64)
+
+
+def shingle_hashes(text: str, kind: str, n: int, words: WordHasher | None = None) -> np.ndarray:
+    """All shingle hashes (uint64, with repeats) of ``text`` for shingle ``kind`` and size ``n``."""
+    if kind == "char":
+        return ngram_hashes(char_elements(text), n, SALT_CHAR)
+    els = (words or WordHasher()).elements(text)
+    return ngram_hashes(els, n, SALT_WORD)
+
+
+# ---- reference path (strings), used by the parity tests and for explaining a decision ----------
+
+
+def char_shingles(text: str, n: int) -> list[str]:
+    t = normalize_chars(text)
+    if not t:
+        return []
+    if len(t) < n:
+        return [t]
+    return [t[i : i + n] for i in range(len(t) - n + 1)]
+
+
+def word_shingles(text: str, n: int) -> list[str]:
+    w = simplify_words(text)
+    if not w:
+        return []
+    if len(w) < n:
+        return [" ".join(w)]
+    return [" ".join(w[i : i + n]) for i in range(len(w) - n + 1)]
+
+
+def hash_char_shingle(shingle: str) -> int:
+    """Hash of one character shingle (as produced by :func:`char_shingles`)."""
+    return shingle_hash64([ord(c) for c in shingle], SALT_CHAR)
+
+
+def hash_word_shingle(shingle: str) -> int:
+    """Hash of one word shingle (words joined by single spaces, from :func:`word_shingles`)."""
+    return shingle_hash64([word_hash(w) for w in shingle.split(" ")], SALT_WORD)

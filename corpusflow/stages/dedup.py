@@ -1,0 +1,596 @@
+"""Deduplicate: exact + MinHash-LSH near-duplicate removal as Beam steps (issue #4).
+
+Graph (documents are never shuffled in the default ``routing: side_input`` mode)::
+
+    docs --ExactKey--> ((scope, xxh3-128 of text), rank) --CombinePerKey--> exact groups (>= 2)
+    docs --Signatures[exact groups as side input: exact copies skipped]-->
+         node batches (id hash, rank, weight, id, signature) by shard(id hash)
+         band pairs (band_key, id hash) by shard(band_key)
+    band pairs --GroupByKey(shard)--> sort, star edges member -> bucket minimum
+    [--verify: two CoGroupByKeys with node batches, drop edges with estimated J < threshold]
+    edges --union-find CombineFn (or large/small-star rounds)--> (node, component minimum)
+    labels + node batches --CoGroupByKey(shard)--> rows by shard(root) --GroupByKey-->
+         keep rule -> Verdict per member
+    docs --Route[exact groups, verdicts as side inputs]--> kept | Duplicate
+
+Only band pairs (16 B each), compact node rows and edges are shuffled, always as numpy column
+batches per shard (a few thousand Beam elements in all, whatever the corpus size). Everything
+that decides an outcome is sorted, so the result is the same on any runner, bundle size or
+worker count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from corpusflow.dedup.config import DedupStageConfig
+from corpusflow.dedup.core import (
+    ExactGroup,
+    SignatureComputer,
+    Verdict,
+    decide_clusters,
+    doc_uid,
+    exact_key,
+    route,
+)
+from corpusflow.dedup.graph import (
+    EMPTY,
+    bucket_edges,
+    connected_components,
+    large_star,
+    small_star,
+    star_edges,
+    star_violations,
+)
+from corpusflow.dedup.keep import rank_key
+from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_similarity, split_pairs
+from corpusflow.document import Document, Duplicate
+from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
+
+NS = "dedup"
+TAG_BANDS = "bands"
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact duplicates
+# ---------------------------------------------------------------------------------------------
+
+
+class _ExactKeyFn(beam.DoFn):
+    def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int]) -> None:
+        self.cfg, self.seed, self.prio = cfg, seed, dict(prio)
+
+    def process(self, doc: Document) -> Iterable[tuple[tuple[str, bytes], tuple[tuple[int, ...], int, str]]]:
+        rank = rank_key(doc, self.cfg.keep, self.seed, self.prio)
+        yield exact_key(doc, self.cfg), (rank, doc_uid(doc.id, self.seed), doc.id)
+
+
+class _ExactCombine(beam.CombineFn):
+    """(count, best) of an exact group; best = the member with the smallest (rank, uid)."""
+
+    def create_accumulator(self) -> tuple[int, Any]:
+        return 0, None
+
+    def add_input(self, acc: tuple[int, Any], item: Any) -> tuple[int, Any]:
+        n, best = acc
+        return n + 1, item if best is None or item[:2] < best[:2] else best
+
+    def merge_accumulators(self, accs: Iterable[tuple[int, Any]]) -> tuple[int, Any]:
+        n, best = 0, None
+        for c, b in accs:
+            n += c
+            if b is not None and (best is None or b[:2] < best[:2]):
+                best = b
+        return n, best
+
+    def extract_output(self, acc: tuple[int, Any]) -> tuple[int, Any]:
+        return acc
+
+
+def _exact_groups(kv: tuple[Any, tuple[int, Any]]) -> Iterable[tuple[Any, ExactGroup]]:
+    key, (n, best) = kv
+    if n >= 2:
+        Metrics.counter(NS, "exact_groups").inc()
+        yield key, ExactGroup(best[1], best[2], n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures and band pairs
+# ---------------------------------------------------------------------------------------------
+
+
+class _SignatureFn(beam.DoFn):
+    """Batches of documents -> node batches (main output) and band pairs (TAG_BANDS), by shard."""
+
+    def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int]) -> None:
+        self.cfg, self.seed, self.prio = cfg, seed, dict(prio)
+
+    def setup(self) -> None:
+        self.comp = SignatureComputer(self.cfg, self.seed, self.prio)
+        self.counters = StageCounters(NS)
+        self._fix = self._empty = 0
+
+    def process(self, batch: list[Document], exact: Mapping[Any, ExactGroup]) -> Iterable[Any]:
+        work: list[tuple[Document, int]] = []
+        for doc in batch:
+            weight = 1
+            if exact:
+                g = exact.get(exact_key(doc, self.cfg))
+                if g is not None:
+                    if g.keeper_uid != doc_uid(doc.id, self.seed):
+                        continue  # an exact copy: its keeper stands for it
+                    weight = g.count
+            work.append((doc, weight))
+        nodes, keys, uids = self.comp.compute(work)
+        self.counters.inc("signatures", len(nodes))
+        if self.comp.no_shingles != self._empty:
+            self.counters.inc("no_shingles", self.comp.no_shingles - self._empty)
+            self._empty = self.comp.no_shingles
+        if self.comp.fixups != self._fix:
+            self.counters.inc("minhash_fixups", self.comp.fixups - self._fix)
+            self._fix = self.comp.fixups
+        shards = self.cfg.shards
+        yield from nodes.split(shards)
+        for shard, pair in split_pairs(keys, uids, keys, shards):
+            yield pvalue.TaggedOutput(TAG_BANDS, (shard, pair))
+
+
+class _BucketEdgesFn(beam.DoFn):
+    def process(self, kv: tuple[int, Iterable[tuple[np.ndarray, np.ndarray]]]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        _, parts = kv
+        parts = list(parts)
+        keys = np.concatenate([p[0] for p in parts])
+        uids = np.concatenate([p[1] for p in parts])
+        child, parent, sizes = bucket_edges(keys, uids)
+        Metrics.counter(NS, "band_pairs").inc(int(keys.size))
+        Metrics.counter(NS, "candidate_buckets").inc(int(sizes.size))
+        if sizes.size:
+            Metrics.distribution(NS, "max_bucket_size").update(int(sizes.max()))
+        if child.size:
+            Metrics.counter(NS, "candidate_edges").inc(int(child.size))
+            yield child, parent
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification: drop candidate edges whose estimated Jaccard is below the threshold
+# ---------------------------------------------------------------------------------------------
+
+
+def _keyed_edges(edges: tuple[np.ndarray, np.ndarray], shards: int, by: int) -> Iterable[Any]:
+    a, b = edges
+    yield from split_pairs(a, b, edges[by], shards)
+
+
+class _AttachChildSigFn(beam.DoFn):
+    """Hop 1: attach the child's signature to each edge, re-key by the parent's shard."""
+
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
+
+    def process(self, kv: tuple[int, dict[str, list[Any]]]) -> Iterable[Any]:
+        _, g = kv
+        if not g["edges"]:
+            return
+        nodes = NodeBatch.concat(list(g["nodes"]))
+        order = np.argsort(nodes.uid, kind="stable")
+        su = nodes.uid[order]
+        child = np.concatenate([e[0] for e in g["edges"]])
+        parent = np.concatenate([e[1] for e in g["edges"]])
+        pos, found = lookup(su, child)
+        if not found.all():
+            raise RuntimeError("dedup verify: edge endpoint without a node row (internal error)")
+        rows = order[pos]
+        sig, nperm = nodes.sig[rows], nodes.nperm[rows]
+        sh = shard_of(parent, self.shards)
+        for s in np.unique(sh):
+            m = sh == s
+            yield int(s), (child[m], parent[m], sig[m], nperm[m])
+
+
+class _VerifyFn(beam.DoFn):
+    """Hop 2: compare with the parent's signature; keep edges with estimated J >= threshold."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+
+    def process(self, kv: tuple[int, dict[str, list[Any]]]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        _, g = kv
+        if not g["edges"]:
+            return
+        nodes = NodeBatch.concat(list(g["nodes"]))
+        order = np.argsort(nodes.uid, kind="stable")
+        su = nodes.uid[order]
+        child = np.concatenate([e[0] for e in g["edges"]])
+        parent = np.concatenate([e[1] for e in g["edges"]])
+        csig = np.concatenate([_pad_to(e[2], nodes.sig.shape[1]) for e in g["edges"]])
+        nperm = np.concatenate([e[3] for e in g["edges"]])
+        pos, found = lookup(su, parent)
+        if not found.all():
+            raise RuntimeError("dedup verify: edge endpoint without a node row (internal error)")
+        psig = nodes.sig[order[pos]]
+        width = max(csig.shape[1], psig.shape[1])
+        sim = signature_similarity(_pad_to(csig, width), _pad_to(psig, width), nperm)
+        ok = sim >= self.threshold
+        Metrics.counter(NS, "verified_edges").inc(int(ok.sum()))
+        Metrics.counter(NS, "rejected_edges").inc(int((~ok).sum()))
+        if ok.any():
+            yield child[ok], parent[ok]
+
+
+def _pad_to(sig: np.ndarray, width: int) -> np.ndarray:
+    if sig.shape[1] >= width:
+        return sig
+    out = np.zeros((sig.shape[0], width), dtype=np.uint32)
+    out[:, : sig.shape[1]] = sig
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Connected components
+# ---------------------------------------------------------------------------------------------
+
+
+class UnionFindCombine(beam.CombineFn):
+    """Exact connected components of edge batches, in memory bounded by the duplicate nodes.
+
+    The accumulator is a list of edge arrays; once it holds more than ``compact_at`` edges it is
+    replaced by the star edges (node, component minimum) of its components, so it never holds
+    more than ~max(compact_at, duplicate nodes) pairs. Merging is concatenation (associative and
+    commutative), so Beam may pre-combine on many workers.
+    """
+
+    def __init__(self, compact_at: int = 2_000_000) -> None:
+        self.compact_at = compact_at
+
+    def create_accumulator(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return []
+
+    def _maybe_compact(self, acc: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if sum(int(a.size) for a, _ in acc) <= self.compact_at:
+            return acc
+        return [self._compact(acc)]
+
+    @staticmethod
+    def _compact(acc: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        if not acc:
+            return EMPTY, EMPTY
+        u = np.concatenate([a for a, _ in acc])
+        v = np.concatenate([b for _, b in acc])
+        return star_edges(*connected_components(u, v))
+
+    def add_input(self, acc: list[tuple[np.ndarray, np.ndarray]], edges: tuple[np.ndarray, np.ndarray]) -> Any:
+        acc.append(edges)
+        return self._maybe_compact(acc)
+
+    def merge_accumulators(self, accs: Iterable[list[tuple[np.ndarray, np.ndarray]]]) -> Any:
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        for a in accs:
+            out.extend(a)
+        return self._maybe_compact(out)
+
+    def compact(self, acc: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self._compact(acc)] if len(acc) > 1 else acc
+
+    def extract_output(self, acc: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """(nodes, roots): every node of a non-trivial component and its component minimum."""
+        if not acc:
+            return EMPTY, EMPTY
+        u = np.concatenate([a for a, _ in acc])
+        v = np.concatenate([b for _, b in acc])
+        return connected_components(u, v)
+
+
+def _split_labels(labels: tuple[np.ndarray, np.ndarray], shards: int) -> Iterable[Any]:
+    nodes, roots = labels
+    Metrics.counter(NS, "cluster_nodes").inc(int(nodes.size))
+    Metrics.counter(NS, "clusters").inc(int((nodes == roots).sum()))
+    yield from split_pairs(nodes, roots, nodes, shards)
+
+
+def _both_directions(edges: tuple[np.ndarray, np.ndarray], shards: int) -> Iterable[Any]:
+    a, b = edges
+    yield from split_pairs(np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([a, b]), shards)
+
+
+def _by_hi(edges: tuple[np.ndarray, np.ndarray], shards: int) -> Iterable[Any]:
+    a, b = edges
+    hi, lo = np.maximum(a, b), np.minimum(a, b)
+    yield from split_pairs(hi, lo, hi, shards)
+
+
+def _concat_pairs(kv: tuple[int, Iterable[tuple[np.ndarray, np.ndarray]]]) -> tuple[np.ndarray, np.ndarray]:
+    parts = list(kv[1])
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _large_star(kv: Any) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    hi, lo = large_star(*_concat_pairs(kv))
+    if hi.size:
+        yield hi, lo
+
+
+def _small_star(kv: Any) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    hi, lo = small_star(*_concat_pairs(kv))
+    if hi.size:
+        yield hi, lo
+
+
+def _roles(edges: tuple[np.ndarray, np.ndarray], shards: int) -> Iterable[Any]:
+    hi, lo = edges
+    for s, (c, p) in split_pairs(hi, lo, hi, shards):
+        yield s, ("child", c, p)
+    for s, (p, _) in split_pairs(lo, lo, lo, shards):
+        yield s, ("parent", p, p)
+
+
+class _StarLabelsFn(beam.DoFn):
+    """After the last round: check that the edges form stars, emit (nodes, roots) per shard."""
+
+    def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
+
+    def process(self, kv: tuple[int, Iterable[Any]]) -> Iterable[Any]:
+        shard, items = kv
+        items = list(items)
+        ch = [x for x in items if x[0] == "child"]
+        pa = [x for x in items if x[0] == "parent"]
+        c = np.concatenate([x[1] for x in ch]) if ch else EMPTY
+        cp = np.concatenate([x[2] for x in ch]) if ch else EMPTY
+        p = np.unique(np.concatenate([x[1] for x in pa])) if pa else EMPTY
+        bad = star_violations(c, p)
+        if bad:
+            raise RuntimeError(
+                f"dedup clustering: large/small-star did not converge in {self.rounds} rounds "
+                f"({bad} nodes are not yet in a star); raise stages.dedup.star_rounds"
+            )
+        nodes = np.concatenate([c, p])
+        roots = np.concatenate([cp, p])
+        order = np.argsort(nodes, kind="stable")
+        yield shard, (nodes[order], roots[order])
+
+
+class _Components(beam.PTransform):
+    """Edge batches -> label batches (shard, (nodes, component minima))."""
+
+    def __init__(self, cfg: DedupStageConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, edges: beam.PCollection) -> beam.PCollection:
+        shards = self.cfg.shards
+        if self.cfg.clustering == "union_find":
+            return (
+                edges
+                | "UnionFind" >> beam.CombineGlobally(UnionFindCombine())
+                | "SplitLabels" >> beam.FlatMap(_split_labels, shards)
+            )
+        cur = edges
+        for r in range(self.cfg.star_rounds):
+            cur = (
+                cur
+                | f"LargeKey{r}" >> beam.FlatMap(_both_directions, shards)
+                | f"LargeGroup{r}" >> beam.GroupByKey()
+                | f"LargeStar{r}" >> beam.FlatMap(_large_star)
+                | f"SmallKey{r}" >> beam.FlatMap(_by_hi, shards)
+                | f"SmallGroup{r}" >> beam.GroupByKey()
+                | f"SmallStar{r}" >> beam.FlatMap(_small_star)
+            )
+        labels = (
+            cur
+            | "Roles" >> beam.FlatMap(_roles, shards)
+            | "RolesGroup" >> beam.GroupByKey()
+            | "StarLabels" >> beam.ParDo(_StarLabelsFn(self.cfg.star_rounds))
+        )
+
+        def count(kv: Any) -> Any:
+            nodes, roots = kv[1]
+            Metrics.counter(NS, "cluster_nodes").inc(int(nodes.size))
+            Metrics.counter(NS, "clusters").inc(int((nodes == roots).sum()))
+            return kv
+
+        return labels | "CountLabels" >> beam.Map(count)
+
+
+# ---------------------------------------------------------------------------------------------
+# Keep decision
+# ---------------------------------------------------------------------------------------------
+
+
+class _JoinLabelsFn(beam.DoFn):
+    """Node rows of clustered nodes, re-keyed by the shard of their cluster root."""
+
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
+
+    def process(self, kv: tuple[int, dict[str, list[Any]]]) -> Iterable[Any]:
+        _, g = kv
+        if not g["labels"]:
+            return
+        nodes_l = np.concatenate([x[0] for x in g["labels"]])
+        roots_l = np.concatenate([x[1] for x in g["labels"]])
+        table = NodeBatch.concat(list(g["nodes"]))
+        order = np.argsort(table.uid, kind="stable")
+        su = table.uid[order]
+        pos, found = lookup(su, nodes_l)
+        if not found.all():
+            raise RuntimeError("dedup: clustered node without a node row (internal error)")
+        # Two rows with the same 64-bit id hash inside a cluster (repeated input ids, or a hash
+        # collision): refuse to guess which document a verdict belongs to.
+        nxt = np.minimum(pos + 1, su.size - 1)
+        if ((nxt != pos) & (su[nxt] == su[pos])).any():
+            raise RuntimeError(
+                "dedup: two documents with the same 64-bit id hash are in a duplicate cluster "
+                "(repeated input ids, or a hash collision: re-run with another stages.dedup.seed)"
+            )
+        rows = table.take(order[pos])
+        yield from _split_rows(rows, roots_l, self.shards)
+
+
+def _split_rows(rows: NodeBatch, roots: np.ndarray, shards: int) -> Iterable[Any]:
+    sh = shard_of(roots, shards)
+    for s in np.unique(sh):
+        m = np.nonzero(sh == s)[0]
+        yield int(s), (rows.take(m), roots[m])
+
+
+def _decide(kv: tuple[int, Iterable[Any]]) -> Iterable[tuple[int, Verdict]]:
+    parts = list(kv[1])
+    rows = NodeBatch.concat([p[0] for p in parts])
+    roots = np.concatenate([p[1] for p in parts])
+    verdicts = decide_clusters(rows, roots)
+    Metrics.counter(NS, "near_dropped").inc(sum(1 for _, v in verdicts if not v.keeper))
+    yield from verdicts
+
+
+# ---------------------------------------------------------------------------------------------
+# Routing
+# ---------------------------------------------------------------------------------------------
+
+
+class _RouteFn(beam.DoFn):
+    """Side-input routing: kept documents (main) and Duplicate records (TAG_DUPLICATES)."""
+
+    def __init__(self, cfg: DedupStageConfig, seed: int) -> None:
+        self.cfg, self.seed = cfg, seed
+
+    def setup(self) -> None:
+        self.counters = StageCounters(NS)
+
+    def process(self, doc: Document, exact: Mapping[Any, ExactGroup], near: Mapping[int, Verdict]) -> Iterable[Any]:
+        uid = doc_uid(doc.id, self.seed)
+        g = exact.get(exact_key(doc, self.cfg)) if exact else None
+        rep = g.keeper_uid if g is not None else uid
+        out = route(doc, uid, g, near.get(rep) if near else None)
+        yield from _emit(out, self.counters)
+
+
+def _emit(out: Document | Duplicate, counters: StageCounters) -> Iterable[Any]:
+    if isinstance(out, Duplicate):
+        counters.inc(out.stage.replace("dedup.", "") + "_duplicates")
+        yield pvalue.TaggedOutput(TAG_DUPLICATES, out)
+    else:
+        counters.inc("kept")
+        yield out
+
+
+class _JoinRouteFn(beam.DoFn):
+    """Join routing: documents co-grouped with the verdict of their representative."""
+
+    def __init__(self, cfg: DedupStageConfig, seed: int) -> None:
+        self.cfg, self.seed = cfg, seed
+
+    def setup(self) -> None:
+        self.counters = StageCounters(NS)
+
+    def process(self, kv: tuple[int, dict[str, list[Any]]]) -> Iterable[Any]:
+        _, g = kv
+        verdicts = g["verdict"]
+        near = verdicts[0] if verdicts else None
+        for doc, exact in sorted(g["docs"], key=lambda x: x[0].id):
+            yield from _emit(route(doc, doc_uid(doc.id, self.seed), exact, near), self.counters)
+
+
+class _KeyByRepFn(beam.DoFn):
+    def __init__(self, cfg: DedupStageConfig, seed: int) -> None:
+        self.cfg, self.seed = cfg, seed
+
+    def process(self, doc: Document, exact: Mapping[Any, ExactGroup]) -> Iterable[Any]:
+        g = exact.get(exact_key(doc, self.cfg)) if exact else None
+        rep = g.keeper_uid if g is not None else doc_uid(doc.id, self.seed)
+        yield rep, (doc, g)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+# ---------------------------------------------------------------------------------------------
+
+
+class Deduplicate(beam.PTransform):
+    """Exact + MinHash-LSH near-duplicate removal; see the module docstring for the graph.
+
+    Args:
+        cfg: the stage config (``stages.dedup``).
+        seed: the pipeline seed (used when ``cfg.seed`` is None) for permutations and id hashes.
+        source_priority: source name -> priority (``sources[].priority``) for the keep rule.
+
+    Returns :class:`StageOutputs` with ``kept`` (documents with ``meta.cluster_size``) and
+    ``duplicates`` (:class:`~corpusflow.document.Duplicate` with stage ``dedup.exact`` or
+    ``dedup.minhash``, the id kept instead, the cluster size and the estimated similarity).
+    """
+
+    def __init__(self, cfg: DedupStageConfig, seed: int, source_priority: Mapping[str, int] | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.seed = cfg.seed if cfg.seed is not None else seed
+        self.prio = dict(source_priority or {})
+
+    def expand(self, docs: beam.PCollection) -> StageOutputs:
+        cfg, seed, prio = self.cfg, self.seed, self.prio
+        p = docs.pipeline
+        if not cfg.enabled or not (cfg.exact or cfg.minhash):
+            return StageOutputs(kept=docs, duplicates=p | "NoDuplicates" >> beam.Create([]))
+        if cfg.exact:
+            exact = (
+                docs
+                | "ExactKey" >> beam.ParDo(_ExactKeyFn(cfg, seed, prio))
+                | "ExactGroup" >> beam.CombinePerKey(_ExactCombine())
+                | "ExactGroups" >> beam.FlatMap(_exact_groups)
+            )
+        else:
+            exact = p | "NoExact" >> beam.Create([])
+        exact_si = pvalue.AsDict(exact)
+
+        verdicts = self._near(docs, exact_si) if cfg.minhash else p | "NoNear" >> beam.Create([])
+
+        if cfg.routing == "side_input":
+            res = docs | "Route" >> beam.ParDo(_RouteFn(cfg, seed), exact_si, pvalue.AsDict(verdicts)).with_outputs(
+                TAG_DUPLICATES, main="kept"
+            )
+        else:
+            keyed = docs | "KeyByRep" >> beam.ParDo(_KeyByRepFn(cfg, seed), exact_si)
+            res = (
+                {"docs": keyed, "verdict": verdicts}
+                | "JoinVerdicts" >> beam.CoGroupByKey()
+                | "RouteJoined" >> beam.ParDo(_JoinRouteFn(cfg, seed)).with_outputs(TAG_DUPLICATES, main="kept")
+            )
+        return StageOutputs(kept=res.kept, duplicates=res[TAG_DUPLICATES])
+
+    def _near(self, docs: beam.PCollection, exact_si: Any) -> beam.PCollection:
+        cfg, seed, prio = self.cfg, self.seed, self.prio
+        shards = cfg.shards
+        sig = (
+            docs
+            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+            | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio), exact_si).with_outputs(TAG_BANDS, main="nodes")
+        )
+        nodes = sig.nodes
+        edges = (
+            sig[TAG_BANDS]
+            | "GroupBands" >> beam.GroupByKey()
+            | "BucketEdges" >> beam.ParDo(_BucketEdgesFn())
+        )
+        if cfg.verify_threshold is not None:
+            hop1 = (
+                {"nodes": nodes, "edges": edges | "EdgesByChild" >> beam.FlatMap(_keyed_edges, shards, 0)}
+                | "JoinChildSig" >> beam.CoGroupByKey()
+                | "AttachChildSig" >> beam.ParDo(_AttachChildSigFn(shards))
+            )
+            edges = (
+                {"nodes": nodes, "edges": hop1}
+                | "JoinParentSig" >> beam.CoGroupByKey()
+                | "Verify" >> beam.ParDo(_VerifyFn(cfg.verify_threshold))
+            )
+        labels = edges | "Components" >> _Components(cfg)
+        return (
+            {"nodes": nodes, "labels": labels}
+            | "JoinLabels" >> beam.CoGroupByKey()
+            | "RowsByRoot" >> beam.ParDo(_JoinLabelsFn(shards))
+            | "GroupClusters" >> beam.GroupByKey()
+            | "Decide" >> beam.FlatMap(_decide)
+        )
