@@ -5,7 +5,7 @@ Both models hang under ``stages`` in a pipeline config (``stages.extract``, ``st
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -18,7 +18,9 @@ class ExtractConfig(StrictModel):
     """HTML to text with trafilatura (:mod:`corpusflow.stages.extract`).
 
     Only documents with ``meta.content_kind == "html"`` (WARC responses) are touched; JSONL,
-    Parquet and WET documents pass through unchanged, so the stage is on by default.
+    Parquet and WET documents pass through unchanged, so the stage is on by default; the
+    pipeline adds it to the graph only when a source may read WARC files
+    (:func:`extraction_needed`).
     """
 
     enabled: bool = Field(True, description="Extract the main text of HTML documents.")
@@ -68,7 +70,9 @@ class ExtractConfig(StrictModel):
 class UrlFilterConfig(StrictModel):
     """URL and host rules (:mod:`corpusflow.stages.urls`), applied before extraction.
 
-    Documents without a URL pass. A host is blocked when it equals a listed domain or is a
+    Documents without a URL pass. The pipeline adds the stage to the graph only when it can act
+    (:func:`url_rules_needed`): a list is configured or a source reads WARC/WET files; so a
+    JSONL-only run without lists has no URL stage. A host is blocked when it equals a listed domain or is a
     subdomain of one (``5ch.net`` blocks ``egg.5ch.net``). The TLD allowlist is llm-jp's
     (13 TLDs, filters.md §1.1) and is off by default: it removes usable Japanese pages (about
     2% of lang=ja Common Crawl, filters.md §8 pitfall 3).
@@ -106,3 +110,40 @@ class UrlFilterConfig(StrictModel):
         if missing:
             raise ValueError(f"list file not found: {', '.join(map(repr, missing))}")
         return self
+
+
+# --------------------------------------------------------------------------------------------
+# Whether the stages have anything to do in a given run (used by the pipeline builder)
+# --------------------------------------------------------------------------------------------
+
+WEB_FORMATS = frozenset({"warc", "wet"})
+
+
+def source_formats(cfg: Any) -> set[str]:
+    """Formats of a pipeline config's sources, from declared formats or path extensions
+    (``unknown`` when an ``auto`` glob does not tell)."""
+    from corpusflow.io.readers import detect_format
+
+    formats: set[str] = set()
+    for s in cfg.sources:
+        for pattern in s.paths:
+            try:
+                formats.add(detect_format(pattern, s.format))
+            except ValueError:
+                formats.add("unknown")
+    return formats
+
+
+def extraction_needed(cfg: Any) -> bool:
+    """ExtractText joins the graph when enabled and a source may hold WARC (HTML) records."""
+    return bool(cfg.stages.extract.enabled and source_formats(cfg) & {"warc", "unknown"})
+
+
+def url_rules_needed(cfg: Any) -> bool:
+    """FilterUrls joins the graph when enabled and it can act: a blocklist or the TLD allowlist
+    is configured, or a source reads WARC/WET (whose every record has a URL to check)."""
+    u = cfg.stages.urls
+    if not u.enabled:
+        return False
+    return bool(u.blocklist_files or u.blocked_hosts or u.tld_allowlist
+                or source_formats(cfg) & (WEB_FORMATS | {"unknown"}))

@@ -2,7 +2,7 @@
 
 Graph (each stage optional, in this order)::
 
-    ReadDocuments -> [ExtractText] -> [FilterUrls] -> NormalizeText -> IdentifyLanguage
+    ReadDocuments -> [FilterUrls] -> [ExtractText] -> NormalizeText -> IdentifyLanguage
         -> [ApplyFilters] -> [Deduplicate] -> (WriteShards data/ | MixDocuments pool/ + data/)
     rejected / duplicates / errors of every stage -> WriteShards rejected/ duplicates/ errors/
     every outcome -> ledger counts -> OUTPUT/_work/stats.json
@@ -76,7 +76,20 @@ def _stage_transforms(cfg: PipelineConfig) -> list[tuple[str, str, beam.PTransfo
     """(label, stage name, transform) of the document stages, in order."""
     st = cfg.stages
     stages: list[tuple[str, str, beam.PTransform]] = []
-    # --- Common Crawl HTML extraction and URL rules (issue #11) plug in here.
+    # >>> Common Crawl wiring (issue #11, owner: warc) >>>
+    # URL rules first (cheapest; blocked pages are never extracted), then HTML -> text. Each is
+    # added only when it can act (a list configured / a WARC or WET source): see extract_config.
+    from corpusflow.extract_config import extraction_needed, url_rules_needed
+
+    if url_rules_needed(cfg):
+        from corpusflow.stages.urls import FilterUrls
+
+        stages.append(("FilterUrls", "urls", FilterUrls(st.urls)))
+    if extraction_needed(cfg):
+        from corpusflow.stages.extract import ExtractText
+
+        stages.append(("ExtractText", "extract", ExtractText(st.extract)))
+    # <<< Common Crawl wiring <<<
     if st.normalize.enabled:
         stages.append(("Normalize", "normalize", NormalizeText(st.normalize)))
     if st.langid.enabled:

@@ -73,10 +73,18 @@ def normalize_host(host: str) -> str | None:
 
 
 def url_host(url: str) -> str | None:
-    """The normalised host of a URL (None if the URL has none)."""
+    """The normalised host of a URL (None if the URL has none).
+
+    A URL written without a scheme (``example.com/page``, as some Common Crawl derivatives
+    store them) is read as ``http://example.com/page``; a relative path (``/page``) or another
+    scheme without a host (``mailto:``) has no host.
+    """
+    url = url.strip()
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         host = parts.hostname
+        if host is None and not parts.scheme and not url.startswith(("/", ".", "?", "#")):
+            host = urlsplit("//" + url).hostname
     except ValueError:
         return None
     if not host:

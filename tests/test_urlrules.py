@@ -42,6 +42,7 @@ def test_normalize_host(entry, host):
     ("HTTP://EGG.5CH.NET:80/test/read.cgi", "egg.5ch.net"),
     ("https://例え.テスト/パス", "xn--r8jz45g.xn--zckzah"),
     ("https://[2001:db8::1]/x", "[2001:db8::1]"),
+    ("16thfleet.wikidot.com/chatter:anewhome", "16thfleet.wikidot.com"),  # no scheme (dolma CC)
     ("mailto:someone@example.com", None),
     ("/relative/path.html", None),
     ("https://", None),
