@@ -1,0 +1,195 @@
+"""MinHash parity with datasketch, shingling, and band-key stability (no Beam)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from corpusflow.dedup.minhash import (
+    MinHasher,
+    band_keys,
+    estimated_jaccard,
+    permutations,
+    reference_signature,
+)
+from corpusflow.dedup.shingle import (
+    SALT_CHAR,
+    SALT_WORD,
+    WordHasher,
+    char_shingles,
+    hash_char_shingle,
+    hash_word_shingle,
+    ngram_hashes,
+    normalize_chars,
+    shingle_hashes,
+    simplify_words,
+    word_shingles,
+)
+
+
+def _texts(path, n, field="text"):
+    op = gzip.open if str(path).endswith(".gz") else open
+    out = []
+    with op(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            out.append(json.loads(line)[field])
+            if len(out) >= n:
+                break
+    return out
+
+
+@pytest.fixture(scope="module")
+def ja_texts(shared_data):
+    return _texts(shared_data / "ja" / "ja_wiki_paragraphs.jsonl.gz", 12) + _texts(shared_data / "ja" / "kwdlc_leads.jsonl", 6)
+
+
+@pytest.fixture(scope="module")
+def en_texts(shared_data):
+    return _texts(shared_data / "en" / "c4_sample.jsonl.gz", 12) + _texts(shared_data / "en" / "abc_news.jsonl.gz", 6)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ＡＢＣ　１２３、東京タワー。", "abc000東京タワー"),  # NFKC, lower case, digits folded, punct removed
+        ("  スマホ（iPhone 15）が！  ", "スマホiphone00が"),
+        ("★☆★", ""),
+        ("がぎぐ", "がぎぐ"),  # voiced kana survive (NFKC recomposes them)
+    ],
+)
+def test_normalize_chars(text, expected):
+    assert normalize_chars(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Café au lait, 2024-05-01!", ["cafe", "au", "lait", "0", "0", "0"]),
+        ("The QUICK brown_fox.", ["the", "quick", "brown", "fox"]),
+        ("", []),
+    ],
+)
+def test_simplify_words(text, expected):
+    assert simplify_words(text) == expected
+
+
+def test_vectorised_hashes_equal_scalar_reference(ja_texts, en_texts):
+    words = WordHasher()
+    for t in ja_texts:
+        ref = np.array([hash_char_shingle(s) for s in char_shingles(t, 5)], dtype=np.uint64)
+        assert np.array_equal(shingle_hashes(t, "char", 5), ref)
+    for t in en_texts:
+        ref = np.array([hash_word_shingle(s) for s in word_shingles(t, 5)], dtype=np.uint64)
+        assert np.array_equal(shingle_hashes(t, "word", 5, words), ref)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "count"),
+    [
+        ("東京", "char", 1),  # shorter than one shingle: exactly one shingle of all its characters
+        ("東京都庁", "char", 1),
+        ("東京都庁舎", "char", 1),
+        ("東京都庁舎の", "char", 2),
+        ("。、！", "char", 0),  # nothing left after normalisation: no shingle at all
+        ("hello world", "word", 1),
+        ("a b c d e", "word", 1),
+        ("a b c d e f", "word", 2),
+        ("!!! ...", "word", 0),
+    ],
+)
+def test_short_documents_get_one_shingle_or_none(text, kind, count):
+    assert shingle_hashes(text, kind, 5).shape[0] == count
+
+
+def test_short_shingle_differs_from_full_ngram_and_between_kinds():
+    # A 3-element document and the same 3 elements inside a 5-gram never share a hash.
+    els = np.array([1, 2, 3], dtype=np.uint64)
+    assert ngram_hashes(els, 5, SALT_CHAR)[0] != ngram_hashes(np.array([1, 2, 3, 0, 0], np.uint64), 5, SALT_CHAR)[0]
+    assert ngram_hashes(els, 5, SALT_CHAR)[0] != ngram_hashes(els, 5, SALT_WORD)[0]
+    # Two different one-shingle documents do not collapse into one bucket.
+    assert shingle_hashes("東京", "char", 5)[0] != shingle_hashes("大阪", "char", 5)[0]
+
+
+def test_permutations_equal_datasketch():
+    a, b = permutations(64, seed=7)
+    m = MinHash(num_perm=64, seed=7, scheme="legacy")
+    assert np.array_equal(a, m.permutations[0]) and np.array_equal(b, m.permutations[1])
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(200, 1), (112, 42)])
+def test_signature_equals_datasketch_japanese(ja_texts, num_perm, seed):
+    mh = MinHasher(num_perm, seed)
+    for t in ja_texts:
+        shingles = char_shingles(t, 5)
+        ref = MinHash(num_perm=num_perm, seed=seed, hashfunc=hash_char_shingle, scheme="legacy")
+        ref.update_batch(shingles)
+        ours = mh.signature(shingle_hashes(t, "char", 5))
+        assert np.array_equal(ours, ref.hashvalues.astype(np.uint32)), t[:40]
+
+
+def test_signature_equals_datasketch_english(en_texts):
+    mh = MinHasher(112, 1)
+    words = WordHasher()
+    for t in en_texts:
+        shingles = word_shingles(t, 5)
+        ref = MinHash(num_perm=112, seed=1, hashfunc=hash_word_shingle, scheme="legacy")
+        ref.update_batch(shingles)
+        assert np.array_equal(mh.signature(shingle_hashes(t, "word", 5, words)), ref.hashvalues.astype(np.uint32))
+
+
+def test_kernel_exact_on_hard_inputs():
+    """Repeated shingles, one shingle, more shingles than a block, and values forcing fix-ups."""
+    rng = np.random.default_rng(5)
+    mh = MinHasher(128, 3)
+    cases = [
+        rng.integers(0, 2**63, 1, dtype=np.int64).astype(np.uint64),
+        np.repeat(rng.integers(0, 2**63, 7, dtype=np.int64).astype(np.uint64), 50),
+        rng.integers(0, 2**63, 5000, dtype=np.int64).astype(np.uint64) * np.uint64(2),
+        np.arange(3000, dtype=np.uint64),
+    ]
+    # Shingles whose 32-bit image under permutation 0 lands just below 2^32 or near another one.
+    a0, b0 = int(mh.a[0]), int(mh.b[0])
+    inv = pow(a0 & 0xFFFFFFFF | 1, -1, 1 << 32) if a0 & 1 else None
+    if inv is not None:
+        targets = [(0xFFFFFFFF - k - b0) * inv % (1 << 32) for k in range(12)] + [(5 - b0) * inv % (1 << 32)]
+        cases.append(np.array(targets, dtype=np.uint64) | (np.uint64(1) << np.uint64(62)))
+    before = mh.fixups
+    for h in cases:
+        assert np.array_equal(mh.signature(h), reference_signature(h, mh.a, mh.b))
+    assert mh.fixups > before  # the fix-up path ran (repeated shingles tie the minimum)
+    with pytest.raises(ValueError):
+        mh.signature(np.empty(0, np.uint64))
+
+
+def test_estimated_jaccard_tracks_true_jaccard(ja_texts):
+    mh = MinHasher(200, 1)
+    t = "".join(ja_texts[:3])
+    edited = t[: len(t) * 3 // 4]  # a truncation
+    s1, s2 = set(char_shingles(t, 5)), set(char_shingles(edited, 5))
+    true_j = len(s1 & s2) / len(s1 | s2)
+    est = estimated_jaccard(mh.signature(shingle_hashes(t, "char", 5)), mh.signature(shingle_hashes(edited, "char", 5)))
+    assert abs(est - true_j) < 0.1
+
+
+def test_band_keys_stable_and_include_band_index():
+    sig = (np.arange(200, dtype=np.uint32) * np.uint32(2654435761)).reshape(1, 200)
+    keys = band_keys(sig, 20, 10, salt=123)
+    # Pinned values: a change here changes every band key, i.e. breaks dedup across runs/indexes.
+    assert keys.dtype == np.uint64 and keys.shape == (1, 20)
+    assert [int(k) for k in keys[0, :3]] == PINNED_BAND_KEYS
+    # Same values in two bands give different keys (band index is part of the key)...
+    same = np.tile(np.arange(10, dtype=np.uint32), 20).reshape(1, 200)
+    k2 = band_keys(same, 20, 10, salt=123)[0]
+    assert len(set(k2.tolist())) == 20
+    # ...and the salt (profile, scope) separates otherwise equal bands.
+    assert not set(band_keys(sig, 20, 10, salt=124)[0].tolist()) & set(keys[0].tolist())
+    # Deterministic across calls and independent of the other documents in the batch.
+    both = np.vstack([sig, same])
+    assert np.array_equal(band_keys(both, 20, 10, salt=123)[0], keys[0])
+
+
+PINNED_BAND_KEYS = [9777073776570491418, 7760871771249632656, 6520376022918726980]

@@ -1,0 +1,189 @@
+"""The Deduplicate stage on the FnApiRunner over a small make_corpus build (real JA/EN text)."""
+
+from __future__ import annotations
+
+import collections
+import glob
+import gzip
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+from corpusflow.dedup.config import DedupStageConfig
+from corpusflow.document import Document
+from corpusflow.stages.dedup import Deduplicate
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
+@pytest.fixture(scope="session")
+def corpus(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dedup_corpus")
+    script = shared_data.parent / "bench" / "make_corpus.py"
+    subprocess.run([sys.executable, str(script), "--out", str(out), "--docs", "600", "--seed", "5"],
+                   check=True, capture_output=True)
+    docs = []
+    for f in sorted(glob.glob(str(out / "web" / "*.jsonl.gz"))):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                d = json.loads(line)
+                lang = "ja" if _KANA.search(d["text"]) else "en"
+                docs.append(Document(id=d["id"], text=d["text"], source="web", lang=lang, url=d["url"]))
+    with gzip.open(out / "truth" / "docs.jsonl.gz", "rt", encoding="utf-8") as fh:
+        truth = [json.loads(line) for line in fh]
+    return docs, truth
+
+
+def run_dedup(docs, tmp: Path, cfg: DedupStageConfig, *, prio=None, multi=False):
+    """Run the stage; return (kept {id: cluster_size}, duplicates {id: (stage, kept_id, size, sim)})."""
+    opts = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"] if multi else []
+    tmp.mkdir(parents=True, exist_ok=True)
+    with beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions(opts)) as p:
+        res = p | beam.Create(docs, reshuffle=False) | Deduplicate(cfg, seed=1, source_priority=prio)
+        _ = (res.kept | "K" >> beam.Map(lambda d: json.dumps([d.id, d.meta["cluster_size"]]))
+             | "WK" >> beam.io.WriteToText(str(tmp / "kept")))
+        _ = (res.duplicates
+             | "D" >> beam.Map(lambda r: json.dumps([r.doc.id, r.stage, r.kept_id, r.cluster_size, r.similarity]))
+             | "WD" >> beam.io.WriteToText(str(tmp / "dups")))
+    kept, dups = {}, {}
+    for line in _lines(tmp / "kept*"):
+        i, n = json.loads(line)
+        kept[i] = n
+    for line in _lines(tmp / "dups*"):
+        r = json.loads(line)
+        dups[r[0]] = tuple(r[1:])
+    return kept, dups
+
+
+def _lines(pattern: Path) -> list[str]:
+    out: list[str] = []
+    for f in sorted(glob.glob(str(pattern))):
+        with open(f, encoding="utf-8") as fh:
+            out.extend(fh.read().splitlines())
+    return out
+
+
+def score(truth, kept_ids, hi=0.8, lo=0.5):
+    """Same definitions as ../shared/bench/score_dedup.py."""
+    groups = collections.defaultdict(list)
+    wrong = 0
+    for t in truth:
+        if t["cluster"] and (t["jaccard"] or 0) >= hi:
+            groups[t["cluster"]].append(t["id"])
+        elif (t["kind"] == "original" or (t["cluster"] and (t["jaccard"] or 0) < lo)) and t["id"] not in kept_ids:
+            wrong += 1
+    should = ok = 0
+    for members in groups.values():
+        surv = sum(m in kept_ids for m in members)
+        should += len(members) - 1
+        ok += min(len(members) - surv, len(members) - 1)
+        wrong += surv == 0
+    return ok / should, ok / (ok + wrong)
+
+
+@pytest.fixture(scope="module")
+def baseline(corpus, tmp_path_factory):
+    docs, _ = corpus
+    return run_dedup(docs, tmp_path_factory.mktemp("base"), DedupStageConfig(enabled=True))
+
+
+def test_every_document_accounted_for_and_scored(corpus, baseline):
+    docs, truth = corpus
+    kept, dups = baseline
+    assert not set(kept) & set(dups)
+    assert len(kept) + len(dups) == len(docs)
+    # Every dropped document names a document that was kept, and cluster sizes add up.
+    assert all(d[1] in kept for d in dups.values())
+    pointing = collections.Counter(d[1] for d in dups.values())
+    for kid, n in pointing.items():
+        assert kept[kid] == n + 1
+    assert all(kept[k] == 1 for k in kept if k not in pointing)
+    assert {d[0] for d in dups.values()} == {"dedup.exact", "dedup.minhash"}
+    exact = [d for d in dups.values() if d[0] == "dedup.exact"]
+    assert exact and all(d[3] is not None for d in exact)
+    assert all(0.0 <= d[3] <= 1.0 for d in dups.values())
+    recall, precision = score(truth, set(kept))
+    assert recall >= 0.93, recall
+    assert precision >= 0.98, precision
+
+
+def test_planted_exact_copies_removed_as_exact(corpus, baseline):
+    docs, _truth = corpus
+    kept, dups = baseline
+    text = {d.id: d.text for d in docs}
+    by_text = collections.defaultdict(list)
+    for d in docs:
+        by_text[d.text].append(d.id)
+    for ids in by_text.values():
+        if len(ids) > 1:
+            assert sum(i in kept for i in ids) <= 1
+            assert all(dups[i][0] == "dedup.exact" for i in ids if i in dups and text[dups[i][1]] == text[i])
+
+
+def test_deterministic_across_runs_modes_and_runners(corpus, baseline, tmp_path):
+    docs, _ = corpus
+    again = run_dedup(docs, tmp_path / "again", DedupStageConfig(enabled=True))
+    assert again == baseline
+    star_join = run_dedup(docs, tmp_path / "star", DedupStageConfig(enabled=True, clustering="star", routing="join", shards=7))
+    assert star_join == baseline
+    reversed_input = run_dedup(list(reversed(docs)), tmp_path / "rev", DedupStageConfig(enabled=True, shards=3))
+    assert reversed_input == baseline
+
+
+@pytest.mark.slow
+def test_same_result_multi_processing(corpus, baseline, tmp_path):
+    docs, _ = corpus
+    assert run_dedup(docs, tmp_path / "mp", DedupStageConfig(enabled=True), multi=True) == baseline
+
+
+def test_verification_only_removes_edges(corpus, baseline, tmp_path):
+    docs, _ = corpus
+    _kept0, dups0 = baseline
+    kept_v, dups_v = run_dedup(docs, tmp_path / "v", DedupStageConfig(enabled=True, verify_threshold=0.9))
+    assert len(kept_v) + len(dups_v) == len(docs)
+    near0 = {i for i, d in dups0.items() if d[0] == "dedup.minhash"}
+    near_v = {i for i, d in dups_v.items() if d[0] == "dedup.minhash"}
+    assert len(near_v) < len(near0)
+    # A threshold of 0 keeps every candidate edge: same result as no verification.
+    assert run_dedup(docs, tmp_path / "v0", DedupStageConfig(enabled=True, verify_threshold=0.0)) == baseline
+
+
+def test_exact_only_and_minhash_only(corpus, tmp_path):
+    docs, _ = corpus
+    _kept, dups = run_dedup(docs[:300], tmp_path / "e", DedupStageConfig(enabled=True, minhash=False))
+    assert dups and {d[0] for d in dups.values()} == {"dedup.exact"}
+    assert all(d[3] == 1.0 for d in dups.values())
+    _kept2, dups2 = run_dedup(docs[:300], tmp_path / "m", DedupStageConfig(enabled=True, exact=False))
+    assert {d[0] for d in dups2.values()} == {"dedup.minhash"}
+    assert set(dups) <= set(dups2)  # exact copies are near-duplicates too
+
+
+def test_scope_per_source_and_source_priority(corpus, tmp_path):
+    docs, truth = corpus
+    cluster = {t["id"]: t["cluster"] for t in truth}
+    # Put originals in source "wiki" (priority 2) and all copies in "web".
+    moved = [d.replace(source="wiki") if cluster[d.id] == d.id else d for d in docs[:300]]
+    prio = {"wiki": 2, "web": 0}
+    _kept_g, dups_g = run_dedup(moved, tmp_path / "g", DedupStageConfig(enabled=True), prio=prio)
+    _kept_s, dups_s = run_dedup(moved, tmp_path / "s", DedupStageConfig(enabled=True, scope="per_source"), prio=prio)
+    src = {d.id: d.source for d in moved}
+    # Global scope: an original is never dropped for a web copy (it has the higher priority).
+    assert not [i for i, d in dups_g.items() if src[i] == "wiki" and src[d[1]] == "web"]
+    # Per-source scope: nothing is ever dropped in favour of a document of another source.
+    assert all(src[i] == src[d[1]] for i, d in dups_s.items())
+    assert len(dups_s) < len(dups_g)
+
+
+def test_disabled_stage_passes_everything(corpus, tmp_path):
+    docs, _ = corpus
+    with beam.Pipeline(runner=FnApiRunner()) as p:
+        res = p | beam.Create(docs[:20]) | Deduplicate(DedupStageConfig(enabled=False), seed=1)
+        _ = res.kept | beam.Map(lambda d: d.id) | beam.io.WriteToText(str(tmp_path / "k"))
+    assert len(_lines(tmp_path / "k*")) == 20
