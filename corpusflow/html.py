@@ -255,18 +255,6 @@ def decode_html(
         return Decoded(body[3:].decode("utf-8", "replace"), "utf-8", "bom")
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return Decoded(body.decode("utf-16", "replace"), "utf-16", "bom")
-    if body.isascii():
-        # ISO-2022-JP is 7-bit: its escape sequences mean Japanese, not ASCII.
-        if any(esc in body for esc in _ISO2022_ESC):
-            text = _try(body, "iso2022_jp_ext")
-            if text is not None:
-                return Decoded(text, "iso2022_jp_ext", "detect_ja")
-        return Decoded(body.decode("ascii"), "ascii", "ascii")
-
-    text = _try(body, "utf-8")
-    if text is not None:
-        return Decoded(text, "utf-8", "utf8")
-
     declared: list[tuple[str, str]] = []
     http_codec = codec_for_label(header_charset)
     if http_codec:
@@ -274,6 +262,20 @@ def decode_html(
     meta_codec = codec_for_label(sniff_declared_charset(body))
     if meta_codec:
         declared.append((meta_codec, "meta"))
+
+    if body.isascii():
+        # ISO-2022-JP is 7-bit: its escape sequences mean Japanese, not ASCII.
+        if any(esc in body for esc in _ISO2022_ESC):
+            text = _try(body, "iso2022_jp_ext")
+            if text is not None:
+                return Decoded(text, "iso2022_jp_ext", "detect_ja")
+        # Every declared charset reads ASCII bytes the same way: report the declaration.
+        codec, where = next(((c, w) for c, w in declared if c not in ("iso2022_jp_ext",)), ("ascii", "ascii"))
+        return Decoded(body.decode("ascii"), codec, where)
+
+    text = _try(body, "utf-8")
+    if text is not None:
+        return Decoded(text, "utf-8", "utf8")
     for codec, where in declared:
         if codec in WEAK_CODECS or codec == "utf-8":
             continue

@@ -92,7 +92,9 @@ def test_utf8_wins_over_a_wrong_legacy_declaration(ja_paragraphs):
 def test_bom_and_ascii():
     assert decode_html(b"\xef\xbb\xbf<html>\xe3\x81\x82</html>").source == "bom"
     out = decode_html(b"<html><body>plain</body></html>", "Shift_JIS")
-    assert (out.text, out.source) == ("<html><body>plain</body></html>", "ascii")
+    assert (out.text, out.charset, out.source) == ("<html><body>plain</body></html>", "cp932", "http")
+    out = decode_html(b"<html><body>plain</body></html>")
+    assert (out.charset, out.source) == ("ascii", "ascii")
 
 
 def test_english_page_in_windows_1252_via_weak_declaration():

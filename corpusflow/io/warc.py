@@ -273,10 +273,11 @@ def _iter_stream(
 
 
 def _checked_iterator(fh: Any) -> Any:
-    """A warcio ArchiveIterator that remembers whether the last gzip member was complete.
+    """A warcio ArchiveIterator that remembers whether the file ended inside a record.
 
-    warcio stops silently when a ``.warc.gz`` ends inside a gzip member; zlib's ``eof`` flag on
-    the last member's decompressor tells a complete file from a cut one.
+    warcio stops silently when a file ends inside a record header or a gzip member; the bytes
+    read past the last complete record (and zlib's ``eof`` flag on the last member's
+    decompressor) tell a complete file from a cut one.
     """
     from warcio.archiveiterator import ArchiveIterator
 
@@ -286,14 +287,15 @@ def _checked_iterator(fh: Any) -> Any:
         trailing_bytes = 0
 
         def close(self) -> None:
+            # Bytes read past the end of the last complete record belong to a record that was
+            # cut short (or to garbage); a complete file ends exactly at a record boundary.
             reader = getattr(self, "reader", None)
-            decompressor = getattr(reader, "decompressor", None)
-            if decompressor is not None and not getattr(decompressor, "eof", True):
-                self.gzip_incomplete = True
-            elif decompressor is None and reader is not None:
-                # Uncompressed: bytes after the last complete record are a record cut short.
+            if reader is not None:
                 with contextlib.suppress(OSError, ValueError, AttributeError):
                     self.trailing_bytes = max(0, fh.tell() - self.offset)
+                decompressor = getattr(reader, "decompressor", None)
+                if decompressor is not None and not getattr(decompressor, "eof", True) and self.trailing_bytes:
+                    self.gzip_incomplete = True
             super().close()
 
     return _Checked(fh, check_digests=False)
