@@ -96,6 +96,13 @@ def _stage_transforms(cfg: PipelineConfig) -> list[tuple[str, str, beam.PTransfo
         stages.append(("IdentifyLanguage", "langid", IdentifyLanguage(st.langid)))
     # --- Quality filters (issue #3) plug in here.
     # --- Deduplication (issue #4) plugs in here.
+    # >>> dedup wiring (issue #4, owner: dedup) >>>
+    if st.dedup.enabled:
+        from corpusflow.stages.dedup import Deduplicate
+
+        priority = {s.name: s.priority for s in cfg.sources}
+        stages.append(("Deduplicate", "dedup", Deduplicate(st.dedup, cfg.seed, priority)))
+    # <<< dedup wiring <<<
     return stages
 
 
