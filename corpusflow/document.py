@@ -95,3 +95,13 @@ class ErrorRecord:
     message: str
     head: str = ""
     doc_id: str | None = None
+
+
+def error_from_exception(doc: Document, stage: str, exc: BaseException) -> ErrorRecord:
+    """An :class:`ErrorRecord` for a document on which a stage raised: the job goes on."""
+    return ErrorRecord(
+        source=doc.source, file=doc.file, offset=doc.line,
+        offset_kind="row" if doc.file.endswith((".parquet", ".pq")) else "line",
+        stage=stage, error_class=type(exc).__name__, message=str(exc)[:2000],
+        head=doc.text[:200], doc_id=doc.id,
+    )

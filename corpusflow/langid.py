@@ -110,6 +110,8 @@ def identify(
     if not _LETTER.search(line):
         return LangResult("und", 0.0, REASON_EMPTY)
     preds = model.predict(line, k=5)
+    if not preds:  # fastText found no known token at all
+        return LangResult("und", 0.0, REASON_EMPTY)
     lang, score = preds[0]
     if ja_script_check:
         kana, cjk, letters = script_stats(line)

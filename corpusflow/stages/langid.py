@@ -10,9 +10,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from corpusflow.config import LangIdConfig, resolve_path
-from corpusflow.document import Document, Rejected
+from corpusflow.document import Document, Rejected, error_from_exception
 from corpusflow.langid import FastTextLangId, identify
-from corpusflow.stages.base import TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
 
 _MODELS: dict[str, FastTextLangId] = {}
 _LOCK = threading.Lock()
@@ -62,7 +62,12 @@ class _LangIdFn(beam.DoFn):
         self._filter = c.mode == "filter"
 
     def process(self, doc: Document) -> Iterator[Any]:
-        res = identify(self._model, doc.text, **self._kw)
+        try:
+            res = identify(self._model, doc.text, **self._kw)
+        except Exception as exc:  # one bad record must not fail the job
+            self._counters.inc("errors")
+            yield pvalue.TaggedOutput(TAG_ERRORS, error_from_exception(doc, "langid", exc))
+            return
         out = doc.replace(lang=res.lang, lang_score=round(res.score, 6))
         if res.reason is not None and self._filter:
             self._counters.inc(f"rejected.{res.reason}")
@@ -84,5 +89,6 @@ class IdentifyLanguage(beam.PTransform):
         self._cfg = cfg
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
-        outs = docs | "LangId" >> beam.ParDo(_LangIdFn(self._cfg)).with_outputs(TAG_REJECTED, main="kept")
-        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED])
+        outs = docs | "LangId" >> beam.ParDo(_LangIdFn(self._cfg)).with_outputs(
+            TAG_REJECTED, TAG_ERRORS, main="kept")
+        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])

@@ -9,9 +9,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from corpusflow.config import NormalizeConfig
-from corpusflow.document import Document, Rejected
+from corpusflow.document import Document, Rejected, error_from_exception
 from corpusflow.normalize import normalize_text
-from corpusflow.stages.base import TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
 
 REASON_EMPTY = "normalize.empty"
 
@@ -27,7 +27,12 @@ class _NormalizeFn(beam.DoFn):
                         collapse_spaces=c.collapse_spaces, max_blank_lines=c.max_blank_lines)
 
     def process(self, doc: Document) -> Iterator[Any]:
-        text = normalize_text(doc.text, **self._kw)
+        try:
+            text = normalize_text(doc.text, **self._kw)
+        except Exception as exc:  # one bad record must not fail the job
+            self._counters.inc("errors")
+            yield pvalue.TaggedOutput(TAG_ERRORS, error_from_exception(doc, "normalize", exc))
+            return
         if not text.strip():
             self._counters.inc(f"rejected.{REASON_EMPTY}")
             yield pvalue.TaggedOutput(TAG_REJECTED, Rejected(doc, "normalize", REASON_EMPTY))
@@ -43,5 +48,6 @@ class NormalizeText(beam.PTransform):
         self._cfg = cfg
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
-        outs = docs | "Normalize" >> beam.ParDo(_NormalizeFn(self._cfg)).with_outputs(TAG_REJECTED, main="kept")
-        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED])
+        outs = docs | "Normalize" >> beam.ParDo(_NormalizeFn(self._cfg)).with_outputs(
+            TAG_REJECTED, TAG_ERRORS, main="kept")
+        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])

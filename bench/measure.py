@@ -1,0 +1,94 @@
+"""Run a command and measure wall time and the peak RSS of its whole process tree.
+
+Standard library only (reads /proc), so benchmarks need nothing beyond the package:
+
+    python bench/measure.py -- corpusflow run ... --output OUT
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            out = [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _tree_rss_bytes(root: int) -> int:
+    total, stack, seen = 0, [root], set()
+    page = os.sysconf("SC_PAGE_SIZE")
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * page
+        except OSError:
+            continue
+        stack.extend(_children(pid))
+    return total
+
+
+def run_measured(cmd: list[str], *, interval: float = 0.1, env: dict | None = None,
+                 capture: bool = True) -> dict:
+    """Run ``cmd``; return wall seconds, peak tree RSS (MB), exit code and output tail."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if capture else None,
+                            stderr=subprocess.STDOUT if capture else None, env=env, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_bytes(proc.pid))
+            time.sleep(interval)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    out, _ = proc.communicate()
+    done.set()
+    t.join()
+    return {
+        "cmd": cmd,
+        "returncode": proc.returncode,
+        "wall_s": round(time.perf_counter() - start, 3),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "output_tail": (out or "")[-3000:],
+    }
+
+
+def machine() -> dict:
+    info = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    try:
+        with open("/proc/meminfo") as f:
+            info["mem_gb"] = round(int(f.readline().split()[1]) / 2**20, 1)
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        info["load_1m_before"] = os.getloadavg()[0]
+    except OSError:
+        pass
+    return info
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args and args[0] == "--":
+        args = args[1:]
+    print(json.dumps(run_measured(args, capture=False), indent=2))
