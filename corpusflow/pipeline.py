@@ -155,9 +155,19 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
     stats: list[beam.PCollection] = []
 
     # --- Mixture (issue #5) replaces the plain data writer here when enabled.
-    data_writer = WriteShards(fs.join(out, "data"), "train", DOC_SCHEMA, doc_row, **common)
-    stats.append(docs | "WriteData" >> data_writer | "DataInfo" >> beam.Map(lambda i: ("shard", "data", i)))
-    stats.append(data_writer.shard_count | "DataCount" >> beam.Map(lambda n: ("nshards", "data", n)))
+    # >>> mixture wiring (issue #5, owner: mixture) >>>
+    if cfg.stages.mixture.enabled:
+        from corpusflow.stages.mixture import MixDocuments
+
+        mixer = MixDocuments(cfg.stages.mixture, cfg.seed, out, o, pipeline_cfg=cfg)
+        report = docs | "Mixture" >> mixer
+        stats.append(report | "MixtureReport" >> beam.Map(lambda r: ("mixture", r)))
+        stats.append(mixer.shards | "MixtureShardInfo" >> beam.Map(lambda i: ("shard", "data", i)))
+    # <<< mixture wiring <<<
+    else:
+        data_writer = WriteShards(fs.join(out, "data"), "train", DOC_SCHEMA, doc_row, **common)
+        stats.append(docs | "WriteData" >> data_writer | "DataInfo" >> beam.Map(lambda i: ("shard", "data", i)))
+        stats.append(data_writer.shard_count | "DataCount" >> beam.Map(lambda n: ("nshards", "data", n)))
 
     all_rejected = _flatten(rejected, "Rejected", p)
     all_dups = _flatten(duplicates, "Duplicates", p)

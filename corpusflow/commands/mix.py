@@ -1,0 +1,371 @@
+"""``corpusflow mix CONFIG --from RUN_OUTPUT --output NEW_OUTPUT``: re-mix an existing pool.
+
+Builds a new mixture from ``RUN_OUTPUT/pool`` (every document an earlier ``corpusflow run``
+kept, with token counts): no raw input is read, nothing is filtered or deduplicated again, so
+editing a ratio costs only this stage. CONFIG is either a pipeline config (its
+``stages.mixture``, ``seed``, ``output`` and ``name`` are used) or a mixture file::
+
+    name: ja70-en30
+    seed: 1                 # default: the seed of the earlier run
+    output: {compression: zstd, row_group_rows: 10000}   # optional
+    mixture: {tokenizer: llm-jp-v3.1, groups: {ja: 0.7, en: 0.3}, budget: all}
+
+``--dry-run`` prints the plan (per cell available / target / rate / epochs, per group the
+achieved share) from the pool without running Beam. Otherwise a Beam pipeline (FnApiRunner by
+default; ``--runner`` and Beam flags as for ``corpusflow run``) writes ``NEW_OUTPUT/data/``,
+``manifest.json`` and ``README.md``. When the pool's token counts are not in this config's
+tokenizer, tokens are counted again from the pool's text and the re-counted pool is written
+to ``NEW_OUTPUT/pool`` for the next re-mix.
+
+Exit codes: 0 done, 1 the mixture is infeasible (shortfall with ``on_shortfall: fail``) or the
+job failed, 2 a usage or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from corpusflow.configbase import StrictModel
+
+ACCEPTS_EXTRA_ARGS = True
+
+log = logging.getLogger("corpusflow.mix")
+
+EPILOG = """\
+examples:
+  corpusflow mix configs/mixtures/ja70_en30.yaml --from out/run1 --output out/ja70 --dry-run
+  corpusflow mix configs/pipelines/full_ja80_en20.yaml --from out/run1 --output out/mix2 \\
+      --set stages.mixture.groups.ja=0.9 --set stages.mixture.groups.en=0.1
+  corpusflow mix configs/mixtures/ja70_en30.yaml --from out/run1 --output out/ja70 \\
+      --direct_running_mode=multi_processing --direct_num_workers=2
+"""
+
+
+class MixFile(StrictModel):
+    """A mixture-only config file for ``corpusflow mix``."""
+
+    name: str | None = None
+    seed: int | None = None
+    output: Any = None
+    mixture: Any
+
+
+class MixSetupError(Exception):
+    """Bad config, missing pool, unusable output directory: exit code 2."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
+    p.add_argument("config", help="mixture YAML (configs/mixtures/*.yaml) or a pipeline YAML with stages.mixture")
+    p.add_argument("--from", dest="source", required=True, metavar="RUN_OUTPUT",
+                   help="output directory of an earlier run (its pool/ is read)")
+    p.add_argument("--output", "-o", required=True, metavar="NEW_OUTPUT", help="where the new mixture goes")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config value, e.g. --set mixture.groups.ja=0.7 (repeatable)")
+    p.add_argument("--seed", type=int, default=None, help="seed (default: config, else the earlier run's)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and exit; write nothing")
+    p.add_argument("--runner", default="DirectRunner", help="DirectRunner (FnApiRunner, default), PortableRunner, ...")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty NEW_OUTPUT")
+    p.add_argument("--json", action="store_true", help="--dry-run: print the plan as JSON")
+
+
+# ------------------------------------------------------------------------------------------------
+# Config and pool
+# ------------------------------------------------------------------------------------------------
+
+
+def _errors(err: ValidationError, prefix: str, origin: str) -> str:
+    lines = [f"{origin}: {err.error_count()} problem(s)"]
+    for e in err.errors():
+        key = ".".join([prefix, *[str(p) for p in e.get("loc", ())]]).strip(".") or "(top level)"
+        if e.get("type") == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+        elif e.get("type") == "literal_error":
+            lines.append(f"  {key}: {e.get('input')!r} is not allowed; allowed values: "
+                         f"{(e.get('ctx') or {}).get('expected', '')}")
+        else:
+            lines.append(f"  {key}: {e.get('msg')} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, Any, str]:
+    """(MixtureStageConfig, seed or None, OutputConfig, name) from a mixture or pipeline YAML."""
+    from corpusflow.config import ConfigError, OutputConfig, apply_overrides
+    from corpusflow.mixture.config import MixtureStageConfig
+
+    if not os.path.isfile(path):
+        raise MixSetupError(f"config file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh.read()) or {}
+    except yaml.YAMLError as exc:
+        raise MixSetupError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise MixSetupError(f"{path}: top level must be a mapping")
+    try:
+        data = apply_overrides(data, overrides)
+    except ConfigError as exc:
+        raise MixSetupError(str(exc)) from None
+    if "stages" in data or "sources" in data:  # a pipeline config
+        mix_data = ((data.get("stages") or {}).get("mixture")) or {}
+        prefix = "stages.mixture"
+        top = {"name": data.get("name"), "seed": data.get("seed"), "output": data.get("output")}
+    else:
+        try:
+            MixFile.model_validate(data)
+        except ValidationError as exc:
+            raise MixSetupError(_errors(exc, "", path)) from None
+        mix_data, prefix = data["mixture"] or {}, "mixture"
+        top = {"name": data.get("name"), "seed": data.get("seed"), "output": data.get("output")}
+    try:
+        mix = MixtureStageConfig.model_validate({**mix_data, "enabled": True})
+    except ValidationError as exc:
+        raise MixSetupError(_errors(exc, prefix, path)) from None
+    try:
+        output = OutputConfig.model_validate(top["output"] or {})
+    except ValidationError as exc:
+        raise MixSetupError(_errors(exc, "output", path)) from None
+    seed = top["seed"]
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise MixSetupError(f"{path}: seed must be a non-negative integer, got {seed!r}")
+    return mix, seed, output, str(top["name"] or os.path.splitext(os.path.basename(path))[0])
+
+
+def find_pool(run_output: str) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    """(pool directory, its _pool.json, the run's manifest or None)."""
+    from corpusflow.io import filesystems as fs
+    from corpusflow.mixture.pool import POOL_DIR, POOL_META
+
+    manifest = None
+    mpath = fs.join(run_output, "manifest.json")
+    if fs.exists(mpath):
+        manifest = json.loads(fs.read_bytes(mpath))
+    candidates = [fs.join(run_output, POOL_DIR)]
+    if manifest and isinstance(manifest.get("mixture"), dict):
+        p = (manifest["mixture"].get("pool") or {}).get("path")
+        if p and p != POOL_DIR:
+            candidates.append(p)
+    for pool_dir in candidates:
+        meta_path = fs.join(pool_dir, POOL_META)
+        if fs.exists(meta_path):
+            meta = json.loads(fs.read_bytes(meta_path))
+            missing = [f["file"] for f in meta["files"] if not fs.exists(fs.join(pool_dir, f["file"]))]
+            if missing:
+                raise MixSetupError(f"pool {pool_dir} is incomplete: missing {', '.join(missing[:5])}")
+            return pool_dir, meta, manifest
+    raise MixSetupError(
+        f"no pool found under {run_output} (looked for {', '.join(candidates)}/_pool.json); "
+        "run the pipeline with stages.mixture.enabled: true first"
+    )
+
+
+def needs_recount(mix: Any, pool_meta: dict[str, Any], tokenizer_info: dict[str, Any]) -> bool:
+    """True when the pool's counts are not in this config's tokenizer (or are estimates and
+    exact counts are asked for)."""
+    pt = pool_meta.get("tokenizer") or {}
+    same = all(pt.get(k) == tokenizer_info.get(k) for k in ("kind", "sha256", "add_eos"))
+    if not same:
+        return True
+    return mix.count.mode == "exact" and (pool_meta.get("count") or {}).get("mode") != "exact"
+
+
+def census_from_pool(pool_dir: str, files: list[str], seed: int) -> dict[Any, Any]:
+    """Census of a pool read column-wise with pyarrow (no text is read)."""
+    import pyarrow.parquet as pq
+
+    from corpusflow.io import filesystems as fs
+    from corpusflow.mixture.census import census_from_columns, merge_census_dicts
+
+    parts = []
+    for name in files:
+        with fs.open_read(fs.join(pool_dir, name), compressed=False) as f:
+            t = pq.read_table(f, columns=["id", "source", "lang", "n_tokens", "n_chars", "n_bytes"])
+        parts.append(census_from_columns(
+            seed, t.column("source").to_pylist(), t.column("lang").to_pylist(), t.column("id").to_pylist(),
+            t.column("n_tokens").to_numpy(), t.column("n_chars").to_numpy(), t.column("n_bytes").to_numpy(),
+        ))
+    return merge_census_dicts(parts)
+
+
+def recount_census(pool_dir: str, files: list[str], mix: Any, seed: int) -> dict[Any, Any]:
+    """Census after re-counting the pool's text with ``mix.tokenizer`` (in-process, for --dry-run)."""
+    import pyarrow.parquet as pq
+
+    from corpusflow.io import filesystems as fs
+    from corpusflow.mixture.census import cell_of, census_from_columns
+    from corpusflow.mixture.counting import count_documents
+    from corpusflow.mixture.tokenizers import load_tokenizer
+
+    cols: dict[str, list[Any]] = {k: [] for k in ("id", "source", "lang", "text", "n_chars", "n_bytes")}
+    for name in files:
+        with fs.open_read(fs.join(pool_dir, name), compressed=False) as f:
+            t = pq.read_table(f, columns=list(cols))
+        for k in cols:
+            cols[k].extend(t.column(k).to_pylist())
+    counter = load_tokenizer(mix.tokenizer)
+    res = count_documents(counter, cols["text"], cells=[cell_of(s, lg) for s, lg in zip(cols["source"], cols["lang"], strict=True)],
+                          ids=cols["id"], mode=mix.count.mode, seed=seed, sample_rate=mix.count.sample_rate,
+                          min_sample_docs=mix.count.min_sample_docs, batch_size=mix.tokenizer.batch_size)
+    return census_from_columns(seed, cols["source"], cols["lang"], cols["id"], res.n_tokens, cols["n_chars"],
+                               cols["n_bytes"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Command
+# ------------------------------------------------------------------------------------------------
+
+
+def _same_dir(a: str, b: str) -> bool:
+    return os.path.abspath(a).rstrip("/") == os.path.abspath(b).rstrip("/")
+
+
+def _inside(child: str, parent: str) -> bool:
+    c, p = os.path.abspath(child), os.path.abspath(parent)
+    return c == p or c.startswith(p.rstrip("/") + "/")
+
+
+def run(args: argparse.Namespace) -> int:
+    from corpusflow.mixture.allocate import MixtureConfigError, MixtureShortfall, plan_mixture
+    from corpusflow.mixture.report import plan_table
+    from corpusflow.stages.mixture import DEFAULT_SHARD_BYTES, _check_tokenizer
+    from corpusflow.stages.mixture import MixtureConfigError as StageConfigError
+
+    try:
+        mix, cfg_seed, output_cfg, name = load_mix_config(args.config, args.overrides)
+        pool_dir, pool_meta, run_manifest = find_pool(args.source)
+        tok_info = _check_tokenizer(mix)
+    except (MixSetupError, StageConfigError) as exc:
+        print(f"corpusflow mix: {exc}", file=sys.stderr)
+        return 2
+    seed = args.seed if args.seed is not None else (
+        cfg_seed if cfg_seed is not None else int((run_manifest or {}).get("seed", 0)))
+    files = [f["file"] for f in pool_meta["files"]]
+    recount = needs_recount(mix, pool_meta, tok_info)
+    shard_bytes = mix.shards.target_bytes or getattr(output_cfg, "shard_max_bytes", DEFAULT_SHARD_BYTES)
+
+    # The plan, computed in-process from the pool's columns: --dry-run prints it; a real run
+    # fails here, before Beam starts, when the mixture is infeasible.
+    if args.dry_run or not recount:
+        t0 = time.time()
+        census = recount_census(pool_dir, files, mix, seed) if recount else census_from_pool(pool_dir, files, seed)
+        try:
+            plan = plan_mixture(census, mix, seed=seed, shard_target_bytes=shard_bytes)
+        except (MixtureShortfall, MixtureConfigError) as exc:
+            print(f"corpusflow mix: {exc}", file=sys.stderr)
+            return 1
+        if args.dry_run:
+            if args.json:
+                print(json.dumps(plan.to_jsonable(), indent=2, ensure_ascii=False))
+            else:
+                print(f"pool: {pool_dir} ({pool_meta['documents']} documents, tokenizer "
+                      f"{(pool_meta.get('tokenizer') or {}).get('name')}{', re-counted with ' + tok_info['name'] if recount else ''}); "
+                      f"seed {seed}; census {time.time() - t0:.2f} s")
+                print(plan_table(plan.to_jsonable()))
+            return 0
+
+    try:
+        _prepare_output(args.output, args.source, pool_dir, overwrite=args.overwrite)
+    except MixSetupError as exc:
+        print(f"corpusflow mix: {exc}", file=sys.stderr)
+        return 2
+    return _run_beam(args, mix, seed, output_cfg, name, pool_dir, pool_meta, run_manifest, files, recount)
+
+
+def _prepare_output(output: str, run_output: str, pool_dir: str, *, overwrite: bool) -> None:
+    from corpusflow.io import filesystems as fs
+
+    if _same_dir(output, run_output):
+        raise MixSetupError("--output must differ from --from (the earlier run's shards would be replaced)")
+    if _inside(pool_dir, output):
+        raise MixSetupError(f"--output {output} contains the pool being read ({pool_dir})")
+    existing = fs.list_dir(output)
+    if existing and not overwrite:
+        raise MixSetupError(f"output directory {output} is not empty; pass --overwrite or choose another --output")
+    if existing:
+        fs.remove_tree(output)
+
+
+def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, name: str, pool_dir: str,
+              pool_meta: dict[str, Any], run_manifest: dict[str, Any] | None, files: list[str],
+              recount: bool) -> int:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from corpusflow import __version__
+    from corpusflow.io import filesystems as fs
+    from corpusflow.runners import beam_options, normalize_beam_args
+    from corpusflow.stages.mixture import MixPool, count_info
+
+    try:
+        beam_argv, runner_summary = beam_options(args.runner, normalize_beam_args(args.extra_args))
+    except ValueError as exc:
+        print(f"corpusflow mix: {exc}", file=sys.stderr)
+        return 2
+    pool_info = {"path": pool_dir, "written": False, "documents": pool_meta.get("documents"),
+                 "files": pool_meta.get("files")}
+    cinfo = count_info(mix) if recount else {**(pool_meta.get("count") or {}), "reused_from_pool": True}
+    result: dict[str, Any] = {}
+    start = time.time()
+    try:
+        with beam.Pipeline(options=PipelineOptions(beam_argv)) as p:
+            report = p | "MixPool" >> MixPool(
+                mix, seed, [fs.join(pool_dir, f) for f in files], args.output, output_cfg, recount=recount,
+                pool_info=pool_info, count_info=cinfo, name=name)
+            report | "Keep" >> beam.Map(_stash, path=fs.join(args.output, "_work", "mixture.json"))
+    except Exception as exc:
+        print(f"corpusflow mix: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    seconds = time.time() - start
+    result = json.loads(fs.read_bytes(fs.join(args.output, "_work", "mixture.json")))
+    fs.remove_tree(fs.join(args.output, "_work"))
+    cfg_json = mix.model_dump(mode="json")
+    manifest = {
+        "corpusflow_version": __version__,
+        "kind": "mix",
+        "name": name,
+        "status": "complete",
+        "from": args.source,
+        "seed": seed,
+        "config_hash": hashlib.sha256(json.dumps(cfg_json, sort_keys=True).encode()).hexdigest(),
+        "runner": runner_summary,
+        "seconds": round(seconds, 3),
+        "upstream": None if run_manifest is None else {
+            "name": run_manifest.get("name"), "config_hash": run_manifest.get("config_hash"),
+            "counts": (run_manifest.get("counts") or {}).get("total"),
+        },
+        "outputs": {"data": [{k: s[k] for k in ("file", "rows", "bytes", "sha256")} for s in result["shards"]]},
+        "mixture": result,
+        "config": {"mixture": cfg_json, "output": output_cfg.model_dump(mode="json")},
+    }
+    fs.write_bytes_atomic(fs.join(args.output, "manifest.json"),
+                          (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
+    _print_summary(result, args.output, seconds)
+    return 0
+
+
+def _stash(report: dict[str, Any], path: str) -> None:
+    from corpusflow.io import filesystems as fs
+
+    fs.write_bytes_atomic(path, json.dumps(report, ensure_ascii=False).encode())
+
+
+def _print_summary(report: dict[str, Any], output: str, seconds: float) -> None:
+    t = report["totals"]
+    print(f"{'group':<8} {'target':>8} {'achieved':>9} {'tokens':>12}")
+    for g, gp in report["groups"].items():
+        print(f"{g:<8} {gp['share']:>8.4f} {gp['measured_share_of_tokens']:>9.4f} {gp['measured_tokens']:>12}")
+    for m in report["shortfall"]:
+        print(f"SHORTFALL: {m}")
+    print(f"\n{t['rows']} rows ({t['documents_selected']} distinct documents of {t['documents_in_pool']}), "
+          f"{t['tokens']} tokens in {t['shards']} shard(s) under {output}/data/ ({seconds:.1f} s); "
+          f"manifest: {output}/manifest.json")

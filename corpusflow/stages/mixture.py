@@ -1,0 +1,576 @@
+"""Beam wiring of the mixture stage (issue #5): count tokens, census, allocate, shuffle, write.
+
+Graph (the pure logic lives in :mod:`corpusflow.mixture`)::
+
+    Document -> pool row (tuple) -> [count tokens: exact, or estimate from a calibration sample]
+        -> census per (source, lang): CombinePerKey of key-bucket histograms
+        -> plan (singleton side input; raises MixtureShortfall on an infeasible target)
+        -> route: k or k+1 copies per document, each (order key, shard)  [+ pool membership]
+        -> GroupByKey(shard) -> sort by order key -> data/train-XXXXX-of-YYYYY.parquet
+                                                  [+ pool/pool-XXXXX-of-YYYYY.parquet]
+        -> one report dict (manifest["mixture"]) + README.md dataset card (+ pool/_pool.json)
+
+:class:`MixDocuments` is what the pipeline applies to the documents that survived filters and
+dedup; it writes the pool (every such document, with its token count) and the training
+shards in ONE shuffle: a document travels to the shard of its copy 0 (selected or not) and
+its repeats travel to theirs, so the whole text is shuffled once. :class:`MixPool` builds a
+new mixture from an existing pool (``corpusflow mix``): no raw data, filters or dedup.
+
+Everything a shard contains, and its bytes, is a function of (pool, config, seed): the runner,
+bundle boundaries and worker count do not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+from corpusflow.document import Document
+from corpusflow.io import filesystems as fs
+from corpusflow.io.parquet import write_parquet_atomic
+from corpusflow.mixture.allocate import MixturePlan, plan_mixture
+from corpusflow.mixture.census import (
+    Cell,
+    CellCensus,
+    bucket_of,
+    cell_of,
+    select_key,
+)
+from corpusflow.mixture.config import MixtureStageConfig, check_against_pipeline
+from corpusflow.mixture.estimate import Calibration, calibration_key, sample_threshold
+from corpusflow.mixture.pool import (
+    P_ID,
+    P_LANG,
+    P_N_BYTES,
+    P_N_CHARS,
+    P_N_TOKENS,
+    P_SOURCE,
+    P_TEXT,
+    POOL_DIR,
+    POOL_FORMAT_VERSION,
+    POOL_META,
+    POOL_PREFIX,
+    TRAIN_PREFIX,
+    order_key,
+    pool_row,
+    pool_table,
+    shard_name,
+    shard_of,
+    table_to_pool_rows,
+    train_table,
+)
+from corpusflow.mixture.report import build_report, dataset_card
+from corpusflow.stages.base import StageCounters
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHARD_BYTES = 256 * 1024 * 1024
+DEFAULT_ROW_GROUP_ROWS = 10_000
+CALIBRATION_TAG = "calibration"
+
+
+class MixtureConfigError(ValueError):
+    """The mixture cannot work with this pipeline config (found before any data is read)."""
+
+
+def document_to_row(doc: Document) -> tuple[Any, ...]:
+    return pool_row(doc.id, doc.text, doc.source, doc.lang, doc.lang_score, doc.url, doc.meta,
+                    doc.signals, doc.file, doc.line, n_tokens=0)
+
+
+def _with_tokens(row: tuple[Any, ...], n: int) -> tuple[Any, ...]:
+    return (*row[:P_N_TOKENS], int(n), *row[P_N_TOKENS + 1 :])
+
+
+def _row_cell(row: tuple[Any, ...]) -> Cell:
+    return cell_of(row[P_SOURCE], row[P_LANG])
+
+
+def _windowed(value: Any) -> WindowedValue:
+    return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+# ------------------------------------------------------------------------------------------------
+# Token counting
+# ------------------------------------------------------------------------------------------------
+
+
+class _BatchedCountFn(beam.DoFn):
+    """Counts tokens of rows in batches of ``tokenizer.batch_size`` (tokenizer loaded in setup).
+
+    ``sample``: only rows inside their cell's calibration sample are counted (and a
+    :class:`Calibration` per cell is emitted on the ``calibration`` tag at bundle end);
+    ``estimate``: rows outside the sample get ``round(n_chars * tokens_per_char)``;
+    ``exact``: every row is counted.
+    """
+
+    def __init__(self, tokenizer: dict[str, Any], mode: str, seed: int) -> None:
+        self._spec, self._mode, self._seed = tokenizer, mode, seed
+        self._tok: Any = None
+        self._buf: list[tuple[Any, ...]] = []
+        self._calib: dict[Cell, Calibration] = {}
+        self._counters = StageCounters("mixture")
+
+    def setup(self) -> None:
+        from corpusflow.mixture.tokenizers import load_tokenizer
+
+        if self._mode != "estimate":
+            self._tok = load_tokenizer(self._spec)
+        self._batch = int(self._spec.get("batch_size", 256))
+
+    def start_bundle(self) -> None:
+        self._buf = []
+        self._calib = {}
+
+    def _sampled(self, row: tuple[Any, ...], thresholds: dict[Cell, float]) -> bool:
+        cell = _row_cell(row)
+        return calibration_key(self._seed, row[P_SOURCE], row[P_ID]) <= thresholds.get(cell, 1.0)
+
+    def process(self, row: tuple[Any, ...], thresholds: dict[Cell, float] | None = None,
+                calibrations: dict[Cell, Calibration] | None = None) -> Iterable[Any]:
+        if self._mode == "estimate":
+            assert thresholds is not None and calibrations is not None
+            # rows inside the calibration sample are counted exactly by the sample pass
+            if not self._sampled(row, thresholds):
+                cal = calibrations.get(_row_cell(row))
+                n = cal.estimate(row[P_N_CHARS]) if cal is not None else 0
+                self._counters.inc("tokens_estimated", n)
+                yield _with_tokens(row, n)
+        elif self._mode == "exact" or self._sampled(row, thresholds or {}):
+            self._buf.append(row)
+            if len(self._buf) >= self._batch:
+                yield from self._flush()
+
+    def _flush(self) -> Iterable[Any]:
+        if not self._buf:
+            return
+        rows, self._buf = self._buf, []
+        counts = self._tok.count([r[P_TEXT] for r in rows])
+        self._counters.inc("tokens_counted", int(counts.sum()))
+        self._counters.inc("docs_tokenized", len(rows))
+        for r, n in zip(rows, counts.tolist(), strict=True):
+            if self._mode == "sample":
+                self._calib.setdefault(_row_cell(r), Calibration()).add(r[P_N_CHARS], n)
+            yield _with_tokens(r, n)
+
+    def finish_bundle(self) -> Iterable[Any]:
+        for row in self._flush():
+            yield _windowed(row)
+        for cell, cal in sorted(self._calib.items()):
+            yield beam.pvalue.TaggedOutput(CALIBRATION_TAG, _windowed((cell, cal)))
+        self._calib = {}
+
+
+class _MergeCalibration(beam.CombineFn):
+    def create_accumulator(self) -> Calibration:
+        return Calibration()
+
+    def add_input(self, acc: Calibration, value: Calibration) -> Calibration:
+        return acc.merge(value)
+
+    def merge_accumulators(self, accs: Iterable[Calibration]) -> Calibration:
+        out = Calibration()
+        for a in accs:
+            out.merge(a)
+        return out
+
+    def extract_output(self, acc: Calibration) -> Calibration:
+        return acc
+
+
+class CountTokens(beam.PTransform):
+    """Pool rows -> pool rows with ``n_tokens`` (exact, or estimated from a calibration sample).
+
+    After expansion, ``self.calibrations`` is a PCollection of ``(cell, Calibration)`` in
+    estimate mode (None in exact mode).
+    """
+
+    def __init__(self, cfg: MixtureStageConfig, seed: int) -> None:
+        super().__init__()
+        self._cfg, self._seed = cfg, seed
+        self.calibrations: beam.PCollection | None = None
+
+    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+        spec = self._cfg.tokenizer.model_dump(mode="json")
+        seed = self._seed
+        if self._cfg.count.mode == "exact":
+            return rows | "Exact" >> beam.ParDo(_BatchedCountFn(spec, "exact", seed))
+        c = self._cfg.count
+        rate, min_docs = c.sample_rate, c.min_sample_docs
+        thresholds = (
+            rows
+            | "CalibKey" >> beam.Map(lambda r: (_row_cell(r), calibration_key(seed, r[P_SOURCE], r[P_ID])))
+            | "SmallestKeys" >> beam.combiners.Top.SmallestPerKey(min_docs)
+            | "Threshold" >> beam.MapTuple(lambda cell, keys: (cell, sample_threshold(rate, keys, min_docs)))
+        )
+        sample = rows | "Sample" >> beam.ParDo(
+            _BatchedCountFn(spec, "sample", seed), thresholds=beam.pvalue.AsDict(thresholds)
+        ).with_outputs(CALIBRATION_TAG, main="rows")
+        calib = sample[CALIBRATION_TAG] | "MergeCalibration" >> beam.CombinePerKey(_MergeCalibration())
+        self.calibrations = calib
+        estimated = rows | "Estimate" >> beam.ParDo(
+            _BatchedCountFn(spec, "estimate", seed),
+            thresholds=beam.pvalue.AsDict(thresholds),
+            calibrations=beam.pvalue.AsDict(calib),
+        )
+        return (sample["rows"], estimated) | "AllRows" >> beam.Flatten()
+
+
+# ------------------------------------------------------------------------------------------------
+# Census, plan, routing, writing
+# ------------------------------------------------------------------------------------------------
+
+
+class _CensusFn(beam.DoFn):
+    """Per bundle, one partial :class:`CellCensus` per cell (vectorised with numpy)."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._acc: dict[Cell, list[list[int]]] = {}
+
+    def start_bundle(self) -> None:
+        self._acc = {}
+
+    def process(self, row: tuple[Any, ...]) -> Iterable[Any]:
+        cols = self._acc.get(_row_cell(row))
+        if cols is None:
+            cols = self._acc[_row_cell(row)] = [[], [], [], []]
+        cols[0].append(bucket_of(select_key(self._seed, row[P_SOURCE], row[P_ID])))
+        cols[1].append(row[P_N_TOKENS])
+        cols[2].append(row[P_N_CHARS])
+        cols[3].append(row[P_N_BYTES])
+        return ()
+
+    def finish_bundle(self) -> Iterable[Any]:
+        for cell, cols in sorted(self._acc.items()):
+            yield _windowed((cell, CellCensus().add_arrays(*cols)))
+        self._acc = {}
+
+
+class _MergeCensus(beam.CombineFn):
+    def create_accumulator(self) -> CellCensus:
+        return CellCensus()
+
+    def add_input(self, acc: CellCensus, value: CellCensus) -> CellCensus:
+        return acc.merge(value)
+
+    def merge_accumulators(self, accs: Iterable[CellCensus]) -> CellCensus:
+        it = iter(accs)
+        out = next(it)
+        for a in it:
+            out.merge(a)
+        return out
+
+    def extract_output(self, acc: CellCensus) -> CellCensus:
+        return acc
+
+
+def _make_plan(census: dict[Cell, CellCensus], cfg_json: dict[str, Any], seed: int,
+               shard_target_bytes: int) -> MixturePlan:
+    cfg = MixtureStageConfig.model_validate(cfg_json)
+    plan = plan_mixture(census, cfg, seed=seed, shard_target_bytes=shard_target_bytes)
+    log.info("mixture plan: %d cells, %d shards, %s %s planned", len(plan.cells), plan.num_shards,
+             plan.achieved_total, plan.unit)
+    return plan
+
+
+class _RouteFn(beam.DoFn):
+    """Document -> (shard, (order_key, copy, in_pool, row)) for each copy (and its pool entry)."""
+
+    def __init__(self, seed: int, write_pool: bool) -> None:
+        self._seed, self._write_pool = seed, write_pool
+        self._plan_id: int | None = None
+        self._table: dict[Cell, tuple[int, int, int]] = {}
+        self._counters = StageCounters("mixture")
+
+    def process(self, row: tuple[Any, ...], plan: MixturePlan) -> Iterable[Any]:
+        if self._plan_id != id(plan):
+            self._table, self._plan_id = plan.copy_table(), id(plan)
+        seed, n = self._seed, plan.num_shards
+        source, doc_id = row[P_SOURCE], row[P_ID]
+        k, b_e, b_p = self._table.get(_row_cell(row), (0, 0, 0))
+        copies = 0
+        if b_p:
+            b = bucket_of(select_key(seed, source, doc_id))
+            if b < b_p:
+                copies = k + (1 if b < b_e else 0)
+        if copies:
+            self._counters.inc("docs_selected")
+            self._counters.inc("copies", copies)
+        for j in range(copies):
+            key = order_key(seed, source, doc_id, j)
+            yield shard_of(key, n), (key, j, self._write_pool and j == 0, row)
+        if self._write_pool and copies == 0:
+            key = order_key(seed, source, doc_id, 0)
+            yield shard_of(key, n), (key, -1, True, row)
+
+
+class _WriteShardFn(beam.DoFn):
+    """Writes one training shard (sorted by order key) and, in a pipeline run, its pool shard."""
+
+    def __init__(self, output_dir: str, write_pool: bool, row_group_rows: int, compression: str,
+                 compression_level: int) -> None:
+        self._out, self._write_pool = output_dir, write_pool
+        self._rg, self._comp, self._level = row_group_rows, compression, compression_level
+
+    def process(self, element: tuple[int, Iterable[Any]], plan: MixturePlan) -> Iterable[dict[str, Any]]:
+        index, values = element
+        n = plan.num_shards
+        train: list[tuple[int, str, str, int, tuple[Any, ...]]] = []
+        pool: list[tuple[Any, ...]] = []
+        for v in values:
+            if v is None:
+                continue
+            key, j, in_pool, row = v
+            if j >= 0:
+                train.append((key, row[P_SOURCE], row[P_ID], j, row))
+            if in_pool:
+                pool.append(row)
+        train.sort(key=lambda t: t[:4])
+        table = train_table([(t[3], t[4]) for t in train])
+        name = shard_name(TRAIN_PREFIX, index, n)
+        info = write_parquet_atomic(fs.join(self._out, "data", name), table, row_group_rows=self._rg,
+                                    compression=self._comp, compression_level=self._level)
+        by_cell: dict[str, dict[str, int]] = {}
+        tokens = chars = text_bytes = 0
+        max_copy = -1
+        for _key, source, _id, j, row in train:
+            c = by_cell.setdefault(f"{source}/{row[P_LANG] or 'und'}",
+                                   {"copies": 0, "tokens": 0, "chars": 0, "max_copy": -1})
+            c["copies"] += 1
+            c["tokens"] += row[P_N_TOKENS]
+            c["chars"] += row[P_N_CHARS]
+            c["max_copy"] = max(c["max_copy"], j)
+            tokens += row[P_N_TOKENS]
+            chars += row[P_N_CHARS]
+            text_bytes += row[P_N_BYTES]
+            max_copy = max(max_copy, j)
+        yield {"kind": "train", "file": name, **info, "tokens": tokens, "chars": chars,
+               "text_bytes": text_bytes, "max_copy": max_copy, "by_cell": dict(sorted(by_cell.items()))}
+        if self._write_pool:
+            pool.sort(key=lambda r: (r[P_SOURCE], r[P_ID]))
+            pname = shard_name(POOL_PREFIX, index, n)
+            pinfo = write_parquet_atomic(fs.join(self._out, POOL_DIR, pname), pool_table(pool),
+                                         row_group_rows=self._rg, compression=self._comp,
+                                         compression_level=self._level)
+            yield {"kind": "pool", "file": pname, **pinfo, "tokens": sum(r[P_N_TOKENS] for r in pool)}
+
+
+def _finalize(stats: list[dict[str, Any]], plan: MixturePlan, *, output_dir: str, tokenizer: dict[str, Any],
+              count: dict[str, Any], pool: dict[str, Any], name: str, write_pool: bool,
+              calibrations: dict[Cell, Calibration] | None = None) -> dict[str, Any]:
+    import json
+
+    train = [s for s in stats if s["kind"] == "train"]
+    pool_files = sorted((s for s in stats if s["kind"] == "pool"), key=lambda s: s["file"])
+    count = dict(count)
+    if calibrations is not None:
+        docs_of = {c.cell: c.docs for c in plan.cells}
+        count["calibration"] = {
+            f"{cell[0]}/{cell[1]}": cal.to_jsonable(docs_of.get(cell)) for cell, cal in sorted(calibrations.items())
+        }
+    pool = dict(pool)
+    if write_pool:
+        pool["files"] = [{k: s[k] for k in ("file", "rows", "bytes", "sha256", "tokens")} for s in pool_files]
+        pool["documents"] = sum(s["rows"] for s in pool_files)
+        meta = {
+            "format_version": POOL_FORMAT_VERSION,
+            "tokenizer": tokenizer,
+            "count": count,
+            "unit_columns": {"tokens": "n_tokens", "chars": "n_chars"},
+            "documents": pool["documents"],
+            "tokens": sum(s["tokens"] for s in pool_files),
+            "files": pool["files"],
+            "seed_of_partition": plan.seed,
+        }
+        fs.write_bytes_atomic(fs.join(output_dir, POOL_DIR, POOL_META),
+                              (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode())
+    report = build_report(plan.to_jsonable(), train, tokenizer=tokenizer, count=count, pool=pool, name=name)
+    fs.write_bytes_atomic(fs.join(output_dir, "README.md"), dataset_card(report).encode())
+    return report
+
+
+class MixRows(beam.PTransform):
+    """Pool rows -> training shards (+ pool files) -> one report dict.
+
+    Args:
+        cfg: the mixture config.
+        seed: root seed of every selection / shuffle key.
+        output_dir: run output (``data/`` and, with ``write_pool``, ``pool/`` go under it).
+        output_cfg: the pipeline's output config (shard_max_bytes, row_group_rows, compression).
+        count_tokens: count tokens of the rows first (False when a pool already holds counts).
+        write_pool: also write every row to ``pool/`` (the pipeline run; a re-mix reads it).
+        tokenizer_info, count_info, pool_info: recorded in the report.
+    """
+
+    def __init__(self, cfg: MixtureStageConfig, seed: int, output_dir: str, output_cfg: Any = None, *,
+                 count_tokens: bool, write_pool: bool, tokenizer_info: dict[str, Any],
+                 count_info: dict[str, Any], pool_info: dict[str, Any], name: str = "") -> None:
+        super().__init__()
+        self._cfg, self._seed, self._out = cfg, seed, output_dir
+        self._count, self._write_pool = count_tokens, write_pool
+        self._tok_info, self._count_info, self._pool_info, self._name = (
+            tokenizer_info, count_info, pool_info, name)
+        self._shard_bytes = cfg.shards.target_bytes or getattr(output_cfg, "shard_max_bytes", DEFAULT_SHARD_BYTES)
+        self._rg = cfg.row_group_rows or getattr(output_cfg, "row_group_rows", DEFAULT_ROW_GROUP_ROWS)
+        self._comp = getattr(output_cfg, "compression", "zstd")
+        self._level = getattr(output_cfg, "compression_level", 3)
+        self.plan: beam.PCollection | None = None
+        self.shards: beam.PCollection | None = None
+
+    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+        seed = self._seed
+        calib = None
+        if self._count:
+            counter = CountTokens(self._cfg, seed)
+            rows = rows | "CountTokens" >> counter
+            calib = counter.calibrations
+        census = (
+            rows
+            | "Census" >> beam.ParDo(_CensusFn(seed))
+            | "MergeCensus" >> beam.CombinePerKey(_MergeCensus())
+            | "CensusDict" >> beam.combiners.ToDict()
+        )
+        plan = census | "Plan" >> beam.Map(
+            _make_plan, cfg_json=self._cfg.model_dump(mode="json"), seed=seed,
+            shard_target_bytes=self._shard_bytes,
+        )
+        self.plan = plan
+        plan_side = beam.pvalue.AsSingleton(plan)
+        routed = rows | "Route" >> beam.ParDo(_RouteFn(seed, self._write_pool), plan=plan_side)
+        markers = plan | "AllShards" >> beam.FlatMap(lambda p: [(s, None) for s in range(p.num_shards)])
+        stats = (
+            (routed, markers)
+            | "WithEmptyShards" >> beam.Flatten()
+            | "GroupByShard" >> beam.GroupByKey()
+            | "WriteShards" >> beam.ParDo(
+                _WriteShardFn(self._out, self._write_pool, self._rg, self._comp, self._level), plan=plan_side)
+        )
+        self.shards = stats | "TrainShardInfo" >> beam.FlatMap(
+            lambda s: [{k: s[k] for k in ("file", "rows", "bytes", "sha256")}] if s["kind"] == "train" else [])
+        extra: dict[str, Any] = {}
+        if calib is not None:
+            extra["calibrations"] = beam.pvalue.AsDict(calib)
+        return (
+            stats
+            | "CollectShardStats" >> beam.combiners.ToList()
+            | "Report" >> beam.Map(
+                _finalize, plan_side, output_dir=self._out, tokenizer=self._tok_info,
+                count=self._count_info, pool=self._pool_info, name=self._name,
+                write_pool=self._write_pool, **extra)
+        )
+
+
+def _check_tokenizer(cfg: MixtureStageConfig) -> dict[str, Any]:
+    """Load the tokenizer once in the driver: a missing or broken file fails before data is read."""
+    from corpusflow.mixture.tokenizers import load_tokenizer
+
+    try:
+        return load_tokenizer(cfg.tokenizer).info()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise MixtureConfigError(f"stages.mixture.tokenizer: cannot load {cfg.tokenizer.path!r}: {exc}") from None
+
+
+def count_info(cfg: MixtureStageConfig) -> dict[str, Any]:
+    c = cfg.count
+    if c.mode == "exact":
+        return {"mode": "exact"}
+    return {"mode": "estimate", "sample_rate": c.sample_rate, "min_sample_docs": c.min_sample_docs}
+
+
+class MixDocuments(beam.PTransform):
+    """The pipeline's mixture stage: kept documents -> pool/ + data/ shards -> one report dict.
+
+    Applied by :mod:`corpusflow.pipeline` to the documents that survived filters and dedup
+    when ``stages.mixture.enabled``. Every such document is written to ``OUTPUT/pool/`` (it is
+    *kept*); the mixture selects copies of some of them into ``OUTPUT/data/``. The returned
+    PCollection holds one JSON-able dict for ``manifest["mixture"]``; ``self.shards`` (after
+    expansion) holds ``{"file", "rows", "bytes", "sha256"}`` per training shard.
+
+    Config problems visible without data (an unloadable tokenizer; with ``pipeline_cfg``, a
+    group no document can reach) raise :class:`MixtureConfigError` when the transform is built.
+    """
+
+    def __init__(self, cfg: MixtureStageConfig, seed: int, output_dir: str, output_cfg: Any = None, *,
+                 pipeline_cfg: Any = None, name: str = "") -> None:
+        super().__init__()
+        if pipeline_cfg is not None:
+            problems = check_against_pipeline(cfg, pipeline_cfg)
+            if problems:
+                raise MixtureConfigError("mixture config cannot work with this pipeline:\n  " + "\n  ".join(problems))
+        self._cfg, self._seed, self._out, self._output_cfg = cfg, seed, output_dir, output_cfg
+        self._name = name or (getattr(pipeline_cfg, "name", "") if pipeline_cfg is not None else "")
+        self._tok_info = _check_tokenizer(cfg)
+        self.shards: beam.PCollection | None = None
+
+    def expand(self, docs: beam.PCollection) -> beam.PCollection:
+        mix = MixRows(
+            self._cfg, self._seed, self._out, self._output_cfg, count_tokens=True, write_pool=True,
+            tokenizer_info=self._tok_info, count_info=count_info(self._cfg),
+            pool_info={"path": POOL_DIR, "written": True}, name=self._name,
+        )
+        report = docs | "ToPoolRow" >> beam.Map(document_to_row) | "Mix" >> mix
+        self.shards = mix.shards
+        return report
+
+
+# ------------------------------------------------------------------------------------------------
+# Re-mixing an existing pool
+# ------------------------------------------------------------------------------------------------
+
+
+class _ReadPoolFileFn(beam.DoFn):
+    def __init__(self, batch_rows: int = 4096) -> None:
+        self._batch = batch_rows
+
+    def process(self, path: str) -> Iterable[tuple[Any, ...]]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from corpusflow.mixture.pool import POOL_COLUMNS
+
+        with fs.open_read(path, compressed=False) as f:
+            pf = pq.ParquetFile(f)
+            for batch in pf.iter_batches(batch_size=self._batch, columns=list(POOL_COLUMNS)):
+                yield from table_to_pool_rows(pa.Table.from_batches([batch]))
+
+
+class MixPool(beam.PTransform):
+    """Pool files -> a new mixture in ``output_dir`` (``corpusflow mix``). Applied to a pipeline root.
+
+    ``recount``: the pool's token counts are not in this config's tokenizer (or counting mode),
+    so tokens are counted again from the pool's text, and the re-counted pool is written to
+    ``output_dir/pool`` for the next re-mix.
+    """
+
+    def __init__(self, cfg: MixtureStageConfig, seed: int, pool_files: list[str], output_dir: str,
+                 output_cfg: Any = None, *, recount: bool, pool_info: dict[str, Any],
+                 count_info: dict[str, Any], name: str = "") -> None:
+        super().__init__()
+        self._files = list(pool_files)
+        self._recount = recount
+        self._mix = MixRows(
+            cfg, seed, output_dir, output_cfg, count_tokens=recount, write_pool=recount,
+            tokenizer_info=_check_tokenizer(cfg), count_info=count_info,
+            pool_info=pool_info if not recount else {**pool_info, "path": POOL_DIR, "written": True,
+                                                     "recounted_from": pool_info.get("path")},
+            name=name,
+        )
+        self.shards: beam.PCollection | None = None
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        rows = (
+            pbegin
+            | "PoolFiles" >> beam.Create(self._files)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "ReadPool" >> beam.ParDo(_ReadPoolFileFn())
+        )
+        report = rows | "Mix" >> self._mix
+        self.shards = self._mix.shards
+        return report
