@@ -42,6 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fail when errors / input records exceed this (default: limits.max_error_rate, 0.01)")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed record")
     p.add_argument("--quiet", "-q", action="store_true", help="less logging")
+    # --- progress (issue #9)
+    p.add_argument("--progress", choices=("auto", "bar", "log", "off"), default="auto",
+                   help="live documents read/kept/rejected per stage (DirectRunner, LOOPBACK): 'bar' redraws "
+                        "a table on the terminal, 'log' logs a line every 15 s (CORPUSFLOW_PROGRESS_INTERVAL), "
+                        "'auto' (default) picks by whether stderr is a terminal (off with --quiet)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
         "running %s over %d file(s) from %d source(s) -> %s (%s)", cfg.name, len(plan.files),
         len(cfg.sources), plan.output, runner_summary)
     start = time.time()
+    # --- progress (issue #9): a no-op context unless the runner is watchable (corpusflow.progress).
+    from corpusflow.progress import stage_summary, watch_run
+
+    mode = "off" if args.quiet and args.progress == "auto" else args.progress
+    watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)
     try:
-        with beam.Pipeline(options=PipelineOptions(beam_argv)) as p:
+        with watch, beam.Pipeline(options=PipelineOptions(beam_argv)) as p:
             build_pipeline(p, plan)
     except Exception as exc:  # the job itself failed
         print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -86,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     except RunFailed as exc:
         print(f"corpusflow: run failed: {exc}", file=sys.stderr)
         return 1
+    print(stage_summary(manifest) + "\n")  # --- progress (issue #9): exact per-stage table
     print_summary(manifest, plan.output)
     return 0
 

@@ -18,6 +18,8 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from corpusflow import progress  # progress (issue #9)
+
 # Tagged-output names used by multi-output DoFns.
 TAG_REJECTED = "rejected"
 TAG_DUPLICATES = "duplicates"
@@ -32,11 +34,18 @@ class StageOutputs(NamedTuple):
 
 
 class StageCounters:
-    """Caches Beam counters of one stage; names are a closed vocabulary plus reason codes."""
+    """Caches Beam counters of one stage; names are a closed vocabulary plus reason codes.
+
+    The live progress of a run (:mod:`corpusflow.progress`) reads the same increments; it
+    understands ``rejected.<reason>``, ``errors.<class>``, ``duplicates[.<kind>]``, ``kept`` /
+    ``docs_out`` / ``lang.<code>`` (documents kept) and ``records`` / ``docs_in``.
+    """
 
     def __init__(self, namespace: str) -> None:
         self._ns = namespace
         self._cache: dict[str, object] = {}
+        # --- progress (issue #9): a plain dict slot while a run is watched, else None.
+        self._progress = progress.acquire(namespace)
 
     def inc(self, name: str, n: int = 1) -> None:
         c = self._cache.get(name)
@@ -44,3 +53,17 @@ class StageCounters:
             c = Metrics.counter(self._ns, name)
             self._cache[name] = c
         c.inc(n)  # type: ignore[attr-defined]
+        # --- progress (issue #9): one dict addition, no lock, no I/O.
+        p = self._progress
+        if p is not None:
+            p[name] = p.get(name, 0) + n
+
+    # --- progress (issue #9): a slot belongs to one process; re-acquire it after unpickling.
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_progress"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._progress = progress.acquire(self._ns)
