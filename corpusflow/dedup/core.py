@@ -58,76 +58,150 @@ def scope_of(doc: Document, cfg: DedupStageConfig) -> str:
     return doc.source if cfg.scope == "per_source" else ""
 
 
-def exact_key(doc: Document, cfg: DedupStageConfig) -> tuple[str, bytes]:
-    return scope_of(doc, cfg), text_digest(doc.text)
+def scope_hash(scope: str) -> int:
+    return stable_hash64("dedup.scope", scope)
+
+
+def exact_key(doc: Document, cfg: DedupStageConfig) -> tuple[int, int, int]:
+    """(scope hash, digest high, digest low): documents with equal keys are exact copies."""
+    d = text_digest(doc.text)
+    return scope_hash(scope_of(doc, cfg)), int.from_bytes(d[:8], "little"), int.from_bytes(d[8:], "little")
 
 
 class SignatureComputer:
-    """Signatures and band pairs for batches of documents (one instance per DoFn, built in setup)."""
+    """Node rows (id hash, rank, digest, signature) for batches of documents, no Beam.
 
-    def __init__(self, cfg: DedupStageConfig, seed: int, source_priority: Mapping[str, int] | None = None) -> None:
+    One instance per DoFn (built in ``setup()``). Signatures of texts already seen by this
+    instance are reused from a bounded cache keyed by (digest, profile), so exact copies that
+    meet on one worker cost one signature.
+    """
+
+    def __init__(
+        self,
+        cfg: DedupStageConfig,
+        seed: int,
+        source_priority: Mapping[str, int] | None = None,
+        cache_size: int = 50_000,
+    ) -> None:
         self.cfg = cfg
         self.seed = seed
         self.prio = dict(source_priority or {})
         self.names = sorted(cfg.profiles)
+        self.index = {n: i for i, n in enumerate(self.names)}
         self.hashers = {n: MinHasher(cfg.profiles[n].perms, seed) for n in self.names}
         self.width = max(cfg.profiles[n].perms for n in self.names)
         self.words = WordHasher()
         self.no_shingles = 0
+        self.cache_hits = 0
+        self._cache: dict[tuple[int, int, str], np.ndarray | None] = {}
+        self._cache_size = cache_size
+        self._salts: dict[tuple[str, str], int] = {}
 
     @property
     def fixups(self) -> int:
         return sum(h.fixups for h in self.hashers.values())
 
     def salt(self, profile: str, scope: str) -> int:
-        p = self.cfg.profiles[profile]
-        return stable_hash64("dedup.band", profile, p.shingle, p.n, p.bands, p.rows, scope, seed=self.seed)
+        key = (profile, scope)
+        if key not in self._salts:
+            p = self.cfg.profiles[profile]
+            self._salts[key] = stable_hash64("dedup.band", profile, p.shingle, p.n, p.bands, p.rows, scope, seed=self.seed)
+        return self._salts[key]
 
-    def signature(self, doc: Document) -> tuple[str, np.ndarray] | None:
-        """(profile, signature) of one document, or None if it has no shingle."""
+    def signature(self, doc: Document) -> tuple[str, np.ndarray | None]:
+        """(profile, signature) of one document; the signature is None if it has no shingle."""
         name = self.cfg.profile_name(doc.lang)
+        if not self.cfg.minhash:
+            return name, None
         p = self.cfg.profiles[name]
         hashes = shingle_hashes(doc.text, p.shingle, p.n, self.words)
         if hashes.size == 0:
-            self.no_shingles += 1
-            return None
+            return name, None
         return name, self.hashers[name].signature(hashes)
 
-    def compute(self, docs: list[tuple[Document, int]]) -> tuple[NodeBatch, np.ndarray, np.ndarray]:
-        """Node rows and band pairs ``(keys, uids)`` of ``(document, weight)`` pairs."""
-        uids, ranks, weights, ids, nperms = [], [], [], [], []
-        sigs = np.zeros((len(docs), self.width), dtype=np.uint32)
-        groups: dict[tuple[str, str], list[int]] = {}
-        for doc, weight in docs:
-            res = self.signature(doc)
-            if res is None:
-                continue
-            name, sig = res
-            i = len(uids)
-            sigs[i, : sig.shape[0]] = sig
-            uids.append(doc_uid(doc.id, self.seed))
-            ranks.append(rank_key(doc, self.cfg.keep, self.seed, self.prio))
-            weights.append(weight)
-            ids.append(doc.id)
-            nperms.append(sig.shape[0])
-            groups.setdefault((name, scope_of(doc, self.cfg)), []).append(i)
-        n = len(uids)
-        idarr = np.empty(n, dtype=object)
-        idarr[:] = ids
-        nodes = NodeBatch(
-            np.array(uids, dtype=np.uint64), np.array(ranks, dtype=np.int64).reshape(n, RANK_WIDTH),
-            np.array(weights, dtype=np.int64), idarr, sigs[:n], np.array(nperms, dtype=np.int32),
+    def compute(self, docs: list[Document]) -> NodeBatch:
+        """One node row per document (weight 1)."""
+        n = len(docs)
+        sigs = np.zeros((n, self.width), dtype=np.uint32)
+        cols: dict[str, list] = {k: [] for k in ("uid", "rank", "nperm", "prof", "salt", "scope", "dhi", "dlo")}
+        for i, doc in enumerate(docs):
+            sc, dhi, dlo = exact_key(doc, self.cfg)
+            name = self.cfg.profile_name(doc.lang)
+            ck = (dhi, dlo, name)
+            if ck in self._cache:
+                sig = self._cache[ck]
+                self.cache_hits += 1
+            else:
+                name, sig = self.signature(doc)
+                if len(self._cache) >= self._cache_size:
+                    self._cache.clear()
+                self._cache[ck] = sig
+            if sig is None:
+                self.no_shingles += self.cfg.minhash
+                cols["nperm"].append(0)
+            else:
+                sigs[i, : sig.shape[0]] = sig
+                cols["nperm"].append(sig.shape[0])
+            scope = scope_of(doc, self.cfg)
+            cols["uid"].append(doc_uid(doc.id, self.seed))
+            cols["rank"].append(rank_key(doc, self.cfg.keep, self.seed, self.prio))
+            cols["prof"].append(self.index[name])
+            cols["salt"].append(self.salt(name, scope))
+            cols["scope"].append(sc)
+            cols["dhi"].append(dhi)
+            cols["dlo"].append(dlo)
+        ids = np.empty(n, dtype=object)
+        ids[:] = [d.id for d in docs]
+        u64 = lambda k: np.array(cols[k], dtype=np.uint64)  # noqa: E731
+        return NodeBatch(
+            uid=u64("uid"), rank=np.array(cols["rank"], dtype=np.int64).reshape(n, RANK_WIDTH),
+            weight=np.ones(n, dtype=np.int64), ids=ids, sig=sigs, nperm=np.array(cols["nperm"], dtype=np.int32),
+            prof=np.array(cols["prof"], dtype=np.int16), salt=u64("salt"), scope=u64("scope"),
+            dhi=u64("dhi"), dlo=u64("dlo"),
         )
-        keys, members = [], []
-        for (name, scope), rows in sorted(groups.items()):
-            p = self.cfg.profiles[name]
-            idx = np.array(rows)
-            k = band_keys(nodes.sig[idx], p.bands, p.rows, self.salt(name, scope))
-            keys.append(k.ravel())
-            members.append(np.repeat(nodes.uid[idx], p.bands))
-        if keys:
-            return nodes, np.concatenate(keys), np.concatenate(members)
-        return nodes, np.empty(0, np.uint64), np.empty(0, np.uint64)
+
+
+def resolve_exact(rows: NodeBatch, enabled: bool = True) -> tuple[NodeBatch, list[tuple[tuple[int, int, int], ExactGroup]]]:
+    """Collapse exact copies: the representative rows (weight = group size) and the groups >= 2.
+
+    The representative of a group is its row with the smallest (rank, uid).
+    """
+    if not len(rows) or not enabled:
+        return rows, []
+    cols = [rows.uid] + [rows.rank[:, j] for j in range(RANK_WIDTH - 1, -1, -1)] + [rows.dlo, rows.dhi, rows.scope]
+    order = np.lexsort(cols)
+    s, h, lo = rows.scope[order], rows.dhi[order], rows.dlo[order]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = (s[1:] != s[:-1]) | (h[1:] != h[:-1]) | (lo[1:] != lo[:-1])
+    starts = np.nonzero(new)[0]
+    counts = np.diff(np.append(starts, order.size))
+    reps = rows.take(order[starts])
+    reps.weight = counts.astype(np.int64)
+    groups = [
+        ((int(reps.scope[i]), int(reps.dhi[i]), int(reps.dlo[i])), ExactGroup(int(reps.uid[i]), str(reps.ids[i]), int(c)))
+        for i, c in enumerate(counts)
+        if c >= 2
+    ]
+    return reps, groups
+
+
+def band_pairs(rows: NodeBatch, cfg: DedupStageConfig) -> tuple[np.ndarray, np.ndarray]:
+    """LSH band pairs ``(band_key, uid)`` of rows that have a signature."""
+    names = sorted(cfg.profiles)
+    keys, members = [], []
+    has = rows.nperm > 0
+    for pi, name in enumerate(names):
+        p = cfg.profiles[name]
+        sel = has & (rows.prof == pi)
+        if not sel.any():
+            continue
+        for salt in np.unique(rows.salt[sel]):
+            idx = np.nonzero(sel & (rows.salt == salt))[0]
+            keys.append(band_keys(rows.sig[idx], p.bands, p.rows, int(salt)).ravel())
+            members.append(np.repeat(rows.uid[idx], p.bands))
+    if not keys:
+        return np.empty(0, np.uint64), np.empty(0, np.uint64)
+    return np.concatenate(keys), np.concatenate(members)
 
 
 def decide_clusters(nodes: NodeBatch, roots: np.ndarray) -> list[tuple[int, Verdict]]:

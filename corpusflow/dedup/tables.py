@@ -22,26 +22,36 @@ def shard_of(values: np.ndarray, shards: int) -> np.ndarray:
     return (values % np.uint64(shards)).astype(np.int64)
 
 
+_COLUMNS = ("uid", "rank", "weight", "ids", "sig", "nperm", "prof", "salt", "scope", "dhi", "dlo")
+
+
 @dataclass
 class NodeBatch:
-    uid: np.ndarray  # uint64 [n]
-    rank: np.ndarray  # int64 [n, RANK_WIDTH]
-    weight: np.ndarray  # int64 [n]
-    ids: np.ndarray  # object [n] (str)
-    sig: np.ndarray  # uint32 [n, width]
-    nperm: np.ndarray  # int32 [n]
+    uid: np.ndarray  # uint64 [n]: keyed hash of the document id
+    rank: np.ndarray  # int64 [n, RANK_WIDTH]: keep-rule priority (smaller is kept)
+    weight: np.ndarray  # int64 [n]: input documents this row stands for (exact copies)
+    ids: np.ndarray  # object [n] (str): document id
+    sig: np.ndarray  # uint32 [n, width]: MinHash signature (first nperm values)
+    nperm: np.ndarray  # int32 [n]: permutations of its profile; 0 = no shingle
+    prof: np.ndarray  # int16 [n]: index of its profile in sorted(cfg.profiles)
+    salt: np.ndarray  # uint64 [n]: band-key salt (profile and scope)
+    scope: np.ndarray  # uint64 [n]: hash of the dedup scope ("" or the source)
+    dhi: np.ndarray  # uint64 [n]: xxh3-128 digest of the text, high half
+    dlo: np.ndarray  # uint64 [n]: low half
 
     def __len__(self) -> int:
         return int(self.uid.shape[0])
 
     def take(self, idx: np.ndarray) -> NodeBatch:
-        return NodeBatch(self.uid[idx], self.rank[idx], self.weight[idx], self.ids[idx], self.sig[idx], self.nperm[idx])
+        return NodeBatch(*(getattr(self, c)[idx] for c in _COLUMNS))
 
     @staticmethod
     def empty(width: int = 1) -> NodeBatch:
         return NodeBatch(
             np.empty(0, np.uint64), np.empty((0, RANK_WIDTH), np.int64), np.empty(0, np.int64),
             np.empty(0, object), np.empty((0, width), np.uint32), np.empty(0, np.int32),
+            np.empty(0, np.int16), np.empty(0, np.uint64), np.empty(0, np.uint64),
+            np.empty(0, np.uint64), np.empty(0, np.uint64),
         )
 
     @staticmethod
@@ -53,17 +63,14 @@ class NodeBatch:
             return batches[0]
         width = max(b.sig.shape[1] for b in batches)
         sigs = [b.sig if b.sig.shape[1] == width else _pad(b.sig, width) for b in batches]
-        return NodeBatch(
-            np.concatenate([b.uid for b in batches]), np.concatenate([b.rank for b in batches]),
-            np.concatenate([b.weight for b in batches]), np.concatenate([b.ids for b in batches]),
-            np.concatenate(sigs), np.concatenate([b.nperm for b in batches]),
-        )
+        cols = {c: np.concatenate([getattr(b, c) for b in batches]) for c in _COLUMNS if c != "sig"}
+        return NodeBatch(sig=np.concatenate(sigs), **cols)
 
-    def split(self, shards: int) -> list[tuple[int, NodeBatch]]:
-        """(shard, sub-batch) for every non-empty shard."""
+    def split(self, shards: int, by: str = "uid") -> list[tuple[int, NodeBatch]]:
+        """(shard, sub-batch) for every non-empty shard of column ``by``."""
         if not len(self):
             return []
-        sh = shard_of(self.uid, shards)
+        sh = shard_of(getattr(self, by), shards)
         order = np.argsort(sh, kind="stable")
         sh_sorted = sh[order]
         cuts = np.nonzero(np.diff(sh_sorted))[0] + 1

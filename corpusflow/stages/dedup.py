@@ -2,21 +2,23 @@
 
 Graph (documents are never shuffled in the default ``routing: side_input`` mode)::
 
-    docs --ExactKey--> ((scope, xxh3-128 of text), rank) --CombinePerKey--> exact groups (>= 2)
-    docs --Signatures[exact groups as side input: exact copies skipped]-->
-         node batches (id hash, rank, weight, id, signature) by shard(id hash)
-         band pairs (band_key, id hash) by shard(band_key)
+    docs --BatchElements--Signatures--> node rows (id hash, rank, text digest, signature)
+         by shard(digest)  [a worker computes the signature of a repeated text only once]
+    --GroupByKey(shard)--Exact--> exact groups (>= 2 copies; side input of Route)
+                               -> representative rows (weight = copies) by shard(id hash)
+                               -> band pairs (band_key, id hash) by shard(band_key)
     band pairs --GroupByKey(shard)--> sort, star edges member -> bucket minimum
-    [--verify: two CoGroupByKeys with node batches, drop edges with estimated J < threshold]
+    [--verify: two CoGroupByKeys with node rows, drop edges with estimated J < threshold]
     edges --union-find CombineFn (or large/small-star rounds)--> (node, component minimum)
-    labels + node batches --CoGroupByKey(shard)--> rows by shard(root) --GroupByKey-->
+    labels + node rows --CoGroupByKey(shard)--> rows by shard(root) --GroupByKey-->
          keep rule -> Verdict per member
     docs --Route[exact groups, verdicts as side inputs]--> kept | Duplicate
 
-Only band pairs (16 B each), compact node rows and edges are shuffled, always as numpy column
-batches per shard (a few thousand Beam elements in all, whatever the corpus size). Everything
-that decides an outcome is sorted, so the result is the same on any runner, bundle size or
-worker count.
+Exact copies are collapsed before banding, so band pairs, edges, clustering and the keep
+decision only ever see one row per distinct text. Only band pairs (16 B each), compact node
+rows and edges are shuffled, always as numpy column batches per shard (a few thousand Beam
+elements in all, whatever the corpus size). Everything that decides an outcome is sorted, so the
+result is the same on any runner, bundle size or worker count.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from corpusflow.dedup.core import (
     ExactGroup,
     SignatureComputer,
     Verdict,
+    band_pairs,
     decide_clusters,
     doc_uid,
     exact_key,
+    resolve_exact,
     route,
 )
 from corpusflow.dedup.graph import (
@@ -48,65 +52,22 @@ from corpusflow.dedup.graph import (
     star_edges,
     star_violations,
 )
-from corpusflow.dedup.keep import rank_key
 from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_similarity, split_pairs
 from corpusflow.document import Document, Duplicate
 from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
 
 NS = "dedup"
 TAG_BANDS = "bands"
+TAG_EXACT = "exact"
 
 
 # ---------------------------------------------------------------------------------------------
-# Exact duplicates
-# ---------------------------------------------------------------------------------------------
-
-
-class _ExactKeyFn(beam.DoFn):
-    def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int]) -> None:
-        self.cfg, self.seed, self.prio = cfg, seed, dict(prio)
-
-    def process(self, doc: Document) -> Iterable[tuple[tuple[str, bytes], tuple[tuple[int, ...], int, str]]]:
-        rank = rank_key(doc, self.cfg.keep, self.seed, self.prio)
-        yield exact_key(doc, self.cfg), (rank, doc_uid(doc.id, self.seed), doc.id)
-
-
-class _ExactCombine(beam.CombineFn):
-    """(count, best) of an exact group; best = the member with the smallest (rank, uid)."""
-
-    def create_accumulator(self) -> tuple[int, Any]:
-        return 0, None
-
-    def add_input(self, acc: tuple[int, Any], item: Any) -> tuple[int, Any]:
-        n, best = acc
-        return n + 1, item if best is None or item[:2] < best[:2] else best
-
-    def merge_accumulators(self, accs: Iterable[tuple[int, Any]]) -> tuple[int, Any]:
-        n, best = 0, None
-        for c, b in accs:
-            n += c
-            if b is not None and (best is None or b[:2] < best[:2]):
-                best = b
-        return n, best
-
-    def extract_output(self, acc: tuple[int, Any]) -> tuple[int, Any]:
-        return acc
-
-
-def _exact_groups(kv: tuple[Any, tuple[int, Any]]) -> Iterable[tuple[Any, ExactGroup]]:
-    key, (n, best) = kv
-    if n >= 2:
-        Metrics.counter(NS, "exact_groups").inc()
-        yield key, ExactGroup(best[1], best[2], n)
-
-
-# ---------------------------------------------------------------------------------------------
-# Signatures and band pairs
+# Node rows, exact duplicates, band pairs
 # ---------------------------------------------------------------------------------------------
 
 
 class _SignatureFn(beam.DoFn):
-    """Batches of documents -> node batches (main output) and band pairs (TAG_BANDS), by shard."""
+    """Batches of documents -> node rows (digest, rank, signature), sharded by text digest."""
 
     def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int]) -> None:
         self.cfg, self.seed, self.prio = cfg, seed, dict(prio)
@@ -114,30 +75,38 @@ class _SignatureFn(beam.DoFn):
     def setup(self) -> None:
         self.comp = SignatureComputer(self.cfg, self.seed, self.prio)
         self.counters = StageCounters(NS)
-        self._fix = self._empty = 0
+        self._seen = {"no_shingles": 0, "minhash_fixups": 0, "signature_cache_hits": 0}
 
-    def process(self, batch: list[Document], exact: Mapping[Any, ExactGroup]) -> Iterable[Any]:
-        work: list[tuple[Document, int]] = []
-        for doc in batch:
-            weight = 1
-            if exact:
-                g = exact.get(exact_key(doc, self.cfg))
-                if g is not None:
-                    if g.keeper_uid != doc_uid(doc.id, self.seed):
-                        continue  # an exact copy: its keeper stands for it
-                    weight = g.count
-            work.append((doc, weight))
-        nodes, keys, uids = self.comp.compute(work)
-        self.counters.inc("signatures", len(nodes))
-        if self.comp.no_shingles != self._empty:
-            self.counters.inc("no_shingles", self.comp.no_shingles - self._empty)
-            self._empty = self.comp.no_shingles
-        if self.comp.fixups != self._fix:
-            self.counters.inc("minhash_fixups", self.comp.fixups - self._fix)
-            self._fix = self.comp.fixups
-        shards = self.cfg.shards
-        yield from nodes.split(shards)
-        for shard, pair in split_pairs(keys, uids, keys, shards):
+    def process(self, batch: list[Document]) -> Iterable[Any]:
+        rows = self.comp.compute(batch)
+        self.counters.inc("documents", len(rows))
+        for name, now in (("no_shingles", self.comp.no_shingles), ("minhash_fixups", self.comp.fixups),
+                          ("signature_cache_hits", self.comp.cache_hits)):
+            if now != self._seen[name]:
+                self.counters.inc(name, now - self._seen[name])
+                self._seen[name] = now
+        yield from rows.split(self.cfg.shards, by="dlo")
+
+
+class _ExactFn(beam.DoFn):
+    """Per digest shard: collapse exact copies; emit exact groups, representative rows, band pairs."""
+
+    def __init__(self, cfg: DedupStageConfig) -> None:
+        self.cfg = cfg
+
+    def process(self, kv: tuple[int, Iterable[NodeBatch]]) -> Iterable[Any]:
+        rows = NodeBatch.concat(list(kv[1]))
+        reps, groups = resolve_exact(rows, self.cfg.exact)
+        Metrics.counter(NS, "exact_groups").inc(len(groups))
+        Metrics.counter(NS, "exact_copies").inc(len(rows) - len(reps))
+        for g in groups:
+            yield pvalue.TaggedOutput(TAG_EXACT, g)
+        if not self.cfg.minhash:
+            return
+        reps = reps.take(np.nonzero(reps.nperm > 0)[0])
+        yield from reps.split(self.cfg.shards, by="uid")
+        keys, uids = band_pairs(reps, self.cfg)
+        for shard, pair in split_pairs(keys, uids, keys, self.cfg.shards):
             yield pvalue.TaggedOutput(TAG_BANDS, (shard, pair))
 
 
@@ -535,18 +504,19 @@ class Deduplicate(beam.PTransform):
         p = docs.pipeline
         if not cfg.enabled or not (cfg.exact or cfg.minhash):
             return StageOutputs(kept=docs, duplicates=p | "NoDuplicates" >> beam.Create([]))
-        if cfg.exact:
-            exact = (
-                docs
-                | "ExactKey" >> beam.ParDo(_ExactKeyFn(cfg, seed, prio))
-                | "ExactGroup" >> beam.CombinePerKey(_ExactCombine())
-                | "ExactGroups" >> beam.FlatMap(_exact_groups)
-            )
+        shards = cfg.shards
+        ex = (
+            docs
+            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+            | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio))
+            | "GroupDigests" >> beam.GroupByKey()
+            | "Exact" >> beam.ParDo(_ExactFn(cfg)).with_outputs(TAG_EXACT, TAG_BANDS, main="nodes")
+        )
+        exact_si = pvalue.AsDict(ex[TAG_EXACT])
+        if cfg.minhash:
+            verdicts = self._near(ex.nodes, ex[TAG_BANDS], shards)
         else:
-            exact = p | "NoExact" >> beam.Create([])
-        exact_si = pvalue.AsDict(exact)
-
-        verdicts = self._near(docs, exact_si) if cfg.minhash else p | "NoNear" >> beam.Create([])
+            verdicts = p | "NoNear" >> beam.Create([])
 
         if cfg.routing == "side_input":
             res = docs | "Route" >> beam.ParDo(_RouteFn(cfg, seed), exact_si, pvalue.AsDict(verdicts)).with_outputs(
@@ -561,20 +531,9 @@ class Deduplicate(beam.PTransform):
             )
         return StageOutputs(kept=res.kept, duplicates=res[TAG_DUPLICATES])
 
-    def _near(self, docs: beam.PCollection, exact_si: Any) -> beam.PCollection:
-        cfg, seed, prio = self.cfg, self.seed, self.prio
-        shards = cfg.shards
-        sig = (
-            docs
-            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
-            | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio), exact_si).with_outputs(TAG_BANDS, main="nodes")
-        )
-        nodes = sig.nodes
-        edges = (
-            sig[TAG_BANDS]
-            | "GroupBands" >> beam.GroupByKey()
-            | "BucketEdges" >> beam.ParDo(_BucketEdgesFn())
-        )
+    def _near(self, nodes: beam.PCollection, bands: beam.PCollection, shards: int) -> beam.PCollection:
+        cfg = self.cfg
+        edges = bands | "GroupBands" >> beam.GroupByKey() | "BucketEdges" >> beam.ParDo(_BucketEdgesFn())
         if cfg.verify_threshold is not None:
             hop1 = (
                 {"nodes": nodes, "edges": edges | "EdgesByChild" >> beam.FlatMap(_keyed_edges, shards, 0)}
