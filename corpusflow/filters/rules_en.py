@@ -1,0 +1,486 @@
+"""English rules: Gopher quality and repetition, C4 (line and document level), FineWeb quality,
+and an NG-word count.
+
+Semantics and defaults follow datatrove's implementations as described in
+``shared/specs/filters.md`` §5 (Rae et al. 2021 "Gopher" Table A1; Raffel et al. 2020 "C4";
+Penedo et al. 2024 "FineWeb"). Words are whitespace tokens with surrounding punctuation stripped
+(datatrove uses a language tokenizer; on English web text the counts are close). Everything is
+linear in the text: word n-grams are hashed with numpy, not held in Python dicts of tuples.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from corpusflow.filters.base import (
+    Failure,
+    Filter,
+    StepParams,
+    Transform,
+    above,
+    below,
+    ratio,
+    register,
+)
+from corpusflow.filters.keywords import KeywordUser, load_wordlist, non_overlapping
+from corpusflow.filters.text import TextView, dup_counts, run_lengths_sorted, window_hashes
+
+EN = frozenset({"en"})
+_PUNCT = string.punctuation + "“”‘’«»…–—•·"
+_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+
+
+def _en_words(view: TextView) -> list[str]:
+    """Whitespace tokens with surrounding punctuation stripped; pure-symbol tokens dropped."""
+    sc = view.cache("en_words")
+    w = sc.get("w")
+    if w is None:
+        w = [x for x in (t.strip(_PUNCT) for t in view.words) if x]
+        sc["w"] = w
+    return w
+
+
+@register("en.word_count")
+class WordCount(Filter):
+    """Number of (non-symbol) words in ``[min, max]`` (Gopher: 50-100,000).
+
+    Category ``length``. Reasons: ``en.word_count.too_few`` / ``too_many``.
+    """
+
+    category: ClassVar[str] = "length"
+    languages_default = EN
+    causes = ("too_few", "too_many")
+
+    class Params(StepParams):
+        min: int | None = Field(50, ge=0, description="Minimum words (Gopher 50).")
+        max: int | None = Field(100_000, ge=1, description="Maximum words (Gopher 100,000).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        return {"": float(len(_en_words(view)))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return below(s, "", self.params.min, "too_few") or above(s, "", self.params.max, "too_many")
+
+
+@register("en.gopher_quality")
+class GopherQuality(Filter):
+    """Gopher quality rules (Rae et al. 2021, Table A1; datatrove ``GopherQualityFilter``).
+
+    Rejects when: mean word length outside [3, 10]; ``#`` per word > 0.1; ``...``/``…`` per
+    word > 0.1; more than 90% of lines start with a bullet (``•``, ``-``, ``*``); more than 30%
+    of lines end with an ellipsis; fewer than 80% of words contain a letter; fewer than 2 of
+    the stop words {the, be, to, of, and, that, have, with}. The word-count bound lives in
+    ``en.word_count`` (a length rule). Reasons: ``en.gopher_quality.<cause>`` with the causes
+    listed in :attr:`causes`.
+    """
+
+    category: ClassVar[str] = "content"
+    languages_default = EN
+    causes = (
+        "mean_word_length_too_short",
+        "mean_word_length_too_long",
+        "hash_ratio_too_high",
+        "ellipsis_ratio_too_high",
+        "bullet_lines_too_many",
+        "ellipsis_lines_too_many",
+        "alpha_words_too_few",
+        "stop_words_too_few",
+    )
+
+    class Params(StepParams):
+        min_mean_word_length: float | None = Field(3, ge=0)
+        max_mean_word_length: float | None = Field(10, ge=0)
+        max_hash_ratio: float | None = Field(0.1, ge=0)
+        max_ellipsis_ratio: float | None = Field(0.1, ge=0)
+        max_bullet_lines_ratio: float | None = Field(0.9, ge=0, le=1)
+        max_ellipsis_lines_ratio: float | None = Field(0.3, ge=0, le=1)
+        min_alpha_words_ratio: float | None = Field(0.8, ge=0, le=1)
+        min_stop_words: int | None = Field(2, ge=0)
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        text = view.text
+        words = _en_words(view)
+        raw = view.words
+        nw = len(words)
+        lines = view.lines
+        nl = len(lines)
+        lowered = {w.lower() for w in words}
+        return {
+            "mean_word_length": ratio(sum(len(w) for w in words), nw),
+            "hash_ratio": ratio(text.count("#"), nw),
+            "ellipsis_ratio": ratio(text.count("...") + text.count("…"), nw),
+            "bullet_lines": ratio(sum(1 for ln in lines if ln.startswith(("•", "-", "*"))), nl),
+            "ellipsis_lines": ratio(sum(1 for ln in lines if ln.endswith(("...", "…"))), nl),
+            "alpha_words": ratio(sum(1 for w in raw if any(c.isalpha() for c in w)), len(raw)),
+            "stop_words": float(len(lowered & _STOP_WORDS)),
+            "words": float(nw),
+        }
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
+        if s["words"] == 0:
+            return Failure("alpha_words_too_few", "alpha_words", 0.0, p.min_alpha_words_ratio, "<")
+        return (
+            below(s, "mean_word_length", p.min_mean_word_length, "mean_word_length_too_short")
+            or above(s, "mean_word_length", p.max_mean_word_length, "mean_word_length_too_long")
+            or above(s, "hash_ratio", p.max_hash_ratio, "hash_ratio_too_high")
+            or above(s, "ellipsis_ratio", p.max_ellipsis_ratio, "ellipsis_ratio_too_high")
+            or above(s, "bullet_lines", p.max_bullet_lines_ratio, "bullet_lines_too_many")
+            or above(s, "ellipsis_lines", p.max_ellipsis_lines_ratio, "ellipsis_lines_too_many")
+            or below(s, "alpha_words", p.min_alpha_words_ratio, "alpha_words_too_few")
+            or below(s, "stop_words", p.min_stop_words, "stop_words_too_few")
+        )
+
+
+_PARA_SPLIT = re.compile(r"\n{2,}")
+
+
+def _word_ngram_stats(words: list[str], n_values: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per n: (window hashes, character length of each window's words, word lengths)."""
+    ids: dict[str, int] = {}
+    arr = np.fromiter((ids.setdefault(w, len(ids)) for w in words), dtype=np.uint32, count=len(words))
+    wl = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    hs = window_hashes(arr, max(n_values)) if len(words) else []
+    csum = np.concatenate(([0], np.cumsum(wl)))
+    out = {}
+    for n in n_values:
+        if len(words) < n:
+            out[n] = (np.zeros(0, np.uint64), np.zeros(0, np.int64), wl)
+            continue
+        chars = csum[n:] - csum[:-n]
+        out[n] = (hs[n - 1], chars, wl)
+    return out
+
+
+@register("en.gopher_repetition")
+class GopherRepetition(Filter):
+    """Gopher repetition rules (Rae et al. 2021, Table A1; datatrove ``GopherRepetitionFilter``).
+
+    Paragraphs split on ``\\n{2,}``, lines on ``\\n+``; duplicates are repeat occurrences after
+    the first; character fractions divide by ``len(text)``. Rejects when the duplicate
+    paragraph fraction > 0.30 (characters > 0.20), duplicate line fraction > 0.30 (characters >
+    0.20), the most frequent word 2/3/4-gram covers > 0.20 / 0.18 / 0.16 of the characters, or
+    repeated word 5..10-grams cover > 0.15 .. 0.10 of the characters (scanning left to right,
+    skipping n words after each repeat, as datatrove does). Reasons:
+    ``en.gopher_repetition.<cause>``.
+    """
+
+    category: ClassVar[str] = "repetition"
+    languages_default = EN
+    causes = (
+        "dup_paragraphs_too_many",
+        "dup_paragraph_chars_too_many",
+        "dup_lines_too_many",
+        "dup_line_chars_too_many",
+        *(f"top{n}gram_too_high" for n in (2, 3, 4)),
+        *(f"dup{n}gram_too_high" for n in range(5, 11)),
+    )
+
+    class Params(StepParams):
+        max_dup_paragraphs: float | None = Field(0.30, ge=0, le=1)
+        max_dup_paragraph_chars: float | None = Field(0.20, ge=0, le=1)
+        max_dup_lines: float | None = Field(0.30, ge=0, le=1)
+        max_dup_line_chars: float | None = Field(0.20, ge=0, le=1)
+        max_top_ngram: dict[int, float] = Field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+        max_dup_ngram: dict[int, float] = Field(
+            default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+        )
+
+        @field_validator("max_top_ngram", "max_dup_ngram")
+        @classmethod
+        def _check(cls, v: dict[int, float]) -> dict[int, float]:
+            for n, x in v.items():
+                if not 1 <= n <= 20 or not 0 <= x <= 1:
+                    raise ValueError(f"n must be 1..20 and the value in [0, 1], got {n}: {x}")
+            return v
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        text = view.text
+        n = len(text)
+        p = self.params
+        paras = [x for x in _PARA_SPLIT.split(text.strip()) if x.strip()]
+        lines = view.lines
+        np_, pdup, _, pdupc = dup_counts(paras)
+        nl, ldup, _, ldupc = dup_counts(lines)
+        out: dict[str, float] = {
+            "dup_paragraphs": ratio(pdup, np_),
+            "dup_paragraph_chars": ratio(pdupc, n),
+            "dup_lines": ratio(ldup, nl),
+            "dup_line_chars": ratio(ldupc, n),
+        }
+        words = view.words
+        ns = sorted(set(p.max_top_ngram) | set(p.max_dup_ngram))
+        stats = _word_ngram_stats(words, ns) if ns else {}
+        for k in sorted(p.max_top_ngram):
+            h, chars, _ = stats[k]
+            if len(h) == 0:
+                out[f"top{k}gram"] = 0.0
+                continue
+            order = np.argsort(h, kind="stable")
+            sh = h[order]
+            runs = run_lengths_sorted(sh)
+            starts = np.concatenate(([0], np.cumsum(runs)[:-1]))
+            best = int(runs.max())
+            # among the most frequent n-grams, the longest one (in characters, words joined by spaces)
+            top_starts = starts[runs == best]
+            length = int((chars[order[top_starts]] + (k - 1)).max())
+            out[f"top{k}gram"] = ratio(best * length, n)
+        for k in sorted(p.max_dup_ngram):
+            h, chars, _ = stats[k]
+            out[f"dup{k}gram"] = ratio(self._dup_chars(h, chars, k), n)
+        return out
+
+    @staticmethod
+    def _dup_chars(h: np.ndarray, chars: np.ndarray, k: int) -> int:
+        """Characters of repeated n-grams, scanning left to right and skipping k after a hit."""
+        m = len(h)
+        if m < 2:
+            return 0
+        order = np.argsort(h, kind="stable")
+        sh = h[order]
+        first = np.ones(m, dtype=bool)
+        first[1:] = sh[1:] != sh[:-1]
+        # position of the first occurrence of each window's n-gram
+        grp = np.cumsum(first) - 1
+        first_pos = order[first]
+        first_of = np.empty(m, dtype=np.int64)
+        first_of[order] = first_pos[grp]
+        repeats = np.flatnonzero(first_of < np.arange(m)).tolist()
+        total = 0
+        nxt = -1
+        for i in repeats:
+            if i >= nxt:
+                total += int(chars[i])
+                nxt = i + k
+        return total
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
+        f = (
+            above(s, "dup_paragraphs", p.max_dup_paragraphs, "dup_paragraphs_too_many")
+            or above(s, "dup_paragraph_chars", p.max_dup_paragraph_chars, "dup_paragraph_chars_too_many")
+            or above(s, "dup_lines", p.max_dup_lines, "dup_lines_too_many")
+            or above(s, "dup_line_chars", p.max_dup_line_chars, "dup_line_chars_too_many")
+        )
+        if f:
+            return f
+        for k, x in sorted(p.max_top_ngram.items()):
+            f = above(s, f"top{k}gram", x, f"top{k}gram_too_high")
+            if f:
+                return f
+        for k, x in sorted(p.max_dup_ngram.items()):
+            f = above(s, f"dup{k}gram", x, f"dup{k}gram_too_high")
+            if f:
+                return f
+        return None
+
+
+_CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.IGNORECASE)
+_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+_SENT_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
+
+
+def count_sentences(text: str) -> int:
+    """Rough English sentence count: sentence-final punctuation (plus an unterminated tail)."""
+    ends = list(_SENT_END.finditer(text))
+    tail = text[ends[-1].end() :].strip() if ends else text.strip()
+    return len(ends) + (1 if tail else 0)
+
+
+@register("en.c4_lines")
+class C4Lines(Transform):
+    """C4 line cleaning with document-level drops (Raffel et al. 2020; datatrove
+    ``C4QualityFilter``; FineWeb uses ``filter_no_terminal_punct=False``).
+
+    Per stripped line, in order: drop it if a word is longer than 1000 characters; remove
+    ``[1]``/``[edit]``/``[citation needed]``; (optionally) drop it unless it ends in
+    ``. ? ! " '`` (and not ``...``); drop it if it has fewer than 3 words; **reject** the
+    document on ``lorem ipsum``; drop it if it mentions ``javascript``; **reject** the document
+    on ``{``; drop it on a cookie/privacy/terms phrase. Finally reject when fewer than 5
+    sentences remain. Kept lines are re-joined with ``\\n``. Reasons:
+    ``en.c4_lines.lorem_ipsum``, ``curly_bracket``, ``too_few_sentences``. Signals:
+    ``.removed_lines``, ``.removed_chars``, ``.sentences``.
+    """
+
+    languages_default = EN
+    causes = ("lorem_ipsum", "curly_bracket", "too_few_sentences")
+
+    class Params(StepParams):
+        max_word_length: int = Field(1000, ge=1)
+        remove_citations: bool = True
+        filter_no_terminal_punct: bool = Field(False, description="C4 True; FineWeb False.")
+        min_words_per_line: int = Field(3, ge=0)
+        reject_lorem_ipsum: bool = True
+        drop_javascript_lines: bool = True
+        reject_curly_bracket: bool = True
+        drop_policy_lines: bool = True
+        min_sentences: int = Field(5, ge=0)
+
+    def transform(self, view: TextView) -> tuple[str | None, dict[str, float], Failure | None]:
+        p = self.params
+        kept: list[str] = []
+        removed = 0
+        fail: Failure | None = None
+        for raw in view.raw_lines:
+            line = raw.strip()
+            if not line:
+                continue
+            words = line.split()
+            if any(len(w) > p.max_word_length for w in words):
+                removed += 1
+                continue
+            if p.remove_citations and "[" in line:
+                line = _CITATION.sub("", line)
+            if p.filter_no_terminal_punct and (not line.endswith((".", "?", "!", '"', "'")) or line.endswith("...")):
+                removed += 1
+                continue
+            if len(words) < p.min_words_per_line:
+                removed += 1
+                continue
+            low = line.lower()
+            if p.reject_lorem_ipsum and "lorem ipsum" in low:
+                fail = Failure("lorem_ipsum", "", 1.0, "lorem ipsum", "is")
+                break
+            if p.drop_javascript_lines and "javascript" in low:
+                removed += 1
+                continue
+            if p.reject_curly_bracket and "{" in line:
+                fail = Failure("curly_bracket", "", 1.0, "{", "is")
+                break
+            if p.drop_policy_lines and any(x in low for x in _POLICY):
+                removed += 1
+                continue
+            kept.append(line)
+        new = "\n".join(kept)
+        sents = float(count_sentences(new))
+        sig = {"removed_lines": float(removed), "removed_chars": float(view.n_chars - len(new)), "sentences": sents}
+        if fail is None and sents < p.min_sentences:
+            fail = Failure("too_few_sentences", "sentences", sents, p.min_sentences, "<")
+        return (new if new != view.text else None), sig, fail
+
+
+@register("en.c4_paragraph")
+class C4Paragraph(Filter):
+    """mC4 paragraph rule (datatrove ``C4ParagraphFilter``): at least 3 lines and the 3 longest
+    lines each at least 200 characters. Reason: ``en.c4_paragraph.too_few_long_lines``."""
+
+    category: ClassVar[str] = "content"
+    languages_default = EN
+    causes = ("too_few_long_lines",)
+
+    class Params(StepParams):
+        min_lines: int = Field(3, ge=1)
+        min_line_chars: int = Field(200, ge=1)
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        lens = sorted((len(x) for x in view.lines), reverse=True)
+        k = self.params.min_lines
+        return {"": float(lens[k - 1]) if len(lens) >= k else 0.0}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return below(s, "", self.params.min_line_chars, "too_few_long_lines")
+
+
+# Sentence-final punctuation in many scripts (FineWeb's TERMINAL_PUNCTUATION set is similar;
+# like it, closing quotes and ellipses are not terminal).
+TERMINAL_PUNCTUATION = tuple(
+    ".!?。！？．｡؟۔։።፧᙮᠃᠉‼‽⁇⁈⁉⸮꓿꘎꘏꛳꛷﹒﹖﹗।॥၊။෴๚๛༈༎༏༐༑༒၍၎၏።፨;"
+)
+
+
+@register("en.fineweb_quality")
+class FineWebQuality(Filter):
+    """FineWeb quality rules (Penedo et al. 2024; datatrove ``FineWebQualityFilter``).
+
+    Non-empty lines; rejects when fewer than 12% end with terminal punctuation, more than 67%
+    are at most 30 characters, characters in duplicated lines exceed 1% of the text (without
+    newlines; 0.1 in FineWeb-2 and the write-up, 0.01 as coded for FineWeb EN), or newlines
+    per word exceed 0.3. Reasons: ``en.fineweb_quality.line_punct_too_low``,
+    ``short_lines_too_many``, ``dup_line_chars_too_high``, ``list_ratio_too_high``.
+    """
+
+    category: ClassVar[str] = "content"
+    languages_default = EN
+    causes = ("line_punct_too_low", "short_lines_too_many", "dup_line_chars_too_high", "list_ratio_too_high")
+
+    class Params(StepParams):
+        min_line_punct_ratio: float | None = Field(0.12, ge=0, le=1)
+        line_punct_exclude_zero: bool = Field(False, description="Do not reject on a ratio of exactly 0.")
+        max_short_line_ratio: float | None = Field(0.67, ge=0, le=1)
+        short_line_chars: int = Field(30, ge=1)
+        max_char_dup_ratio: float | None = Field(0.01, ge=0, le=1)
+        max_list_ratio: float | None = Field(0.3, ge=0)
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        lines = view.lines
+        nl = len(lines)
+        k = self.params.short_line_chars
+        _, _, _, dupc = dup_counts(lines)
+        no_nl = view.n_chars - view.text.count("\n")
+        return {
+            "line_punct": ratio(sum(1 for ln in lines if ln.endswith(TERMINAL_PUNCTUATION)), nl),
+            "short_lines": ratio(sum(1 for ln in lines if len(ln) <= k), nl),
+            "dup_line_chars": ratio(dupc, no_nl),
+            "list_ratio": ratio(view.text.count("\n"), len(view.words)),
+        }
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
+        f = None
+        if not (p.line_punct_exclude_zero and s["line_punct"] == 0):
+            f = below(s, "line_punct", p.min_line_punct_ratio, "line_punct_too_low")
+        return (
+            f
+            or above(s, "short_lines", p.max_short_line_ratio, "short_lines_too_many")
+            or above(s, "dup_line_chars", p.max_char_dup_ratio, "dup_line_chars_too_high")
+            or above(s, "list_ratio", p.max_list_ratio, "list_ratio_too_high")
+        )
+
+
+class _EnNgParams(StepParams):
+    wordlist: str = Field("pkg:resources/ngwords/hojichar/adult_keywords_en.txt", description="Word list.")
+    max_count: int = Field(3, ge=0, description="Reject when more matches than this (HojiChar: any match).")
+    count: str = Field("total", pattern="^(total|unique)$")
+
+
+@register("en.ng_words")
+class EnNgWords(KeywordUser, Filter):
+    """More than ``max_count`` NG-word matches (HojiChar ``NgWordsFilterEn`` / ``DiscardAdultContentEn``
+    list of 111 words, Apache-2.0), case-insensitive, whole words only (HojiChar: preceded by
+    line start or space, followed by space ``,`` ``.`` or end; here: no letter or digit on
+    either side). HojiChar rejects on any match; single medical or news uses (``breast``,
+    ``sexual``) are common, so a count threshold is used. Reason: ``en.ng_words.too_many``.
+    """
+
+    category: ClassVar[str] = "ngword"
+    languages_default = EN
+    causes = ("too_many",)
+    Params = _EnNgParams
+
+    def __init__(self, params: Any = None, **kw: Any) -> None:
+        super().__init__(params, **kw)
+        self.ignore_case = True
+        self.fold_width = True
+        self._key = f"{self.params.wordlist}|k0w1"
+
+    def keyword_lists(self) -> list[tuple[str, list[str], bool, bool]]:
+        words = [w.replace("\\/", "/") for w in load_wordlist(self.params.wordlist)]
+        return [(self._key, words, False, True)]
+
+    def setup(self) -> None:
+        self.ensure_index()
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        hits = self.hits(view, self._key)
+        if self.params.count == "unique":
+            return {"": float(len({h.word.lower() for h in hits}))}
+        return {"": float(len(non_overlapping(hits)))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return above(s, "", self.params.max_count, "too_many")

@@ -1,0 +1,866 @@
+"""Japanese rules: llm-jp-corpus v1, the Swallow corpus, HojiChar extras, and promotional-text
+signals; plus the Swallow-style cleaners (footer trimming, ``，．`` → ``、。``).
+
+Definitions follow ``shared/specs/filters.md`` (sections 1-3, 8, 9), which cites the code each
+rule comes from. Statistics are computed on the stored text, without NFKC; where NFKC-folded
+input would under-count (full-width ``！？`` become ``!?``, ``…`` becomes ``...``) both forms
+are counted (pitfall 6). Blank lines never count as lines (pitfall 4). Katakana NG keywords only
+match at katakana boundaries (pitfall 1). Line filters re-join kept lines with ``\\n`` (pitfall 7).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from corpusflow.filters.base import (
+    Failure,
+    Filter,
+    StepParams,
+    Transform,
+    above,
+    at_least,
+    below,
+    ratio,
+    register,
+)
+from corpusflow.filters.keywords import Hit, KeywordUser, load_wordlist, non_overlapping
+from corpusflow.filters.text import C_DIGIT, TextView, dup_counts
+
+JA = frozenset({"ja"})
+NGDIR = "pkg:resources/ngwords/hojichar/"
+WORDLISTS = "pkg:filters/wordlists/"
+
+
+# ---------------------------------------------------------------------------------------------
+# llm-jp-corpus v1
+# ---------------------------------------------------------------------------------------------
+
+_KANA_HEAD = re.compile(r"[ぁ-んァ-ン]")
+
+
+@register("ja.kana_in_head")
+class KanaInHead(Filter):
+    """Hiragana or katakana (``[ぁ-んァ-ン]``) within the first ``lookup_chars`` characters
+    (llm-jp ``is_japanese`` = HojiChar ``AcceptJapanese``, 50 characters).
+
+    Catches Chinese or English text mislabelled ``ja``; GENIAC reports false positives on
+    kanji-heavy Japanese (pitfall 3), so the Swallow fractions are preferred in ``ja_web``.
+    Reason: ``ja.kana_in_head.missing``. Signal: 1 when kana were found.
+    """
+
+    category: ClassVar[str] = "composition"
+    languages_default = JA
+    causes = ("missing",)
+
+    class Params(StepParams):
+        lookup_chars: int = Field(50, ge=1, description="Characters looked at (HojiChar/llm-jp 50).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        return {"": 1.0 if _KANA_HEAD.search(view.text, 0, self.params.lookup_chars) else 0.0}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return Failure("missing", "", s[""], 1, "<") if s[""] < 1 else None
+
+
+class _KeywordParams(StepParams):
+    wordlist: str = Field(description="Word list file, one keyword per line (pkg: paths allowed).")
+    max_count: int = Field(3, ge=0, description="Reject when more matches than this (llm-jp 3, strict 2).")
+    count: str = Field("total", pattern="^(total|unique)$", description="Count all matches or distinct keywords.")
+    katakana_boundary: bool = Field(
+        True, description="All-katakana keywords need non-katakana on both sides (HojiChar ignore_confused)."
+    )
+    word_boundary: bool = Field(False, description="ASCII keywords need non-alphanumerics on both sides.")
+    fold_width: bool = Field(False, description="Match full-width ASCII as ASCII.")
+    min_keyword_chars: int = Field(
+        1, ge=1, description="Ignore keywords shorter than this (single kanji such as 死 occur inside many words)."
+    )
+    max_per_1000_chars: float | None = Field(
+        None, ge=0, description="If set, also require more than this many matches per 1,000 characters "
+        "(absolute counts penalise long documents: a novel mentions 死 more than 3 times).",
+    )
+
+
+def _count_failure(s: Mapping[str, float], max_count: int, per_1000: float | None, cause: str) -> Failure | None:
+    """Failure when the count exceeds ``max_count`` and, if set, the density exceeds ``per_1000``."""
+    f = above(s, "", max_count, cause)
+    if f is None or per_1000 is None:
+        return f
+    return above(s, "per_1000_chars", per_1000, cause)
+
+
+class _KeywordCountFilter(KeywordUser, Filter):
+    """Counts keyword matches of one list (non-overlapping, leftmost-longest)."""
+
+    category: ClassVar[str] = "ngword"
+    languages_default = JA
+    causes = ("too_many",)
+    Params = _KeywordParams
+
+    def __init__(self, params: Any = None, **kw: Any) -> None:
+        super().__init__(params, **kw)
+        p = self.params
+        self.fold_width = p.fold_width
+        self._key = f"{p.wordlist}|k{int(p.katakana_boundary)}w{int(p.word_boundary)}m{p.min_keyword_chars}"
+
+    def keyword_lists(self) -> list[tuple[str, list[str], bool, bool]]:
+        p = self.params
+        words = [w for w in load_wordlist(p.wordlist) if len(w) >= p.min_keyword_chars]
+        return [(self._key, words, p.katakana_boundary, p.word_boundary)]
+
+    def setup(self) -> None:
+        self.ensure_index()
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        hits = self.hits(view, self._key)
+        n = len({h.word for h in hits}) if self.params.count == "unique" else len(non_overlapping(hits))
+        return {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
+        return _count_failure(s, p.max_count, p.max_per_1000_chars, "too_many")
+
+
+@register("ja.ng_words")
+class NgWords(_KeywordCountFilter):
+    """Generic NG-word count rule for any list (see :class:`NgAdult` for the semantics).
+
+    Reason: ``<id>.too_many``; give each instance its own ``id`` in a profile.
+    """
+
+
+def _ng_params(list_file: str) -> type[_KeywordParams]:
+    class P(_KeywordParams):
+        wordlist: str = Field(NGDIR + list_file, description="Word list file (pkg: paths allowed).")
+
+    return P
+
+
+@register("ja.ng_adult")
+class NgAdult(_KeywordCountFilter):
+    """More than ``max_count`` adult keywords (llm-jp ``is_not_adult_content``: HojiChar
+    ``NgWordsFilterJa(ignore_confused=True)`` patched to count all matches, reject if > 3,
+    strict > 2; list ``adult_keywords_ja.txt``, 1,471 lines, Apache-2.0).
+
+    Reason: ``ja.ng_adult.too_many``. Signal: match count.
+    """
+
+    Params = _ng_params("adult_keywords_ja.txt")
+
+
+@register("ja.ng_discrimination")
+class NgDiscrimination(_KeywordCountFilter):
+    """More than ``max_count`` discrimination keywords (llm-jp, HojiChar list of 150 lines).
+
+    Reason: ``ja.ng_discrimination.too_many``.
+    """
+
+    Params = _ng_params("discrimination_keywords_ja.txt")
+
+
+@register("ja.ng_violence")
+class NgViolence(_KeywordCountFilter):
+    """More than ``max_count`` violence keywords (llm-jp, HojiChar list of 75 lines).
+
+    Reason: ``ja.ng_violence.too_many``.
+    """
+
+    Params = _ng_params("violence_keywords_ja.txt")
+
+
+class _AdParams(_KeywordParams):
+    wordlist: str = Field(NGDIR + "advertisement_keywords_ja.txt", description="Advertisement keyword list.")
+    max_count: int = Field(10, ge=0, description="Reject when more matches than this (llm-jp 10; HojiChar 14).")
+    katakana_boundary: bool = Field(False, description="HojiChar DiscardAds matches plain substrings.")
+
+
+@register("ja.ad_keywords")
+class AdKeywords(_KeywordCountFilter):
+    """More than ``max_count`` advertisement keywords (llm-jp ``is_not_ad_content`` = HojiChar
+    ``DiscardAds`` with 10; HojiChar default 14). The 30-keyword list holds shop and job-ad
+    phrases (営業時間, 送料, 求人情報, ...) and list markers (①②■).
+
+    Reason: ``ja.ad_keywords.too_many``.
+    """
+
+    category: ClassVar[str] = "content"
+    Params = _AdParams
+
+
+@register("ja.rare_kuten")
+class RareKuten(Filter):
+    """At least one ``。`` per ``max_chars_per_kuten`` characters (llm-jp
+    ``has_good_average_sentence_length`` = HojiChar ``DiscardRareKuten``: reject if
+    ``count(。) < len(text) / L``; llm-jp L=250, strict 80, HojiChar default 100).
+
+    Only ``。`` is counted unless ``marks`` says otherwise, so lists, poems and dialogue are
+    rejected (pitfall 5). Signal ``ja.rare_kuten`` = marks per character; reject below 1/L.
+    Reason: ``ja.rare_kuten.too_few``.
+    """
+
+    category: ClassVar[str] = "sentence"
+    languages_default = JA
+    causes = ("too_few",)
+
+    class Params(StepParams):
+        max_chars_per_kuten: float = Field(250, gt=0, description="L: average characters per mark allowed.")
+        marks: str = Field("。", min_length=1, description="Characters counted as sentence ends.")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        t = view.text
+        c = sum(t.count(m) for m in self.params.marks)
+        return {"": ratio(c, view.n_chars), "count": float(c)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return below(s, "", 1.0 / self.params.max_chars_per_kuten, "too_few")
+
+
+# ---------------------------------------------------------------------------------------------
+# Swallow corpus (quality.py apply_v1)
+# ---------------------------------------------------------------------------------------------
+
+
+@register("ja.japanese_letters")
+class JapaneseLetters(Filter):
+    """At least ``min`` Japanese letters (Swallow ``num_japanese_letters`` >= 400).
+
+    Japanese letters = hiragana + katakana + kanji + kuten + toten (Swallow definitions, see
+    :mod:`corpusflow.filters.text`). Reason: ``ja.japanese_letters.too_few``.
+    """
+
+    category: ClassVar[str] = "length"
+    languages_default = JA
+    causes = ("too_few",)
+
+    class Params(StepParams):
+        min: int = Field(400, ge=0, description="Minimum Japanese letters (Swallow 400).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        return {"": float(view.n_japanese)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return below(s, "", self.params.min, "too_few")
+
+
+@register("ja.hiragana_fraction")
+class HiraganaFraction(Filter):
+    """Hiragana / Japanese letters at least ``min`` (Swallow 0.2). Rejects Chinese, keyword
+    lists and menus, which have few particles and inflections. Reason: ``ja.hiragana_fraction.too_low``.
+    """
+
+    category: ClassVar[str] = "composition"
+    languages_default = JA
+    causes = ("too_low",)
+
+    class Params(StepParams):
+        min: float = Field(0.2, ge=0, le=1, description="Minimum hiragana share (Swallow 0.2).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        return {"": ratio(view.n_hiragana, view.n_japanese)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return below(s, "", self.params.min, "too_low")
+
+
+@register("ja.katakana_fraction")
+class KatakanaFraction(Filter):
+    """Katakana / Japanese letters at most ``max`` (Swallow 0.5): katakana word salad, product
+    lists. Reason: ``ja.katakana_fraction.too_high``."""
+
+    category: ClassVar[str] = "composition"
+    languages_default = JA
+    causes = ("too_high",)
+
+    class Params(StepParams):
+        max: float = Field(0.5, ge=0, le=1, description="Maximum katakana share (Swallow 0.5).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        return {"": ratio(view.n_katakana, view.n_japanese)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return above(s, "", self.params.max, "too_high")
+
+
+@register("ja.japanese_fraction")
+class JapaneseFraction(Filter):
+    """Japanese letters / all characters at least ``min`` (Swallow 0.5; whitespace and newlines
+    count as characters, as in Swallow). Reason: ``ja.japanese_fraction.too_low``."""
+
+    category: ClassVar[str] = "composition"
+    languages_default = JA
+    causes = ("too_low",)
+
+    class Params(StepParams):
+        min: float = Field(0.5, ge=0, le=1, description="Minimum Japanese share (Swallow 0.5).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        return {"": ratio(view.n_japanese, view.n_chars)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return below(s, "", self.params.min, "too_low")
+
+
+def _sentence_lengths(view: TextView) -> np.ndarray:
+    sc = view.cache("ja_sentence_lengths")
+    a = sc.get("a")
+    if a is None:
+        a = np.fromiter((len(s) for s in view.ja_sentences), dtype=np.int64)
+        sc["a"] = a
+    return a
+
+
+@register("ja.avg_sentence_length")
+class AvgSentenceLength(Filter):
+    """Mean sentence length in ``[min, max]`` characters (Swallow 20-90).
+
+    Sentences: ``[^。．！？!?]+[。．！？!?]?`` inside each line, stripped (filters.md §2.2).
+    Reasons: ``ja.avg_sentence_length.too_short`` / ``too_long``.
+    """
+
+    category: ClassVar[str] = "sentence"
+    languages_default = JA
+    causes = ("too_short", "too_long")
+
+    class Params(StepParams):
+        min: float | None = Field(20, ge=0, description="Minimum mean length (Swallow 20).")
+        max: float | None = Field(90, ge=1, description="Maximum mean length (Swallow 90).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        a = _sentence_lengths(view)
+        return {"": float(a.mean()) if len(a) else 0.0, "sentences": float(len(a))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s["sentences"] == 0:
+            return None
+        p = self.params
+        return below(s, "", p.min, "too_short") or above(s, "", p.max, "too_long")
+
+
+@register("ja.max_sentence_length")
+class MaxSentenceLength(Filter):
+    """Longest sentence at most ``max`` characters (Swallow 200). Zero sentences measure 0
+    (Swallow's ``max()`` raises there, pitfall 4). Reason: ``ja.max_sentence_length.too_long``."""
+
+    category: ClassVar[str] = "sentence"
+    languages_default = JA
+    causes = ("too_long",)
+
+    class Params(StepParams):
+        max: int = Field(200, ge=1, description="Maximum sentence length (Swallow 200).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        a = _sentence_lengths(view)
+        return {"": float(a.max()) if len(a) else 0.0}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return above(s, "", self.params.max, "too_long")
+
+
+@register("ja.ellipsis_sentences")
+class EllipsisSentences(Filter):
+    """Share of sentences ending with ``・`` or ``…`` (and ``...``, the NFKC form of ``…``) at
+    most ``max`` (Swallow ``ellipsis_fraction`` 0.2). Reason: ``ja.ellipsis_sentences.too_many``."""
+
+    category: ClassVar[str] = "sentence"
+    languages_default = JA
+    causes = ("too_many",)
+
+    class Params(StepParams):
+        max: float = Field(0.2, ge=0, le=1, description="Maximum share (Swallow 0.2).")
+        endings: list[str] = Field(default_factory=lambda: ["・", "…", "..."], min_length=1)
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        sents = view.ja_sentences
+        ends = tuple(self.params.endings)
+        return {"": ratio(sum(1 for s in sents if s.endswith(ends)), len(sents))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return above(s, "", self.params.max, "too_many")
+
+
+class _DupParams(StepParams):
+    max_fraction: float | None = Field(0.30, ge=0, le=1, description="Max duplicate share by count (Swallow 0.30).")
+    max_char_fraction: float | None = Field(0.20, ge=0, le=1, description="Max duplicate share in characters (0.20).")
+
+
+@register("ja.duplicate_lines")
+class DuplicateLines(Filter):
+    """Swallow ``duplicate_paragraph_fraction`` (> 0.30) and ``..._in_character`` (> 0.20).
+
+    A paragraph is a non-empty line: blank lines are dropped first, fixing Swallow's bug where
+    ``\\n\\n``-separated text counts every blank line as a duplicate (pitfall 4).
+    fraction = Σ(freq−1) / lines; char fraction = Σ len×(freq−1) / Σ line lengths.
+    Reasons: ``ja.duplicate_lines.too_many`` / ``too_many_chars``.
+    """
+
+    category: ClassVar[str] = "repetition"
+    languages_default = JA
+    causes = ("too_many", "too_many_chars")
+    Params = _DupParams
+
+    def _items(self, view: TextView) -> list[str]:
+        return view.lines
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        n, dup, chars, dup_chars = dup_counts(self._items(view))
+        return {"": ratio(dup, n), "chars": ratio(dup_chars, chars)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
+        return above(s, "", p.max_fraction, "too_many") or above(s, "chars", p.max_char_fraction, "too_many_chars")
+
+
+@register("ja.duplicate_sentences")
+class DuplicateSentences(DuplicateLines):
+    """Swallow ``duplicate_sentence_fraction`` (> 0.30) and ``..._in_character`` (> 0.20), over
+    the Swallow sentences. Reasons: ``ja.duplicate_sentences.too_many`` / ``too_many_chars``."""
+
+    def _items(self, view: TextView) -> list[str]:
+        return view.ja_sentences
+
+
+@register("ja.top_ngram_fraction")
+class TopNgramFraction(Filter):
+    """Swallow ``top_{2,3,4}gram_character_fraction``: occurrences of the most frequent
+    character n-gram / all n-gram occurrences, at most 0.20 / 0.18 / 0.16 (Gopher's Table A1
+    values on Swallow's occurrence-based character measure; pitfall 11).
+
+    Computed over the text as stored (newlines included). Texts shorter than ``min_chars`` are
+    not judged: on a 30-character text one repeated bigram is already 7%.
+    Reasons: ``ja.top_ngram_fraction.top2_too_high``, ``top3_too_high``, ``top4_too_high``.
+    """
+
+    category: ClassVar[str] = "repetition"
+    languages_default = JA
+    causes = ("top2_too_high", "top3_too_high", "top4_too_high")
+
+    class Params(StepParams):
+        max: dict[int, float] = Field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+        min_chars: int = Field(0, ge=0, description="Only judge texts at least this long.")
+
+        @field_validator("max")
+        @classmethod
+        def _check(cls, v: dict[int, float]) -> dict[int, float]:
+            for n, x in v.items():
+                if not 2 <= n <= 4 or not 0 <= x <= 1:
+                    raise ValueError(f"keys must be 2..4 and values in [0, 1], got {n}: {x}")
+            return v
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        out: dict[str, float] = {"chars": float(view.n_chars)}
+        for n in sorted(self.params.max):
+            runs = view.ngram_runs(n)
+            out[f"top{n}"] = float(runs.max()) / float(runs.sum()) if len(runs) else 0.0
+        return out
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s["chars"] < self.params.min_chars:
+            return None
+        for n, x in sorted(self.params.max.items()):
+            f = above(s, f"top{n}", x, f"top{n}_too_high")
+            if f:
+                return f
+        return None
+
+
+@register("ja.duplicate_ngram_fraction")
+class DuplicateNgramFraction(Filter):
+    """Swallow ``duplicate_{5..10}gram_character_fraction``: distinct character n-grams seen
+    more than once / distinct n-grams, at most 0.15, 0.14, 0.13, 0.12, 0.11, 0.10 for
+    n = 5..10 (type-based, unlike Gopher's character coverage; pitfall 11).
+
+    Reasons: ``ja.duplicate_ngram_fraction.dup5_too_high`` ... ``dup10_too_high``.
+    """
+
+    category: ClassVar[str] = "repetition"
+    languages_default = JA
+    causes = tuple(f"dup{n}_too_high" for n in range(5, 11))
+
+    class Params(StepParams):
+        max: dict[int, float] = Field(
+            default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+        )
+        min_chars: int = Field(0, ge=0, description="Only judge texts at least this long.")
+
+        @field_validator("max")
+        @classmethod
+        def _check(cls, v: dict[int, float]) -> dict[int, float]:
+            for n, x in v.items():
+                if not 5 <= n <= 10 or not 0 <= x <= 1:
+                    raise ValueError(f"keys must be 5..10 and values in [0, 1], got {n}: {x}")
+            return v
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        out: dict[str, float] = {"chars": float(view.n_chars)}
+        for n in sorted(self.params.max):
+            s = view.sorted_hashes(n)
+            if len(s) < 2:
+                out[f"dup{n}"] = 0.0
+                continue
+            eq = s[1:] == s[:-1]
+            n_eq = int(np.count_nonzero(eq))
+            distinct = len(s) - n_eq
+            # a duplicated n-gram type = a run of equal values = an eq position not preceded by eq
+            dup_types = int(np.count_nonzero(eq[1:] & ~eq[:-1])) + int(eq[0])
+            out[f"dup{n}"] = dup_types / distinct
+        return out
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s["chars"] < self.params.min_chars:
+            return None
+        for n, x in sorted(self.params.max.items()):
+            f = above(s, f"dup{n}", x, f"dup{n}_too_high")
+            if f:
+                return f
+        return None
+
+
+class _NgFractionParams(StepParams):
+    wordlists: list[str] = Field(
+        default_factory=lambda: [
+            NGDIR + "adult_keywords_ja.txt",
+            NGDIR + "discrimination_keywords_ja.txt",
+            NGDIR + "violence_keywords_ja.txt",
+        ],
+        min_length=1,
+        description="NG lists (Swallow used MosasoM/inappropriate-words-ja + a private list; "
+        "the shipped HojiChar lists by default).",
+    )
+    max: float = Field(0.05, ge=0, le=1, description="Reject when the NG character share is >= this (Swallow 0.05).")
+    katakana_boundary: bool = Field(True, description="Katakana keywords need katakana boundaries.")
+
+
+@register("ja.ng_fraction")
+class NgFraction(KeywordUser, Filter):
+    """Swallow NG-expression rule: characters covered by NG keywords (greedy longest match,
+    left to right, no overlaps) / Japanese letters; reject if >= ``max`` (0.05).
+
+    Reason: ``ja.ng_fraction.too_high``.
+    """
+
+    category: ClassVar[str] = "ngword"
+    languages_default = JA
+    causes = ("too_high",)
+    Params = _NgFractionParams
+
+    def __init__(self, params: Any = None, **kw: Any) -> None:
+        super().__init__(params, **kw)
+        self._keys = [f"{w}|k{int(self.params.katakana_boundary)}w0" for w in self.params.wordlists]
+
+    def keyword_lists(self) -> list[tuple[str, list[str], bool, bool]]:
+        kb = self.params.katakana_boundary
+        return [(k, load_wordlist(w), kb, False) for k, w in zip(self._keys, self.params.wordlists, strict=True)]
+
+    def setup(self) -> None:
+        self.ensure_index()
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        hits: list[Hit] = []
+        for k in self._keys:
+            hits.extend(self.hits(view, k))
+        chars = sum(h.length for h in non_overlapping(hits))
+        return {"": ratio(chars, view.n_japanese)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return at_least(s, "", self.params.max, "too_high")
+
+
+# ---------------------------------------------------------------------------------------------
+# HojiChar extras
+# ---------------------------------------------------------------------------------------------
+
+# Components listed for HojiChar DiscardBBSComments (filters.md §3): dates, comment/review/post/
+# page/question words, a weekday in parentheses, "N話", 楽天市場, SOLD OUT, and hyphens. Digits
+# are ASCII or full-width. BBS_PATTERN is the reference regex; BbsComments counts the same
+# matches faster (literals with str.count, the digit patterns only when there are digits).
+_D = "[0-9０-９]"
+_DATE_OR_EPISODE = rf"{_D}{{4}}[年.\-/] *{_D}{{1,2}}[月.\-/] *{_D}{{1,2}}日?|{_D}+話"
+_WEEKDAY = r"[(（][月火水木金土日][)）]"
+_BBS_LITERALS = ("コメント", "SOLD OUT", "レビュー", "投稿", "ページ", "質問", "楽天市場")
+BBS_PATTERN = re.compile(f"{_DATE_OR_EPISODE}|{'|'.join(_BBS_LITERALS)}|{_WEEKDAY}|-")
+BBS_PATTERN_RUNS = re.compile(f"{_DATE_OR_EPISODE}|{'|'.join(_BBS_LITERALS)}|{_WEEKDAY}|-+")
+_DATE_OR_EPISODE_RE = re.compile(_DATE_OR_EPISODE)
+_WEEKDAY_RE = re.compile(_WEEKDAY)
+_HYPHEN_RUNS = re.compile("-+")
+
+
+def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
+    """Number of :data:`BBS_PATTERN` (or ``BBS_PATTERN_RUNS``) matches, computed piecewise.
+
+    The alternatives cannot overlap except for hyphens inside dates (``2018-10-10``), which the
+    date match consumes; they are subtracted from the hyphen count.
+    """
+    t = view.text
+    n = sum(t.count(x) for x in _BBS_LITERALS)
+    hy = t.count("-")
+    if hy and hyphen_runs_as_one:
+        hy = len(_HYPHEN_RUNS.findall(t))
+    if view.count(C_DIGIT):
+        for m in _DATE_OR_EPISODE_RE.findall(t):
+            n += 1
+            hy -= m.count("-")
+    if "(" in t or "（" in t:
+        n += len(_WEEKDAY_RE.findall(t))
+    return n + hy
+
+
+@register("ja.bbs_comments")
+class BbsComments(Filter):
+    """At most ``max_count`` BBS/comment-page pattern matches (HojiChar ``DiscardBBSComments``,
+    14): dates, コメント, レビュー, 投稿, ページ, 質問, (曜日), N話, 楽天市場, SOLD OUT, ``-``.
+    Full-width weekday parentheses and digits also count. Reason: ``ja.bbs_comments.too_many``."""
+
+    category: ClassVar[str] = "content"
+    languages_default = JA
+    causes = ("too_many",)
+
+    class Params(StepParams):
+        max_count: int = Field(14, ge=0, description="Reject when more matches (HojiChar 14).")
+        max_per_1000_chars: float | None = Field(
+            None, ge=0, description="If set, also require this many matches per 1,000 characters."
+        )
+        hyphen_runs_as_one: bool = Field(
+            False, description="Count a run of hyphens (a '-----' rule line) once; HojiChar counts each."
+        )
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        n = bbs_count(view, self.params.hyphen_runs_as_one)
+        return {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
+        return _count_failure(s, p.max_count, p.max_per_1000_chars, "too_many")
+
+
+# ---------------------------------------------------------------------------------------------
+# Promotional and SEO text (corpusflow)
+# ---------------------------------------------------------------------------------------------
+
+
+class _PromoParams(StepParams):
+    wordlist: str = Field(WORDLISTS + "promo_ja.txt", description="Promotional / SEO vocabulary list.")
+    max_per_100_chars: float = Field(
+        1.0, ge=0, description="Reject when hits per 100 characters exceed this (and min_hits is reached)."
+    )
+    min_hits: int = Field(2, ge=1, description="Never reject on fewer hits than this.")
+    fold_width: bool = Field(True, description="Match full-width ASCII as ASCII.")
+
+
+@register("ja.promo_vocabulary")
+class PromoVocabulary(KeywordUser, Filter):
+    """Density of shop, service-solicitation, affiliate/SEO and loan/beauty/job-ad vocabulary
+    (``corpusflow/filters/wordlists/promo_ja.txt``: 送料無料, お問い合わせ, 口コミ, 即日融資,
+    ...) at most ``max_per_100_chars`` hits per 100 characters.
+
+    Why: the llm-jp v1 rules look at surface counts (kana, 。, compression) that ads, SEO
+    landing pages and affiliate copy share with good prose; the vocabulary is what differs. One
+    hit per 100 characters means roughly one promotional term per two sentences. ``min_hits``
+    keeps a single term in a short snippet from deciding. The list was written from the genres
+    of Japanese web spam (commerce, solicitation, affiliate/SEO, consumer credit, beauty,
+    recruiting), not mined from labelled data. Reason: ``ja.promo_vocabulary.too_dense``.
+    Signals: hits per 100 characters (main) and ``.hits``.
+    """
+
+    category: ClassVar[str] = "content"
+    languages_default = JA
+    causes = ("too_dense",)
+    Params = _PromoParams
+
+    def __init__(self, params: Any = None, **kw: Any) -> None:
+        super().__init__(params, **kw)
+        self.fold_width = self.params.fold_width
+        self._key = f"{self.params.wordlist}|k1w0"
+
+    def keyword_lists(self) -> list[tuple[str, list[str], bool, bool]]:
+        return [(self._key, load_wordlist(self.params.wordlist), True, False)]
+
+    def setup(self) -> None:
+        self.ensure_index()
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        n = len(non_overlapping(self.hits(view, self._key)))
+        return {"": ratio(100.0 * n, view.n_chars), "hits": float(n)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s["hits"] < self.params.min_hits:
+            return None
+        return above(s, "", self.params.max_per_100_chars, "too_dense")
+
+
+_PROMO_MARKS = re.compile(r"[!！♪☆★♡♥❤✨]+")
+
+
+@register("ja.exclamation_density")
+class ExclamationDensity(Filter):
+    """Share of sentences that carry an exclamation mark or a promotional symbol
+    (``! ！ ♪ ☆ ★ ♡ ♥ ❤ ✨``) at most ``max``.
+
+    Advertising copy exclaims (``今なら送料無料！``, ``お気軽にどうぞ♪``); prose rarely does in
+    most sentences. Runs (``!!!``) count once per sentence. Documents with fewer than
+    ``min_sentences`` sentences are not judged. Reason: ``ja.exclamation_density.too_high``.
+    """
+
+    category: ClassVar[str] = "content"
+    languages_default = JA
+    causes = ("too_high",)
+
+    class Params(StepParams):
+        max: float = Field(0.5, ge=0, le=1, description="Maximum share of exclaiming sentences.")
+        min_sentences: int = Field(3, ge=1, description="Only judge documents with this many sentences.")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        sents = view.ja_sentences
+        if not sents:
+            return {"": 0.0, "sentences": 0.0}
+        k = sum(1 for s in sents if _PROMO_MARKS.search(s))
+        return {"": k / len(sents), "sentences": float(len(sents))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s["sentences"] < self.params.min_sentences:
+            return None
+        return above(s, "", self.params.max, "too_high")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cleaners (transforms)
+# ---------------------------------------------------------------------------------------------
+
+
+class _FooterParams(StepParams):
+    wordlist: str = Field(WORDLISTS + "footer_ja.txt", description="Footer keywords (copyright, trackback, ...).")
+    last_lines: int = Field(10, ge=1, description="Look at this many last lines (Swallow 10).")
+    min_keyword_fraction: float = Field(
+        0.3, ge=0, le=1, description="A line is a footer when keyword characters exceed this share (Swallow 0.3)."
+    )
+    fold_width: bool = Field(True, description="Match full-width ASCII as ASCII.")
+
+
+@register("ja.footer_trim")
+class FooterTrim(KeywordUser, Transform):
+    """Swallow ``footer.py``: among the last ``last_lines`` non-empty lines, find the first one
+    in which footer keywords cover more than 30% of the characters and cut the text from there.
+
+    Keywords (``wordlists/footer_ja.txt``, case variants listed): Copyright, All rights
+    reserved, トラックバック, 無断転載, ページトップ, ... Signals: ``.removed_lines``,
+    ``.removed_chars``. Reason ``ja.footer_trim.empty`` if nothing is left.
+    """
+
+    languages_default = JA
+    causes = ("empty",)
+    Params = _FooterParams
+
+    def __init__(self, params: Any = None, **kw: Any) -> None:
+        super().__init__(params, **kw)
+        self.fold_width = self.params.fold_width
+        self._key = f"{self.params.wordlist}|k0w0"
+
+    def keyword_lists(self) -> list[tuple[str, list[str], bool, bool]]:
+        return [(self._key, load_wordlist(self.params.wordlist), False, False)]
+
+    def setup(self) -> None:
+        self.ensure_index()
+
+    def transform(self, view: TextView) -> tuple[str | None, dict[str, float], Failure | None]:
+        text = view.text
+        hits = self.hits(view, self._key)
+        none = {"removed_lines": 0.0, "removed_chars": 0.0}
+        if not hits:
+            return None, none, None
+        # line spans of non-empty lines
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for raw in view.raw_lines:
+            end = pos + len(raw)
+            if raw.strip():
+                spans.append((pos, end))
+            pos = end + 1
+        tail = spans[-self.params.last_lines :]
+        if not tail:
+            return None, none, None
+        covered = np.zeros(len(text), dtype=bool)
+        for h in hits:
+            covered[h.start : h.start + h.length] = True
+        cut_at = None
+        for s, e in tail:
+            if e > s and covered[s:e].sum() > self.params.min_keyword_fraction * (e - s):
+                cut_at = s
+                break
+        if cut_at is None:
+            return None, none, None
+        new = text[:cut_at].rstrip()
+        removed_lines = sum(1 for s, _ in spans if s >= cut_at)
+        sig = {"removed_lines": float(removed_lines), "removed_chars": float(len(text) - len(new))}
+        fail = Failure("empty", "removed_chars", sig["removed_chars"], len(text), "==") if not new.strip() else None
+        return new, sig, fail
+
+
+_KUTOTEN = re.compile(r"(?<=[ぁ-ゖァ-ヺー々〆〇\u3400-\u9fff\uf900-\ufaff」』）】〕〉》］｝])([，．])")
+
+
+@register("ja.kutoten")
+class Kutoten(Transform):
+    """Swallow ``kutoten.py``: after a Japanese character or a closing bracket, ``，`` becomes
+    ``、`` and ``．`` becomes ``。``; full-width alphanumeric contexts (``１．５``) are left alone.
+    Signal: ``.replaced``. Never rejects."""
+
+    languages_default = JA
+
+    def transform(self, view: TextView) -> tuple[str | None, dict[str, float], Failure | None]:
+        t = view.text
+        if "，" not in t and "．" not in t:
+            return None, {"replaced": 0.0}, None
+        new, n = _KUTOTEN.subn(lambda m: "、" if m.group(1) == "，" else "。", t)
+        return (new if n else None), {"replaced": float(n)}, None
+
+
+_URL = re.compile(r"https?://[^\s\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]+")
+_LONG_ASCII = re.compile(r"[\x21-\x7e][\x20-\x7e]{99,}")
+_KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
+
+
+@register("ja.keep_kana_lines")
+class KeepKanaLines(Transform):
+    """llm-jp ``extract_japanese_text``: keep only lines containing hiragana, katakana or ``ー``;
+    inside kept lines delete URLs and runs of 100 or more ASCII characters.
+
+    Unlike llm-jp, kept lines are re-joined with ``\\n`` (pitfall 7). Signals:
+    ``.removed_lines``, ``.removed_chars``. Reason ``ja.keep_kana_lines.empty`` when no line is
+    left.
+    """
+
+    languages_default = JA
+    causes = ("empty",)
+
+    class Params(StepParams):
+        remove_urls: bool = Field(True, description="Delete http(s) URLs inside kept lines.")
+        min_ascii_run: int = Field(100, ge=10, description="Delete ASCII runs at least this long (llm-jp 100).")
+
+    def __init__(self, params: Any = None, **kw: Any) -> None:
+        super().__init__(params, **kw)
+        n = self.params.min_ascii_run
+        self._ascii = _LONG_ASCII if n == 100 else re.compile(rf"[\x21-\x7e][\x20-\x7e]{{{n - 1},}}")
+
+    def transform(self, view: TextView) -> tuple[str | None, dict[str, float], Failure | None]:
+        kept: list[str] = []
+        removed = 0
+        for line in view.raw_lines:
+            if not line.strip():
+                continue
+            if not _KANA.search(line):
+                removed += 1
+                continue
+            if self.params.remove_urls and "http" in line:
+                line = _URL.sub("", line)
+            if len(line) >= self.params.min_ascii_run:
+                line = self._ascii.sub("", line)
+            kept.append(line)
+        new = "\n".join(kept)
+        if new == view.text:
+            return None, {"removed_lines": 0.0, "removed_chars": 0.0}, None
+        sig = {"removed_lines": float(removed), "removed_chars": float(len(view.text) - len(new))}
+        fail = Failure("empty", "removed_chars", sig["removed_chars"], view.n_chars, "==") if not new.strip() else None
+        return new, sig, fail

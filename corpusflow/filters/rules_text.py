@@ -1,0 +1,306 @@
+"""Language-independent rules: emptiness, length, compression, character repetition, URL.
+
+Sources are cited on each class; thresholds in the docstrings are the defaults of the source,
+profiles under ``corpusflow/filters/profiles/`` say which values they use and why.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from corpusflow.filters.base import (
+    Failure,
+    Filter,
+    StepParams,
+    above,
+    at_least,
+    below,
+    ratio,
+    register,
+)
+from corpusflow.filters.text import (
+    C_EMOJI,
+    C_KUTEN,
+    C_NEWLINE,
+    C_SPACE,
+    C_SYMBOL,
+    C_TOTEN,
+    TextView,
+)
+
+
+@register("text.not_empty")
+class NotEmpty(Filter):
+    """Drops documents whose text is empty or whitespace only (llm-jp ``is_not_empty``).
+
+    Reason: ``text.not_empty.empty``. Signal: ``text.not_empty`` = non-space characters.
+    """
+
+    category: ClassVar[str] = "length"
+    causes = ("empty",)
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        cc = view.class_counts
+        return {"": float(view.n_chars - int(cc[C_SPACE]) - int(cc[C_NEWLINE]))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return Failure("empty", "", s[""], 1, "<") if s[""] < 1 else None
+
+
+@register("text.length")
+class Length(Filter):
+    """Character count in ``[min_chars, max_chars]`` (Swallow ``num_letters`` >= 400; HojiChar
+    ``DocumentLengthFilter`` suggests 200-50,000; uzushio's final level 200).
+
+    ``len(text)`` counts every character, whitespace and newlines included, as Swallow does.
+    Reasons: ``text.length.too_short``, ``text.length.too_long``.
+    """
+
+    category: ClassVar[str] = "length"
+    causes = ("too_short", "too_long")
+
+    class Params(StepParams):
+        min_chars: int | None = Field(400, ge=0, description="Minimum characters (None: no minimum).")
+        max_chars: int | None = Field(None, ge=1, description="Maximum characters (None: no maximum).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        return {"": float(view.n_chars)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
+        return below(s, "", p.min_chars, "too_short") or above(s, "", p.max_chars, "too_long")
+
+
+@register("text.compression_ratio")
+class CompressionRatio(Filter):
+    """zlib compressed / raw UTF-8 size in ``[min, max]`` (llm-jp-corpus
+    ``has_good_compression_ratio``, PR #32: level 9, 0.30-0.70, strict minimum 0.375).
+
+    A low ratio means repetitive boilerplate; a high one random strings. Short texts compress
+    badly whatever their quality (a 700-byte Japanese snippet is ~0.7), so ``min_bytes`` can
+    restrict the rule to texts long enough for the ratio to mean something (0 = always, as in
+    llm-jp). Reasons: ``text.compression_ratio.too_low`` / ``too_high``.
+    """
+
+    category: ClassVar[str] = "repetition"
+    causes = ("too_low", "too_high")
+
+    class Params(StepParams):
+        min: float | None = Field(0.30, ge=0, le=2, description="Minimum ratio (llm-jp 0.30; strict 0.375).")
+        max: float | None = Field(0.70, ge=0, le=2, description="Maximum ratio (llm-jp 0.70).")
+        level: int = Field(9, ge=1, le=9, description="zlib level (llm-jp 9).")
+        min_bytes: int = Field(0, ge=0, description="Only judge texts of at least this many UTF-8 bytes.")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        raw = view.text.encode("utf-8", "surrogatepass")
+        if not raw:
+            return {"": 0.0, "bytes": 0.0}
+        return {"": len(zlib.compress(raw, self.params.level)) / len(raw), "bytes": float(len(raw))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
+        if s["bytes"] == 0 or s["bytes"] < p.min_bytes:
+            return None
+        return below(s, "", p.min, "too_low") or above(s, "", p.max, "too_high")
+
+
+@register("text.single_char_repetition")
+class SingleCharRepetition(Filter):
+    """Longest run of one repeated character below ``max_run`` (HojiChar
+    ``SingleCharacterRepetitionFilter``, 200; BigScience found documents of 2M backslashes).
+
+    Reason: ``text.single_char_repetition.too_long`` (run >= max_run, HojiChar's ``>=``).
+    """
+
+    category: ClassVar[str] = "repetition"
+    causes = ("too_long",)
+
+    class Params(StepParams):
+        max_run: int = Field(200, ge=2, description="Reject when a character repeats this many times in a row.")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        a = view.cps
+        if len(a) == 0:
+            return {"": 0.0}
+        change = np.flatnonzero(a[1:] != a[:-1])
+        if len(change) == 0:
+            return {"": float(len(a))}
+        runs = np.diff(np.concatenate(([-1], change, [len(a) - 1])))
+        return {"": float(runs.max())}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return at_least(s, "", self.params.max_run, "too_long")
+
+
+@register("text.special_char_fraction")
+class SpecialCharFraction(Filter):
+    """Share of punctuation, whitespace, symbols and emoji at most ``max`` (HojiChar
+    ``DiscardTooManySpecialToken`` after BigScience, 0.4; digits are not special).
+
+    Classes come from :mod:`corpusflow.filters.text` (symbols, 。、！？, spaces, newlines,
+    pictographs) rather than HojiChar's hand list + the ``emoji`` package.
+    Reason: ``text.special_char_fraction.too_high``.
+    """
+
+    category: ClassVar[str] = "composition"
+    causes = ("too_high",)
+
+    class Params(StepParams):
+        max: float = Field(0.4, ge=0, le=1, description="Maximum share of special characters (HojiChar 0.4).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        n = view.count(C_SYMBOL, C_KUTEN, C_TOTEN, C_SPACE, C_NEWLINE, C_EMOJI)
+        return {"": ratio(n, view.n_chars)}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return above(s, "", self.params.max, "too_high")
+
+
+@register("text.short_lines")
+class ShortLines(Filter):
+    """Share of non-empty lines with at most ``max_line_chars`` characters at most ``max``
+    (HojiChar ``DiscardTooShortLines``: 10 characters, 0.5; catches menus and breadcrumbs).
+
+    Unlike HojiChar, blank lines are not counted (filters.md §8 pitfall 4). Documents with
+    fewer than ``min_lines`` lines are not judged (a one-line snippet is not a menu).
+    Reason: ``text.short_lines.too_many``.
+    """
+
+    category: ClassVar[str] = "content"
+    causes = ("too_many",)
+
+    class Params(StepParams):
+        max_line_chars: int = Field(10, ge=1, description="A line this short or shorter is 'short' (HojiChar 10).")
+        max: float = Field(0.5, ge=0, le=1, description="Maximum share of short lines (HojiChar 0.5).")
+        min_lines: int = Field(1, ge=1, description="Only judge documents with at least this many lines.")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        lines = view.lines
+        k = self.params.max_line_chars
+        short = sum(1 for ln in lines if len(ln) <= k)
+        return {"": ratio(short, len(lines)), "lines": float(len(lines))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s["lines"] < self.params.min_lines:
+            return None
+        return above(s, "", self.params.max, "too_many")
+
+
+@register("text.ending_ellipsis")
+class EndingEllipsis(Filter):
+    """Share of non-empty lines ending in ``...`` or ``…`` at most ``max`` (HojiChar
+    ``DiscardTooManyEndingEllipsis`` 0.7, ~0.1% of C4; RedPajama v2; Gopher uses 0.3).
+
+    Catches SEO pages made of truncated snippets. Blank lines are not counted and the last
+    line counts even without a final newline (HojiChar misses it).
+    Reason: ``text.ending_ellipsis.too_many``.
+    """
+
+    category: ClassVar[str] = "content"
+    causes = ("too_many",)
+
+    class Params(StepParams):
+        max: float = Field(0.7, ge=0, le=1, description="Maximum share of lines ending with an ellipsis.")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        lines = view.lines
+        e = sum(1 for ln in lines if ln.endswith(("...", "…")))
+        return {"": ratio(e, len(lines))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return above(s, "", self.params.max, "too_many")
+
+
+@register("text.char_repetition")
+class CharRepetition(Filter):
+    """BigScience character-repetition ratio at most ``max`` (HojiChar
+    ``CharRepetitionRatioFilter``: n=5, reject if >= 0.33).
+
+    Ratio = occurrences of the k most frequent character n-grams / all n-gram occurrences,
+    k = min(floor(sqrt(#distinct)), #distinct occurring more than once). Effective against
+    noun-list advertising; HojiChar warns it also catches BBS pages (pitfall 9).
+    Reason: ``text.char_repetition.too_high``.
+    """
+
+    category: ClassVar[str] = "repetition"
+    causes = ("too_high",)
+
+    class Params(StepParams):
+        n: int = Field(5, ge=1, le=10, description="Character n-gram size (HojiChar 5).")
+        max: float = Field(0.33, ge=0, le=1, description="Reject when the ratio is >= this (HojiChar 0.33).")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        runs = view.ngram_runs(self.params.n)
+        if len(runs) == 0:
+            return {"": 0.0}
+        k = min(int(np.sqrt(len(runs))), int(np.count_nonzero(runs > 1)))
+        if k <= 0:
+            return {"": 0.0}
+        top = np.partition(runs, len(runs) - k)[len(runs) - k :]
+        return {"": float(top.sum()) / float(runs.sum())}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        return at_least(s, "", self.params.max, "too_high")
+
+
+LLMJP_TLDS = ("biz", "cc", "com", "info", "jp", "me", "net", "org", "site", "tokyo", "tv", "work", "xyz")
+
+
+@register("url.tld_whitelist")
+class TldWhitelist(Filter):
+    """Keep only URLs whose top-level domain is whitelisted (llm-jp-corpus ``has_valid_domain``
+    with ``scripts/dict/ja_valid_domains.txt``: 13 TLDs; ``https://ja.wikipedia.org/`` rejected
+    because Wikipedia is added separately).
+
+    Off in every shipped profile: GENIAC found it removes 2% of Japanese CC, much of it usable
+    (filters.md §8 pitfall 3). Documents without a URL are kept (``missing_url: keep``).
+    Reasons: ``url.tld_whitelist.tld_not_allowed``, ``url.tld_whitelist.excluded_prefix``,
+    ``url.tld_whitelist.missing_url``. Signal ``url.tld_whitelist`` = 1 when allowed.
+    """
+
+    category: ClassVar[str] = "url"
+    causes = ("tld_not_allowed", "excluded_prefix", "missing_url")
+
+    class Params(StepParams):
+        allowed_tlds: list[str] = Field(default_factory=lambda: list(LLMJP_TLDS), min_length=1)
+        excluded_prefixes: list[str] = Field(default_factory=lambda: ["https://ja.wikipedia.org/"])
+        missing_url: str = Field("keep", pattern="^(keep|reject)$", description="keep or reject URL-less docs.")
+
+        @field_validator("allowed_tlds")
+        @classmethod
+        def _lower(cls, v: list[str]) -> list[str]:
+            return [t.lower().lstrip(".") for t in v]
+
+    def setup(self) -> None:
+        self._allowed = frozenset(self.params.allowed_tlds)
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        url = view.doc.url if view.doc is not None else None
+        if not url:
+            return {"": -1.0}
+        if any(url.startswith(p) for p in self.params.excluded_prefixes):
+            return {"": -2.0}
+        allowed = getattr(self, "_allowed", None)
+        if allowed is None:
+            self.setup()
+            allowed = self._allowed
+        try:
+            host = (urlsplit(url).hostname or "").rstrip(".")
+        except ValueError:
+            host = ""
+        tld = host.rsplit(".", 1)[-1].lower() if host else ""
+        return {"": 1.0 if tld in allowed else 0.0}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        v = s[""]
+        if v == -1.0:
+            return Failure("missing_url", "", v, "url", "is") if self.params.missing_url == "reject" else None
+        if v == -2.0:
+            return Failure("excluded_prefix", "", v, "prefix", "is")
+        return Failure("tld_not_allowed", "", v, 1, "<") if v < 1 else None

@@ -1,0 +1,319 @@
+"""Shared, cached measurements of one document text (pure Python + numpy, no Beam).
+
+Many rules look at the same things: character classes, non-empty lines, Japanese sentences,
+character n-gram hashes. :class:`TextView` computes each of them once per text, lazily, and
+every rule of a chain reads them from the same view. A transform that changes the text starts a
+new view.
+
+Everything here is linear (or ``n log n`` for the sorts) in the text length: no backtracking
+regular expressions, no quadratic loops. Texts are handled as numpy arrays of code points
+(``uint32``), so a 5 MB line or a million repeated characters cost a few vector operations.
+
+Character classes follow the Swallow corpus definitions (``swallow-llm/swallow-corpus``
+``quality.py``, see ``shared/specs/filters.md`` §2.2), with one documented extension for
+NFKC-normalised input (pitfall 6 of §8): ASCII ``!`` and ``?`` count as sentence ends (*kuten*)
+as well as the full-width ``。．！？``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from corpusflow.document import Document
+
+# ---------------------------------------------------------------------------------------------
+# Character classes (one lookup table over all of Unicode, 1.1 MB, built once per process)
+# ---------------------------------------------------------------------------------------------
+
+C_OTHER = 0
+C_HIRAGANA = 1  # U+3041-3096 (Swallow)
+C_KATAKANA = 2  # U+30A1-30FA (Swallow)
+C_KANJI = 3  # 々 〇 〻 U+3400-9FFF U+F900-FAFF and the supplementary ideograph planes (Swallow)
+C_KUTEN = 4  # 。．！？ (Swallow) and ASCII ! ? (NFKC-folded forms)
+C_TOTEN = 5  # 、， (Swallow)
+C_LATIN = 6  # ASCII letters
+C_DIGIT = 7  # ASCII and full-width digits
+C_SPACE = 8  # spaces, tabs, ideographic space
+C_NEWLINE = 9  # \n
+C_CHOON = 10  # ー (prolonged sound mark; part of katakana words but not a Swallow katakana letter)
+C_WIDE_LATIN = 11  # full-width Latin letters
+C_SYMBOL = 12  # punctuation and symbols other than kuten/toten (ASCII, CJK, general, arrows, ...)
+C_HALF_KATAKANA = 13  # U+FF66-FF9F
+C_EMOJI = 14  # pictographs and emoji
+N_CLASSES = 16
+
+_LUT = np.zeros(0x110001, dtype=np.uint8)
+
+
+def _set(lo: int, hi: int, cls: int) -> None:
+    _LUT[lo : hi + 1] = cls
+
+
+# Order matters: later assignments override earlier ones.
+_set(0x2000, 0x206F, C_SYMBOL)  # general punctuation
+_set(0x2190, 0x2BFF, C_SYMBOL)  # arrows, math, technical, box drawing, shapes, dingbats
+_set(0x3000, 0x303F, C_SYMBOL)  # CJK symbols and punctuation
+_set(0xFF01, 0xFF0F, C_SYMBOL)
+_set(0xFF1A, 0xFF20, C_SYMBOL)
+_set(0xFF3B, 0xFF40, C_SYMBOL)
+_set(0xFF5B, 0xFF65, C_SYMBOL)
+_set(0x1F000, 0x1FAFF, C_EMOJI)
+_set(0x2600, 0x27BF, C_EMOJI)  # misc symbols and dingbats (☆★♪ ... are "emoji" for HojiChar too)
+for _c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~":
+    _LUT[ord(_c)] = C_SYMBOL
+_set(0x3041, 0x3096, C_HIRAGANA)
+_set(0x30A1, 0x30FA, C_KATAKANA)
+_LUT[0x30FC] = C_CHOON
+_set(0x3400, 0x9FFF, C_KANJI)
+_set(0xF900, 0xFAFF, C_KANJI)
+_set(0x20000, 0x3FFFF, C_KANJI)
+for _c in "々〇〻":
+    _LUT[ord(_c)] = C_KANJI
+for _c in "。．！？!?":
+    _LUT[ord(_c)] = C_KUTEN
+for _c in "、，":
+    _LUT[ord(_c)] = C_TOTEN
+_set(ord("A"), ord("Z"), C_LATIN)
+_set(ord("a"), ord("z"), C_LATIN)
+_set(ord("0"), ord("9"), C_DIGIT)
+_set(0xFF10, 0xFF19, C_DIGIT)
+_set(0xFF21, 0xFF3A, C_WIDE_LATIN)
+_set(0xFF41, 0xFF5A, C_WIDE_LATIN)
+_set(0xFF66, 0xFF9F, C_HALF_KATAKANA)
+for _c in " \t\r\x0b\x0c\u3000\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f":
+    _LUT[ord(_c)] = C_SPACE
+_LUT[ord("\n")] = C_NEWLINE
+_LUT[0x110000] = C_OTHER  # sentinel slot, never produced by text
+
+CLASS_LUT = _LUT
+
+# Hash constants for character n-gram windows (64-bit, wrap-around arithmetic).
+_K_CHAR = np.uint64(0x9E3779B97F4A7C15)
+_K_STEP = np.uint64(0xBF58476D1CE4E5B9)
+
+# Swallow sentence: a run of non-terminators followed by at most one terminator, inside a line.
+_SENTENCE_RE = re.compile(r"[^。．！？!?\n]+[。．！？!?]?")
+
+
+def codepoints(text: str) -> np.ndarray:
+    """The text as a ``uint32`` array of code points (lone surrogates kept as their value)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def window_hashes(cps: np.ndarray, n_max: int) -> list[np.ndarray]:
+    """Hashes of all character n-grams for n = 1..n_max: ``out[n-1][i]`` hashes ``text[i:i+n]``.
+
+    ``h_1 = c * K1`` and ``h_n[i] = h_{n-1}[i] * K2 ^ c[i+n-1] * K1`` (mod 2^64): a chain of
+    multiply-xor steps, so equal n-grams always get equal hashes and different ones collide
+    with probability ~2^-64. :func:`keyword_hash` computes the same value for a keyword.
+    """
+    a = cps.astype(np.uint64) * _K_CHAR
+    out = [a]
+    h = a
+    for n in range(2, n_max + 1):
+        if len(h) <= 1:
+            out.append(h[:0])
+            h = h[:0]
+            continue
+        h = (h[:-1] * _K_STEP) ^ a[n - 1 :]
+        out.append(h)
+    return out
+
+
+def keyword_hash(word: str) -> int:
+    """The :func:`window_hashes` value of the whole of ``word`` (for keyword lookups)."""
+    cps = codepoints(word)
+    return int(window_hashes(cps, len(cps))[-1][0])
+
+
+def run_lengths_sorted(s: np.ndarray) -> np.ndarray:
+    """Lengths of the runs of equal values in a sorted array (empty array for empty input)."""
+    if len(s) == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.flatnonzero(s[1:] != s[:-1])
+    bounds = np.empty(len(ends) + 2, dtype=np.int64)
+    bounds[0] = -1
+    bounds[1:-1] = ends
+    bounds[-1] = len(s) - 1
+    return np.diff(bounds)
+
+
+def line_iter_nonempty(text: str) -> list[str]:
+    """Lines split on ``\\n``, stripped, with empty / whitespace-only lines dropped.
+
+    Dropping blank lines avoids counting them as duplicate paragraphs (filters.md §8 pitfall 4).
+    """
+    return [ln for ln in (x.strip() for x in text.split("\n")) if ln]
+
+
+class TextView:
+    """Lazily computed, cached measurements of one text. Rules read; nothing is mutated.
+
+    Attributes:
+        text: the text measured.
+        doc: the document the text belongs to (for URL and metadata rules); may be ``None``.
+    """
+
+    __slots__ = (
+        "_cc",
+        "_classes",
+        "_cps",
+        "_hashes",
+        "_lines",
+        "_raw_lines",
+        "_runs",
+        "_scratch",
+        "_sents",
+        "_sorted",
+        "_words",
+        "doc",
+        "n_chars",
+        "text",
+    )
+
+    def __init__(self, text: str, doc: Document | None = None) -> None:
+        self.text = text
+        self.doc = doc
+        self.n_chars = len(text)
+        self._cps: np.ndarray | None = None
+        self._classes: np.ndarray | None = None
+        self._cc: np.ndarray | None = None
+        self._raw_lines: list[str] | None = None
+        self._lines: list[str] | None = None
+        self._sents: list[str] | None = None
+        self._words: list[str] | None = None
+        self._hashes: list[np.ndarray] | None = None
+        self._sorted: dict[int, np.ndarray] | None = None
+        self._runs: dict[int, np.ndarray] | None = None
+        self._scratch: dict[str, dict[str, Any]] | None = None
+
+    # --- characters -----------------------------------------------------------------------
+    @property
+    def cps(self) -> np.ndarray:
+        """The text as a ``uint32`` array of code points."""
+        if self._cps is None:
+            self._cps = codepoints(self.text)
+        return self._cps
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Character class (``C_*``) of every character."""
+        if self._classes is None:
+            self._classes = CLASS_LUT.take(self.cps)
+        return self._classes
+
+    @property
+    def class_counts(self) -> np.ndarray:
+        """Number of characters of every class, indexed by ``C_*``."""
+        if self._cc is None:
+            self._cc = np.bincount(self.classes, minlength=N_CLASSES)
+        return self._cc
+
+    def count(self, *classes: int) -> int:
+        cc = self.class_counts
+        return int(sum(int(cc[c]) for c in classes))
+
+    @property
+    def n_hiragana(self) -> int:
+        return int(self.class_counts[C_HIRAGANA])
+
+    @property
+    def n_katakana(self) -> int:
+        return int(self.class_counts[C_KATAKANA])
+
+    @property
+    def n_kanji(self) -> int:
+        return int(self.class_counts[C_KANJI])
+
+    @property
+    def n_japanese(self) -> int:
+        """Swallow's "Japanese letters": hiragana + katakana + kanji + kuten + toten."""
+        cc = self.class_counts
+        return int(cc[C_HIRAGANA] + cc[C_KATAKANA] + cc[C_KANJI] + cc[C_KUTEN] + cc[C_TOTEN])
+
+    # --- lines and sentences ----------------------------------------------------------------
+    @property
+    def raw_lines(self) -> list[str]:
+        """``text.split('\\n')`` (blank lines included)."""
+        if self._raw_lines is None:
+            self._raw_lines = self.text.split("\n")
+        return self._raw_lines
+
+    @property
+    def lines(self) -> list[str]:
+        """Non-empty lines, stripped (blank lines dropped; filters.md §8 pitfall 4)."""
+        if self._lines is None:
+            self._lines = [ln for ln in map(str.strip, self.raw_lines) if ln]
+        return self._lines
+
+    @property
+    def ja_sentences(self) -> list[str]:
+        """Swallow sentences: ``[^。．！？!?]+[。．！？!?]?`` inside each line, stripped, non-empty."""
+        if self._sents is None:
+            self._sents = [x for x in map(str.strip, _SENTENCE_RE.findall(self.text)) if x]
+        return self._sents
+
+    @property
+    def words(self) -> list[str]:
+        """Whitespace-separated tokens (the English word splitter of the Gopher/C4/FineWeb rules)."""
+        if self._words is None:
+            self._words = self.text.split()
+        return self._words
+
+    # --- character n-grams ------------------------------------------------------------------
+    def hashes(self, n: int) -> np.ndarray:
+        """Hashes of all character n-grams of the text (cached, computed incrementally)."""
+        hs = self._hashes
+        if hs is None or len(hs) < n:
+            hs = window_hashes(self.cps, max(n, 5))
+            self._hashes = hs
+        return hs[n - 1]
+
+    def sorted_hashes(self, n: int) -> np.ndarray:
+        if self._sorted is None:
+            self._sorted = {}
+        s = self._sorted.get(n)
+        if s is None:
+            s = np.sort(self.hashes(n))
+            self._sorted[n] = s
+        return s
+
+    def ngram_runs(self, n: int) -> np.ndarray:
+        """Occurrence counts of the distinct character n-grams (order unspecified)."""
+        if self._runs is None:
+            self._runs = {}
+        r = self._runs.get(n)
+        if r is None:
+            r = run_lengths_sorted(self.sorted_hashes(n))
+            self._runs[n] = r
+        return r
+
+    def cache(self, key: str) -> dict[str, Any]:
+        """A per-view scratch dict for rules that share private measurements."""
+        if self._scratch is None:
+            self._scratch = {}
+        d = self._scratch.get(key)
+        if d is None:
+            d = self._scratch[key] = {}
+        return d
+
+
+def dup_counts(items: list[str]) -> tuple[int, int, int, int]:
+    """(items, duplicate occurrences, characters, duplicate characters) of a list of strings.
+
+    A duplicate occurrence is any occurrence after the first of the same string (Swallow's
+    ``Σ(freq−1)`` and ``Σ len×(freq−1)``).
+    """
+    n = len(items)
+    if n == 0:
+        return 0, 0, 0, 0
+    counts = Counter(items)
+    dup = n - len(counts)
+    total_chars = sum(len(s) for s in items)
+    dup_chars = sum(len(s) * (c - 1) for s, c in counts.items() if c > 1)
+    return n, dup, total_chars, dup_chars
