@@ -16,6 +16,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("corpusflow.commands.run", "run a pipeline config over its sources and write OUTPUT"),
     "validate": ("corpusflow.commands.validate", "check a config (keys, types, input files) without running"),
+    "eval-filters": ("corpusflow.commands.eval_filters", "measure a filter profile on labelled good/bad documents"),
     "tokens": ("corpusflow.commands.tokens", "count tokens with a tokenizer; print chars/bytes per token per language"),
     "mix": ("corpusflow.commands.mix", "build a new token mixture from the pool of an earlier run (no raw data)"),
 }
