@@ -1,0 +1,128 @@
+"""DedupStageConfig validation, describe_lsh, keep-rule ranks and cluster decisions (no Beam)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from corpusflow.dedup.config import DedupStageConfig, KeepRuleConfig, describe_lsh, s_curve
+from corpusflow.dedup.core import (
+    ExactGroup,
+    SignatureComputer,
+    Verdict,
+    band_pairs,
+    decide_clusters,
+    resolve_exact,
+    route,
+)
+from corpusflow.dedup.keep import parse_date, rank_key
+from corpusflow.document import Document, Duplicate
+
+
+def test_defaults_follow_the_issue():
+    cfg = DedupStageConfig(enabled=True)
+    ja, en = cfg.profiles["ja"], cfg.profiles["en"]
+    assert (ja.shingle, ja.n, ja.bands, ja.rows, ja.perms) == ("char", 5, 20, 10, 200)
+    assert (en.shingle, en.n, en.bands, en.rows, en.perms) == ("word", 5, 14, 8, 112)
+    assert cfg.profile_name("ja") == "ja" and cfg.profile_name("zh") == "ja"
+    assert cfg.profile_name("de") == "en" and cfg.profile_name(None) == "en"
+
+
+@pytest.mark.parametrize(
+    ("s", "b", "r", "p"),
+    [(0.8, 14, 8, 0.924), (0.5, 14, 8, 0.053), (0.8, 20, 10, 0.897), (0.5, 20, 10, 0.019)],
+)
+def test_s_curve_matches_spec_numbers(s, b, r, p):
+    assert s_curve(s, b, r) == pytest.approx(p, abs=0.001)
+
+
+def test_describe_lsh_table():
+    text = describe_lsh(DedupStageConfig(enabled=True))
+    assert "20 bands x 10 rows" in text and "14 bands x 8 rows" in text
+    assert "0.924" in text and "0.897" in text and "0.019" in text
+    assert "near-dup disabled" in describe_lsh(DedupStageConfig(minhash=False)).lower()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"profiles": {"ja": {"shingle": "char", "bands": 20, "rows": 10, "num_perm": 100}}}, "num_perm"),
+        ({"default_profile": "xx"}, "default_profile"),
+        ({"profile_of": {"zh": "nope"}}, "profile_of"),
+        ({"scope": "per_file"}, "scope"),
+        ({"keep": {"order": ["longest", "shortest"]}}, "mutually exclusive"),
+        ({"bands": 3}, "extra"),
+    ],
+)
+def test_invalid_configs_are_rejected(data, message):
+    with pytest.raises(ValidationError, match=message):
+        DedupStageConfig.model_validate(data)
+
+
+def _doc(i, text="本文です。" * 10, source="web", date=None, lang="ja"):
+    return Document(id=f"d{i}", text=text, source=source, lang=lang, meta={"date": date} if date else {})
+
+
+def test_rank_keys_follow_the_order():
+    rule = KeepRuleConfig()
+    prio = {"wiki": 2, "web": 0}
+    wiki_short = rank_key(_doc(1, "短い", "wiki"), rule, 0, prio)
+    web_long = rank_key(_doc(2, "長い文章" * 50), rule, 0, prio)
+    assert wiki_short < web_long  # source priority first
+    newer = rank_key(_doc(3, date="2024-05-01"), rule, 0, prio)
+    older = rank_key(_doc(4, date="2019-01-01T10:00:00Z"), rule, 0, prio)
+    undated = rank_key(_doc(5), rule, 0, prio)
+    assert newer < older < undated  # same length: newest wins, no date loses
+    oldest_rule = KeepRuleConfig(order=["oldest", "id_hash"])
+    assert rank_key(_doc(4, date="2019-01-01"), oldest_rule, 0) < rank_key(_doc(3, date="2024-05-01"), oldest_rule, 0)
+    assert len(newer) == 4
+    assert parse_date("not a date") is None and parse_date("2024-01-02") == 1704153600
+
+
+def _rows(docs, cfg):
+    return SignatureComputer(cfg, seed=1).compute(docs)
+
+
+def test_exact_groups_and_band_pairs():
+    cfg = DedupStageConfig(enabled=True)
+    text = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。"
+    docs = [_doc(1, text), _doc(2, text), _doc(3, text + "何でも薄暗い"), _doc(4, "。、")]
+    rows = _rows(docs, cfg)
+    assert rows.nperm.tolist() == [200, 200, 200, 0]  # no shingle: no signature
+    reps, groups = resolve_exact(rows)
+    assert len(reps) == 3 and sorted(reps.weight.tolist()) == [1, 1, 2]
+    (_key, group), = groups
+    assert group.count == 2 and group.keeper_id in {"d1", "d2"}
+    keys, uids = band_pairs(reps.take(np.nonzero(reps.nperm > 0)[0]), cfg)
+    assert keys.size == uids.size == 2 * 20
+    per_source = DedupStageConfig(enabled=True, scope="per_source")
+    split = _rows([_doc(1, text, "a"), _doc(2, text, "b")], per_source)
+    assert len(resolve_exact(split)[1]) == 0  # same text, different sources: no exact group
+
+
+def test_decide_clusters_keeps_the_best_rank_and_counts_weights():
+    cfg = DedupStageConfig(enabled=True)
+    base = "今日は晴れです。明日は雨が降るでしょう。週末は出かけたいと思います。" * 3
+    docs = [_doc(1, base), _doc(2, base + "以上"), _doc(3, base[:-5])]
+    rows = _rows(docs, cfg)
+    rows.weight = np.array([1, 3, 1])
+    roots = np.full(3, rows.uid.min(), dtype=np.uint64)
+    verdicts = dict(decide_clusters(rows, roots))
+    uid = {d.id: int(u) for d, u in zip(docs, rows.uid, strict=True)}
+    assert verdicts[uid["d2"]].keeper  # the longest text
+    assert all(v.kept_id == "d2" and v.cluster_size == 5 for v in verdicts.values())
+    assert 0.5 < verdicts[uid["d1"]].similarity < 1.0
+
+
+def test_route_outcomes():
+    doc = _doc(7)
+    assert route(doc, 1, None, None).meta["cluster_size"] == 1
+    kept = route(doc, 1, ExactGroup(1, "d7", 3), None)
+    assert isinstance(kept, Document) and kept.meta["cluster_size"] == 3
+    dup = route(doc, 1, ExactGroup(2, "d8", 3), Verdict(False, "d9", 6, 0.85))
+    assert isinstance(dup, Duplicate) and (dup.stage, dup.kept_id, dup.cluster_size, dup.similarity) == (
+        "dedup.exact", "d9", 6, 0.85)
+    near = route(doc, 1, None, Verdict(False, "d9", 2, 0.9))
+    assert isinstance(near, Duplicate) and near.stage == "dedup.minhash"
+    assert route(doc, 1, None, Verdict(True, "d7", 4, 1.0)).meta["cluster_size"] == 4
