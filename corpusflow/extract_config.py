@@ -56,6 +56,10 @@ class ExtractConfig(StrictModel):
         "time limit; 'inprocess' is slightly faster but cannot stop a page that never ends "
         "(timeout_s is then not enforced).",
     )
+    workers_per_process: int = Field(
+        0, ge=0, description="Extraction child processes shared by the threads of one Beam worker "
+        "process (0 = one per CPU). More threads than this wait for a free worker.",
+    )
     worker_memory_mb: int = Field(
         4096, ge=0, description="Address-space cap of the extraction child process (0 = none)."
     )

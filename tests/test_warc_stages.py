@@ -155,3 +155,29 @@ def test_url_rules_stage(results, inputs):
     assert set(r["kept"]) | set(reasons) == set(inputs["all_ids"])
     assert r["rejected"]["wet"]["text"] == "WET text" and all(
         r["rejected"][i]["text"] == "" for i in scholar)  # raw HTML is not copied
+
+
+def test_worker_pool_is_shared_by_threads(inputs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from corpusflow.stages.extract import _POOLS, acquire_pool, release_pool
+
+    cfg = ExtractConfig(isolation="inprocess", workers_per_process=2)
+    pool = acquire_pool(cfg)
+    assert acquire_pool(cfg) is pool and pool.refs == 2
+
+    def extract(doc: Document) -> str | None:
+        ex = pool.acquire()
+        try:
+            return ex.extract(doc.text, doc.url).text
+        finally:
+            pool.release(ex)
+
+    pages = inputs["warc"][:12]
+    with ThreadPoolExecutor(6) as threads:
+        texts = list(threads.map(extract, pages))
+    assert all(texts) and len(pool._all) <= 2
+    release_pool(cfg)
+    assert _POOLS.get(cfg.model_dump_json()) is pool
+    release_pool(cfg)
+    assert cfg.model_dump_json() not in _POOLS and pool._all == []

@@ -23,6 +23,9 @@ one, which is why the limit is generous.
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +36,7 @@ from apache_beam.metrics import Metrics
 from corpusflow.document import Document, ErrorRecord, Rejected
 from corpusflow.extract_config import ExtractConfig
 from corpusflow.html import (
+    ExtractResult,
     InProcessExtractor,
     TimedExtractor,
     TrafilaturaOptions,
@@ -70,22 +74,101 @@ def html_size(doc: Document) -> int:
     return int(size) if isinstance(size, int) else len(doc.text.encode("utf-8", "surrogatepass"))
 
 
+class WorkerPool:
+    """Extraction workers shared by the DoFn instances (threads) of one process.
+
+    A Beam worker process may run many threads, each with its own DoFn instance; one child
+    process per thread would cost memory (~70 MB each) without adding CPU. The pool creates at
+    most ``size`` extractors (default: the number of CPUs) on demand; a thread borrows one per
+    page and waits when all are busy. Reference-counted by ``setup()``/``teardown()``: the last
+    teardown stops the workers.
+    """
+
+    def __init__(self, cfg: ExtractConfig, size: int) -> None:
+        self._cfg = cfg
+        self.size = max(1, size)
+        self._free: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+        self.refs = 0
+
+    def acquire(self) -> Any:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if len(self._all) < self.size:
+                ex = make_extractor(self._cfg)
+                self._all.append(ex)
+                return ex
+        return self._free.get()
+
+    def release(self, ex: Any) -> None:
+        self._free.put(ex)
+
+    def close(self) -> None:
+        with self._lock:
+            for ex in self._all:
+                ex.close()
+            self._all.clear()
+            self._free = queue.LifoQueue()
+
+
+_POOLS: dict[str, WorkerPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool_key(cfg: ExtractConfig) -> str:
+    return cfg.model_dump_json()
+
+
+def acquire_pool(cfg: ExtractConfig) -> WorkerPool:
+    with _POOLS_LOCK:
+        key = _pool_key(cfg)
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = WorkerPool(cfg, cfg.workers_per_process or os.cpu_count() or 1)
+        pool.refs += 1
+        return pool
+
+
+def release_pool(cfg: ExtractConfig) -> None:
+    with _POOLS_LOCK:
+        key = _pool_key(cfg)
+        pool = _POOLS.get(key)
+        if pool is None:
+            return
+        pool.refs -= 1
+        if pool.refs <= 0:
+            del _POOLS[key]
+            pool.close()
+
+
 class _ExtractFn(beam.DoFn):
-    """One extraction worker per DoFn instance: started in setup(), stopped in teardown()."""
+    """Borrows an extraction worker from the process's pool for each HTML page."""
 
     def __init__(self, cfg: ExtractConfig) -> None:
         self._cfg = cfg
-        self._extractor: Any = None
+        self._pool: WorkerPool | None = None
 
     def setup(self) -> None:
-        self._extractor = make_extractor(self._cfg)
+        self._pool = acquire_pool(self._cfg)
         self._counters = StageCounters(STAGE)
         self._ms = Metrics.distribution(STAGE, "page_ms")
 
     def teardown(self) -> None:
-        if self._extractor is not None:
-            self._extractor.close()
-            self._extractor = None
+        if self._pool is not None:
+            self._pool = None
+            release_pool(self._cfg)
+
+    def _extract(self, page: str, url: str | None) -> ExtractResult:
+        assert self._pool is not None
+        ex = self._pool.acquire()
+        try:
+            return ex.extract(page, url)
+        finally:
+            self._pool.release(ex)
 
     def _reject(self, doc: Document, reason: str, detail: str, meta: dict[str, Any]) -> Any:
         self._counters.inc(f"rejected.{reason}")
@@ -117,7 +200,7 @@ class _ExtractFn(beam.DoFn):
                                    f"html lang {lang!r}, title {(title or '')[:80]!r}", meta)
                 return
             meta["ja_prefilter"] = why
-        res = self._extractor.extract(page, doc.url)
+        res = self._extract(page, doc.url)
         self._ms.update(int(res.seconds * 1000))
         if res.status == "timeout":
             yield self._reject(doc, REASON_TIMEOUT, f"over {cfg.timeout_s:g} s ({size} bytes)", meta)
