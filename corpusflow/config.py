@@ -179,10 +179,20 @@ class LimitsConfig(StrictModel):
         0.01, ge=0.0, le=1.0, description="Fail the run when errors / input records exceed this."
     )
     strict: bool = Field(False, description="Fail at the first malformed record.")
+    unique_ids: bool = Field(
+        True,
+        description="Rename records that reuse an id already seen (kept in meta.original_id), so two "
+        "different records are never confused downstream; costs one shuffle of the ids.",
+    )
 
 
 class PipelineConfig(StrictModel):
     name: str = Field("corpusflow", description="Run name, recorded in the manifest.")
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Python modules imported before the config is resolved (e.g. to register extra "
+        "filters). Nothing else is ever imported from a config, and nothing is evaluated.",
+    )
     seed: int = Field(0, ge=0, description="Seed of every keyed hash (sampling, shuffling, ids).")
     sources: list[SourceConfig] = Field(min_length=1)
     stages: StagesConfig = Field(default_factory=StagesConfig)
@@ -373,6 +383,7 @@ def load_config(
         data["sources"] = [src]
     if overrides:
         data = apply_overrides(data, overrides)
+    import_plugins(data.get("plugins") or [])
     try:
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
@@ -380,6 +391,21 @@ def load_config(
     if check_inputs:
         check_source_paths(cfg)
     return cfg
+
+
+def import_plugins(names: Any) -> None:
+    """Import the plugin modules a config names (and only those), e.g. to register filters."""
+    import importlib
+
+    if not isinstance(names, list):
+        raise ConfigError("plugins: must be a list of module names")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", name):
+            raise ConfigError(f"plugins.{i}: {name!r} is not a module name")
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            raise ConfigError(f"plugins.{i}: cannot import {name!r}: {type(exc).__name__}: {exc}") from None
 
 
 def expand_glob(pattern: str) -> list[str]:

@@ -39,6 +39,7 @@ from corpusflow.schemas import (
     rejected_row,
 )
 from corpusflow.stages.base import StageOutputs
+from corpusflow.stages.ids import MakeIdsUnique
 from corpusflow.stages.langid import IdentifyLanguage
 from corpusflow.stages.normalize import NormalizeText
 from corpusflow.stages.read import ReadDocuments
@@ -134,13 +135,15 @@ def _flatten(pcolls: list[beam.PCollection], label: str, p: beam.Pipeline) -> be
 def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
     """Add the whole corpusflow graph for ``plan`` to pipeline ``p``."""
     cfg, out = plan.cfg, plan.output
-    read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars)
+    read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict)
     first: StageOutputs = p | "Read" >> read
     plan.stage_order = ["read"]
     rejected = [first.rejected]
     duplicates: list[beam.PCollection] = []
     errors = [first.errors]
     docs = first.kept
+    if cfg.limits.unique_ids:
+        docs = docs | "UniqueIds" >> MakeIdsUnique()
     for label, name, transform in _stage_transforms(cfg):
         res: StageOutputs = docs | label >> transform
         plan.stage_order.append(name)
@@ -358,6 +361,8 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
     total_in = summary["total"]["input"]
     err_rate = summary["total"]["errors"] / total_in if total_in else 0.0
     manifest["error_rate"] = round(err_rate, 6)
+    if cfg.limits.strict and summary["total"]["errors"]:
+        problems.append(f"--strict: {summary['total']['errors']} record(s) failed; see {fs.join(out, 'errors')}/")
     if err_rate > cfg.limits.max_error_rate:
         problems.append(
             f"error rate {err_rate:.2%} ({summary['total']['errors']} of {total_in} records) is above "

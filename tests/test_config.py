@@ -35,7 +35,7 @@ def test_demo_config_is_valid() -> None:
         ({"stages": {"langid": {"min_score": "high"}}}, "stages.langid.min_score:"),
         ({"stages": {"langid": {"min_score": 1.5}}}, "stages.langid.min_score:"),
         ({"output": {"compression": "lzma"}}, "output.compression: 'lzma' is not allowed"),
-        ({"bogus": 1}, "bogus: unknown key; allowed keys here: name, seed, sources"),
+        ({"bogus": 1}, "bogus: unknown key; allowed keys here: name, plugins, seed, sources"),
         ({"sources": [{"name": "x y", "paths": ["a"]}]}, "sources.0.name"),
         ({"sources": [{"name": "s", "paths": ["a"], "format": "csv"}]}, "sources.0.format: 'csv' is not allowed"),
     ],

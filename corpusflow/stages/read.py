@@ -16,12 +16,17 @@ from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, Stag
 TAG_INPUT_COUNTS = "input_counts"
 
 
+class StrictModeError(RuntimeError):
+    """Raised in ``--strict`` mode at the first malformed record."""
+
+
 class _ReadFileFn(beam.DoFn):
     """Reads one file; emits one outcome per record and, at the end, the file's record count."""
 
-    def __init__(self, sources: dict[str, SourceConfig], max_doc_chars: int) -> None:
+    def __init__(self, sources: dict[str, SourceConfig], max_doc_chars: int, strict: bool = False) -> None:
         self._sources = sources
         self._max = max_doc_chars
+        self._strict = strict
 
     def setup(self) -> None:
         self._counters = StageCounters("read")
@@ -37,6 +42,11 @@ class _ReadFileFn(beam.DoFn):
                 self._counters.inc(f"rejected.{out.reason}")
                 yield pvalue.TaggedOutput(TAG_REJECTED, out)
             elif isinstance(out, ErrorRecord):
+                if self._strict:
+                    raise StrictModeError(
+                        f"--strict: malformed record in {out.file} at {out.offset_kind} {out.offset}: "
+                        f"{out.error_class}: {out.message}"
+                    )
                 self._counters.inc(f"errors.{out.error_class}")
                 yield pvalue.TaggedOutput(TAG_ERRORS, out)
             else:  # pragma: no cover - programming error in a reader
@@ -53,11 +63,13 @@ class ReadDocuments(beam.PTransform):
     records), and :attr:`input_counts` ``(source, n_records)`` per file for the manifest.
     """
 
-    def __init__(self, specs: list[FileSpec], sources: list[SourceConfig], max_doc_chars: int) -> None:
+    def __init__(self, specs: list[FileSpec], sources: list[SourceConfig], max_doc_chars: int,
+                 strict: bool = False) -> None:
         super().__init__()
         self._specs = list(specs)
         self._sources = {s.name: s for s in sources}
         self._max = max_doc_chars
+        self._strict = strict
         self.input_counts: beam.PCollection | None = None
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> StageOutputs:
@@ -66,7 +78,7 @@ class ReadDocuments(beam.PTransform):
             | "ListFiles" >> beam.Create(self._specs)
             | "SpreadFiles" >> beam.Reshuffle()
         )
-        outs = files | "ReadFile" >> beam.ParDo(_ReadFileFn(self._sources, self._max)).with_outputs(
+        outs = files | "ReadFile" >> beam.ParDo(_ReadFileFn(self._sources, self._max, self._strict)).with_outputs(
             TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, main="docs"
         )
         self.input_counts = outs[TAG_INPUT_COUNTS]

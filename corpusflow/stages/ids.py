@@ -1,0 +1,55 @@
+"""MakeIdsUnique: the same id on two different input records never merges them.
+
+Input dumps reuse ids (two sources numbering from 0, a re-crawl of the same page, a file listed
+twice under different names). Downstream stages key documents by id (dedup clusters, the
+duplicates' ``kept_id``, mixture selection), so two different records sharing an id would be
+confused. Only ids are shuffled to find collisions: ``(id, (source, file, line))`` tuples are
+grouped by id; for each id seen more than once, the first record in ``(source, file, line)``
+order keeps the id and every other one is renamed ``{id}~{source}:{file_key}#{line}``, with the
+original kept in ``meta["original_id"]``. Nothing is dropped here: whether the two texts are
+duplicates is for the dedup stage to decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import apache_beam as beam
+
+from corpusflow.document import Document
+from corpusflow.stages.base import StageCounters
+
+Key = tuple[str, str, int]
+
+
+def _collisions(item: tuple[str, Iterable[Key]]) -> Iterator[tuple[Key, str]]:
+    doc_id, places = item
+    ordered = sorted(places)
+    for source, file, line in ordered[1:]:
+        yield (source, file, line), f"{doc_id}~{source}:{file.rsplit('/', 1)[-1]}#{line}"
+
+
+class _RenameFn(beam.DoFn):
+    def setup(self) -> None:
+        self._counters = StageCounters("ids")
+
+    def process(self, doc: Document, renames: dict[Key, str]) -> Iterator[Document]:
+        new = renames.get((doc.source, doc.file, doc.line)) if renames else None
+        if new is None:
+            yield doc
+            return
+        self._counters.inc("renamed")
+        yield doc.replace(id=new, meta={**doc.meta, "original_id": doc.id})
+
+
+class MakeIdsUnique(beam.PTransform):
+    """Renames all but the first record of each id that occurs more than once (see module doc)."""
+
+    def expand(self, docs: beam.PCollection) -> beam.PCollection:
+        renames = (
+            docs
+            | "IdPlaces" >> beam.Map(lambda d: (d.id, (d.source, d.file, d.line)))
+            | "GroupById" >> beam.GroupByKey()
+            | "Collisions" >> beam.FlatMap(_collisions)
+        )
+        return docs | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))
