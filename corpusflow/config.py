@@ -28,6 +28,7 @@ from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.extract_config import ExtractConfig, UrlFilterConfig
 from corpusflow.filters.config import FilterStageConfig
 from corpusflow.mixture.config import MixtureStageConfig
+from corpusflow.runners import RunnerConfig  # runner: section (issue #6, owner: runners)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PKG_PREFIX = "pkg:"
@@ -198,6 +199,10 @@ class PipelineConfig(StrictModel):
     stages: StagesConfig = Field(default_factory=StagesConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    # >>> runner section (issue #6, owner: runners): how to run, not what; not in config_hash >>>
+    runner: RunnerConfig = Field(default_factory=RunnerConfig,
+                                 description="Beam runner and options; the CLI overrides them.")
+    # <<< runner section <<<
 
     @model_validator(mode="after")
     def _unique_sources(self) -> PipelineConfig:
@@ -218,7 +223,8 @@ class PipelineConfig(StrictModel):
         return self.model_dump(mode="json")
 
     def config_hash(self) -> str:
-        blob = json.dumps(self.to_jsonable(), sort_keys=True, ensure_ascii=False).encode()
+        data = {k: v for k, v in self.to_jsonable().items() if k != "runner"}  # issue #6: runner excluded
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 
 

@@ -380,18 +380,7 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
 
 
 def _remove_marker(out: str) -> None:
-    import os
-
-    from corpusflow.config import is_remote
-
-    marker = fs.join(out, IN_PROGRESS)
-    if is_remote(marker):
-        import boto3
-
-        _scheme, bucket, key = fs._split_bucket(marker)
-        boto3.client("s3").delete_object(Bucket=bucket, Key=key)
-    elif os.path.exists(marker):
-        os.remove(marker)
+    fs.remove(fs.join(out, IN_PROGRESS))  # local, s3:// or gs:// (issue #6)
 
 
 def _json_bytes(obj: Any) -> bytes:

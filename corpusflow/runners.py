@@ -1,54 +1,139 @@
-"""Runner selection: CLI runner names -> explicit Beam pipeline options.
+"""Runner selection: a runner name + options (config ``runner:`` section and CLI) -> Beam argv.
 
-``DirectRunner`` (the default) is mapped to Beam's ``FnApiRunner``, the engine behind the
-DirectRunner, named explicitly so Beam never tries to download the Prism binary (which fails
-offline and can hang on networks that drop packets). Its modes come from Beam's own flags:
-``--direct_running_mode in_memory|multi_threading|multi_processing`` and
-``--direct_num_workers N``. ``PortableRunner`` defaults to Beam's in-process job service with a
-LOOPBACK environment (``--job_endpoint=embed --environment_type=LOOPBACK``): pickling and the
-Fn API exactly as on a cluster. ``DataflowRunner``, ``SparkRunner`` and ``FlinkRunner`` get the
-options as given (see docs/running.md).
+Where the runner comes from, first match wins:
+
+1. ``corpusflow run ... --runner NAME`` and any other ``--flag[=value]`` on the command line
+   (unknown flags are Beam pipeline options);
+2. the pipeline config's ``runner:`` section (``name`` + ``options``, see :class:`RunnerConfig`);
+3. ``DirectRunner`` in ``in_memory`` mode.
+
+A CLI flag replaces the config option of the same name; the config's other options are kept.
+
+What each name becomes (see docs/running.md for command lines):
+
+* ``DirectRunner`` -> Beam's ``FnApiRunner``, the engine behind the DirectRunner, named
+  explicitly so Beam never tries to download the Prism binary (beam.md §2.1: it fails offline
+  and ``urlopen`` has no timeout). Modes are Beam's own flags: ``--direct_running_mode
+  in_memory|multi_threading|multi_processing`` and ``--direct_num_workers N`` (2 when a parallel
+  mode is chosen without a count; 0 means one per core).
+* ``PortableRunner`` -> Beam's job service with a Python SDK environment. Default
+  ``--job_endpoint=embed --environment_type=LOOPBACK`` (the in-process job service; DoFns are
+  pickled and run through the Fn API exactly as on a cluster). ``EXTERNAL`` needs
+  ``--environment_config=HOST:PORT`` of a running ``apache_beam.runners.worker.worker_pool_main``
+  (real separate worker processes); ``PROCESS`` needs ``--environment_config='{"command": ...}'``
+  (the SDK container's ``boot`` binary); ``DOCKER`` needs a Docker daemon and the SDK image.
+* ``DataflowRunner`` -> needs ``--project``, ``--region`` and a ``gs://`` ``--temp_location``,
+  and a way to get corpusflow onto the workers (``--setup_file``, ``--sdk_container_image`` or
+  ``--extra_package``), unless ``--dry_run=True`` (graph built offline, nothing submitted).
+* ``SparkRunner`` / ``FlinkRunner`` -> options passed through (``--spark_master_url``,
+  ``--flink_master``, ``--spark_job_server_jar``...). Beam downloads the job-server jar from
+  Maven Central unless given a local jar (beam.md §4.1).
+
+Every Beam flag is checked against Beam's own option definitions before the job starts, so a
+misspelt flag is a usage error (exit 2) instead of Beam's "Discarding unparseable args"
+warning and a run with the wrong settings.
+
+Pure Python: Beam's option parser is imported lazily, and :class:`RunnerConfig` has no Beam
+import, so :mod:`corpusflow.config` can embed it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import io
+import json
+import re
 from typing import Any
+
+from pydantic import Field, field_validator
+
+from corpusflow.configbase import StrictModel
 
 RUNNERS = ("DirectRunner", "PortableRunner", "DataflowRunner", "SparkRunner", "FlinkRunner")
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
+ENVIRONMENT_TYPES = ("LOOPBACK", "EXTERNAL", "PROCESS", "DOCKER")
+DEFAULT_RUNNER = "DirectRunner"
+
+# Lower-case aliases accepted on the CLI and in configs.
+_ALIASES = {
+    "direct": "DirectRunner",
+    "directrunner": "DirectRunner",
+    "fnapirunner": "DirectRunner",
+    "local": "DirectRunner",
+    "portable": "PortableRunner",
+    "portablerunner": "PortableRunner",
+    "dataflow": "DataflowRunner",
+    "dataflowrunner": "DataflowRunner",
+    "spark": "SparkRunner",
+    "sparkrunner": "SparkRunner",
+    "flink": "FlinkRunner",
+    "flinkrunner": "FlinkRunner",
+}
+
+# Runners whose workers do not share the launcher's file system.
+DISTRIBUTED = ("DataflowRunner",)
+
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+OptionValue = str | int | float | bool | list[str | int | float]
 
 
-def _has(args: list[str], flag: str) -> bool:
-    return any(a == flag or a.startswith(flag + "=") for a in args)
+def canonical_runner(name: str) -> str:
+    """``DirectRunner`` for ``direct``/``DirectRunner``/``FnApiRunner``...; ValueError otherwise."""
+    if name in RUNNERS:
+        return name
+    found = _ALIASES.get(name.lower())
+    if found is None:
+        raise ValueError(f"unknown runner {name!r}; allowed: {', '.join(RUNNERS)} "
+                         "(or direct, local, portable, dataflow, spark, flink)")
+    return found
 
 
-def beam_options(runner: str, extra: list[str]) -> tuple[list[str], dict[str, Any]]:
-    """Return (Beam argv, a summary for the manifest)."""
-    if runner not in RUNNERS:
-        raise ValueError(f"unknown runner {runner!r}; allowed: {', '.join(RUNNERS)}")
-    argv = list(extra)
-    if runner == "DirectRunner":
-        argv = ["--runner=FnApiRunner", *argv]
-        mode = next((a.split("=", 1)[1] for a in argv if a.startswith("--direct_running_mode=")), "in_memory")
-        if mode not in RUNNING_MODES:
-            raise ValueError(f"--direct_running_mode={mode!r}; allowed: {', '.join(RUNNING_MODES)}")
-        if mode != "in_memory" and not _has(argv, "--direct_num_workers"):
-            argv.append("--direct_num_workers=2")
-        workers = next((a.split("=", 1)[1] for a in argv if a.startswith("--direct_num_workers=")), "1")
-        summary = {"runner": "DirectRunner", "engine": "FnApiRunner", "mode": mode, "workers": int(workers)}
-    elif runner == "PortableRunner":
-        argv = ["--runner=PortableRunner", *argv]
-        if not _has(argv, "--job_endpoint"):
-            argv.append("--job_endpoint=embed")
-        if not _has(argv, "--environment_type"):
-            argv.append("--environment_type=LOOPBACK")
-        env = next(a.split("=", 1)[1] for a in argv if a.startswith("--environment_type="))
-        endpoint = next(a.split("=", 1)[1] for a in argv if a.startswith("--job_endpoint="))
-        summary = {"runner": "PortableRunner", "job_endpoint": endpoint, "environment_type": env}
-    else:
-        argv = [f"--runner={runner}", *argv]
-        summary = {"runner": runner}
-    return argv, summary
+class RunnerConfig(StrictModel):
+    """The ``runner:`` section of a pipeline config: which Beam runner and its options.
+
+    ``options`` maps Beam option names (without ``--``) to values: ``true`` becomes a bare flag
+    (``--save_main_session``), ``false`` is left out, a list repeats the flag
+    (``experiments: [a, b]``). The CLI's ``--runner`` and ``--flag=value`` override these. The
+    section is not part of the config hash: it changes how the job runs, never its output.
+    """
+
+    name: str = Field(DEFAULT_RUNNER, description=f"One of {', '.join(RUNNERS)}.")
+    options: dict[str, OptionValue] = Field(
+        default_factory=dict,
+        description="Beam pipeline options, e.g. {direct_running_mode: multi_processing, direct_num_workers: 2}.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, v: str) -> str:
+        return canonical_runner(v)
+
+    @field_validator("options")
+    @classmethod
+    def _check_options(cls, v: dict[str, OptionValue]) -> dict[str, OptionValue]:
+        for key in v:
+            if key == "runner":
+                raise ValueError("set the runner with runner.name, not runner.options.runner")
+            if not _OPTION_NAME.match(key):
+                raise ValueError(f"option {key!r}: write Beam option names without '--', "
+                                 "e.g. direct_num_workers")
+        return v
+
+
+def options_to_argv(options: dict[str, OptionValue]) -> list[str]:
+    """``{"a": 1, "b": True, "c": False, "d": ["x", "y"]}`` -> ``--a=1 --b --d=x --d=y``."""
+    argv: list[str] = []
+    for key, value in options.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item is True:
+                argv.append(f"--{key}")
+            elif item is False:
+                continue
+            else:
+                argv.append(f"--{key}={item}")
+    return argv
 
 
 def normalize_beam_args(extra: list[str]) -> list[str]:
@@ -64,3 +149,191 @@ def normalize_beam_args(extra: list[str]) -> list[str]:
             out.append(a)
             i += 1
     return out
+
+
+def _flag_name(arg: str) -> str:
+    return arg.split("=", 1)[0]
+
+
+def merge_argv(base: list[str], override: list[str]) -> list[str]:
+    """``base`` flags, minus those whose name appears in ``override``, then ``override``."""
+    names = {_flag_name(a) for a in override if a.startswith("--")}
+    return [a for a in base if _flag_name(a) not in names] + list(override)
+
+
+def _has(args: list[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(flag + "=") for a in args)
+
+
+def _value(args: list[str], flag: str, default: str | None = None) -> str | None:
+    """The last value given for ``--flag=value`` (argparse semantics: the last one wins)."""
+    found = default
+    for a in args:
+        if a.startswith(flag + "="):
+            found = a.split("=", 1)[1]
+    return found
+
+
+def check_beam_flags(argv: list[str]) -> None:
+    """Raise ValueError for a flag Beam does not define or a value Beam's parser rejects."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    seen: set[str] = set()
+    for cls in PipelineOptions.__subclasses__():
+        if str(cls) not in seen:
+            seen.add(str(cls))
+            cls._add_argparse_args(parser)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            _known, unknown = parser.parse_known_args(argv)
+    except SystemExit:
+        last = [ln for ln in err.getvalue().splitlines() if ln.strip()][-1:] or ["invalid Beam option"]
+        raise ValueError(f"Beam options: {last[0].split('error: ', 1)[-1]}") from None
+    flags = [u for u in unknown if u.startswith("-")]
+    if flags:
+        known = [s for a in parser._actions for s in a.option_strings]
+        hints = []
+        for u in flags:
+            close = difflib.get_close_matches(_flag_name(u), known, n=2)
+            hints.append(f"{u}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+        raise ValueError("unknown Beam option(s): " + ", ".join(hints)
+                         + "; see 'corpusflow run --help' and docs/running.md")
+    stray = [u for u in unknown if not u.startswith("-")]
+    if stray:
+        raise ValueError(f"unexpected argument(s) {' '.join(stray)}: give Beam options as --name=value")
+
+
+def beam_options(runner: str, extra: list[str], *, check: bool = True) -> tuple[list[str], dict[str, Any]]:
+    """Return (Beam argv, a summary for the manifest) for ``runner`` and option flags ``extra``.
+
+    Raises ValueError (a usage error: the CLI exits with code 2) for an unknown runner, an
+    unknown or malformed flag, or a combination that cannot work (see the module docstring).
+    """
+    runner = canonical_runner(runner)
+    argv = normalize_beam_args(list(extra))
+    if _has(argv, "--runner"):
+        raise ValueError("choose the runner with corpusflow's --runner (or runner.name in the config), "
+                         "not a Beam --runner flag")
+    summary: dict[str, Any]
+    if runner == "DirectRunner":
+        mode = _value(argv, "--direct_running_mode", "in_memory")
+        if mode not in RUNNING_MODES:
+            raise ValueError(f"--direct_running_mode={mode!r}; allowed: {', '.join(RUNNING_MODES)}")
+        if mode != "in_memory" and not _has(argv, "--direct_num_workers"):
+            argv.append("--direct_num_workers=2")
+        workers = _value(argv, "--direct_num_workers", "1") or "1"
+        if not workers.isdigit():
+            raise ValueError(f"--direct_num_workers={workers!r}: a number (0 = one per core)")
+        argv = ["--runner=FnApiRunner", *argv]
+        summary = {"runner": "DirectRunner", "engine": "FnApiRunner", "mode": mode, "workers": int(workers)}
+    elif runner == "PortableRunner":
+        if not _has(argv, "--job_endpoint"):
+            argv.append("--job_endpoint=embed")
+        if not _has(argv, "--environment_type"):
+            argv.append("--environment_type=LOOPBACK")
+        env = (_value(argv, "--environment_type") or "").upper()
+        if env not in ENVIRONMENT_TYPES:
+            raise ValueError(f"--environment_type={env!r}; allowed: {', '.join(ENVIRONMENT_TYPES)}")
+        config = _value(argv, "--environment_config")
+        if env == "EXTERNAL" and not config:
+            raise ValueError("--environment_type=EXTERNAL needs --environment_config=HOST:PORT of a running "
+                             "'python -m apache_beam.runners.worker.worker_pool_main --service_port=PORT'")
+        if env == "PROCESS" and not config and not any(a.startswith("--environment_option=process_command=")
+                                                       for a in argv):
+            raise ValueError("--environment_type=PROCESS needs --environment_config='{\"command\": "
+                             "\"/opt/apache/beam/boot\"}' (the SDK container's boot binary)")
+        if env == "PROCESS" and config:
+            try:
+                json.loads(config)
+            except ValueError:
+                raise ValueError(f"--environment_config for PROCESS must be JSON, got {config!r}") from None
+        argv = ["--runner=PortableRunner", *argv]
+        summary = {"runner": "PortableRunner", "job_endpoint": _value(argv, "--job_endpoint"),
+                   "environment_type": env}
+        if config and env == "EXTERNAL":
+            summary["environment_config"] = config
+    elif runner == "DataflowRunner":
+        dry = (_value(argv, "--dry_run", "false") or "").lower() in ("true", "1", "yes")
+        missing = [f for f in ("--project", "--region", "--temp_location") if not _has(argv, f)]
+        if missing and not dry:
+            raise ValueError(f"DataflowRunner needs {', '.join(missing)} (see docs/running.md)")
+        temp = _value(argv, "--temp_location")
+        if temp and not temp.startswith("gs://"):
+            raise ValueError(f"--temp_location={temp!r}: Dataflow needs a gs:// URL")
+        ships = ("--setup_file", "--sdk_container_image", "--extra_package", "--requirements_file")
+        if not dry and not any(_has(argv, f) for f in ships):
+            raise ValueError(
+                "DataflowRunner workers need the corpusflow package: pass --setup_file=./pyproject.toml, "
+                "--sdk_container_image=IMAGE (built FROM apache/beam_python3.11_sdk:2.77.0 with corpusflow "
+                "installed) or --extra_package=dist/corpusflow-VERSION.tar.gz (see docs/running.md)")
+        try:  # the same import DataflowRunner makes when the job starts
+            from apache_beam.runners.dataflow.internal import apiclient  # noqa: F401
+        except ImportError as exc:
+            raise ValueError(f"DataflowRunner needs apache-beam[gcp] ({exc}): "
+                             "pip install 'corpusflow[gcp]'") from None
+        argv = ["--runner=DataflowRunner", *argv]
+        summary = {"runner": "DataflowRunner", "project": _value(argv, "--project"),
+                   "region": _value(argv, "--region"), "dry_run": dry}
+    else:  # SparkRunner, FlinkRunner: passed through
+        argv = [f"--runner={runner}", *argv]
+        summary = {"runner": runner}
+        for flag in ("--spark_master_url", "--flink_master", "--job_endpoint"):
+            if _has(argv, flag):
+                summary[flag[2:]] = _value(argv, flag)
+    if check:
+        check_beam_flags(argv)
+    return argv, summary
+
+
+def resolve_runner(cli_runner: str | None, cli_flags: list[str],
+                   config: RunnerConfig | None) -> tuple[list[str], dict[str, Any]]:
+    """Combine the config's ``runner:`` section with the CLI (the CLI wins) into Beam argv."""
+    cfg = config or RunnerConfig()
+    name = canonical_runner(cli_runner) if cli_runner else cfg.name
+    flags = merge_argv(options_to_argv(cfg.options), normalize_beam_args(list(cli_flags)))
+    return beam_options(name, flags)
+
+
+def is_dry_run(summary: dict[str, Any]) -> bool:
+    return bool(summary.get("dry_run"))
+
+
+def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[str]) -> None:
+    """Refuse local output or input paths with a runner whose workers cannot see them.
+
+    Dataflow workers are other machines: a local path there is an empty directory on the
+    worker, so outputs would vanish and inputs would be missing. (Paths starting with ``pkg:``
+    resolve on the launcher and are local too.)
+    """
+    from corpusflow.config import is_remote
+
+    if summary.get("runner") not in DISTRIBUTED or summary.get("dry_run"):
+        return
+    bad = []
+    if not is_remote(output):
+        bad.append(f"--output {output}")
+    bad.extend(p for p in inputs if not is_remote(p))
+    if bad:
+        raise ValueError(
+            f"{summary['runner']} workers cannot read or write local paths; use gs:// or s3:// URLs for: "
+            + ", ".join(bad[:5]) + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""))
+
+
+# Beam loggers that relay every worker log line ("Worker: ...") or print per-worker start-up
+# notices in multi_processing / portable runs (beam.md §8).
+_NOISY_LOGGERS = (
+    "apache_beam.runners.portability.local_job_service",
+    "apache_beam.runners.worker.worker_pool_main",
+    "apache_beam.runners.worker.sdk_worker_main",
+    "apache_beam.runners.portability.portable_runner",
+)
+
+
+def quiet_worker_logs() -> None:
+    """Set Beam's worker-relay loggers to WARNING (``corpusflow -v run`` keeps them)."""
+    import logging
+
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -16,13 +16,17 @@ Output layout:
   DIR/manifest.json                       config + hash, counts per source and stage, shards
                                           (written last: a DIR without it is not finished)
 
-Runners (--runner):
+Runners (--runner, else the config's runner: section, else DirectRunner):
   DirectRunner    local, the default (Beam's FnApiRunner; add --direct_running_mode=multi_processing
                   --direct_num_workers=2 for CPU-bound runs)
-  PortableRunner  Beam's local job service (default --job_endpoint=embed --environment_type=LOOPBACK)
-  DataflowRunner, SparkRunner, FlinkRunner: options passed through to Beam (see docs/running.md)
+  PortableRunner  Beam's job service (default --job_endpoint=embed --environment_type=LOOPBACK;
+                  --environment_type=EXTERNAL --environment_config=HOST:PORT for a worker pool)
+  DataflowRunner  needs --project --region --temp_location=gs://... and --setup_file=./pyproject.toml
+                  (or --sdk_container_image); --dry_run=True builds the job offline
+  SparkRunner, FlinkRunner: options passed through to Beam (see docs/running.md)
 
-Any other --flag is passed to Beam as a pipeline option.
+Any other --flag is a Beam pipeline option (checked against Beam's option list; it overrides
+the same option in the config's runner.options).
 """
 
 
@@ -35,8 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "globs (repeatable; quote the glob)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config value, e.g. --set stages.langid.min_score=0.8 (repeatable)")
-    p.add_argument("--runner", default="DirectRunner", help="DirectRunner (default), PortableRunner, "
-                   "DataflowRunner, SparkRunner, FlinkRunner")
+    p.add_argument("--runner", default=None, help="DirectRunner (default), PortableRunner, "
+                   "DataflowRunner, SparkRunner, FlinkRunner; overrides the config's runner.name")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
     p.add_argument("--max-error-rate", type=float, default=None,
                    help="fail when errors / input records exceed this (default: limits.max_error_rate, 0.01)")
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from corpusflow.config import ConfigError, load_config
     from corpusflow.pipeline import RunFailed, build_pipeline, finish_run, plan_run, prepare_output
-    from corpusflow.runners import beam_options, normalize_beam_args
+    from corpusflow.runners import check_paths_for_runner, is_dry_run, quiet_worker_logs, resolve_runner
 
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)
@@ -66,16 +70,23 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("limits.strict=true")
     try:
         cfg = load_config(args.config, overrides=overrides, inputs=args.input or None)
-        beam_argv, runner_summary = beam_options(args.runner, normalize_beam_args(args.extra_args))
+        # >>> runner selection (issue #6, owner: runners) >>>
+        beam_argv, runner_summary = resolve_runner(args.runner, args.extra_args, cfg.runner)
         plan = plan_run(cfg, args.output)
+        check_paths_for_runner(runner_summary, plan.output, [f.path for f in plan.files])
     except (ConfigError, ValueError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)
         return 2
+    dry_run = is_dry_run(runner_summary)  # Dataflow --dry_run=True: build the job, run nothing
+    if not getattr(args, "verbose", False):
+        quiet_worker_logs()
     try:
-        prepare_output(plan.output, overwrite=args.overwrite)
-    except FileExistsError as exc:
+        if not dry_run:
+            prepare_output(plan.output, overwrite=args.overwrite)
+    except (FileExistsError, RuntimeError, OSError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)
         return 2
+    # <<< runner selection <<<
     logging.getLogger("corpusflow").info(
         "running %s over %d file(s) from %d source(s) -> %s (%s)", cfg.name, len(plan.files),
         len(cfg.sources), plan.output, runner_summary)
@@ -91,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # the job itself failed
         print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    if dry_run:  # issue #6: nothing ran, so there are no stats to check
+        print(f"dry run: the {runner_summary['runner']} job was built and validated; nothing was submitted")
+        return 0
     try:
         manifest = finish_run(plan, seconds=time.time() - start, runner=runner_summary)
     except RunFailed as exc:

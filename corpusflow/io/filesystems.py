@@ -1,21 +1,138 @@
-"""Opening and listing local paths and object-store URLs (``s3://``, ``gs://``).
+"""Opening, listing, writing and deleting local paths and object-store URLs (``s3://``, ``gs://``).
 
-Reading and writing go through ``smart_open`` (streaming, transparent ``.gz``/``.bz2``/``.zst``
-decompression by extension). S3 uses boto3, so the standard AWS settings apply, including
-``AWS_ENDPOINT_URL`` for S3-compatible stores (and moto's server in the tests). ``gs://`` needs
-``google-cloud-storage`` (``pip install 'corpusflow[gcp]'``).
+Every path the pipeline reads or writes goes through this module, on the launcher (listing
+inputs, preparing the output directory, the manifest) and on the workers (reading input files,
+writing shards), so a run works the same with a local directory and with a bucket.
+
+* Local paths: plain files; writes go to a temporary sibling and are renamed into place.
+* ``s3://`` (and S3-compatible stores): boto3, with the standard AWS settings (credentials
+  chain, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL`` for MinIO/Ceph/moto). Reads stream
+  through ``smart_open`` (ranged GETs); small writes are one ``PutObject``, which S3 makes
+  visible atomically, whole or not at all.
+* ``gs://``: ``google-cloud-storage`` (``pip install 'corpusflow[gcp]'``). Without it every
+  ``gs://`` operation raises :class:`RemoteStorageError` at once, naming the package, instead
+  of failing inside smart_open or Beam. (With it but without credentials, Google's client
+  probes the metadata server and retries for minutes before failing: beam.md §6. Tests never
+  use ``gs://``.)
+
+Clients are created once per process and shared by threads (boto3 and GCS clients are
+thread-safe once built; building them is not), and rebuilt after a fork.
+
+Globs (``*``, ``?``, ``[...]``, ``**``) follow :func:`glob.glob` with ``recursive=True``:
+``*`` stays within one path segment, ``**/`` matches zero or more directories.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import shutil
+import threading
 import uuid
 from typing import IO, Any
 
 from corpusflow.config import is_remote, resolve_path
+
+S3_SCHEMES = ("s3",)
+GCS_SCHEMES = ("gs", "gcs")
+# One PutObject can carry 5 GiB; larger payloads go through smart_open's multipart upload,
+# which is also invisible until it completes.
+_SINGLE_PUT_MAX = 1 << 30
+_S3_DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, int], Any] = {}
+
+
+class RemoteStorageError(RuntimeError):
+    """An object-store URL that cannot be used here (missing client library, unsupported scheme)."""
+
+
+# ------------------------------------------------------------------------------------------------
+# URLs and clients
+# ------------------------------------------------------------------------------------------------
+
+
+def scheme_of(path: str) -> str:
+    """``s3`` for ``s3://b/k``; ``""`` for a local path."""
+    return path.split("://", 1)[0].lower() if is_remote(path) else ""
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """``s3://bucket/a/b`` -> ``("s3", "bucket", "a/b")``."""
+    scheme, rest = url.split("://", 1)
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"{url!r}: no bucket name")
+    return scheme.lower(), bucket, key
+
+
+_split_bucket = split_url  # old name, kept for callers outside this module
+
+
+def s3_client() -> Any:
+    """The process's boto3 S3 client (honours ``AWS_ENDPOINT_URL`` and the usual AWS settings)."""
+    key = ("s3", os.getpid())
+    client = _clients.get(key)
+    if client is None:
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                try:
+                    import boto3
+                except ImportError as exc:  # pragma: no cover - boto3 comes with smart-open[s3]
+                    raise RemoteStorageError("s3:// needs boto3: pip install 'smart-open[s3]'") from exc
+                client = boto3.session.Session().client("s3")
+                _clients[key] = client
+    return client
+
+
+def gcs_client() -> Any:
+    """The process's google-cloud-storage client; RemoteStorageError if the library is missing."""
+    key = ("gs", os.getpid())
+    client = _clients.get(key)
+    if client is None:
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                try:
+                    from google.cloud import storage  # type: ignore[import-not-found,import-untyped]
+                except ImportError as exc:
+                    raise RemoteStorageError(
+                        "gs:// URLs need the google-cloud-storage package, which is not installed: "
+                        "pip install 'corpusflow[gcp]' (or pip install google-cloud-storage); "
+                        "see docs/running.md"
+                    ) from exc
+                client = storage.Client()
+                _clients[key] = client
+    return client
+
+
+def reset_clients() -> None:
+    """Forget the cached clients (after changing ``AWS_ENDPOINT_URL`` or credentials in-process)."""
+    with _lock:
+        _clients.clear()
+
+
+def _unsupported(path: str, what: str) -> RemoteStorageError:
+    return RemoteStorageError(
+        f"cannot {what} {path!r}: corpusflow supports local paths, s3:// and gs:// "
+        f"(other URLs can only be read, one explicit file at a time)"
+    )
+
+
+def _transport_params(path: str) -> dict[str, Any]:
+    scheme = scheme_of(path)
+    if scheme in S3_SCHEMES:
+        return {"client": s3_client()}
+    if scheme in GCS_SCHEMES:
+        return {"client": gcs_client()}
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading and writing
+# ------------------------------------------------------------------------------------------------
 
 
 def open_read(path: str, *, compressed: bool = True) -> IO[bytes]:
@@ -25,10 +142,15 @@ def open_read(path: str, *, compressed: bool = True) -> IO[bytes]:
     by smart_open, so every runner and Python version behaves the same (smart_open 9 needs the
     ``backports.zstd`` package for ``.zst`` on Python < 3.14).
     """
-    import smart_open
-
     path = resolve_path(path)
-    raw = smart_open.open(path, "rb", compression="disable")
+    if path.startswith("file://"):
+        path = path[len("file://") :]
+    if is_remote(path):
+        import smart_open
+
+        raw: Any = smart_open.open(path, "rb", compression="disable", transport_params=_transport_params(path))
+    else:
+        raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
     if not compressed:
         return raw
     name = path.lower()
@@ -55,40 +177,133 @@ def open_read(path: str, *, compressed: bool = True) -> IO[bytes]:
 
 
 def open_write(path: str) -> IO[bytes]:
-    import smart_open
+    """A binary writer. Object stores: the object appears when the writer is closed without error
+    (multipart upload, aborted on an exception). Local: written in place; prefer
+    :func:`write_bytes_atomic` for files other processes may read while they are written."""
+    if is_remote(path):
+        if scheme_of(path) not in S3_SCHEMES + GCS_SCHEMES:
+            raise _unsupported(path, "write")
+        import smart_open
 
-    return smart_open.open(path, "wb", compression="disable")
+        return smart_open.open(path, "wb", compression="disable", transport_params=_transport_params(path))
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return open(path, "wb")
 
 
-def _split_bucket(url: str) -> tuple[str, str, str]:
-    scheme, rest = url.split("://", 1)
-    bucket, _, key = rest.partition("/")
-    return scheme, bucket, key
+def read_bytes(path: str) -> bytes:
+    with open_read(path, compressed=False) as f:
+        data: Any = f.read()
+    return bytes(data)
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader never sees a partial file.
+
+    Local: a temporary sibling, fsync, then ``os.replace``. S3: one ``PutObject`` (multipart
+    above 1 GiB), visible only when complete. GCS: one upload, likewise. A retried writer
+    (a worker re-running a bundle) simply replaces the object with identical bytes.
+    """
+    scheme = scheme_of(path)
+    if scheme in S3_SCHEMES:
+        _s, bucket, key = split_url(path)
+        if len(data) <= _SINGLE_PUT_MAX:
+            s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        else:
+            with open_write(path) as f:
+                f.write(data)
+        return
+    if scheme in GCS_SCHEMES:
+        _s, bucket, key = split_url(path)
+        gcs_client().bucket(bucket).blob(key).upload_from_string(data)
+        return
+    if scheme:
+        raise _unsupported(path, "write")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+# ------------------------------------------------------------------------------------------------
+# Listing
+# ------------------------------------------------------------------------------------------------
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a glob over ``/``-separated keys with :func:`glob.glob` (recursive) semantics.
+
+    ``*`` and ``?`` never cross ``/``; ``**`` as a whole segment matches any number of segments
+    (``a/**/b`` matches ``a/b`` and ``a/x/y/b``); ``[abc]``/``[!abc]`` are character classes.
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**", i) and (i == 0 or pattern[i - 1] == "/"):
+            j = i + 2
+            if j == n:
+                out.append(".*")
+                i = j
+                continue
+            if pattern[j] == "/":
+                out.append("(?:[^/]*/)*")  # zero or more whole directories
+                i = j + 1
+                continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if j == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : j]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
+
+
+def _list_keys(scheme: str, bucket: str, prefix: str) -> list[str]:
+    if scheme in S3_SCHEMES:
+        keys: list[str] = []
+        paginator = s3_client().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(o["Key"] for o in page.get("Contents", []))
+        return keys
+    if scheme in GCS_SCHEMES:
+        return [b.name for b in gcs_client().list_blobs(bucket, prefix=prefix)]
+    raise _unsupported(f"{scheme}://{bucket}/{prefix}", "list")
 
 
 def match_remote(pattern: str) -> list[str]:
-    """List the objects matching a glob URL (``*``, ``?``, ``[..]``; ``**`` crosses ``/``)."""
-    scheme, bucket, key_glob = _split_bucket(pattern)
-    prefix = re.split(r"[*?\[]", key_glob, maxsplit=1)[0]
-    regex = re.compile(fnmatch.translate(key_glob).replace(".*", "[^/]*").replace("[^/]*[^/]*", ".*"))
-    keys: list[str] = []
-    if scheme == "s3":
-        import boto3
+    """The objects matching a glob URL, sorted (``*``, ``?``, ``[..]``; ``**`` crosses ``/``).
 
-        client = boto3.client("s3")
-        paginator = client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            keys.extend(o["Key"] for o in page.get("Contents", []))
-    elif scheme in ("gs", "gcs"):
-        try:
-            from google.cloud import storage  # type: ignore[import-not-found]
-        except ImportError as exc:  # pragma: no cover - depends on optional extra
-            raise RuntimeError("gs:// needs google-cloud-storage: pip install 'corpusflow[gcp]'") from exc
-        client = storage.Client()
-        keys.extend(b.name for b in client.list_blobs(bucket, prefix=prefix))
-    else:
-        raise RuntimeError(f"cannot list {scheme}:// URLs; give the files explicitly")
-    return sorted(f"{scheme}://{bucket}/{k}" for k in keys if regex.fullmatch(k))
+    A URL without wildcards matches itself if that object exists. Only the part of the key
+    before the first wildcard is sent as the listing prefix.
+    """
+    scheme, bucket, key_glob = split_url(pattern)
+    if scheme not in S3_SCHEMES + GCS_SCHEMES:
+        if not re.search(r"[*?\[]", pattern):
+            return [pattern]  # e.g. one https:// file: smart_open can read it, nothing to list
+        raise _unsupported(pattern, "list")
+    prefix = re.split(r"[*?\[]", key_glob, maxsplit=1)[0]
+    regex = glob_to_regex(key_glob)
+    keys = _list_keys(scheme, bucket, prefix)
+    return sorted(f"{scheme}://{bucket}/{k}" for k in keys if regex.fullmatch(k) and not k.endswith("/"))
 
 
 def join(base: str, *parts: str) -> str:
@@ -98,27 +313,39 @@ def join(base: str, *parts: str) -> str:
 
 
 def exists(path: str) -> bool:
-    if is_remote(path):
-        scheme, bucket, key = _split_bucket(path)
-        if scheme != "s3":
-            raise RuntimeError(f"exists() not supported for {scheme}://")
-        import boto3
-
-        resp = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=key.rstrip("/") + "/", MaxKeys=1)
+    """True if ``path`` is a file/object, or a directory/prefix with something under it."""
+    scheme = scheme_of(path)
+    if not scheme:
+        return os.path.exists(path)
+    _s, bucket, key = split_url(path)
+    if scheme in S3_SCHEMES:
+        client = s3_client()
+        resp = client.list_objects_v2(Bucket=bucket, Prefix=key.rstrip("/") + "/", MaxKeys=1)
         if resp.get("KeyCount", 0):
             return True
+        from botocore.exceptions import ClientError
+
         try:
-            boto3.client("s3").head_object(Bucket=bucket, Key=key)
+            client.head_object(Bucket=bucket, Key=key)
             return True
-        except Exception:
-            return False
-    return os.path.exists(path)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+    if scheme in GCS_SCHEMES:
+        client = gcs_client()
+        if client.bucket(bucket).blob(key).exists():
+            return True
+        return any(True for _ in client.list_blobs(bucket, prefix=key.rstrip("/") + "/", max_results=1))
+    raise _unsupported(path, "check")
 
 
 def list_dir(path: str) -> list[str]:
-    """Names (not paths) directly or recursively under a directory, sorted; [] if it is absent."""
+    """Names (relative paths) of every file under a directory or prefix, sorted; [] if absent."""
     if is_remote(path):
-        return [p[len(path.rstrip("/")) + 1 :] for p in match_remote(path.rstrip("/") + "/**")]
+        scheme, bucket, key = split_url(path.rstrip("/"))
+        prefix = key + "/" if key else ""
+        return sorted(k[len(prefix) :] for k in _list_keys(scheme, bucket, prefix) if not k.endswith("/"))
     if not os.path.isdir(path):
         return []
     out = []
@@ -128,37 +355,47 @@ def list_dir(path: str) -> list[str]:
     return sorted(out)
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader never sees a partial file.
+# ------------------------------------------------------------------------------------------------
+# Deleting
+# ------------------------------------------------------------------------------------------------
 
-    Local: a temporary sibling then ``os.replace``. Object stores: a PUT is already atomic.
-    """
-    if is_remote(path):
-        with open_write(path) as f:
-            f.write(data)
-        return
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+def remove(path: str) -> None:
+    """Delete one file or object; nothing happens if it does not exist."""
+    scheme = scheme_of(path)
+    if scheme in S3_SCHEMES:
+        _s, bucket, key = split_url(path)
+        s3_client().delete_object(Bucket=bucket, Key=key)  # S3 deletes are idempotent
+    elif scheme in GCS_SCHEMES:
+        _s, bucket, key = split_url(path)
+        blob = gcs_client().bucket(bucket).blob(key)
+        if blob.exists():
+            blob.delete()
+    elif scheme:
+        raise _unsupported(path, "delete")
+    elif os.path.exists(path):
+        os.remove(path)
 
 
 def remove_tree(path: str) -> None:
-    if is_remote(path):
-        _scheme, bucket, key = _split_bucket(path)
-        import boto3
-
-        client = boto3.client("s3")
-        for name in list_dir(path):
-            client.delete_object(Bucket=bucket, Key=f"{key.rstrip('/')}/{name}")
+    """Delete a directory (local) or every object under ``path/`` (object stores)."""
+    scheme = scheme_of(path)
+    if not scheme:
+        shutil.rmtree(path, ignore_errors=True)
         return
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def read_bytes(path: str) -> bytes:
-    with open_read(path, compressed=False) as f:
-        data: Any = f.read()
-    return bytes(data)
+    _s, bucket, key = split_url(path.rstrip("/"))
+    prefix = key + "/" if key else ""
+    keys = _list_keys(scheme, bucket, prefix)
+    if scheme in S3_SCHEMES:
+        client = s3_client()
+        for i in range(0, len(keys), _S3_DELETE_BATCH):
+            batch = [{"Key": k} for k in keys[i : i + _S3_DELETE_BATCH]]
+            resp = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            if resp.get("Errors"):
+                first = resp["Errors"][0]
+                raise OSError(f"could not delete {len(resp['Errors'])} object(s) under {path}, e.g. "
+                              f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}")
+    else:
+        b = gcs_client().bucket(bucket)
+        for k in keys:
+            b.blob(k).delete()

@@ -1,0 +1,311 @@
+"""Runner selection, and the same output from every runner.
+
+* Unit tests of :mod:`corpusflow.runners`: CLI names -> Beam options, the config's ``runner:``
+  section with the CLI overriding it, usage errors for options that cannot work.
+* The demo pipeline (configs/pipelines/demo.yaml, whatever stages it enables) under
+  DirectRunner in_memory, DirectRunner multi_processing (2 worker processes) and PortableRunner
+  (Beam's job service, LOOPBACK environment): every output file byte-identical, same manifest.
+* ``slow``: the same under PortableRunner with a separate job-service process and an EXTERNAL
+  worker pool (``worker_pool_main``): real worker processes that import corpusflow from the
+  installed package, the closest offline stand-in for Dataflow/Spark workers (beam.md §3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from corpusflow.config import ConfigError, load_config
+from corpusflow.runners import (
+    RunnerConfig,
+    beam_options,
+    check_paths_for_runner,
+    merge_argv,
+    options_to_argv,
+    resolve_runner,
+)
+from tests.helpers import load_manifest, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "configs" / "pipelines" / "demo.yaml"
+# Manifest keys that describe how the job ran, not what it produced.
+RUN_KEYS = ("runner", "seconds")
+
+
+# ------------------------------------------------------------------------------------------------
+# Runner names and options
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runner,flags,argv,summary", [
+    ("DirectRunner", [], ["--runner=FnApiRunner"],
+     {"runner": "DirectRunner", "engine": "FnApiRunner", "mode": "in_memory", "workers": 1}),
+    ("direct", ["--direct_running_mode", "multi_processing"],
+     ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+     {"mode": "multi_processing", "workers": 2}),
+    ("FnApiRunner", ["--direct_running_mode=multi_threading", "--direct_num_workers=0"],
+     ["--runner=FnApiRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=0"],
+     {"mode": "multi_threading", "workers": 0}),
+    ("PortableRunner", [], ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
+     {"runner": "PortableRunner", "job_endpoint": "embed", "environment_type": "LOOPBACK"}),
+    ("portable", ["--environment_type=EXTERNAL", "--environment_config=localhost:50000",
+                  "--job_endpoint=localhost:8099"],
+     ["--runner=PortableRunner", "--environment_type=EXTERNAL", "--environment_config=localhost:50000",
+      "--job_endpoint=localhost:8099"],
+     {"environment_type": "EXTERNAL", "environment_config": "localhost:50000", "job_endpoint": "localhost:8099"}),
+    ("SparkRunner", ["--spark_master_url=spark://host:7077"],
+     ["--runner=SparkRunner", "--spark_master_url=spark://host:7077"],
+     {"runner": "SparkRunner", "spark_master_url": "spark://host:7077"}),
+    ("flink", ["--flink_master=host:8081", "--parallelism=8"],
+     ["--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=8"], {"runner": "FlinkRunner"}),
+])
+def test_runner_names_map_to_explicit_beam_options(runner, flags, argv, summary) -> None:
+    got_argv, got_summary = beam_options(runner, flags)
+    assert got_argv == argv
+    assert summary.items() <= got_summary.items()
+
+
+@pytest.mark.parametrize("runner,flags,message", [
+    ("Prism", [], "unknown runner 'Prism'; allowed: DirectRunner"),
+    ("DirectRunner", ["--runner=PrismRunner"], "choose the runner with corpusflow's --runner"),
+    ("DirectRunner", ["--direct_running_mode=multi_process"], "allowed: in_memory, multi_threading, multi_processing"),
+    ("DirectRunner", ["--direct_num_worker=2"], "did you mean --direct_num_workers"),
+    ("DirectRunner", ["--direct_num_workers=two"], "a number"),
+    ("DirectRunner", ["stray"], "unexpected argument(s) stray"),
+    ("PortableRunner", ["--environment_type=EXTERNAL"], "needs --environment_config=HOST:PORT"),
+    ("PortableRunner", ["--environment_type=PROCESS"], "needs --environment_config='{\"command\""),
+    ("PortableRunner", ["--environment_type=PROCESS", "--environment_config=/opt/boot"], "must be JSON"),
+    ("PortableRunner", ["--environment_type=SUBPROCESS"], "allowed: LOOPBACK, EXTERNAL, PROCESS, DOCKER"),
+    ("DataflowRunner", ["--project=my-project"], "DataflowRunner needs --region, --temp_location"),
+    ("DataflowRunner", ["--project=p1", "--region=r", "--temp_location=/tmp/x"], "needs a gs:// URL"),
+    ("DataflowRunner", ["--project=p1", "--region=r", "--temp_location=gs://b/t"], "--setup_file=./pyproject.toml"),
+    ("SparkRunner", ["--spark_master=local"], "did you mean --spark_master_url"),
+])
+def test_impossible_runner_options_are_usage_errors(runner, flags, message) -> None:
+    with pytest.raises(ValueError) as exc:
+        beam_options(runner, flags)
+    assert message in str(exc.value)
+
+
+def test_dataflow_without_gcp_extra_says_what_to_install() -> None:
+    flags = ["--project=my-project", "--region=europe-west4", "--temp_location=gs://b/tmp",
+             "--setup_file=./pyproject.toml"]
+    try:
+        from apache_beam.runners.dataflow.internal import apiclient  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match=r"apache-beam\[gcp\].*corpusflow\[gcp\]"):
+            beam_options("DataflowRunner", flags)
+    else:  # [gcp] installed: the options are accepted as given
+        argv, summary = beam_options("DataflowRunner", flags)
+        assert argv[0] == "--runner=DataflowRunner" and summary["project"] == "my-project"
+
+
+def test_options_to_argv_and_merge() -> None:
+    opts = {"direct_running_mode": "multi_processing", "direct_num_workers": 2, "save_main_session": True,
+            "no_auth": False, "experiments": ["a", "b"]}
+    assert options_to_argv(opts) == ["--direct_running_mode=multi_processing", "--direct_num_workers=2",
+                                     "--save_main_session", "--experiments=a", "--experiments=b"]
+    assert merge_argv(["--a=1", "--b=2", "--c"], ["--b=3", "--d"]) == ["--a=1", "--c", "--b=3", "--d"]
+
+
+def _cfg_with_runner(tmp_path: Path, runner: dict | None) -> Path:
+    data = yaml.safe_load(DEMO.read_text())
+    if runner is not None:
+        data["runner"] = runner
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return p
+
+
+@pytest.mark.parametrize("section,cli_runner,cli_flags,expect_argv", [
+    # config only
+    ({"name": "DirectRunner", "options": {"direct_running_mode": "multi_processing", "direct_num_workers": 3}},
+     None, [], ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=3"]),
+    # CLI flag overrides the same config option, keeps the others
+    ({"name": "direct", "options": {"direct_running_mode": "multi_processing", "direct_num_workers": 3}},
+     None, ["--direct_num_workers=1"],
+     ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=1"]),
+    # CLI --runner overrides the config's name; its options still apply
+    ({"name": "DirectRunner", "options": {"environment_type": "EXTERNAL", "environment_config": "h:1"}},
+     "PortableRunner", [],
+     ["--runner=PortableRunner", "--environment_type=EXTERNAL", "--environment_config=h:1", "--job_endpoint=embed"]),
+    # no section: DirectRunner in memory
+    (None, None, [], ["--runner=FnApiRunner"]),
+])
+def test_config_runner_section_and_cli_override(tmp_path, section, cli_runner, cli_flags, expect_argv) -> None:
+    cfg = load_config(_cfg_with_runner(tmp_path, section))
+    argv, _summary = resolve_runner(cli_runner, cli_flags, cfg.runner)
+    assert argv == expect_argv
+
+
+@pytest.mark.parametrize("section,message", [
+    ({"name": "SparkRunnr"}, "unknown runner 'SparkRunnr'"),
+    ({"name": "DirectRunner", "options": {"--direct_num_workers": 2}}, "without '--'"),
+    ({"name": "DirectRunner", "options": {"runner": "x"}}, "runner.name"),
+    ({"name": "DirectRunner", "option": {}}, "runner.option: unknown key; allowed keys here: name, options"),
+])
+def test_bad_runner_section_is_a_config_error(tmp_path, section, message) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(_cfg_with_runner(tmp_path, section))
+    assert message in str(exc.value)
+
+
+def test_runner_section_is_not_part_of_the_config_hash(tmp_path) -> None:
+    plain = load_config(_cfg_with_runner(tmp_path, None))
+    mp = load_config(_cfg_with_runner(tmp_path, {"name": "PortableRunner"}))
+    assert plain.config_hash() == mp.config_hash()
+    assert mp.runner == RunnerConfig(name="PortableRunner")
+
+
+def test_dataflow_refuses_local_paths() -> None:
+    summary = {"runner": "DataflowRunner", "dry_run": False}
+    with pytest.raises(ValueError, match="cannot read or write local paths.*--output out/x.*data/a.jsonl"):
+        check_paths_for_runner(summary, "out/x", ["gs://b/in/a.jsonl", "data/a.jsonl"])
+    check_paths_for_runner(summary, "gs://b/out", ["gs://b/in/a.jsonl", "s3://c/a.jsonl"])  # fine
+    check_paths_for_runner({"runner": "DirectRunner"}, "out/x", ["data/a.jsonl"])  # local runner: fine
+
+
+def test_cli_rejects_a_misspelt_beam_flag_before_writing_anything(tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert run_cli("run", DEMO, "--output", out, "--direct_runing_mode=multi_processing") == 2
+    assert "did you mean --direct_running_mode" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_runner_from_config_section(tmp_path) -> None:
+    """The config's runner section is used (and recorded) when the CLI names no runner."""
+    from tests.conftest import write_jsonl
+
+    cfg = _cfg_with_runner(tmp_path, {"name": "direct", "options": {"direct_running_mode": "multi_threading"}})
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "吾輩は猫である。名前はまだ無い。"},
+                                              {"id": "2", "text": "The quick brown fox jumps over the lazy dog."}])
+    out = tmp_path / "out"
+    assert run_cli("run", cfg, "--input", src, "--output", out) == 0
+    runner = load_manifest(out)["runner"]
+    assert (runner["runner"], runner["mode"], runner["workers"]) == ("DirectRunner", "multi_threading", 2)
+
+
+# ------------------------------------------------------------------------------------------------
+# Identical output under every local runner mode
+# ------------------------------------------------------------------------------------------------
+
+
+def _file_hashes(out: Path) -> dict[str, str]:
+    """sha256 of every file a run wrote, except the manifest (it names the runner and the time)."""
+    found = {}
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out).as_posix()
+        if p.is_file() and rel != "manifest.json":
+            found[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return found
+
+
+def _what_it_produced(manifest: dict) -> dict:
+    return {k: v for k, v in manifest.items() if k not in RUN_KEYS}
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("in_memory") / "out"
+    assert run_cli("run", DEMO, "--output", out, "--runner", "DirectRunner") == 0
+    return out
+
+
+MODES = {
+    "multi_processing": ["--runner", "DirectRunner", "--direct_running_mode=multi_processing",
+                         "--direct_num_workers=2"],
+    "portable_loopback": ["--runner", "PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
+}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_demo_output_identical_across_runners(tmp_path, reference_run: Path, mode: str) -> None:
+    out = tmp_path / mode
+    assert run_cli("run", DEMO, "--output", out, *MODES[mode]) == 0
+    ref, got = load_manifest(reference_run), load_manifest(out)
+    assert got["runner"]["runner"] == MODES[mode][1]
+    assert got["counts"] == ref["counts"] and got["stages"] == ref["stages"]
+    assert got["outputs"] == ref["outputs"]  # file names, rows, bytes, sha256
+    assert _what_it_produced(got) == _what_it_produced(ref)
+    assert _file_hashes(out) == _file_hashes(reference_run)
+    assert ref["counts"]["total"]["conserved"] and ref["counts"]["total"]["kept"] > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# EXTERNAL worker pool + separate job service: real worker processes
+# ------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout} s: {log.read_text()[-2000:]}")
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    # The worker pool starts workers as plain `python` from PATH (beam.md §3): put this
+    # interpreter's directory first, or the workers lack Beam/corpusflow and the job hangs.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    with open(log, "wb") as fh:
+        return subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=log.parent)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a process started here and the workers it spawned (its own session/process group)."""
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run: Path) -> None:
+    pool_port, job_port = _free_port(), _free_port()
+    pool = _start(["apache_beam.runners.worker.worker_pool_main", f"--service_port={pool_port}"],
+                  tmp_path / "pool.log")
+    jobs = None
+    try:
+        jobs = _start(["apache_beam.runners.portability.local_job_service_main", f"--port={job_port}"],
+                      tmp_path / "jobs.log")
+        _wait_for_port(pool_port, pool, tmp_path / "pool.log")
+        _wait_for_port(job_port, jobs, tmp_path / "jobs.log")
+        out = tmp_path / "external"
+        code = run_cli("run", DEMO, "--output", out, "--runner", "PortableRunner",
+                       f"--job_endpoint=localhost:{job_port}", "--environment_type=EXTERNAL",
+                       f"--environment_config=localhost:{pool_port}")
+        assert code == 0, (tmp_path / "pool.log").read_text()[-3000:]
+    finally:
+        _stop(pool)
+        if jobs is not None:
+            _stop(jobs)
+    got, ref = load_manifest(out), load_manifest(reference_run)
+    assert got["runner"]["environment_type"] == "EXTERNAL"
+    assert _what_it_produced(got) == _what_it_produced(ref)
+    assert _file_hashes(out) == _file_hashes(reference_run)
