@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval-filters": ("corpusflow.commands.eval_filters", "measure a filter profile on labelled good/bad documents"),
     "tokens": ("corpusflow.commands.tokens", "count tokens with a tokenizer; print chars/bytes per token per language"),
     "mix": ("corpusflow.commands.mix", "build a new token mixture from the pool of an earlier run (no raw data)"),
+    "report": ("corpusflow.commands.report", "write an HTML report with plots of a run (or eval-filters/tokens JSON)"),
+    "inspect": ("corpusflow.commands.inspect", "show sample rejected/duplicate documents of a run with their signals"),
 }
 
 EPILOG = """\

@@ -1,0 +1,128 @@
+"""Deterministic samples of rejected and duplicate documents, with the signals that decided them.
+
+Sampling is a keyed hash, not a random draw: the documents matching a query are ordered by
+``stable_hash64("corpusflow.inspect", source, id, seed=seed)`` and the first ``n`` are taken,
+so the same output directory and seed always show the same documents, whatever the shard
+layout, and ``--n 10`` shows the ``--n 5`` documents plus five more.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from corpusflow.report.figures import sample_key
+from corpusflow.report.load import RunData, parquet_files, read_rows
+
+
+@dataclass
+class Sample:
+    """One document to show: its row (text included), and for a duplicate the kept row."""
+
+    row: dict[str, Any]
+    kind: str  # "rejected" | "duplicate"
+    signals: dict[str, Any] = field(default_factory=dict)
+    deciding: list[str] = field(default_factory=list)
+    kept: dict[str, Any] | None = None
+
+
+def _decode(s: str | None) -> dict[str, Any]:
+    try:
+        v = json.loads(s or "{}")
+    except ValueError:
+        return {}
+    return v if isinstance(v, dict) else {}
+
+
+def deciding_signals(signals: dict[str, Any], reason: str, detail: str = "") -> list[str]:
+    """Signal names that belong to the rule behind ``reason``.
+
+    Reason codes are ``<rule id>.<cause>`` and a rule's signals are ``<rule id>`` or
+    ``<rule id>.<key>`` (corpusflow.filters), so a signal decided the rejection when the reason
+    starts with it plus a dot, or when the rule id prefixes it; a signal named in ``detail``
+    counts too.
+    """
+    rule = reason.rsplit(".", 1)[0] if "." in reason else reason
+    out = []
+    for k in signals:
+        if reason.startswith(k + ".") or k == rule or k.startswith(rule + ".") or (detail and k in detail):
+            out.append(k)
+    return sorted(out)
+
+
+def matching_reasons(run: RunData, pattern: str) -> list[str]:
+    """Reason codes of ``rejected/`` that equal ``pattern`` or match it as a glob (``langid.*``)."""
+    if run.rejected is None:
+        return []
+    reasons = sorted(set(run.rejected.column("reason").to_pylist()))
+    if pattern in reasons:
+        return [pattern]
+    return [r for r in reasons if fnmatch.fnmatchcase(r, pattern)]
+
+
+def _pick(t: pa.Table, mask: list[bool], n: int, seed: int) -> list[tuple[str, str]]:
+    ids, srcs = t.column("id").to_pylist(), t.column("source").to_pylist()
+    keyed = sorted((sample_key(s, i, seed), s, i) for s, i, ok in zip(srcs, ids, mask, strict=True) if ok)
+    return [(s, i) for _k, s, i in keyed[:n]]
+
+
+def _rows_for(root: str, sub: str, picks: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    rows = read_rows(parquet_files(root, sub), (i for _s, i in picks))
+    by_key = {(r["source"], r["id"]): r for r in rows}
+    return [by_key[p] for p in picks if p in by_key]
+
+
+def count_matches(run: RunData, *, reasons: Iterable[str] | None = None, source: str | None = None,
+                  lang: str | None = None, duplicates: bool = False) -> int:
+    t = run.duplicates if duplicates else run.rejected
+    if t is None:
+        return 0
+    return sum(_mask(t, reasons, source, lang))
+
+
+def _mask(t: pa.Table, reasons: Iterable[str] | None, source: str | None, lang: str | None) -> list[bool]:
+    rs = set(reasons) if reasons is not None else None
+    col_r = t.column("reason").to_pylist() if rs is not None else [None] * t.num_rows
+    col_s = t.column("source").to_pylist()
+    col_l = t.column("lang").to_pylist() if "lang" in t.column_names else [None] * t.num_rows
+    return [(rs is None or r in rs) and (source is None or s == source) and (lang is None or (x or "und") == lang)
+            for r, s, x in zip(col_r, col_s, col_l, strict=True)]
+
+
+def sample_rejected(run: RunData, reasons: Iterable[str], *, n: int = 5, source: str | None = None,
+                    lang: str | None = None, seed: int = 0) -> list[Sample]:
+    """Up to ``n`` rejected documents with one of ``reasons`` (deterministic, see module doc)."""
+    if run.rejected is None:
+        return []
+    picks = _pick(run.rejected, _mask(run.rejected, reasons, source, lang), n, seed)
+    out = []
+    for row in _rows_for(run.root, "rejected", picks):
+        signals = _decode(row.get("signals"))
+        out.append(Sample(row=row, kind="rejected", signals=signals,
+                          deciding=deciding_signals(signals, row.get("reason", ""), row.get("detail", ""))))
+    return out
+
+
+def sample_duplicates(run: RunData, *, n: int = 5, source: str | None = None, lang: str | None = None,
+                      seed: int = 0) -> list[Sample]:
+    """Up to ``n`` duplicates, each with the document kept instead (looked up by ``kept_id`` in
+    ``pool/`` or ``data/``; ``None`` when it is in neither, e.g. a later stage removed it)."""
+    if run.duplicates is None:
+        return []
+    picks = _pick(run.duplicates, _mask(run.duplicates, None, source, lang), n, seed)
+    rows = _rows_for(run.root, "duplicates", picks)
+    kept_ids = {r["kept_id"] for r in rows}
+    kept: dict[str, dict[str, Any]] = {}
+    for sub in ("pool", "data"):
+        missing = kept_ids - set(kept)
+        if missing and os.path.isdir(os.path.join(run.root, sub)):
+            for r in read_rows(parquet_files(run.root, sub), missing):
+                kept.setdefault(r["id"], r)
+    return [Sample(row=r, kind="duplicate", signals=_decode(r.get("signals")), kept=kept.get(r["kept_id"]))
+            for r in rows]

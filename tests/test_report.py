@@ -1,0 +1,313 @@
+"""``corpusflow report``: figures' data checked against a real run, the HTML page, headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED, SHARED_DATA, read_jsonl, write_jsonl
+from tests.helpers import load_manifest, read_parquet_rows, run_cli
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _write_sources(d: Path) -> list[str]:
+    """Real text: a make_corpus web sample (near-duplicate clusters, noise pages), mC4-ja labelled
+    snippets (some repeated verbatim), raw multilingual Common Crawl; plus one cut JSONL line."""
+    subprocess.run([sys.executable, str(SHARED / "bench" / "make_corpus.py"), "--out", str(d / "mc"),
+                    "--docs", "150", "--seed", "5", "--ja", str(SHARED_DATA / "ja" / "abeja_cc_ja.jsonl"),
+                    "--ja", str(SHARED_DATA / "ja" / "kwdlc_leads.jsonl"),
+                    "--en", str(SHARED_DATA / "en" / "c4_sample.jsonl.gz")], check=True, capture_output=True, timeout=120)
+    mc4 = read_jsonl(SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl", limit=300)
+    write_jsonl(d / "mc4.jsonl", mc4)
+    raw = (d / "mc4.jsonl").read_text(encoding="utf-8")
+    (d / "mc4.jsonl").write_text(raw + raw.splitlines()[7][:60] + "\n", encoding="utf-8")  # a cut record
+    write_jsonl(d / "cc.jsonl.gz", read_jsonl(SHARED_DATA / "en" / "cc_main_raw_multilingual.jsonl.gz", limit=150),
+                compress="gz")
+    return [
+        f"  - {{name: web, paths: ['{d / 'mc' / 'web' / '*.jsonl.gz'}'], fields: {{text: text, id: id, url: url}}}}",
+        f"  - {{name: ja_mc4, paths: ['{d / 'mc4.jsonl'}'], fields: {{text: text, id: null, meta: [label]}}, lang: ja}}",
+        f"  - {{name: en_cc_raw, paths: ['{d / 'cc.jsonl.gz'}'], fields: {{text: text, id: id, url: metadata.url}}, "
+        "lang: en}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory) -> Path:
+    """One real run (read -> normalize -> langid -> dedup) over /work/shared data, with a report."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not available")
+    d = tmp_path_factory.mktemp("report_run")
+    cfg = d / "cfg.yaml"
+    cfg.write_text("name: report-test\nseed: 11\nsources:\n" + "\n".join(_write_sources(d)) + "\n"
+                   "stages:\n  langid: {languages: [ja, en], min_score: 0.5, min_score_by_lang: {en: 0.65}}\n"
+                   "  dedup: {enabled: true}\n"
+                   "output: {shard_max_bytes: 150000}\nlimits: {max_doc_chars: 12000}\n", encoding="utf-8")
+    out = d / "out"
+    assert run_cli("run", cfg, "--output", out, "--progress", "off") == 0
+    assert run_cli("report", out) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def report_data(real_run: Path) -> dict:
+    return json.loads((real_run / "report" / "report.json").read_text(encoding="utf-8"))
+
+
+def test_funnel_matches_manifest_and_parquet(real_run: Path, report_data: dict) -> None:
+    m = load_manifest(real_run)
+    f = report_data["funnel"]
+    total = m["counts"]["total"]
+    assert f["input"]["docs"] == total["input"] and f["kept"]["docs"] == total["kept"]
+    assert sum(s["docs"] for s in f["steps"]) == total["input"] - total["kept"]
+    # every reason / duplicate stage / error class of the manifest is one step, with its count
+    expected = {}
+    for st in m["stages"]:
+        for v in st["by_source"].values():
+            for r, n in v["rejected"].items():
+                expected[(st["stage"], r)] = expected.get((st["stage"], r), 0) + n
+            for c, n in v["errors"].items():
+                key = (st["stage"], f"error: {c} ({st['stage']})")
+                expected[key] = expected.get(key, 0) + n
+            if v["duplicates"]:
+                key = (st["stage"], f"duplicate ({st['stage']})")
+                expected[key] = expected.get(key, 0) + v["duplicates"]
+    assert {(s["stage"], s["label"]): s["docs"] for s in f["steps"]} == expected
+    kinds = {s["kind"] for s in f["steps"]}
+    assert {"rejected", "duplicates", "errors"} <= kinds, kinds  # the run exercises every way out
+    # characters: kept from data/, removed from rejected/ + duplicates/, input is their sum
+    kept_rows = read_parquet_rows(real_run / "data" / "*.parquet")
+    assert f["kept"]["chars"] == sum(r["n_chars"] for r in kept_rows)
+    rej = read_parquet_rows(real_run / "rejected" / "*.parquet")
+    for s in f["steps"]:
+        if s["kind"] == "rejected":
+            assert s["chars"] == sum(r["n_chars"] for r in rej if r["reason"] == s["code"] and r["stage"] == s["stage"])
+    assert f["input"]["chars"] == f["kept"]["chars"] + sum(s["chars"] for s in f["steps"])
+    assert f["tokens_note"] and f["kept"]["tokens"] is None  # no mixture: said, not invented
+    # per source: input / kept exactly as in the manifest; per language: sums to the input
+    for src, v in m["counts"]["by_source"].items():
+        row = f["by_source"][src]
+        assert (row["input"], row["kept"]) == (v["input"], v["kept"])
+        assert row["kept"] + sum(row["removed"].values()) == v["input"]
+    assert sum(v["input"] for v in f["by_lang"].values()) == total["input"]
+    kept_ja = sum(v["kept_by_lang"].get("ja", 0) for v in m["counts"]["by_source"].values())
+    assert f["by_lang"]["ja"]["kept"] == kept_ja
+
+
+def test_languages_lengths_duplicates_shards(real_run: Path, report_data: dict) -> None:
+    m = load_manifest(real_run)
+    kept = read_parquet_rows(real_run / "data" / "*.parquet")
+    rej = read_parquet_rows(real_run / "rejected" / "*.parquet")
+    dups = read_parquet_rows(real_run / "duplicates" / "*.parquet")
+    lang = report_data["languages"]
+    assert lang["counts"]["en"]["kept"] == sum(r["lang"] == "en" for r in kept)
+    assert lang["counts"]["en"]["rejected"] == sum(r["lang"] == "en" for r in rej)
+    en = lang["score_hist"]["en"]
+    assert en["threshold"] == 0.65 and lang["score_hist"]["ja"]["threshold"] == 0.5
+    assert sum(en["kept"]) == sum(r["lang"] == "en" for r in kept)
+    assert sum(en["kept"][:13]) == 0  # nothing below 0.65 was kept as English
+    lens = report_data["lengths"]
+    allp = lens["panels"]["all"]
+    assert sum(allp["after"]) == len(kept) and sum(allp["before"]) == len(kept) + len(rej) + len(dups)
+    assert lens["edges"][0] == 0 and lens["edges"] == sorted(lens["edges"])
+    assert max(r["n_chars"] for r in kept) <= 12000  # limits.max_doc_chars: longer ones were rejected
+    dup = report_data["duplicates"]
+    assert dup["status"] == "ok" and dup["removed"] == m["counts"]["total"]["duplicates"] == len(dups)
+    assert dup["clusters"] == len({r["kept_id"] for r in dups})
+    assert sum(h["clusters"] for h in dup["size_hist"]) == dup["clusters"]
+    assert sum(dup["by_source"].values()) == len(dups)
+    sh = report_data["shards"]
+    assert sh["unit"] is None and "no" in sh["note"]
+    assert [s["rows"] for s in sh["shards"]] == [s["rows"] for s in m["outputs"]["data"]]
+    assert len(sh["shards"]) > 1
+    assert report_data["mixture"]["status"] == "absent"
+    err = report_data["errors"]
+    assert err["status"] == "ok" and err["rows"][0]["error_class"] == "JSONDecodeError"
+    assert err["rows"][0]["source"] == "ja_mc4"
+
+
+def test_html_is_self_contained_with_every_figure(real_run: Path) -> None:
+    rep = real_run / "report"
+    html = (rep / "index.html").read_text(encoding="utf-8")
+    assert "<script" not in html.lower() and "<link" not in html.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "external reference"
+    imgs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    pngs = sorted(rep.glob("*.png"))
+    assert len(imgs) == len(pngs) >= 8
+    on_disk = {p.read_bytes() for p in pngs}
+    for b64 in imgs:
+        data = base64.b64decode(b64)
+        assert data.startswith(PNG_MAGIC) and data in on_disk  # embedded == the PNG next to it
+    for name in ("funnel.png", "by_source.png", "by_language.png", "languages.png", "language_scores.png",
+                 "lengths.png", "duplicates.png", "shards.png"):
+        assert (rep / name).stat().st_size > 5000, name
+        assert f'href="{name}"' in html
+    for sec in ("summary", "funnel", "sources", "languages", "lengths", "duplicates", "mixture", "shards",
+                "errors", "examples"):
+        assert f'<section id="{sec}">' in html
+    assert "no mixture stage in this run" in html
+    assert "langid.other_language" in html and "JSONDecodeError" in html
+    assert "kept instead" in html  # duplicate examples next to the kept document
+
+
+def test_sections_without_data_say_so(tmp_path: Path, shared_data: Path) -> None:
+    write_jsonl(tmp_path / "a.jsonl", read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=30))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"name: tiny\nsources:\n  - {{name: kw, paths: ['{tmp_path / 'a.jsonl'}'], "
+                   "fields: {text: text, id: null}}\n", encoding="utf-8")
+    assert run_cli("run", cfg, "--output", tmp_path / "o", "--progress", "off") == 0
+    assert run_cli("report", tmp_path / "o", "--out", tmp_path / "r", "--no-examples") == 0
+    html = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    for msg in ("no dedup stage in this run", "no mixture stage in this run", "no malformed records"):
+        assert msg in html
+    assert not (tmp_path / "o" / "report").exists()  # --out honoured
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["duplicates"]["status"] == "disabled" and data["funnel"]["kept"]["docs"] == 30
+
+
+def test_report_cli_errors(tmp_path: Path, capsys) -> None:
+    assert run_cli("report", tmp_path) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+    bad = tmp_path / "x.json"
+    bad.write_text('{"hello": 1}')
+    assert run_cli("report", bad) == 2
+    assert "not a corpusflow eval-filters or tokens JSON" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# Headless Chromium: the page loads offline, without console errors; a screenshot is taken
+# ------------------------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--enable-logging=stderr", "--v=0", "--hide-scrollbars"]
+CONSOLE_PROBLEM = re.compile(r"CONSOLE|Uncaught|Failed to load resource|ERR_", re.IGNORECASE)
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's 'chromium'; it could not be installed here)")
+    return exe
+
+
+def _screenshot(exe: str, page: Path, png: Path, profile: Path, size: str = "1280,2400") -> list[str]:
+    """Load ``page`` in a fresh profile, write a screenshot; return console/resource problems."""
+    proc = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={size}",
+                           f"--screenshot={png}", page.as_uri()], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return [ln for ln in proc.stderr.splitlines() if CONSOLE_PROBLEM.search(ln) and "dbus" not in ln]
+
+
+def test_report_renders_in_headless_chromium(real_run: Path, tmp_path: Path) -> None:
+    exe = _chromium()
+    # control: the scan does see a console error and a missing resource when there is one
+    bad = tmp_path / "bad.html"
+    bad.write_text("<!doctype html><p>x</p><script>console.error('boom'); undefinedFunction();</script>")
+    problems = _screenshot(exe, bad, tmp_path / "bad.png", tmp_path / "profile-bad")
+    assert any("Uncaught ReferenceError" in p for p in problems), problems
+    shot = tmp_path / "report.png"
+    problems = _screenshot(exe, real_run / "report" / "index.html", shot, tmp_path / "profile")
+    assert problems == []
+    data = shot.read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1280, 2400)
+    keep = os.environ.get("CORPUSFLOW_KEEP_SCREENSHOT")  # e.g. to look at it: a path to copy it to
+    if keep:
+        shutil.copyfile(shot, keep)
+
+
+# ------------------------------------------------------------------------------------------------
+# eval-filters and tokens JSON (formats documented in corpusflow.report.tools)
+# ------------------------------------------------------------------------------------------------
+
+
+def _hiragana_fraction(t: str) -> float:
+    return sum("\u3041" <= c <= "\u309f" for c in t) / max(len(t), 1)
+
+
+def _ascii_fraction(t: str) -> float:
+    return sum(c.isascii() and not c.isspace() for c in t) / max(len(t), 1)
+
+
+RULES = [  # simple real rules, measured on the real labelled file
+    ("ja.hiragana_fraction", "composition", lambda t: _hiragana_fraction(t) < 0.2),
+    ("doc.min_chars", "length", lambda t: len(t) < 50),
+    ("ja.ascii_fraction", "composition", lambda t: _ascii_fraction(t) > 0.3),
+    ("ja.sentence_end", "sentence", lambda t: "。" not in t),
+]
+
+
+def _eval_json(path: Path) -> dict:
+    docs = [(r["text"], r["label"] == "bad") for r in read_jsonl(SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl")]
+    n_bad = sum(b for _, b in docs)
+    rules, any_bad, any_good = [], 0, 0
+    for name, cat, fails in RULES:
+        bd = sum(1 for t, b in docs if b and fails(t))
+        gd = sum(1 for t, b in docs if not b and fails(t))
+        rules.append({"name": name, "category": cat, "n_bad": n_bad, "n_good": len(docs) - n_bad,
+                      "bad_dropped": bd, "good_dropped": gd})
+    for t, b in docs:
+        if any(f(t) for _, _, f in RULES):
+            any_bad += b
+            any_good += not b
+    rep = {"profile": "test_profile", "length_rules_excluded": False, "n_bad": n_bad, "n_good": len(docs) - n_bad,
+           "rules": rules, "profile_all_rules": {"name": "(profile, all rules)", "category": "profile", "n_bad": n_bad,
+                                                  "n_good": len(docs) - n_bad, "bad_dropped": any_bad,
+                                                  "good_dropped": any_good}}
+    path.write_text(json.dumps(rep, ensure_ascii=False))
+    return rep
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_eval_filters_report(tmp_path: Path) -> None:
+    from corpusflow.report.tools import eval_rows
+
+    rep = _eval_json(tmp_path / "ev.json")
+    assert run_cli("report", tmp_path / "ev.json") == 0
+    out = tmp_path / "ev.report"
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert (out / "eval_rules.png").read_bytes().startswith(PNG_MAGIC)
+    assert (out / "eval_profile.png").read_bytes().startswith(PNG_MAGIC)
+    rows = {r["name"]: r for r in eval_rows(rep)}
+    hira = rows["ja.hiragana_fraction"]
+    assert hira["tp"] + hira["fn"] == 435 and hira["fp"] + hira["tn"] == 415  # the file's 435 bad / 415 good
+    assert 0 < hira["tp"] < 435 and hira["youden_j"] > 0  # a real separator on real labels
+    names = [r["name"] for r in eval_rows(rep)]
+    assert names[0] == "(profile, all rules)"
+    js = [rows[n]["youden_j"] for n in names[1:]]
+    assert js == sorted(js, reverse=True)
+    for n in names:
+        assert n in html
+    assert f">{hira['tp']:,}<" in html
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_tokens_report(tmp_path: Path) -> None:
+    sentencepiece = pytest.importorskip("sentencepiece")
+    tok_dir = SHARED / "resources" / "tokenizers"
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(tok_dir / "llm-jp-v3.1" / "llm-jp-tokenizer-100k.ver3.1.model"))
+    ja = [r["text"] for r in read_jsonl(SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl", limit=200)]
+    en = [r["text"] for r in read_jsonl(SHARED_DATA / "en" / "c4_sample.jsonl.gz", limit=100)]
+    rows = []
+    for lang, texts in (("ja", ja), ("en", en)):
+        tokens = sum(len(x) for x in sp.encode(texts))
+        rows.append({"tokenizer": "llm-jp-v3.1", "vocab_size": sp.get_piece_size(), "lang": lang, "docs": len(texts),
+                     "chars": sum(map(len, texts)), "bytes": sum(len(t.encode()) for t in texts), "tokens": tokens})
+    (tmp_path / "tok.json").write_text(json.dumps({"inputs": ["mc4ja", "c4"], "rows": rows}))
+    assert run_cli("report", tmp_path / "tok.json", "--out", tmp_path / "t") == 0
+    html = (tmp_path / "t" / "index.html").read_text(encoding="utf-8")
+    assert (tmp_path / "t" / "tokens.png").read_bytes().startswith(PNG_MAGIC)
+    ja_cpt = rows[0]["chars"] / rows[0]["tokens"]
+    assert 1.2 < ja_cpt < 3.5  # LLM-jp v3 packs ~2 Japanese characters per token (mixture spec)
+    assert f"{round(ja_cpt, 3):,.4g}" in html
+
