@@ -129,3 +129,25 @@ def test_star_violations_detects_unfinished_graph():
     assert star_violations(_arr([3, 2]), _arr([2, 1])) > 0  # 2 is both child and parent
     assert star_violations(_arr([3, 3]), _arr([1, 2])) > 0  # 3 has two parents
     assert star_violations(_arr([3, 2]), _arr([1, 1])) == 0
+
+
+def test_union_find_combine_bounded_and_exact():
+    """The CombineFn compacts to star edges past compact_at and still gives exact components."""
+    from corpusflow.stages.dedup import UnionFindCombine
+
+    rng = np.random.default_rng(9)
+    ids = rng.integers(0, 2**63, 600, dtype=np.int64).astype(np.uint64)
+    pairs = rng.integers(0, 600, (900, 2))
+    edges = [(int(ids[a]), int(ids[b])) for a, b in pairs if a != b]
+    ref = _reference_components(edges)
+    fn = UnionFindCombine(compact_at=50)
+    accs = []
+    for chunk in range(0, len(edges), 40):  # several partial accumulators, as combiner lifting does
+        acc = fn.create_accumulator()
+        for i in range(chunk, min(chunk + 40, len(edges)), 10):
+            part = edges[i : i + 10]
+            acc = fn.add_input(acc, (_arr([e[0] for e in part]), _arr([e[1] for e in part])))
+            assert sum(a.size for a, _ in acc) <= max(50, len(ref))  # bounded by the nodes
+        accs.append(acc)
+    nodes, roots = fn.extract_output(fn.merge_accumulators(accs[::-1]))
+    assert dict(zip(nodes.tolist(), roots.tolist(), strict=True)) == ref

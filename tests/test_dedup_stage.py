@@ -27,7 +27,7 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 def corpus(shared_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("dedup_corpus")
     script = shared_data.parent / "bench" / "make_corpus.py"
-    subprocess.run([sys.executable, str(script), "--out", str(out), "--docs", "600", "--seed", "5"],
+    subprocess.run([sys.executable, str(script), "--out", str(out), "--docs", "400", "--seed", "5"],
                    check=True, capture_output=True)
     docs = []
     for f in sorted(glob.glob(str(out / "web" / "*.jsonl.gz"))):
@@ -129,12 +129,11 @@ def test_planted_exact_copies_removed_as_exact(corpus, baseline):
 
 def test_deterministic_across_runs_modes_and_runners(corpus, baseline, tmp_path):
     docs, _ = corpus
-    again = run_dedup(docs, tmp_path / "again", DedupStageConfig(enabled=True))
+    # Same input in reverse order, other shard counts: identical clusters, kept ids and records.
+    again = run_dedup(list(reversed(docs)), tmp_path / "again", DedupStageConfig(enabled=True, shards=3))
     assert again == baseline
     star_join = run_dedup(docs, tmp_path / "star", DedupStageConfig(enabled=True, clustering="star", routing="join", shards=7))
     assert star_join == baseline
-    reversed_input = run_dedup(list(reversed(docs)), tmp_path / "rev", DedupStageConfig(enabled=True, shards=3))
-    assert reversed_input == baseline
 
 
 @pytest.mark.slow
@@ -157,10 +156,10 @@ def test_verification_only_removes_edges(corpus, baseline, tmp_path):
 
 def test_exact_only_and_minhash_only(corpus, tmp_path):
     docs, _ = corpus
-    _kept, dups = run_dedup(docs[:300], tmp_path / "e", DedupStageConfig(enabled=True, minhash=False))
+    _kept, dups = run_dedup(docs[:200], tmp_path / "e", DedupStageConfig(enabled=True, minhash=False))
     assert dups and {d[0] for d in dups.values()} == {"dedup.exact"}
     assert all(d[3] == 1.0 for d in dups.values())
-    _kept2, dups2 = run_dedup(docs[:300], tmp_path / "m", DedupStageConfig(enabled=True, exact=False))
+    _kept2, dups2 = run_dedup(docs[:200], tmp_path / "m", DedupStageConfig(enabled=True, exact=False))
     assert {d[0] for d in dups2.values()} == {"dedup.minhash"}
     assert set(dups) <= set(dups2)  # exact copies are near-duplicates too
 
@@ -169,7 +168,7 @@ def test_scope_per_source_and_source_priority(corpus, tmp_path):
     docs, truth = corpus
     cluster = {t["id"]: t["cluster"] for t in truth}
     # Put originals in source "wiki" (priority 2) and all copies in "web".
-    moved = [d.replace(source="wiki") if cluster[d.id] == d.id else d for d in docs[:300]]
+    moved = [d.replace(source="wiki") if cluster[d.id] == d.id else d for d in docs[:250]]
     prio = {"wiki": 2, "web": 0}
     _kept_g, dups_g = run_dedup(moved, tmp_path / "g", DedupStageConfig(enabled=True), prio=prio)
     _kept_s, dups_s = run_dedup(moved, tmp_path / "s", DedupStageConfig(enabled=True, scope="per_source"), prio=prio)
