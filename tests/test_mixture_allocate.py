@@ -347,3 +347,14 @@ def test_range_partition_keeps_global_order_for_any_shard_count() -> None:
         assert shards == sorted(shards) and set(shards) == set(range(n))
     # copies of one document get independent keys
     assert len({order_key(SEED, "s", "d1", j) for j in range(4)}) == 4
+
+
+def test_source_lang_key_overrides_the_source_entry() -> None:
+    mixed = {k: list(JA_WEB[k][:5000]) + list(EN_WEB[k][:5000]) for k in JA_WEB}
+    mixed["source"] = ["input"] * 10_000
+    census = census_of(SEED, mixed)
+    c = cfg(budget=int(census[("input", "en")].tokens / 0.2 * 1.5),
+            sources={"input": {"max_epochs": 6}, "input/en": {"max_epochs": 2}}, on_shortfall="report")
+    plan = plan_mixture(census, c, seed=SEED, shard_target_bytes=MB)
+    assert plan.cell("input", "en").max_epochs == 2 and plan.cell("input", "ja").max_epochs == 6
+    assert plan.cell("input", "en").copies_hist.keys() <= {"1", "2"} and not plan.shortfall

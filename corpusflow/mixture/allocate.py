@@ -281,7 +281,7 @@ def plan_mixture(
     cums: dict[Cell, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
     for (source, lang) in sorted(census):
         cc = census[(source, lang)]
-        scfg = cfg.source_cfg(source)
+        scfg = cfg.source_cfg(source, lang)
         group = _cell_group(cfg, source, lang)
         cp = CellPlan(
             source=source, lang=lang, group=group, docs=cc.docs, tokens=cc.tokens, chars=cc.chars,

@@ -247,7 +247,9 @@ class MixtureStageConfig(StrictModel):
         "stay in the pool and are not selected.",
     )
     sources: dict[str, SourceMixConfig] = Field(
-        default_factory=dict, description="Per-source weight and caps (default: natural, 1 epoch)."
+        default_factory=dict,
+        description="Per-source weight and caps (default: natural, 1 epoch), keyed by source name, "
+        "or by 'source/lang' for one language of a mixed source (e.g. 'input/en' after --input).",
     )
     budget: int | Literal["all"] = Field(
         "all", description="Total in `unit`: an integer, '173B', or 'all' (as much as the data "
@@ -289,7 +291,10 @@ class MixtureStageConfig(StrictModel):
                     )
         return self
 
-    def source_cfg(self, source: str) -> SourceMixConfig:
+    def source_cfg(self, source: str, lang: str | None = None) -> SourceMixConfig:
+        """Settings of a cell: a ``"source/lang"`` entry wins over a ``"source"`` entry."""
+        if lang is not None and f"{source}/{lang}" in self.sources:
+            return self.sources[f"{source}/{lang}"]
         return self.sources.get(source) or SourceMixConfig()
 
 
@@ -304,10 +309,11 @@ def check_against_pipeline(mix: MixtureStageConfig, pipeline_cfg: Any) -> list[s
     if not mix.enabled:
         return problems
     names = [s.name for s in pipeline_cfg.sources]
-    for name in mix.sources:
+    for key in mix.sources:
+        name = key.split("/", 1)[0]
         if name not in names:
             problems.append(
-                f"stages.mixture.sources.{name}: no pipeline source is called {name!r} "
+                f"stages.mixture.sources.{key}: no pipeline source is called {name!r} "
                 f"(sources: {', '.join(names)})"
             )
     langid = pipeline_cfg.stages.langid
