@@ -309,3 +309,30 @@ def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run
     assert got["runner"]["environment_type"] == "EXTERNAL"
     assert _what_it_produced(got) == _what_it_produced(ref)
     assert _file_hashes(out) == _file_hashes(reference_run)
+
+
+# ------------------------------------------------------------------------------------------------
+# Packaging for workers: what --setup_file ships
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_sdist_ships_every_package_file(tmp_path) -> None:
+    """Dataflow's ``--setup_file=./pyproject.toml`` stages ``python -m build --sdist`` and the
+    workers pip-install it: every file of the package (code, the fastText model, tokenizers,
+    word lists, filter profiles, the demo sample) must be in it, or ``pkg:`` paths break on
+    workers while working in an editable install."""
+    import tarfile
+
+    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--sdist", "--outdir", str(tmp_path), "."],
+                   cwd=REPO, check=True, capture_output=True, timeout=170)
+    (sdist,) = tmp_path.glob("corpusflow-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        shipped = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    package = REPO / "corpusflow"
+    expected = {p.relative_to(REPO).as_posix() for p in package.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")
+                and p.suffix != ".pyc"}
+    assert "corpusflow/resources/lid.176.ftz" in expected
+    assert sorted(expected - shipped) == []
