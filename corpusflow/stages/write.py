@@ -12,11 +12,16 @@ How rows are placed (the same whatever the runner, bundle sizes or worker count)
    keyed hash also shuffles documents, which is what a trainer wants.
 
 Each shard emits ``{"file", "rows", "bytes", "sha256"}`` for the manifest.
+
+Memory: rows travel through the shuffle as zstd-compressed pickles of the row dict (about a
+third of the text size), because a local runner holds the whole shuffle in RAM (about 5x the
+encoded payload, see shared/specs/beam.md §5); the shard writer decompresses one shard at a time.
 """
 
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,15 +43,38 @@ def _sort_key(row: dict[str, Any], kind: str, seed: int) -> tuple[Any, ...]:
     return (stable_hash64(kind, *map(str, parts), seed=seed), *map(str, parts))
 
 
+class _ToRowFn(beam.DoFn):
+    """record -> (sort key, zstd(pickle(row)), UTF-8 size of the row)."""
+
+    def __init__(self, to_row: Callable[[Any], dict[str, Any]], kind: str, seed: int) -> None:
+        self._to_row, self._kind, self._seed = to_row, kind, seed
+
+    def setup(self) -> None:
+        import zstandard
+
+        self._cctx = zstandard.ZstdCompressor(level=1)
+
+    def process(self, rec: Any):
+        row = self._to_row(rec)
+        size = sum(len(v.encode("utf-8", "surrogatepass")) if isinstance(v, str) else 8 for v in row.values())
+        blob = self._cctx.compress(pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+        yield _sort_key(row, self._kind, self._seed), blob, size
+
+
 class _WriteShardFn(beam.DoFn):
     def __init__(self, directory: str, prefix: str, schema: pa.Schema, row_group_rows: int,
                  compression: str, compression_level: int) -> None:
         self._dir, self._prefix, self._schema = directory, prefix, schema
         self._rg, self._comp, self._level = row_group_rows, compression, compression_level
 
-    def process(self, element: tuple[int, Iterable[tuple[Any, dict[str, Any]]]], n_shards: int):
+    def setup(self) -> None:
+        import zstandard
+
+        self._dctx = zstandard.ZstdDecompressor()
+
+    def process(self, element: tuple[int, Iterable[tuple[Any, bytes]]], n_shards: int):
         index, items = element
-        rows = [row for _key, row in sorted(items, key=lambda kv: kv[0])]
+        rows = [pickle.loads(self._dctx.decompress(blob)) for _key, blob in sorted(items, key=lambda kv: kv[0])]
         table = pa.Table.from_pylist(rows, schema=self._schema)
         name = shard_name(self._prefix, index, n_shards)
         info = write_parquet_atomic(join(self._dir, name), table, row_group_rows=self._rg,
@@ -74,15 +102,7 @@ class WriteShards(beam.PTransform):
         self.shard_count: beam.PCollection | None = None
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
-        kind, seed, to_row = self._prefix, self._seed, self._to_row
-
-        def keyed(rec: Any) -> tuple[tuple[Any, ...], dict[str, Any], int]:
-            row = to_row(rec)
-            size = sum(len(v.encode("utf-8", "surrogatepass")) if isinstance(v, str) else 8
-                       for v in row.values())
-            return _sort_key(row, kind, seed), row, size
-
-        rows = records | "ToRow" >> beam.Map(keyed)
+        rows = records | "ToRow" >> beam.ParDo(_ToRowFn(self._to_row, self._prefix, self._seed))
         max_bytes = self._max_bytes
         n_shards = (
             rows
@@ -92,9 +112,9 @@ class WriteShards(beam.PTransform):
         )
         self.shard_count = n_shards
 
-        def assign(t: tuple[tuple[Any, ...], dict[str, Any], int], n: int) -> tuple[int, tuple[Any, ...]]:
-            key, row, _ = t
-            return key[0] % n, (key, row)
+        def assign(t: tuple[tuple[Any, ...], bytes, int], n: int) -> tuple[int, tuple[Any, ...]]:
+            key, blob, _ = t
+            return key[0] % n, (key, blob)
 
         return (
             rows
