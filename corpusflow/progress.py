@@ -21,13 +21,13 @@ How the numbers get here (no Beam import, nothing per document but one dict addi
 Counter names understood (the stages' vocabulary; anything else is shown as-is for stages
 outside the document chain, e.g. ``mixture``):
 
-==========================================  ======================================
-``rejected.<reason>``                        documents rejected, by reason code
-``errors.<error_class>``                     malformed records / failed documents
-``duplicates`` / ``duplicates.<kind>``       documents removed as duplicates
-``kept`` / ``docs_out`` / ``lang.<code>``    documents that left the stage (kept)
-``records`` / ``docs_in``                    documents that entered the stage
-==========================================  ======================================
+==============================================  ======================================
+``rejected.<reason>``                            documents rejected, by reason code
+``errors.<error_class>`` / ``errors``            malformed records / failed documents
+``duplicates[.<kind>]`` / ``<kind>_duplicates``  documents removed as duplicates
+``kept`` / ``docs_out`` / ``lang.<code>``        documents that left the stage (kept)
+``records`` / ``docs_in`` / ``documents``        documents that entered the stage
+==============================================  ======================================
 
 A stage that does not count what it keeps or receives gets those numbers from its
 neighbours in the stage order (what enters a stage left the previous one), so the table is
@@ -209,16 +209,27 @@ class StageProgress:
         return max(self.reasons.items(), key=lambda kv: (kv[1], kv[0]))
 
 
+IN_NAMES = frozenset({"records", "docs_in", "documents"})
+KEPT_NAMES = frozenset({"kept", "docs_out"})
+
+
 def _classify(name: str) -> tuple[str, str]:
+    """(kind, key) of a counter name; kind is rejected, errors, duplicates, kept, in or other.
+
+    A bare ``rejected`` (a total next to ``rejected.<reason>``) is *other*, so it is not
+    counted twice; a bare ``errors`` is an error without a class.
+    """
     if name.startswith("rejected."):
         return "rejected", name[len("rejected."):]
     if name.startswith("errors."):
         return "errors", name[len("errors."):]
-    if name == "duplicates" or name.startswith("duplicates."):
+    if name == "errors":
+        return "errors", "error"
+    if name == "duplicates" or name.startswith("duplicates.") or name.endswith("_duplicates"):
         return "duplicates", name
-    if name in ("kept", "docs_out") or name.startswith("lang."):
+    if name in KEPT_NAMES or name.startswith("lang."):
         return "kept", name
-    if name in ("records", "docs_in"):
+    if name in IN_NAMES:
         return "in", name
     return "other", name
 

@@ -18,7 +18,7 @@ from corpusflow.progress import ProgressReporter, render_block, render_line, sta
 from tests.conftest import SHARED_DATA, read_jsonl, write_jsonl
 from tests.helpers import run_cli
 
-ORDER = ["read", "normalize", "langid", "dedup"]
+ORDER = ["read", "normalize", "langid", "filters", "dedup"]
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,15 @@ ORDER = ["read", "normalize", "langid", "dedup"]
         (
             {"read": {"records": 10}, "dedup": {"duplicates.exact": 3, "kept": 7}},
             {"read": (10, 10), "normalize": (10, 10), "langid": (10, 10), "dedup": (10, 7)},
+        ),
+        # the vocabularies of the real filter and dedup stages: a bare "rejected" total is not
+        # counted twice, "<kind>_duplicates" are duplicates, "documents" entered dedup
+        (
+            {"read": {"records": 100}, "langid": {"lang.ja": 90, "rejected.langid.low_score": 10},
+             "filters": {"docs_in": 90, "rejected": 30, "rejected.ja.hiragana_fraction.too_low": 30, "kept": 60,
+                         "transformed": 12},
+             "dedup": {"documents": 60, "exact_duplicates": 5, "minhash_duplicates": 4, "kept": 51}},
+            {"langid": (100, 90), "filters": (90, 60), "dedup": (60, 51)},
         ),
         # nothing counted yet: unknown, not zero
         ({}, {"read": (None, None), "langid": (None, None)}),

@@ -36,9 +36,8 @@ class StageOutputs(NamedTuple):
 class StageCounters:
     """Caches Beam counters of one stage; names are a closed vocabulary plus reason codes.
 
-    The live progress of a run (:mod:`corpusflow.progress`) reads the same increments; it
-    understands ``rejected.<reason>``, ``errors.<class>``, ``duplicates[.<kind>]``, ``kept`` /
-    ``docs_out`` / ``lang.<code>`` (documents kept) and ``records`` / ``docs_in``.
+    The live progress of a run (:mod:`corpusflow.progress`) reads the same increments; the
+    names it understands (``rejected.<reason>``, ``kept``, ``docs_in``, ...) are listed there.
     """
 
     def __init__(self, namespace: str) -> None:
