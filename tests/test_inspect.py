@@ -104,7 +104,11 @@ def test_duplicates_next_to_the_kept_document(real_run: Path, capsys, width: int
          "en.gopher_repetition.top_2gram_too_high", "", ["en.gopher_repetition.dup_lines",
                                                          "en.gopher_repetition.top_2gram"]),
         ({"ngword.adult": 4, "ja.hiragana_fraction": 0.4}, "ngword.adult.too_many", "", ["ngword.adult"]),
-        ({"a": 1.0, "b": 2.0}, "langid.low_score", "b=2.0 < 3", ["b"]),
+        # the filter stage names the deciding signal in detail: that one wins
+        ({"ja.hiragana_fraction": 0.04, "ja.hiragana_fraction.lines": 3.0}, "ja.hiragana_fraction.too_low",
+         '{"rule":"ja.hiragana_fraction","signal":"ja.hiragana_fraction","value":0.04,"op":"<","limit":0.2}',
+         ["ja.hiragana_fraction"]),
+        ({"a": 1.0}, "langid.low_score", "not json", []),
         ({}, "normalize.empty", "", []),
     ],
 )
@@ -126,6 +130,26 @@ def test_wrap_respects_display_width_and_keeps_text(text: str, width: int) -> No
     assert all(display_width(ln) <= width for ln in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     assert len(lines) >= display_width(text) // width
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_deciding_signal_of_real_filter_verdicts() -> None:
+    """The real ja_web chain on real mC4-ja 'bad' snippets: the marked signal is the verdict's own."""
+    from corpusflow.filters.profiles import build_chain
+    from corpusflow.report.samples import format_detail
+    from tests.conftest import SHARED_DATA, read_jsonl
+
+    chain = build_chain("ja_web", lang="ja").setup()
+    seen = 0
+    for rec in read_jsonl(SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl", limit=200):
+        res = chain.run(rec["text"])
+        if not res.failures:
+            continue
+        v = res.failures[0]
+        assert deciding_signals(dict(res.signals), v.reason, v.detail()) == [v.signal]
+        assert v.signal in res.signals and format_detail(v.detail()).startswith(f"{v.signal} = ")
+        seen += 1
+    assert seen > 20
 
 
 def test_truncate_counts_what_was_cut() -> None:

@@ -40,12 +40,20 @@ def _write_sources(d: Path) -> list[str]:
     ]
 
 
+_RUNS: dict[str, Path] = {}  # built once per session, whichever module asks first (test_inspect too)
+
+
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory) -> Path:
     """One real run (read -> normalize -> langid -> dedup) over /work/shared data, with a report."""
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not available")
-    d = tmp_path_factory.mktemp("report_run")
+    if "run" not in _RUNS:
+        _RUNS["run"] = _build_real_run(tmp_path_factory.mktemp("report_run"))
+    return _RUNS["run"]
+
+
+def _build_real_run(d: Path) -> Path:
     cfg = d / "cfg.yaml"
     cfg.write_text("name: report-test\nseed: 11\nsources:\n" + "\n".join(_write_sources(d)) + "\n"
                    "stages:\n  langid: {languages: [ja, en], min_score: 0.5, min_score_by_lang: {en: 0.65}}\n"
@@ -173,6 +181,52 @@ def test_sections_without_data_say_so(tmp_path: Path, shared_data: Path) -> None
     assert data["duplicates"]["status"] == "disabled" and data["funnel"]["kept"]["docs"] == 30
 
 
+@pytest.mark.usefixtures("shared_data")
+def test_mixture_run_report_has_tokens_targets_and_shards(tmp_path: Path) -> None:
+    """A real 80/20 JA/EN token mixture (LLM-jp v3.1 tokens): token funnel, target vs achieved, tokens per shard."""
+    for name, path, n in (("kw", SHARED_DATA / "ja" / "kwdlc_leads.jsonl", 250),
+                          ("c4", SHARED_DATA / "en" / "c4_sample.jsonl.gz", 120),
+                          ("cc", SHARED_DATA / "en" / "cc_main_raw_multilingual.jsonl.gz", 40)):
+        write_jsonl(tmp_path / f"{name}.jsonl", read_jsonl(path, limit=n))
+    cfg = tmp_path / "mix.yaml"
+    cfg.write_text(
+        "name: report-mix\nseed: 5\nsources:\n"
+        f"  - {{name: ja_kwdlc, paths: ['{tmp_path / 'kw.jsonl'}'], fields: {{text: text, id: null}}, lang: ja}}\n"
+        f"  - {{name: en_c4, paths: ['{tmp_path / 'c4.jsonl'}'], fields: {{text: text, id: null}}, lang: en}}\n"
+        f"  - {{name: en_cc, paths: ['{tmp_path / 'cc.jsonl'}'], fields: {{text: text, id: id}}, lang: en}}\n"
+        "stages:\n  langid: {languages: [ja, en], min_score: 0.5}\n"
+        "  mixture: {enabled: true, tokenizer: llm-jp-v3.1, count: {mode: exact}, unit: tokens, group_by: lang,\n"
+        "            groups: {ja: 0.8, en: 0.2}, budget: all, on_shortfall: fail, shards: {num_shards: 4}}\n",
+        encoding="utf-8")
+    out = tmp_path / "out"
+    assert run_cli("run", cfg, "--output", out, "--progress", "off") == 0
+    assert run_cli("report", out, "--no-examples") == 0
+    m = load_manifest(out)
+    data = json.loads((out / "report" / "report.json").read_text())
+    f = data["funnel"]
+    pool = read_parquet_rows(out / "pool" / "*.parquet")
+    assert f["kept"]["from"] == "pool" and f["kept"]["docs"] == len(pool)
+    assert f["kept"]["tokens"] == sum(r["n_tokens"] for r in pool) > 0
+    assert f["tokens_note"] is None
+    rejected = [s for s in f["steps"] if s["kind"] == "rejected"]
+    assert rejected and all(s["tokens_est"] is not None for s in rejected)  # estimated, and labelled so
+    assert f["input"]["tokens_est"] == f["kept"]["tokens"] + sum(s["tokens_est"] for s in f["steps"])
+    assert f["mixture"]["tokens"] == m["mixture"]["totals"]["tokens"]
+    mix = data["mixture"]
+    assert mix["status"] == "ok" and mix["tokenizer"] == "llm-jp-v3.1"
+    for c, mc in zip(mix["cells"], m["mixture"]["cells"], strict=True):
+        assert (c["target"], c["achieved"]) == (mc["target"], mc["measured_tokens"])
+    shares = {g["group"]: (g["share"], g["achieved_share"]) for g in mix["groups"]}
+    assert shares["ja"][0] == 0.8 and abs(shares["ja"][1] - 0.8) < 0.05
+    sh = data["shards"]
+    train = read_parquet_rows(out / "data" / "*.parquet")
+    assert sh["unit"] == "tokens" and len(sh["shards"]) == 4
+    assert sum(s["tokens"] for s in sh["shards"]) == sum(r["n_tokens"] for r in train) == m["mixture"]["totals"]["tokens"]
+    html = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert "ja_kwdlc/ja" in html and "no mixture stage" not in html
+    assert (out / "report" / "mixture.png").stat().st_size > 5000
+
+
 def test_report_cli_errors(tmp_path: Path, capsys) -> None:
     assert run_cli("report", tmp_path) == 2
     assert "no manifest.json" in capsys.readouterr().err
@@ -231,83 +285,45 @@ def test_report_renders_in_headless_chromium(real_run: Path, tmp_path: Path) -> 
 # ------------------------------------------------------------------------------------------------
 
 
-def _hiragana_fraction(t: str) -> float:
-    return sum("\u3041" <= c <= "\u309f" for c in t) / max(len(t), 1)
-
-
-def _ascii_fraction(t: str) -> float:
-    return sum(c.isascii() and not c.isspace() for c in t) / max(len(t), 1)
-
-
-RULES = [  # simple real rules, measured on the real labelled file
-    ("ja.hiragana_fraction", "composition", lambda t: _hiragana_fraction(t) < 0.2),
-    ("doc.min_chars", "length", lambda t: len(t) < 50),
-    ("ja.ascii_fraction", "composition", lambda t: _ascii_fraction(t) > 0.3),
-    ("ja.sentence_end", "sentence", lambda t: "。" not in t),
-]
-
-
-def _eval_json(path: Path) -> dict:
-    docs = [(r["text"], r["label"] == "bad") for r in read_jsonl(SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl")]
-    n_bad = sum(b for _, b in docs)
-    rules, any_bad, any_good = [], 0, 0
-    for name, cat, fails in RULES:
-        bd = sum(1 for t, b in docs if b and fails(t))
-        gd = sum(1 for t, b in docs if not b and fails(t))
-        rules.append({"name": name, "category": cat, "n_bad": n_bad, "n_good": len(docs) - n_bad,
-                      "bad_dropped": bd, "good_dropped": gd})
-    for t, b in docs:
-        if any(f(t) for _, _, f in RULES):
-            any_bad += b
-            any_good += not b
-    rep = {"profile": "test_profile", "length_rules_excluded": False, "n_bad": n_bad, "n_good": len(docs) - n_bad,
-           "rules": rules, "profile_all_rules": {"name": "(profile, all rules)", "category": "profile", "n_bad": n_bad,
-                                                  "n_good": len(docs) - n_bad, "bad_dropped": any_bad,
-                                                  "good_dropped": any_good}}
-    path.write_text(json.dumps(rep, ensure_ascii=False))
-    return rep
-
-
 @pytest.mark.usefixtures("shared_data")
 def test_eval_filters_report(tmp_path: Path) -> None:
+    """The real ``corpusflow eval-filters --json`` on the real labelled file, then its report."""
     from corpusflow.report.tools import eval_rows
 
-    rep = _eval_json(tmp_path / "ev.json")
+    labels = SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl"
+    assert run_cli("eval-filters", "--profile", "ja_web", "--labels", labels, "--json", tmp_path / "ev.json") == 0
+    rep = json.loads((tmp_path / "ev.json").read_text(encoding="utf-8"))
     assert run_cli("report", tmp_path / "ev.json") == 0
     out = tmp_path / "ev.report"
     html = (out / "index.html").read_text(encoding="utf-8")
     assert (out / "eval_rules.png").read_bytes().startswith(PNG_MAGIC)
     assert (out / "eval_profile.png").read_bytes().startswith(PNG_MAGIC)
-    rows = {r["name"]: r for r in eval_rows(rep)}
-    hira = rows["ja.hiragana_fraction"]
-    assert hira["tp"] + hira["fn"] == 435 and hira["fp"] + hira["tn"] == 415  # the file's 435 bad / 415 good
-    assert 0 < hira["tp"] < 435 and hira["youden_j"] > 0  # a real separator on real labels
-    names = [r["name"] for r in eval_rows(rep)]
-    assert names[0] == "(profile, all rules)"
-    js = [rows[n]["youden_j"] for n in names[1:]]
-    assert js == sorted(js, reverse=True)
-    for n in names:
-        assert n in html
-    assert f">{hira['tp']:,}<" in html
+    rows = eval_rows(rep)
+    assert rows[0]["name"] == "(profile, all rules)" and len(rows) == len(rep["rules"]) + 2
+    for r in rows:  # the file's 435 bad / 415 good, split into the four cells of each rule
+        assert (r["tp"] + r["fn"], r["fp"] + r["tn"]) == (435, 415)
+        assert r["name"] in html and f">{r['tp']:,}<" in html
+    by_name = {r["name"]: r for r in rows}
+    for rule in rep["rules"]:  # counts as eval-filters measured them
+        assert (by_name[rule["name"]]["tp"], by_name[rule["name"]]["fp"]) == (rule["bad_dropped"], rule["good_dropped"])
+    js = [r["youden_j"] for r in rows[2:]]
+    assert js == sorted(js, reverse=True)  # best separators first
 
 
 @pytest.mark.usefixtures("shared_data")
 def test_tokens_report(tmp_path: Path) -> None:
-    sentencepiece = pytest.importorskip("sentencepiece")
-    tok_dir = SHARED / "resources" / "tokenizers"
-    sp = sentencepiece.SentencePieceProcessor(model_file=str(tok_dir / "llm-jp-v3.1" / "llm-jp-tokenizer-100k.ver3.1.model"))
-    ja = [r["text"] for r in read_jsonl(SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl", limit=200)]
-    en = [r["text"] for r in read_jsonl(SHARED_DATA / "en" / "c4_sample.jsonl.gz", limit=100)]
-    rows = []
-    for lang, texts in (("ja", ja), ("en", en)):
-        tokens = sum(len(x) for x in sp.encode(texts))
-        rows.append({"tokenizer": "llm-jp-v3.1", "vocab_size": sp.get_piece_size(), "lang": lang, "docs": len(texts),
-                     "chars": sum(map(len, texts)), "bytes": sum(len(t.encode()) for t in texts), "tokens": tokens})
-    (tmp_path / "tok.json").write_text(json.dumps({"inputs": ["mc4ja", "c4"], "rows": rows}))
+    """The real ``corpusflow tokens --json`` (LLM-jp v3.1 and Llama-3) on real JA/EN text, then its report."""
+    write_jsonl(tmp_path / "ja.jsonl", read_jsonl(SHARED_DATA / "ja" / "kwdlc_leads.jsonl", limit=300))
+    write_jsonl(tmp_path / "en.jsonl", read_jsonl(SHARED_DATA / "en" / "c4_sample.jsonl.gz", limit=100))
+    assert run_cli("tokens", "-t", "llm-jp-v3.1", "-t", "llama3", tmp_path / "ja.jsonl", tmp_path / "en.jsonl",
+                   "--json", tmp_path / "tok.json") == 0
+    rep = json.loads((tmp_path / "tok.json").read_text(encoding="utf-8"))
     assert run_cli("report", tmp_path / "tok.json", "--out", tmp_path / "t") == 0
     html = (tmp_path / "t" / "index.html").read_text(encoding="utf-8")
     assert (tmp_path / "t" / "tokens.png").read_bytes().startswith(PNG_MAGIC)
-    ja_cpt = rows[0]["chars"] / rows[0]["tokens"]
-    assert 1.2 < ja_cpt < 3.5  # LLM-jp v3 packs ~2 Japanese characters per token (mixture spec)
-    assert f"{round(ja_cpt, 3):,.4g}" in html
-
+    rows = {(r["tokenizer"], r["lang"]): r for r in rep["rows"]}
+    ja_llmjp, ja_llama = rows[("llm-jp-v3.1", "ja")], rows[("llama3", "ja")]
+    # LLM-jp v3 packs ~2 Japanese characters per token, Llama-3 fewer (shared/specs/mixture.md)
+    assert ja_llmjp["chars"] / ja_llmjp["tokens"] > ja_llama["chars"] / ja_llama["tokens"]
+    for r in rep["rows"]:
+        assert f"{round(r['chars_per_token'], 3):,.4g}" in html

@@ -16,7 +16,7 @@ from corpusflow import __version__
 from corpusflow.report import figures, plots
 from corpusflow.report.html import Image, Section, cards, esc, page
 from corpusflow.report.load import RunData, load_run
-from corpusflow.report.samples import Sample, sample_duplicates, sample_rejected
+from corpusflow.report.samples import Sample, format_detail, sample_duplicates, sample_rejected
 
 REPORT_DIR = "report"
 INDEX = "index.html"
@@ -70,7 +70,7 @@ def _doc_html(row: dict[str, Any], *, kept: bool = False, title: str = "", chars
     if row.get("reason"):
         head.append(f"{row.get('stage')}: {row['reason']}")
     if row.get("detail"):
-        head.append(f"detail: {row['detail']}")
+        head.append(f"detail: {format_detail(row['detail'])}")
     text = row.get("text")
     body = "(text not written: output.write_rejected_text is off)" if not text and row.get("n_chars") else \
         _snippet(text or "", chars)
@@ -184,9 +184,10 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
     sec.image(image("funnel.png", plots.funnel_figure(fun, palette), "funnel of documents and characters",
                     "Funnel: what each stage and reason removed."))
     inp_docs = fun["input"]["docs"]
-    sec.table(["stage", "way out", "documents", "% of input", "characters", "tokens (est.)"],
-              [(s["stage"], s["label"], s["docs"], _pct(s["docs"], inp_docs), s["chars"], s["tokens_est"])
-               for s in fun["steps"]], numeric=(2, 4, 5))
+    with_tokens = fun["kept"].get("tokens") is not None
+    sec.table(["stage", "way out", "documents", "% of input", "characters"] + (["tokens (est.)"] if with_tokens else []),
+              [(s["stage"], s["label"], s["docs"], _pct(s["docs"], inp_docs), s["chars"])
+               + ((s["tokens_est"],) if with_tokens else ()) for s in fun["steps"]], numeric=(2, 4, 5))
     sections.append(sec)
 
     sec = Section("sources", "By source and language")

@@ -313,7 +313,8 @@ def duplicates_figure(d: dict[str, Any]) -> Figure:
     last = max((i for i, x in enumerate(h) if x["clusters"]), default=0)
     h = h[: max(last + 1, 4)]  # no empty buckets past the largest cluster
     ax = axes[0]
-    ax.bar([x["size"] for x in h], [x["clusters"] for x in h], color="#fb8c00")
+    ax.bar(range(len(h)), [x["clusters"] for x in h], color="#fb8c00")
+    ax.set_xticks(range(len(h)), [x["size"] for x in h], fontsize=8)
     ax.set_title(f"cluster sizes ({d['clusters']:,} clusters, largest {d['largest']:,})", fontsize=9)
     ax.set_xlabel("documents per cluster (kept one included)", fontsize=8)
     ax.set_ylabel("clusters", fontsize=8)

@@ -40,19 +40,41 @@ def _decode(s: str | None) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
-def deciding_signals(signals: dict[str, Any], reason: str, detail: str = "") -> list[str]:
-    """Signal names that belong to the rule behind ``reason``.
+def parse_detail(detail: str) -> dict[str, Any] | None:
+    """The filter stage's ``detail`` JSON (``{"rule", "signal", "value", "op", "limit"}``), else ``None``."""
+    if not detail or not detail.startswith("{"):
+        return None
+    try:
+        d = json.loads(detail)
+    except ValueError:
+        return None
+    return d if isinstance(d, dict) else None
 
-    Reason codes are ``<rule id>.<cause>`` and a rule's signals are ``<rule id>`` or
-    ``<rule id>.<key>`` (corpusflow.filters), so a signal decided the rejection when the reason
-    starts with it plus a dot, or when the rule id prefixes it; a signal named in ``detail``
-    counts too.
+
+def format_detail(detail: str) -> str:
+    """``ja.hiragana_fraction = 0.04 < 0.2 (limit)`` for a filter verdict; other details as they are."""
+    d = parse_detail(detail)
+    if d is None or "signal" not in d:
+        return detail
+    text = f"{d['signal']} = {d.get('value', '?')}"
+    if d.get("op") and "limit" in d:
+        text += f" {d['op']} {d['limit']} (limit)"
+    return text
+
+
+def deciding_signals(signals: dict[str, Any], reason: str, detail: str = "") -> list[str]:
+    """Signal names that decided a rejection.
+
+    The filter stage names the deciding signal in ``detail`` (``{"signal": ...}``); that one
+    wins. Otherwise: reason codes are ``<rule id>.<cause>`` and a rule's signals are
+    ``<rule id>`` or ``<rule id>.<key>`` (corpusflow.filters.base), so every signal of the rule
+    behind ``reason`` is returned.
     """
+    d = parse_detail(detail)
+    if d is not None and isinstance(d.get("signal"), str) and d["signal"]:
+        return [d["signal"]]
     rule = reason.rsplit(".", 1)[0] if "." in reason else reason
-    out = []
-    for k in signals:
-        if reason.startswith(k + ".") or k == rule or k.startswith(rule + ".") or (detail and k in detail):
-            out.append(k)
+    out = [k for k in signals if reason.startswith(k + ".") or k == rule or k.startswith(rule + ".")]
     return sorted(out)
 
 

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from corpusflow.report.samples import Sample
+from corpusflow.report.samples import Sample, format_detail
 
 
 def char_width(c: str) -> int:
@@ -98,7 +98,7 @@ def field_lines(row: dict[str, Any], sample: Sample | None, width: int, *, kept:
         items.append(("dup of", f"{row['kept_id']}  (stage {row.get('stage')}, cluster of {row.get('cluster_size')}"
                                 + (f", similarity {sim:.3f})" if isinstance(sim, float) else ")")))
     if row.get("detail"):
-        items.append(("detail", str(row["detail"])))
+        items.append(("detail", format_detail(str(row["detail"]))))
     if sample is not None and sample.signals:
         parts = [f"{k}={_fmt_value(v)}" + (" ◀" if k in sample.deciding else "")
                  for k, v in sorted(sample.signals.items(), key=lambda kv: (kv[0] not in sample.deciding, kv[0]))]

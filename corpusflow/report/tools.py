@@ -101,7 +101,7 @@ def eval_figure(report: dict[str, Any], *, max_rules: int = 40) -> Figure:
     ax.set_xticks([-100, -50, 0, 50, 100], ["100%", "50%", "0", "50%", "100%"])
     ax.set_title(f"{report.get('profile', '')}: per-rule confusion on {rows[0]['n_bad']:,} bad / "
                  f"{rows[0]['n_good']:,} good labelled documents", fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.03), ncol=2)
     plots.style_axes(ax)
     return fig
 
@@ -142,14 +142,22 @@ def token_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def tokens_figure(report: dict[str, Any]) -> Figure:
+def tokens_figure(report: dict[str, Any], *, min_share: float = 0.005, max_langs: int = 8) -> Figure:
     """Tokenizer efficiency: characters and UTF-8 bytes per token, per language and tokenizer
     (higher = fewer tokens for the same text)."""
     rows = token_rows(report)
     if not rows:
         return plots.empty_figure("no token counts in this file")
     toks = list(dict.fromkeys(r["tokenizer"] for r in rows))
-    langs = list(dict.fromkeys(r["lang"] for r in rows))
+    chars: dict[str, int] = {}
+    docs: dict[str, int] = {}
+    for r in rows:  # a document is counted once per tokenizer: take the largest count
+        chars[r["lang"]] = max(chars.get(r["lang"], 0), int(r["chars"]))
+        docs[r["lang"]] = max(docs.get(r["lang"], 0), int(r.get("docs") or 0))
+    total = sum(chars.values()) or 1
+    ranked = sorted(chars, key=lambda x: (-chars[x], x))
+    langs = [x for x in ranked if chars[x] / total >= min_share][:max_langs] or ranked[:1]
+    hidden = len(ranked) - len(langs)
     val = {(r["tokenizer"], r["lang"]): r for r in rows}
     fig = Figure(figsize=(11, 3.2), layout="constrained")
     axes = fig.subplots(1, 2)
@@ -163,10 +171,13 @@ def tokens_figure(report: dict[str, Any]) -> Figure:
             for x, v in zip(xs, vs, strict=True):
                 if v:
                     ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(len(langs)), langs, fontsize=9)
+        ax.set_xticks(range(len(langs)), [f"{lang}\n{docs[lang]:,} docs" for lang in langs], fontsize=8)
         ax.set_title(title + " (higher = more efficient)", fontsize=10)
         plots.style_axes(ax, grid_axis="y")
     axes[0].legend(fontsize=8, frameon=False)
+    if hidden:
+        fig.suptitle(f"{hidden} language(s) with less than {min_share:.1%} of the characters not shown "
+                     "(all are in the table)", fontsize=8, color="#616161")
     return fig
 
 
