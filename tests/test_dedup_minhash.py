@@ -193,3 +193,18 @@ def test_band_keys_stable_and_include_band_index():
 
 
 PINNED_BAND_KEYS = [9777073776570491418, 7760871771249632656, 6520376022918726980]
+
+
+def test_ascii_fast_path_equals_general_path(en_texts):
+    import unicodedata
+
+    from corpusflow.dedup import shingle as s
+
+    def general(text):
+        t = s._ACCENTS.sub("", unicodedata.normalize("NFKD", text)).lower()
+        return s._WORD.findall(s._DIGITS.sub("0", t))
+
+    samples = [t for t in en_texts if t.isascii()] + ["snake_case and CamelCase 3.14 x2 -- (a)b", "\t\n  "]
+    assert len(samples) > 5
+    for t in samples:
+        assert s.simplify_words(t) == general(t)

@@ -133,9 +133,10 @@ class SignatureComputer:
                 self.cache_hits += 1
             else:
                 name, sig = self.signature(doc)
-                if len(self._cache) >= self._cache_size:
-                    self._cache.clear()
-                self._cache[ck] = sig
+                if self._cache_size > 0:
+                    if len(self._cache) >= self._cache_size:
+                        self._cache.clear()
+                    self._cache[ck] = sig
             if sig is None:
                 self.no_shingles += self.cfg.minhash
                 cols["nperm"].append(0)

@@ -49,8 +49,17 @@ def normalize_chars(text: str) -> str:
     return _DIGIT.sub("0", t)
 
 
+_ASCII_NON_ALNUM = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
+_ANY_DIGIT = re.compile(r"[0-9]")
+
+
 def simplify_words(text: str) -> list[str]:
     """Words for word shingles: NFKD minus accents, lower case, digit runs -> 0, split on non-words."""
+    if text.isascii():  # fast path, same result: ASCII letters/digits runs
+        t = text.lower()
+        if _ANY_DIGIT.search(t):
+            t = _DIGITS.sub("0", t)
+        return t.translate(_ASCII_NON_ALNUM).split()
     t = unicodedata.normalize("NFKD", text)
     t = _ACCENTS.sub("", t).lower()
     return _WORD.findall(_DIGITS.sub("0", t))
