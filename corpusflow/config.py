@@ -29,6 +29,7 @@ from corpusflow.extract_config import ExtractConfig, UrlFilterConfig
 from corpusflow.filters.config import FilterStageConfig
 from corpusflow.mixture.config import MixtureStageConfig
 from corpusflow.runners import RunnerConfig  # runner: section (issue #6, owner: runners)
+from corpusflow.selection.config import DsirStageConfig  # DSIR selection (issue #10, owner: selection)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PKG_PREFIX = "pkg:"
@@ -151,6 +152,7 @@ class StagesConfig(StrictModel):
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
     filters: FilterStageConfig = Field(default_factory=FilterStageConfig)
     dedup: DedupStageConfig = Field(default_factory=DedupStageConfig)
+    dsir: DsirStageConfig = Field(default_factory=DsirStageConfig)  # issue #10: after dedup
     mixture: MixtureStageConfig = Field(default_factory=MixtureStageConfig)
 
 

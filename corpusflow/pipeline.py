@@ -104,6 +104,13 @@ def _stage_transforms(cfg: PipelineConfig) -> list[tuple[str, str, beam.PTransfo
         priority = {s.name: s.priority for s in cfg.sources}
         stages.append(("Deduplicate", "dedup", Deduplicate(st.dedup, cfg.seed, priority)))
     # <<< dedup wiring <<<
+    # >>> dsir wiring (issue #10, owner: selection) >>>
+    if st.dsir.enabled:
+        from corpusflow.stages.dsir import SelectByImportance
+
+        dsir = SelectByImportance(st.dsir, cfg.seed, [s.name for s in cfg.sources])
+        stages.append(("SelectByImportance", "dsir", dsir))
+    # <<< dsir wiring <<<
     return stages
 
 
