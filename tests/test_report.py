@@ -110,6 +110,21 @@ def test_funnel_matches_manifest_and_parquet(real_run: Path, report_data: dict) 
     assert f["by_lang"]["ja"]["kept"] == kept_ja
 
 
+def test_volumes_per_source_and_language(real_run: Path, report_data: dict) -> None:
+    m = load_manifest(real_run)
+    kept = read_parquet_rows(real_run / "data" / "*.parquet")
+    gone = read_parquet_rows(real_run / "rejected" / "*.parquet") + read_parquet_rows(real_run / "duplicates" / "*.parquet")
+    vol = report_data["volumes"]
+    for src, v in m["counts"]["by_source"].items():
+        row = vol["by_source"][src]
+        assert row["docs_in"] == v["input"] - v["errors"] and row["docs_kept"] == v["kept"]
+        assert row["chars_kept"] == sum(r["n_chars"] for r in kept if r["source"] == src)
+        assert row["chars_in"] == row["chars_kept"] + sum(r["n_chars"] for r in gone if r["source"] == src)
+        assert row["tokens_kept"] is None  # no mixture, no tokens
+    assert vol["by_lang"]["en"]["chars_kept"] == sum(r["n_chars"] for r in kept if r["lang"] == "en")
+    assert sum(v["docs_in"] for v in vol["by_lang"].values()) == len(kept) + len(gone)
+
+
 def test_languages_lengths_duplicates_shards(real_run: Path, report_data: dict) -> None:
     m = load_manifest(real_run)
     kept = read_parquet_rows(real_run / "data" / "*.parquet")
@@ -212,6 +227,9 @@ def test_mixture_run_report_has_tokens_targets_and_shards(tmp_path: Path) -> Non
     assert rejected and all(s["tokens_est"] is not None for s in rejected)  # estimated, and labelled so
     assert f["input"]["tokens_est"] == f["kept"]["tokens"] + sum(s["tokens_est"] for s in f["steps"])
     assert f["mixture"]["tokens"] == m["mixture"]["totals"]["tokens"]
+    vol = data["volumes"]["by_source"]["ja_kwdlc"]
+    assert vol["tokens_kept"] == sum(r["n_tokens"] for r in pool if r["source"] == "ja_kwdlc")
+    assert vol["tokens_in_est"] >= vol["tokens_kept"]
     mix = data["mixture"]
     assert mix["status"] == "ok" and mix["tokenizer"] == "llm-jp-v3.1"
     for c, mc in zip(mix["cells"], m["mixture"]["cells"], strict=True):

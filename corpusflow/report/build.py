@@ -119,6 +119,7 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
     data: dict[str, Any] = {"kind": "run", "corpusflow_version": __version__, "output": os.path.abspath(run.root)}
     data["overview"] = ov = figures.overview(run)
     data["funnel"] = fun = figures.funnel(run)
+    data["volumes"] = vol = figures.volumes(run)
     data["languages"] = lang = figures.languages(run)
     data["lengths"] = lens = figures.lengths(run)
     data["duplicates"] = dup = figures.duplicates(run)
@@ -195,6 +196,20 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
                     "Share of each source's input kept and removed by each reason."))
     sec.image(image("by_language.png", plots.by_lang_figure(fun, palette), "removal by language",
                     "Share of each detected language's documents kept and removed."))
+    tok = vol["by_source"] and next(iter(vol["by_source"].values()))["tokens_kept"] is not None
+    sec.note("Volume in and kept (in = kept + rejected + duplicates; malformed records have no text)."
+             + (" Tokens in are estimates (removed documents were never tokenized)." if tok else
+                " No token counts in this run (no mixture stage)."))
+    for group, label in (("by_source", "source"), ("by_lang", "language")):
+        rows = []
+        for key, v in list(vol[group].items())[:30]:
+            row = [key, v["docs_in"], v["docs_kept"], v["chars_in"], v["chars_kept"], _pct(v["chars_kept"], v["chars_in"])]
+            if tok:
+                row += [v["tokens_in_est"], v["tokens_kept"], _pct(v["tokens_kept"], v["tokens_in_est"])]
+            rows.append(row)
+        sec.table([label, "docs in", "docs kept", "chars in", "chars kept", "chars kept %"]
+                  + (["tokens in (est.)", "tokens kept", "tokens kept %"] if tok else []),
+                  rows, numeric=(1, 2, 3, 4, 6, 7))
     sections.append(sec)
 
     # --- languages

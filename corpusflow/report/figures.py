@@ -47,23 +47,41 @@ def _col(t: pa.Table | None, name: str) -> list[Any]:
     return t.column(name).to_pylist()
 
 
-def _langs(t: pa.Table | None) -> list[str]:
-    return [x or UND for x in _col(t, "lang")]
-
-
 def _nchars(t: pa.Table | None) -> np.ndarray:
     if t is None or "n_chars" not in t.column_names:
         return np.zeros(0 if t is None else t.num_rows, dtype=np.int64)
     return np.asarray(t.column("n_chars").fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _group_sum(keys: Iterable[tuple[Any, ...]], values: Iterable[float]) -> dict[tuple[Any, ...], list[float]]:
-    """key -> [count, sum]."""
-    out: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0])
-    for k, v in zip(keys, values, strict=True):
-        acc = out[k]
-        acc[0] += 1
-        acc[1] += v
+def _key_col(t: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:
+    """A grouping column: strings, nulls -> ``und`` for ``lang`` and ``""`` otherwise."""
+    if name not in t.column_names:
+        return pa.array([UND if name == "lang" else ""] * t.num_rows, pa.string())
+    col = t.column(name)
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        col = pc.cast(col, pa.string())
+    return pc.fill_null(col, UND if name == "lang" else "")
+
+
+def _agg(t: pa.Table | None, keys: list[str], aggs: Iterable[tuple[str, str]] = ()) -> dict[tuple[Any, ...], list[Any]]:
+    """``(key values) -> [count, agg1, ...]`` with pyarrow's group_by (vectorised; scales to
+    millions of rows). ``aggs``: ``(column, "sum" | "max")``; a missing column counts as 0."""
+    aggs = list(aggs)
+    if t is None or t.num_rows == 0:
+        return {}
+    cols = {f"k{i}": _key_col(t, k) for i, k in enumerate(keys)}
+    for j, (c, _fn) in enumerate(aggs):
+        v = t.column(c).fill_null(0) if c in t.column_names else pa.array([0] * t.num_rows, pa.int64())
+        cols[f"v{j}"] = v
+    cols["one"] = pa.array(np.ones(t.num_rows, dtype=np.int64))
+    g = pa.table(cols).group_by([f"k{i}" for i in range(len(keys))]).aggregate(
+        [("one", "sum")] + [(f"v{j}", fn) for j, (_c, fn) in enumerate(aggs)])
+    d = g.to_pydict()
+    n = g.num_rows
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    for r in range(n):
+        key = tuple(d[f"k{i}"][r] for i in range(len(keys)))
+        out[key] = [d["one_sum"][r]] + [d[f"v{j}_{fn}"][r] for j, (_c, fn) in enumerate(aggs)]
     return out
 
 
@@ -119,21 +137,20 @@ def _token_rates(run: RunData) -> dict[tuple[str, str] | str, float] | None:
     k = run.kept
     if k is None or "n_tokens" not in k.column_names or k.column("n_tokens").null_count == k.num_rows:
         return None
-    src, lang, ch = _col(k, "source"), _langs(k), _nchars(k)
-    tok = np.asarray(k.column("n_tokens").fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    cells = _agg(k, ["source", "lang"], [("n_chars", "sum"), ("n_tokens", "sum")])
     rates: dict[tuple[str, str] | str, float] = {}
-    by_cell = _group_sum(zip(src, lang, strict=True), ch.tolist())
-    tok_cell = _group_sum(zip(src, lang, strict=True), tok.tolist())
-    for key, (_n, c) in by_cell.items():
+    src_sum: dict[str, list[float]] = defaultdict(lambda: [0, 0])
+    for (src, lang), (_n, c, tok) in cells.items():
         if c:
-            rates[key] = tok_cell[key][1] / c
-    by_src = _group_sum(((s,) for s in src), ch.tolist())
-    tok_src = _group_sum(((s,) for s in src), tok.tolist())
-    for (s,), (_n, c) in by_src.items():
+            rates[(src, lang)] = tok / c
+        src_sum[src][0] += c
+        src_sum[src][1] += tok
+    for src, (c, tok) in src_sum.items():
         if c:
-            rates[s] = tok_src[(s,)][1] / c
-    if ch.sum():
-        rates["*"] = float(tok.sum()) / float(ch.sum())
+            rates[src] = tok / c
+    c_all = sum(c for c, _t in src_sum.values())
+    if c_all:
+        rates["*"] = sum(t for _c, t in src_sum.values()) / c_all
     return rates
 
 
@@ -156,12 +173,8 @@ def funnel(run: RunData) -> dict[str, Any]:
     removed_tokens: dict[tuple[str, str, str], float] = defaultdict(float)
     lang_removed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     lang_removed_chars: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for kind, t, code_col in (("rejected", run.rejected, "reason"), ("duplicates", run.duplicates, None)):
-        if t is None:
-            continue
-        stages = _col(t, "stage")
-        codes = _col(t, code_col) if code_col else [""] * t.num_rows
-        groups = _group_sum(zip(stages, codes, _col(t, "source"), _langs(t), strict=True), _nchars(t).tolist())
+    for kind, t, code_col in (("rejected", run.rejected, "reason"), ("duplicates", run.duplicates, "-")):
+        groups = _agg(t, ["stage", code_col, "source", "lang"], [("n_chars", "sum")])
         for (stage, code, source, lang), (n, chars) in groups.items():
             key = (kind, stage, code)
             removed_chars[key] += chars
@@ -170,11 +183,8 @@ def funnel(run: RunData) -> dict[str, Any]:
             label = removal_label(kind, stage, code)
             lang_removed[lang][label] += int(n)
             lang_removed_chars[lang][label] += chars
-    if run.errors is not None:
-        for (stage, cls), (n, _c) in _group_sum(
-            zip(_col(run.errors, "stage"), _col(run.errors, "error_class"), strict=True), [0] * run.errors.num_rows
-        ).items():
-            lang_removed[UND][removal_label("errors", stage, cls)] += int(n)
+    for (stage, cls), (n,) in _agg(run.errors, ["stage", "error_class"]).items():
+        lang_removed[UND][removal_label("errors", stage, cls)] += int(n)
 
     steps: list[dict[str, Any]] = []
     by_source: dict[str, dict[str, Any]] = {}
@@ -211,8 +221,7 @@ def funnel(run: RunData) -> dict[str, Any]:
         kept_tokens = int(pc.sum(run.kept.column("n_tokens").fill_null(0)).as_py() or 0)
     removed_c = sum(s["chars"] for s in steps)
     by_lang: dict[str, dict[str, Any]] = {}
-    kept_langs = _langs(run.kept)
-    kept_by_lang = _group_sum(((x,) for x in kept_langs), _nchars(run.kept).tolist())
+    kept_by_lang = _agg(run.kept, ["lang"], [("n_chars", "sum")])
     for lang in sorted({x for (x,) in kept_by_lang} | set(lang_removed)):
         kept_n = int(kept_by_lang.get((lang,), [0, 0])[0])
         rem = dict(sorted(lang_removed.get(lang, {}).items(), key=lambda kv: (-kv[1], kv[0])))
@@ -240,6 +249,44 @@ def funnel(run: RunData) -> dict[str, Any]:
     }
 
 
+def volumes(run: RunData) -> dict[str, Any]:
+    """Characters and tokens in and kept, per source and per detected language.
+
+    ``input`` = kept + rejected + duplicates (errors have no text). Tokens: kept ones counted by
+    the mixture stage; removed ones estimated as in :func:`funnel` (``None`` without a mixture).
+    """
+    rates = _token_rates(run)
+    out: dict[str, dict[str, dict[str, Any]]] = {"by_source": {}, "by_lang": {}}
+    parts = [("kept", run.kept)] + [("removed", t) for t in (run.rejected, run.duplicates)]
+    for what, t in parts:
+        for (src, lang), (n, c, tok) in _agg(t, ["source", "lang"], [("n_chars", "sum"), ("n_tokens", "sum")]).items():
+            if rates is None:
+                tok = 0.0
+            elif what == "removed":
+                tok = c * _rate(rates, src, lang)
+            for group, key in (("by_source", src), ("by_lang", lang)):
+                row = out[group].setdefault(key, {"docs_in": 0, "docs_kept": 0, "chars_in": 0, "chars_kept": 0,
+                                                  "tokens_in_est": 0.0, "tokens_kept": 0.0})
+                row["docs_in"] += n
+                row["chars_in"] += c
+                row["tokens_in_est"] += tok
+                if what == "kept":
+                    row["docs_kept"] += n
+                    row["chars_kept"] += c
+                    row["tokens_kept"] += tok
+    for group in out.values():
+        for row in group.values():
+            if rates is None:
+                row["tokens_in_est"] = row["tokens_kept"] = None
+            else:
+                row["tokens_in_est"] = round(row["tokens_in_est"])
+                row["tokens_kept"] = round(row["tokens_kept"])
+    order = list((run.manifest.get("counts") or {}).get("by_source", {}))
+    out["by_source"] = {s: out["by_source"][s] for s in [*order, *sorted(out["by_source"])] if s in out["by_source"]}
+    out["by_lang"] = dict(sorted(out["by_lang"].items(), key=lambda kv: (-kv[1]["chars_in"], kv[0])))
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 # Languages
 # ------------------------------------------------------------------------------------------------
@@ -247,9 +294,18 @@ def funnel(run: RunData) -> dict[str, Any]:
 SCORE_BINS = 20
 
 
-def _score_hist(scores: list[Any]) -> list[int]:
-    vals = np.asarray([min(max(float(s), 0.0), 1.0) for s in scores if s is not None], dtype=np.float64)
-    hist, _ = np.histogram(vals, bins=SCORE_BINS, range=(0.0, 1.0))
+def _lang_mask(t: pa.Table, lang: str) -> np.ndarray:
+    return np.asarray(pc.equal(_key_col(t, "lang"), lang).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _score_hist(t: pa.Table, lang: str) -> list[int]:
+    """Histogram of ``lang_score`` (clipped to [0, 1]) of the rows whose language is ``lang``."""
+    if "lang_score" not in t.column_names:
+        return [0] * SCORE_BINS
+    sc = np.asarray(pc.fill_null(pc.cast(t.column("lang_score"), pa.float64()), np.nan)
+                    .to_numpy(zero_copy_only=False), dtype=np.float64)
+    vals = sc[_lang_mask(t, lang) & ~np.isnan(sc)]
+    hist, _ = np.histogram(np.clip(vals, 0.0, 1.0), bins=SCORE_BINS, range=(0.0, 1.0))
     return hist.astype(int).tolist()
 
 
@@ -265,8 +321,8 @@ def languages(run: RunData, *, top: int = 3) -> dict[str, Any]:
     histograms (kept vs rejected) of the most frequent languages, with the config thresholds."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"kept": 0, "rejected": 0, "duplicates": 0})
     for what, t in (("kept", run.kept), ("rejected", run.rejected), ("duplicates", run.duplicates)):
-        for lang in _langs(t):
-            counts[lang][what] += 1
+        for (lang,), (n,) in _agg(t, ["lang"]).items():
+            counts[lang][what] += n
     if not counts:
         return {"status": "absent", "message": "no documents in this run"}
     order = sorted(counts, key=lambda x: (-sum(counts[x].values()), x))
@@ -279,8 +335,7 @@ def languages(run: RunData, *, top: int = 3) -> dict[str, Any]:
             if t is None:
                 entry[what] = [0] * SCORE_BINS
                 continue
-            ls, sc = _langs(t), _col(t, "lang_score")
-            entry[what] = _score_hist([s for x, s in zip(ls, sc, strict=True) if x == lang])
+            entry[what] = _score_hist(t, lang)
         thr = (langid.get("min_score_by_lang") or {}).get(lang, langid.get("min_score"))
         entry["threshold"] = thr
         hists[lang] = entry
@@ -321,20 +376,18 @@ def lengths(run: RunData, *, top: int = 3) -> dict[str, Any]:
     if not parts:
         return {"status": "absent", "message": "no documents in this run"}
     chars = {what: _nchars(t) for t, what in parts}
-    langs = {what: np.asarray(_langs(t), dtype=object) for t, what in parts}
     before = np.concatenate(list(chars.values()))
     edges = _length_edges(int(before.max()) if before.size else 1)
     kept_c = chars.get("kept", np.zeros(0, dtype=np.int64))
-    kept_l = langs.get("kept", np.zeros(0, dtype=object))
     panels = {"all": (before, kept_c)}
-    all_langs = np.concatenate(list(langs.values()))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"kept": 0, "other": 0})
-    for lang in all_langs.tolist():
-        counts[lang]["other"] += 1
-    for lang in kept_l.tolist():
-        counts[lang]["kept"] += 1
+    for t, what in parts:
+        for (lang,), (n,) in _agg(t, ["lang"]).items():
+            counts[lang]["kept" if what == "kept" else "other"] += n
     for lang in _top_langs(counts, top):
-        panels[lang] = (before[all_langs == lang], kept_c[kept_l == lang])
+        b = np.concatenate([chars[what][_lang_mask(t, lang)] for t, what in parts])
+        a = kept_c[_lang_mask(run.kept, lang)] if run.kept is not None else np.zeros(0, dtype=np.int64)
+        panels[lang] = (b, a)
     out = {}
     for name, (b, a) in panels.items():
         hb, _ = np.histogram(b, bins=edges)
@@ -364,38 +417,29 @@ def duplicates(run: RunData) -> dict[str, Any]:
             return {"status": "disabled", "message": "stages.dedup.enabled is on in the config, but the run "
                     "has no dedup stage in its manifest (this corpusflow build did not run one): no duplicates"}
         return {"status": "disabled", "message": "no dedup stage in this run (stages.dedup.enabled is off)"}
-    kept_ids, sizes = _col(t, "kept_id"), _col(t, "cluster_size")
-    cluster: dict[str, int] = {}
-    members: dict[str, int] = defaultdict(int)
-    for k, s in zip(kept_ids, sizes, strict=True):
-        members[k] += 1
-        cluster[k] = max(cluster.get(k, 0), int(s or 0))
-    size_of = {k: max(cluster[k], members[k] + 1) for k in cluster}
+    groups = _agg(t, ["kept_id"], [("cluster_size", "max")])
+    # size of a cluster: its recorded cluster_size, at least the duplicates seen + the kept one
+    sizes_arr = np.asarray([max(int(mx or 0), n + 1) for n, mx in groups.values()], dtype=np.int64)
     hist = []
     for lo, hi in CLUSTER_BUCKETS:
-        n = sum(1 for s in size_of.values() if lo <= s <= hi)
+        sel = sizes_arr[(sizes_arr >= lo) & (sizes_arr <= hi)]
         label = str(lo) if lo == hi else (f"{lo}-{hi}" if hi < 10**12 else f">{lo - 1}")
-        hist.append({"size": label, "clusters": n, "documents": sum(s for s in size_of.values() if lo <= s <= hi)})
-    by_source = defaultdict(int)
-    for s in _col(t, "source"):
-        by_source[s] += 1
-    by_stage = defaultdict(int)
-    for s in _col(t, "stage"):
-        by_stage[s] += 1
-    sims = [x for x in _col(t, "similarity") if x is not None]
+        hist.append({"size": label, "clusters": int(sel.size), "documents": int(sel.sum())})
+    by_source = dict(sorted(((k[0], v[0]) for k, v in _agg(t, ["source"]).items()), key=lambda kv: (-kv[1], kv[0])))
+    by_stage = {k[0]: v[0] for k, v in _agg(t, ["stage"]).items()}
     sim_hist = None
-    if sims:
-        h, _ = np.histogram(np.clip(np.asarray(sims, dtype=np.float64), 0, 1), bins=20, range=(0.0, 1.0))
+    if "similarity" in t.column_names and t.column("similarity").null_count < t.num_rows:
+        sims = np.asarray(pc.drop_null(t.column("similarity")).to_numpy(zero_copy_only=False), dtype=np.float64)
+        h, _ = np.histogram(np.clip(sims, 0, 1), bins=20, range=(0.0, 1.0))
         sim_hist = h.astype(int).tolist()
-    sizes_arr = np.asarray(list(size_of.values()), dtype=np.int64)
     return {
         "status": "ok",
         "removed": t.num_rows,
-        "clusters": len(size_of),
+        "clusters": int(sizes_arr.size),
         "largest": int(sizes_arr.max()) if sizes_arr.size else 0,
         "mean_size": round(float(sizes_arr.mean()), 3) if sizes_arr.size else 0.0,
         "size_hist": hist,
-        "by_source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "by_source": by_source,
         "by_stage": dict(sorted(by_stage.items())),
         "similarity_hist": sim_hist,
     }
@@ -445,10 +489,8 @@ def shards(run: RunData) -> dict[str, Any]:
     mix_shards = {s["file"]: s for s in ((m.get("mixture") or {}).get("shards") or [])}
     tokens_by_file: dict[str, int] = {}
     if run.train is not None and "n_tokens" in run.train.column_names:
-        files = _col(run.train, "__file")
-        toks = run.train.column("n_tokens").fill_null(0).to_pylist()
-        for f, n in zip(files, toks, strict=True):
-            tokens_by_file[f] = tokens_by_file.get(f, 0) + int(n)
+        for (f,), (_n, tok) in _agg(run.train, ["__file"], [("n_tokens", "sum")]).items():
+            tokens_by_file[f] = int(tok)
     out = []
     for s in (m.get("outputs") or {}).get("data", []):
         f = s["file"]

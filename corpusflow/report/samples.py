@@ -9,6 +9,7 @@ layout, and ``--n 10`` shows the ``--n 5`` documents plus five more.
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import json
 import os
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpusflow.report.figures import sample_key
 from corpusflow.report.load import RunData, parquet_files, read_rows
@@ -88,10 +90,30 @@ def matching_reasons(run: RunData, pattern: str) -> list[str]:
     return [r for r in reasons if fnmatch.fnmatchcase(r, pattern)]
 
 
-def _pick(t: pa.Table, mask: list[bool], n: int, seed: int) -> list[tuple[str, str]]:
+def _select(t: pa.Table, reasons: Iterable[str] | None, source: str | None, lang: str | None) -> pa.Table:
+    """Rows of ``t`` matching the query (vectorised filters; ``lang`` ``und`` = no language)."""
+    mask = None
+
+    def both(m: Any) -> Any:
+        return m if mask is None else pc.and_(mask, m)
+
+    if reasons is not None:
+        mask = both(pc.is_in(t.column("reason"), value_set=pa.array(sorted(set(reasons)), pa.string())))
+    if source is not None:
+        mask = both(pc.equal(t.column("source"), source))
+    if lang is not None:
+        col = t.column("lang") if "lang" in t.column_names else pa.nulls(t.num_rows, pa.string())
+        mask = both(pc.equal(pc.fill_null(col, "und"), lang))
+    if mask is None:
+        return t
+    return t.filter(pc.fill_null(mask, False))
+
+
+def _pick(t: pa.Table, n: int, seed: int) -> list[tuple[str, str]]:
+    """The ``n`` (source, id) pairs of ``t`` with the smallest sampling keys."""
     ids, srcs = t.column("id").to_pylist(), t.column("source").to_pylist()
-    keyed = sorted((sample_key(s, i, seed), s, i) for s, i, ok in zip(srcs, ids, mask, strict=True) if ok)
-    return [(s, i) for _k, s, i in keyed[:n]]
+    keyed = heapq.nsmallest(n, ((sample_key(s, i, seed), s, i) for s, i in zip(srcs, ids, strict=True)))
+    return [(s, i) for _k, s, i in keyed]
 
 
 def _rows_for(root: str, sub: str, picks: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -105,16 +127,7 @@ def count_matches(run: RunData, *, reasons: Iterable[str] | None = None, source:
     t = run.duplicates if duplicates else run.rejected
     if t is None:
         return 0
-    return sum(_mask(t, reasons, source, lang))
-
-
-def _mask(t: pa.Table, reasons: Iterable[str] | None, source: str | None, lang: str | None) -> list[bool]:
-    rs = set(reasons) if reasons is not None else None
-    col_r = t.column("reason").to_pylist() if rs is not None else [None] * t.num_rows
-    col_s = t.column("source").to_pylist()
-    col_l = t.column("lang").to_pylist() if "lang" in t.column_names else [None] * t.num_rows
-    return [(rs is None or r in rs) and (source is None or s == source) and (lang is None or (x or "und") == lang)
-            for r, s, x in zip(col_r, col_s, col_l, strict=True)]
+    return _select(t, reasons, source, lang).num_rows
 
 
 def sample_rejected(run: RunData, reasons: Iterable[str], *, n: int = 5, source: str | None = None,
@@ -122,7 +135,7 @@ def sample_rejected(run: RunData, reasons: Iterable[str], *, n: int = 5, source:
     """Up to ``n`` rejected documents with one of ``reasons`` (deterministic, see module doc)."""
     if run.rejected is None:
         return []
-    picks = _pick(run.rejected, _mask(run.rejected, reasons, source, lang), n, seed)
+    picks = _pick(_select(run.rejected, reasons, source, lang), n, seed)
     out = []
     for row in _rows_for(run.root, "rejected", picks):
         signals = _decode(row.get("signals"))
@@ -137,7 +150,7 @@ def sample_duplicates(run: RunData, *, n: int = 5, source: str | None = None, la
     ``pool/`` or ``data/``; ``None`` when it is in neither, e.g. a later stage removed it)."""
     if run.duplicates is None:
         return []
-    picks = _pick(run.duplicates, _mask(run.duplicates, None, source, lang), n, seed)
+    picks = _pick(_select(run.duplicates, None, source, lang), n, seed)
     rows = _rows_for(run.root, "duplicates", picks)
     kept_ids = {r["kept_id"] for r in rows}
     kept: dict[str, dict[str, Any]] = {}
