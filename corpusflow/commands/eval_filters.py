@@ -39,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the headline profile figures leave out rules of category 'length'")
     p.add_argument("--folds", type=int, default=0,
                    help="also report the profile on K deterministic folds (by text hash), e.g. 2 for a held-out half")
+    p.add_argument("--fold-by", choices=("hash", "position"), default="hash",
+                   help="folds by text hash (default) or as contiguous blocks of the file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="RULE.PARAM=VALUE",
                    help="override a parameter, e.g. ja.hiragana_fraction.min=0.15 (repeatable)")
     p.add_argument("--json", dest="json_out", default=None,
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if not docs:
         print(f"error: no labelled documents in {args.labels}", file=sys.stderr)
         return 2
-    rep = evaluate_chain(chain, docs, folds=args.folds)
+    rep = evaluate_chain(chain, docs, folds=args.folds, fold_by=args.fold_by)
     n_bad = rep.whole.n_bad
     print(f"profile {prof.spec.name} ({prof.source}), lang {lang}: {len(docs)} documents, "
           f"{n_bad} {args.bad_value!r}, {len(docs) - n_bad} other")

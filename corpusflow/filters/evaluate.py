@@ -81,6 +81,7 @@ class EvalReport:
     whole_no_length: DropStats
     folds: list[tuple[DropStats, DropStats]] = field(default_factory=list)
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    fold_by: str = "hash"
 
     def to_dict(self, exclude_length: bool) -> dict[str, Any]:
         main = self.whole_no_length if exclude_length else self.whole
@@ -103,7 +104,7 @@ class EvalReport:
         }
         if self.folds:
             out["folds"] = [
-                {"fold": i, "all_rules": a.to_dict(), "without_length_rules": b.to_dict()}
+                {"fold": i, "fold_by": self.fold_by, "all_rules": a.to_dict(), "without_length_rules": b.to_dict()}
                 for i, (a, b) in enumerate(self.folds)
             ]
         return out
@@ -114,12 +115,24 @@ def fold_of(text: str, k: int, seed: int = 0) -> int:
     return stable_hash64("eval-fold", text, seed=seed) % k
 
 
+def assign_folds(docs: Sequence[tuple[str, bool]], k: int, by: str = "hash", seed: int = 0) -> list[int]:
+    """Fold of every document: ``hash`` of the text, or ``position`` (k contiguous blocks of the
+    file, which keeps snippets of one page, and the file's sub-sources, together)."""
+    if by == "position":
+        n = len(docs)
+        return [min(i * k // max(n, 1), k - 1) for i in range(n)]
+    if by != "hash":
+        raise ValueError(f"fold assignment must be 'hash' or 'position', got {by!r}")
+    return [fold_of(t, k, seed) for t, _ in docs]
+
+
 def evaluate_chain(
     chain: FilterChain,
     docs: Sequence[tuple[str, bool]],
     *,
     length_categories: Iterable[str] = ("length",),
     folds: int = 0,
+    fold_by: str = "hash",
     seed: int = 0,
 ) -> EvalReport:
     """Evaluate ``chain`` (any mode; run in tag mode here) on ``(text, is_bad)`` pairs."""
@@ -132,16 +145,16 @@ def evaluate_chain(
     whole = DropStats("(profile, all rules)", "profile", n_bad, n_good)
     whole_nl = DropStats("(profile, without length rules)", "profile", n_bad, n_good)
     fold_stats: list[tuple[DropStats, DropStats]] = []
-    if folds > 1:
-        for i in range(folds):
-            nb = sum(1 for t, b in docs if b and fold_of(t, folds, seed) == i)
-            ng = sum(1 for t, b in docs if not b and fold_of(t, folds, seed) == i)
-            fold_stats.append(
-                (DropStats(f"fold {i}, all rules", "profile", nb, ng),
-                 DropStats(f"fold {i}, without length rules", "profile", nb, ng))
-            )
+    fold_ids = assign_folds(docs, folds, fold_by, seed) if folds > 1 else []
+    for i in range(folds if folds > 1 else 0):
+        nb = sum(1 for (_, b), f in zip(docs, fold_ids, strict=True) if b and f == i)
+        ng = sum(1 for (_, b), f in zip(docs, fold_ids, strict=True) if not b and f == i)
+        fold_stats.append(
+            (DropStats(f"{fold_by} fold {i}, all rules", "profile", nb, ng),
+             DropStats(f"{fold_by} fold {i}, without length rules", "profile", nb, ng))
+        )
     reasons: dict[str, dict[str, int]] = {}
-    for text, is_bad in docs:
+    for j, (text, is_bad) in enumerate(docs):
         res = tag.run(text)
         failed = {v.step for v in res.failures}
         for sid in failed:
@@ -155,12 +168,12 @@ def evaluate_chain(
         if any_nl:
             _inc(whole_nl, is_bad)
         if fold_stats:
-            a, b = fold_stats[fold_of(text, folds, seed)]
+            a, b = fold_stats[fold_ids[j]]
             if any_all:
                 _inc(a, is_bad)
             if any_nl:
                 _inc(b, is_bad)
-    return EvalReport(chain.name, list(rules.values()), whole, whole_nl, fold_stats, reasons)
+    return EvalReport(chain.name, list(rules.values()), whole, whole_nl, fold_stats, reasons, fold_by)
 
 
 def _inc(s: DropStats, is_bad: bool) -> None:

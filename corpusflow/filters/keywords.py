@@ -172,7 +172,6 @@ class KeywordIndex:
             hs = window_hashes(codepoints(fw[:3]), 3)
             if len(fw) == 2:
                 bm2[int(hs[1][0]) >> 44] = True
-                by_prefix.setdefault(fw, set()).add(2)
             else:
                 bm3[int(hs[2][0]) >> 44] = True
                 by_prefix.setdefault(fw[:3], set()).add(len(fw))

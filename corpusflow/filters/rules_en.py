@@ -11,7 +11,6 @@ linear in the text: word n-grams are hashed with numpy, not held in Python dicts
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -29,21 +28,73 @@ from corpusflow.filters.base import (
     register,
 )
 from corpusflow.filters.keywords import KeywordUser, load_wordlist, non_overlapping
-from corpusflow.filters.text import TextView, dup_counts, run_lengths_sorted, window_hashes
+from corpusflow.filters.text import (
+    C_CHOON,
+    C_EMOJI,
+    C_HALF_KATAKANA,
+    C_HIRAGANA,
+    C_KANJI,
+    C_KATAKANA,
+    C_KUTEN,
+    C_LATIN,
+    C_NEWLINE,
+    C_OTHER,
+    C_SPACE,
+    C_SYMBOL,
+    C_TOTEN,
+    C_WIDE_LATIN,
+    N_CLASSES,
+    TextView,
+    dup_counts,
+    run_lengths_sorted,
+    span_hashes,
+    window_hashes,
+)
 
 EN = frozenset({"en"})
-_PUNCT = string.punctuation + "“”‘’«»…–—•·"
-_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+_STOP_RES = tuple(re.compile(rf"\b{w}\b") for w in _STOP_WORDS)
+# Character classes that are not part of a word (punctuation, symbols, pictographs).
+_PUNCT_CLASSES = (C_SYMBOL, C_KUTEN, C_TOTEN, C_EMOJI)
+# Classes counted as "alphabetic" (letters of any script; OTHER is mostly non-Latin letters).
+_ALPHA_CLASSES = (C_LATIN, C_WIDE_LATIN, C_HIRAGANA, C_KATAKANA, C_KANJI, C_CHOON, C_HALF_KATAKANA, C_OTHER)
+
+_IS_WORD_CLASS = np.ones(N_CLASSES, dtype=bool)
+_IS_WORD_CLASS[[*_PUNCT_CLASSES, C_SPACE, C_NEWLINE]] = False
+_IS_ALPHA_CLASS = np.zeros(N_CLASSES, dtype=bool)
+_IS_ALPHA_CLASS[list(_ALPHA_CLASSES)] = True
 
 
-def _en_words(view: TextView) -> list[str]:
-    """Whitespace tokens with surrounding punctuation stripped; pure-symbol tokens dropped."""
-    sc = view.cache("en_words")
-    w = sc.get("w")
-    if w is None:
-        w = [x for x in (t.strip(_PUNCT) for t in view.words) if x]
-        sc["w"] = w
-    return w
+def word_stats(view: TextView) -> dict[str, float]:
+    """Whitespace-token statistics used by the Gopher/C4/FineWeb rules (vectorised, cached).
+
+    * ``tokens``: whitespace-separated tokens (``str.split()``);
+    * ``words``: tokens with at least one character that is not punctuation or a symbol
+      (datatrove's "non-symbol words");
+    * ``word_chars``: letters and digits in those words (so the mean word length ignores
+      punctuation, including an inner apostrophe or hyphen);
+    * ``alpha_tokens``: tokens with at least one letter of any script.
+    """
+    sc = view.cache("en_word_stats")
+    st = sc.get("st")
+    if st is not None:
+        return st
+    starts, ends = view.token_spans
+    cls = view.classes
+    word_char = _IS_WORD_CLASS.take(cls)
+    alpha = _IS_ALPHA_CLASS.take(cls)
+    cum_w = np.concatenate(([0], np.cumsum(word_char)))
+    cum_a = np.concatenate(([0], np.cumsum(alpha)))
+    per_w = cum_w[ends] - cum_w[starts]
+    per_a = cum_a[ends] - cum_a[starts]
+    st = {
+        "tokens": float(len(starts)),
+        "words": float(np.count_nonzero(per_w)),
+        "word_chars": float(per_w.sum()),
+        "alpha_tokens": float(np.count_nonzero(per_a)),
+    }
+    sc["st"] = st
+    return st
 
 
 @register("en.word_count")
@@ -62,7 +113,7 @@ class WordCount(Filter):
         max: int | None = Field(100_000, ge=1, description="Maximum words (Gopher 100,000).")
 
     def measure(self, view: TextView) -> dict[str, float]:
-        return {"": float(len(_en_words(view)))}
+        return {"": word_stats(view)["words"]}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         return below(s, "", self.params.min, "too_few") or above(s, "", self.params.max, "too_many")
@@ -105,21 +156,20 @@ class GopherQuality(Filter):
 
     def measure(self, view: TextView) -> dict[str, float]:
         text = view.text
-        words = _en_words(view)
-        raw = view.words
-        nw = len(words)
+        ws = word_stats(view)
+        nw = ws["words"]
         lines = view.lines
         nl = len(lines)
-        lowered = {w.lower() for w in words}
+        low = text.lower()
         return {
-            "mean_word_length": ratio(sum(len(w) for w in words), nw),
+            "mean_word_length": ratio(ws["word_chars"], nw),
             "hash_ratio": ratio(text.count("#"), nw),
             "ellipsis_ratio": ratio(text.count("...") + text.count("…"), nw),
             "bullet_lines": ratio(sum(1 for ln in lines if ln.startswith(("•", "-", "*"))), nl),
             "ellipsis_lines": ratio(sum(1 for ln in lines if ln.endswith(("...", "…"))), nl),
-            "alpha_words": ratio(sum(1 for w in raw if any(c.isalpha() for c in w)), len(raw)),
-            "stop_words": float(len(lowered & _STOP_WORDS)),
-            "words": float(nw),
+            "alpha_words": ratio(ws["alpha_tokens"], ws["tokens"]),
+            "stop_words": float(sum(1 for r in _STOP_RES if r.search(low))),
+            "words": nw,
         }
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
@@ -141,20 +191,21 @@ class GopherQuality(Filter):
 _PARA_SPLIT = re.compile(r"\n{2,}")
 
 
-def _word_ngram_stats(words: list[str], n_values: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per n: (window hashes, character length of each window's words, word lengths)."""
-    ids: dict[str, int] = {}
-    arr = np.fromiter((ids.setdefault(w, len(ids)) for w in words), dtype=np.uint32, count=len(words))
-    wl = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
-    hs = window_hashes(arr, max(n_values)) if len(words) else []
-    csum = np.concatenate(([0], np.cumsum(wl)))
-    out = {}
+def _word_ngram_stats(view: TextView, n_values: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per n: (hash of every word n-gram, its characters with the words' lengths summed)."""
+    starts, ends = view.token_spans
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    m = len(starts)
+    if m == 0:
+        return {n: (np.zeros(0, np.uint64), np.zeros(0, np.int64)) for n in n_values}
+    wh = span_hashes(view.cps, starts, ends)
+    hs = window_hashes(wh, max(n_values))
+    csum = np.concatenate(([0], np.cumsum(ends - starts)))
     for n in n_values:
-        if len(words) < n:
-            out[n] = (np.zeros(0, np.uint64), np.zeros(0, np.int64), wl)
-            continue
-        chars = csum[n:] - csum[:-n]
-        out[n] = (hs[n - 1], chars, wl)
+        if m < n:
+            out[n] = (np.zeros(0, np.uint64), np.zeros(0, np.int64))
+        else:
+            out[n] = (hs[n - 1], csum[n:] - csum[:-n])
     return out
 
 
@@ -214,51 +265,72 @@ class GopherRepetition(Filter):
             "dup_lines": ratio(ldup, nl),
             "dup_line_chars": ratio(ldupc, n),
         }
-        words = view.words
         ns = sorted(set(p.max_top_ngram) | set(p.max_dup_ngram))
-        stats = _word_ngram_stats(words, ns) if ns else {}
+        stats = _word_ngram_stats(view, ns) if ns else {}
         for k in sorted(p.max_top_ngram):
-            h, chars, _ = stats[k]
+            h, chars = stats[k]
             if len(h) == 0:
                 out[f"top{k}gram"] = 0.0
                 continue
-            order = np.argsort(h, kind="stable")
-            sh = h[order]
+            sh = np.sort(h)
             runs = run_lengths_sorted(sh)
-            starts = np.concatenate(([0], np.cumsum(runs)[:-1]))
             best = int(runs.max())
-            # among the most frequent n-grams, the longest one (in characters, words joined by spaces)
-            top_starts = starts[runs == best]
-            length = int((chars[order[top_starts]] + (k - 1)).max())
+            ends = np.cumsum(runs)
+            top_values = sh[ends[runs == best] - 1]
+            # the longest of the most frequent n-grams (characters, words joined by spaces)
+            if best == 1:
+                length = int(chars.max()) + (k - 1)
+            elif len(top_values) <= 8:
+                mask = h == top_values[0]
+                for v in top_values[1:]:
+                    mask |= h == v
+                length = int(chars[mask].max()) + (k - 1)
+            else:
+                length = int(chars[np.isin(h, top_values)].max()) + (k - 1)
             out[f"top{k}gram"] = ratio(best * length, n)
-        for k in sorted(p.max_dup_ngram):
-            h, chars, _ = stats[k]
-            out[f"dup{k}gram"] = ratio(self._dup_chars(h, chars, k), n)
+        dup_ns = sorted(p.max_dup_ngram)
+        if dup_ns:
+            cand: np.ndarray | None = None
+            for k in dup_ns:
+                h, chars = stats[k]
+                total, cand = self._dup_chars(h, chars, k, cand)
+                out[f"dup{k}gram"] = ratio(total, n)
         return out
 
     @staticmethod
-    def _dup_chars(h: np.ndarray, chars: np.ndarray, k: int) -> int:
-        """Characters of repeated n-grams, scanning left to right and skipping k after a hit."""
+    def _dup_chars(
+        h: np.ndarray, chars: np.ndarray, k: int, cand: np.ndarray | None
+    ) -> tuple[int, np.ndarray]:
+        """Characters of repeated n-grams, left to right, skipping k words after each repeat.
+
+        A window is a repeat when the same n-gram occurred at an earlier position (datatrove
+        only remembers n-grams it did not skip; the difference is negligible). ``cand`` are the
+        positions whose shorter n-gram occurs more than once: only they can hold a repeated
+        longer n-gram, so each further n sorts a small subset. Returns the characters and the
+        candidates for the next n.
+        """
         m = len(h)
         if m < 2:
-            return 0
-        order = np.argsort(h, kind="stable")
-        sh = h[order]
-        first = np.ones(m, dtype=bool)
-        first[1:] = sh[1:] != sh[:-1]
-        # position of the first occurrence of each window's n-gram
-        grp = np.cumsum(first) - 1
-        first_pos = order[first]
-        first_of = np.empty(m, dtype=np.int64)
-        first_of[order] = first_pos[grp]
-        repeats = np.flatnonzero(first_of < np.arange(m)).tolist()
+            return 0, np.zeros(0, dtype=np.int64)
+        pos = np.arange(m) if cand is None else cand[cand < m]
+        if len(pos) < 2:
+            return 0, pos[:0]
+        sub = h[pos]
+        order = np.argsort(sub, kind="stable")
+        sh = sub[order]
+        same_prev = np.zeros(len(sh), dtype=bool)
+        same_prev[1:] = sh[1:] == sh[:-1]
+        same_next = np.zeros(len(sh), dtype=bool)
+        same_next[:-1] = same_prev[1:]
+        in_dup_group = np.sort(pos[order[same_prev | same_next]])
+        repeats = np.sort(pos[order[same_prev]]).tolist()
         total = 0
         nxt = -1
         for i in repeats:
             if i >= nxt:
                 total += int(chars[i])
                 nxt = i + k
-        return total
+        return total, in_dup_group
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
@@ -324,6 +396,15 @@ class C4Lines(Transform):
 
     def transform(self, view: TextView) -> tuple[str | None, dict[str, float], Failure | None]:
         p = self.params
+        text = view.text
+        low_text = text.lower()
+        # whole-text pre-checks: most documents need none of the per-line substring tests
+        check_lorem = p.reject_lorem_ipsum and "lorem ipsum" in low_text
+        check_js = p.drop_javascript_lines and "javascript" in low_text
+        check_curly = p.reject_curly_bracket and "{" in text
+        check_policy = p.drop_policy_lines and any(x in low_text for x in _POLICY)
+        check_cite = p.remove_citations and "[" in text
+        max_wl = p.max_word_length
         kept: list[str] = []
         removed = 0
         fail: Failure | None = None
@@ -331,29 +412,29 @@ class C4Lines(Transform):
             line = raw.strip()
             if not line:
                 continue
-            words = line.split()
-            if any(len(w) > p.max_word_length for w in words):
+            if len(line) > max_wl and any(len(w) > max_wl for w in line.split()):
                 removed += 1
                 continue
-            if p.remove_citations and "[" in line:
+            if check_cite and "[" in line:
                 line = _CITATION.sub("", line)
             if p.filter_no_terminal_punct and (not line.endswith((".", "?", "!", '"', "'")) or line.endswith("...")):
                 removed += 1
                 continue
-            if len(words) < p.min_words_per_line:
+            if len(line.split()) < p.min_words_per_line:
                 removed += 1
                 continue
-            low = line.lower()
-            if p.reject_lorem_ipsum and "lorem ipsum" in low:
-                fail = Failure("lorem_ipsum", "", 1.0, "lorem ipsum", "is")
-                break
-            if p.drop_javascript_lines and "javascript" in low:
-                removed += 1
-                continue
-            if p.reject_curly_bracket and "{" in line:
+            if check_lorem or check_js or check_policy:
+                low = line.lower()
+                if check_lorem and "lorem ipsum" in low:
+                    fail = Failure("lorem_ipsum", "", 1.0, "lorem ipsum", "is")
+                    break
+                if check_js and "javascript" in low:
+                    removed += 1
+                    continue
+            if check_curly and "{" in line:
                 fail = Failure("curly_bracket", "", 1.0, "{", "is")
                 break
-            if p.drop_policy_lines and any(x in low for x in _POLICY):
+            if check_policy and any(x in low for x in _POLICY):
                 removed += 1
                 continue
             kept.append(line)
@@ -362,7 +443,7 @@ class C4Lines(Transform):
         sig = {"removed_lines": float(removed), "removed_chars": float(view.n_chars - len(new)), "sentences": sents}
         if fail is None and sents < p.min_sentences:
             fail = Failure("too_few_sentences", "sentences", sents, p.min_sentences, "<")
-        return (new if new != view.text else None), sig, fail
+        return (new if new != text else None), sig, fail
 
 
 @register("en.c4_paragraph")

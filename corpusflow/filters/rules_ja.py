@@ -643,26 +643,33 @@ class BbsComments(Filter):
 
 class _PromoParams(StepParams):
     wordlist: str = Field(WORDLISTS + "promo_ja.txt", description="Promotional / SEO vocabulary list.")
-    max_per_100_chars: float = Field(
-        1.0, ge=0, description="Reject when hits per 100 characters exceed this (and min_hits is reached)."
+    count: str = Field(
+        "distinct", pattern="^(distinct|total)$",
+        description="Count distinct terms (a topical article repeats one word; ads pile up many) or all hits.",
     )
-    min_hits: int = Field(2, ge=1, description="Never reject on fewer hits than this.")
+    max_per_100_chars: float = Field(
+        0.8, ge=0, description="Reject when counted terms per 100 characters exceed this (and min_hits is reached)."
+    )
+    min_hits: int = Field(2, ge=1, description="Never reject on fewer counted terms than this.")
     fold_width: bool = Field(True, description="Match full-width ASCII as ASCII.")
 
 
 @register("ja.promo_vocabulary")
 class PromoVocabulary(KeywordUser, Filter):
     """Density of shop, service-solicitation, affiliate/SEO and loan/beauty/job-ad vocabulary
-    (``corpusflow/filters/wordlists/promo_ja.txt``: 送料無料, お問い合わせ, 口コミ, 即日融資,
-    ...) at most ``max_per_100_chars`` hits per 100 characters.
+    (``corpusflow/filters/wordlists/promo_ja.txt``: 送料無料, お問い合わせ, 口コミ, 即日,
+    ...) at most ``max_per_100_chars`` *distinct* terms per 100 characters.
 
     Why: the llm-jp v1 rules look at surface counts (kana, 。, compression) that ads, SEO
-    landing pages and affiliate copy share with good prose; the vocabulary is what differs. One
-    hit per 100 characters means roughly one promotional term per two sentences. ``min_hits``
-    keeps a single term in a short snippet from deciding. The list was written from the genres
-    of Japanese web spam (commerce, solicitation, affiliate/SEO, consumer credit, beauty,
-    recruiting), not mined from labelled data. Reason: ``ja.promo_vocabulary.too_dense``.
-    Signals: hits per 100 characters (main) and ``.hits``.
+    landing pages and affiliate copy share with good prose; the vocabulary is what differs.
+    Distinct terms are counted because an article about rankings or match-making repeats its
+    topic word (ランキング, 婚活), while advertising piles up different commercial terms
+    (人気・口コミ・送料無料・お得). 0.8 per 100 characters is about one different commercial
+    term every two or three sentences; ``min_hits`` keeps one or two terms in a short snippet
+    from deciding. The list was written from the genres of Japanese web spam (commerce,
+    solicitation, affiliate/SEO, consumer credit, beauty, recruiting), not mined from labelled
+    data. Reason: ``ja.promo_vocabulary.too_dense``. Signals: terms per 100 characters (main),
+    ``.hits`` (all matches) and ``.distinct``.
     """
 
     category: ClassVar[str] = "content"
@@ -682,13 +689,16 @@ class PromoVocabulary(KeywordUser, Filter):
         self.ensure_index()
 
     def measure(self, view: TextView) -> dict[str, float]:
-        n = len(non_overlapping(self.hits(view, self._key)))
-        return {"": ratio(100.0 * n, view.n_chars), "hits": float(n)}
+        hits = non_overlapping(self.hits(view, self._key))
+        distinct = len({h.word for h in hits})
+        n = distinct if self.params.count == "distinct" else len(hits)
+        return {"": ratio(100.0 * n, view.n_chars), "hits": float(len(hits)), "distinct": float(distinct)}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
-        if s["hits"] < self.params.min_hits:
+        p = self.params
+        if s["distinct" if p.count == "distinct" else "hits"] < p.min_hits:
             return None
-        return above(s, "", self.params.max_per_100_chars, "too_dense")
+        return above(s, "", p.max_per_100_chars, "too_dense")
 
 
 _PROMO_MARKS = re.compile(r"[!！♪☆★♡♥❤✨]+")
@@ -737,6 +747,10 @@ class _FooterParams(StepParams):
         0.3, ge=0, le=1, description="A line is a footer when keyword characters exceed this share (Swallow 0.3)."
     )
     fold_width: bool = Field(True, description="Match full-width ASCII as ASCII.")
+    min_lines_kept: int = Field(
+        0, ge=0, description="Never cut into the first N non-empty lines (0 = Swallow: a short page "
+        "whose first line mentions お問い合わせ is cut to nothing).",
+    )
 
 
 @register("ja.footer_trim")
@@ -778,7 +792,7 @@ class FooterTrim(KeywordUser, Transform):
             if raw.strip():
                 spans.append((pos, end))
             pos = end + 1
-        tail = spans[-self.params.last_lines :]
+        tail = spans[max(len(spans) - self.params.last_lines, self.params.min_lines_kept) :]
         if not tail:
             return None, none, None
         covered = np.zeros(len(text), dtype=bool)
@@ -818,7 +832,7 @@ class Kutoten(Transform):
 
 
 _URL = re.compile(r"https?://[^\s\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]+")
-_LONG_ASCII = re.compile(r"[\x21-\x7e][\x20-\x7e]{99,}")
+_LONG_ASCII = re.compile(r"[\x00-\x09\x0b-\x7f]{100,}")
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 
 
@@ -842,7 +856,7 @@ class KeepKanaLines(Transform):
     def __init__(self, params: Any = None, **kw: Any) -> None:
         super().__init__(params, **kw)
         n = self.params.min_ascii_run
-        self._ascii = _LONG_ASCII if n == 100 else re.compile(rf"[\x21-\x7e][\x20-\x7e]{{{n - 1},}}")
+        self._ascii = _LONG_ASCII if n == 100 else re.compile(rf"[\x00-\x09\x0b-\x7f]{{{n},}}")
 
     def transform(self, view: TextView) -> tuple[str | None, dict[str, float], Failure | None]:
         kept: list[str] = []

@@ -62,6 +62,9 @@ _set(0xFF01, 0xFF0F, C_SYMBOL)
 _set(0xFF1A, 0xFF20, C_SYMBOL)
 _set(0xFF3B, 0xFF40, C_SYMBOL)
 _set(0xFF5B, 0xFF65, C_SYMBOL)
+_set(0x00A1, 0x00BF, C_SYMBOL)  # Latin-1 punctuation and signs (¡ © « » ° ± · ¿ ...)
+_LUT[0x00D7] = C_SYMBOL  # ×
+_LUT[0x00F7] = C_SYMBOL  # ÷
 _set(0x1F000, 0x1FAFF, C_EMOJI)
 _set(0x2600, 0x27BF, C_EMOJI)  # misc symbols and dingbats (☆★♪ ... are "emoji" for HojiChar too)
 for _c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~":
@@ -85,8 +88,10 @@ _set(0xFF10, 0xFF19, C_DIGIT)
 _set(0xFF21, 0xFF3A, C_WIDE_LATIN)
 _set(0xFF41, 0xFF5A, C_WIDE_LATIN)
 _set(0xFF66, 0xFF9F, C_HALF_KATAKANA)
-for _c in " \t\r\x0b\x0c\u3000\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f":
-    _LUT[ord(_c)] = C_SPACE
+# Exactly the characters str.split() splits on, except \n (its own class).
+for _i in range(0x3001):
+    if chr(_i).isspace() and _i != 0x0A:
+        _LUT[_i] = C_SPACE
 _LUT[ord("\n")] = C_NEWLINE
 _LUT[0x110000] = C_OTHER  # sentinel slot, never produced by text
 
@@ -129,6 +134,49 @@ def keyword_hash(word: str) -> int:
     """The :func:`window_hashes` value of the whole of ``word`` (for keyword lookups)."""
     cps = codepoints(word)
     return int(window_hashes(cps, len(cps))[-1][0])
+
+
+_B_INV = np.uint64(0x2545F4914F6CDD1D)  # odd, so invertible mod 2^64
+_B = np.uint64(pow(0x2545F4914F6CDD1D, -1, 1 << 64))
+_POW_CACHE: dict[str, np.ndarray] = {}
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """B^-k and B^k for k = 0..n (mod 2^64), cached and grown as needed."""
+    inv = _POW_CACHE.get("inv")
+    if inv is None or len(inv) <= n:
+        m = max(n + 1, 2 * len(inv) if inv is not None else 4096)
+        inv = np.empty(m, dtype=np.uint64)
+        fwd = np.empty(m, dtype=np.uint64)
+        inv[0] = fwd[0] = 1
+        with np.errstate(over="ignore"):
+            inv[1:] = _B_INV
+            fwd[1:] = _B
+            inv = np.cumprod(inv, dtype=np.uint64)
+            fwd = np.cumprod(fwd, dtype=np.uint64)
+        _POW_CACHE["inv"], _POW_CACHE["fwd"] = inv, fwd
+    return _POW_CACHE["inv"], _POW_CACHE["fwd"]
+
+
+def span_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Hashes of the substrings ``[starts[i], ends[i])``: equal substrings get equal hashes.
+
+    Polynomial hash in B^-1 over a prefix sum (mod 2^64), re-based at each span start and then
+    mixed (multiply-xorshift); all vectorised, so hashing every word of a text is a few numpy
+    operations.
+    """
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    inv, fwd = _powers(len(cps))
+    c = cps.astype(np.uint64) * _K_CHAR + np.uint64(1)
+    pre = np.zeros(len(cps) + 1, dtype=np.uint64)
+    np.cumsum(c * inv[: len(cps)], out=pre[1:])
+    h = (pre[ends] - pre[starts]) * fwd[starts]
+    h ^= h >> np.uint64(31)
+    h *= _K_STEP
+    h ^= (ends - starts).astype(np.uint64)
+    h ^= h >> np.uint64(29)
+    return h
 
 
 def run_lengths_sorted(s: np.ndarray) -> np.ndarray:
@@ -264,6 +312,26 @@ class TextView:
         if self._words is None:
             self._words = self.text.split()
         return self._words
+
+    @property
+    def token_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, ends) of the whitespace-separated tokens (same tokens as :attr:`words`)."""
+        sc = self.cache("tokens")
+        sp = sc.get("spans")
+        if sp is None:
+            cls = self.classes
+            space = (cls == C_SPACE) | (cls == C_NEWLINE)
+            edge = np.empty(len(cls) + 1, dtype=bool)
+            if len(cls):
+                edge[0] = not space[0]
+                edge[1:-1] = space[:-1] != space[1:]
+                edge[-1] = not space[-1]
+            else:
+                edge[0] = False
+            b = np.flatnonzero(edge)
+            sp = (b[0::2], b[1::2])
+            sc["spans"] = sp
+        return sp
 
     # --- character n-grams ------------------------------------------------------------------
     def hashes(self, n: int) -> np.ndarray:

@@ -45,6 +45,10 @@ def build_chains(resolved: dict[str, dict[str, Any]], mode: str) -> dict[str, Fi
     return chains
 
 
+def _head(text: object) -> str:
+    return text[:200] if isinstance(text, str) else repr(text)[:200]
+
+
 class _FilterFn(beam.DoFn):
     def __init__(self, resolved: dict[str, dict[str, Any]], mode: str, keep_signals: bool) -> None:
         self._resolved = resolved
@@ -73,7 +77,7 @@ class _FilterFn(beam.DoFn):
                 TAG_ERRORS,
                 ErrorRecord(
                     source=doc.source, file=doc.file, offset=doc.line, offset_kind="line", stage=STAGE,
-                    error_class=type(exc).__name__, message=str(exc)[:500], head=doc.text[:200], doc_id=doc.id,
+                    error_class=type(exc).__name__, message=str(exc)[:500], head=_head(doc.text), doc_id=doc.id,
                 ),
             )
             return

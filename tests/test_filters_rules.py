@@ -1,0 +1,218 @@
+"""Table-driven tests: every reason code of every registered rule, on real snippets.
+
+Each case runs one rule (with the parameters given, default otherwise) on a genuine document
+from ../shared/data and checks the reason code it returns (``None`` = kept). A meta-test
+checks that the table covers every reason code of every registered rule, so a new rule or
+cause cannot be added without a case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from corpusflow.document import Document
+from corpusflow.filters.base import FILTERS, build_step, ensure_registered
+from corpusflow.filters.chain import FilterChain
+from tests.test_filters_data import abc, abeja, c4, cc, kwdlc, mc4, wiki
+
+ADULT = "pkg:resources/ngwords/hojichar/adult_keywords_ja.txt"
+
+
+def rep(fn: Callable[[], str], times: int, sep: str = "\n") -> Callable[[], str]:
+    return lambda: sep.join([fn()] * times)
+
+
+def join(*fns: Callable[[], str], sep: str = "\n") -> Callable[[], str]:
+    return lambda: sep.join(f() for f in fns)
+
+
+# (rule, params, text factory, expected reason or None)
+Case = tuple[str, dict[str, Any], Callable[[], str], str | None]
+
+BLOG = lambda: mc4("mc4ja-394240844424")  # noqa: E731 - good: a blog about a trip to Osaka
+PREFS = lambda: mc4("mc4ja-522301139132")  # noqa: E731 - bad: 選択して下さい北海道青森... (a menu)
+ABEJA_ADS = 50  # a Bible study page with ①②③ list markers (HojiChar ad keywords include them)
+GOLF = lambda: mc4("mc4ja-530117569200")  # noqa: E731 - bad: ゴルフ場予約 ... advertising copy
+
+CASES: list[Case] = [
+    # --- text.* -------------------------------------------------------------------------
+    ("text.not_empty", {}, lambda: " \n\u3000\n ", "text.not_empty.empty"),
+    ("text.not_empty", {}, BLOG, None),
+    ("text.length", {"min_chars": 400}, BLOG, "text.length.too_short"),
+    ("text.length", {"min_chars": 10, "max_chars": 100}, BLOG, "text.length.too_long"),
+    ("text.length", {"min_chars": 100}, BLOG, None),
+    ("text.compression_ratio", {}, rep(lambda: mc4("mc4ja-750566706052"), 30), "text.compression_ratio.too_low"),
+    ("text.compression_ratio", {}, lambda: mc4("mc4ja-119043294216"), "text.compression_ratio.too_high"),  # short
+    ("text.compression_ratio", {"min_bytes": 2000}, BLOG, None),
+    ("text.single_char_repetition", {"max_run": 8}, lambda: mc4("mc4ja-343705807206"), "text.single_char_repetition.too_long"),
+    ("text.single_char_repetition", {}, lambda: mc4("mc4ja-343705807206"), None),
+    ("text.special_char_fraction", {}, lambda: mc4("mc4ja-168429244948"), "text.special_char_fraction.too_high"),
+    ("text.special_char_fraction", {}, BLOG, None),
+    ("text.short_lines", {}, lambda: kwdlc(1135), "text.short_lines.too_many"),
+    ("text.short_lines", {"min_lines": 20}, lambda: kwdlc(1135), None),
+    ("text.ending_ellipsis", {}, lambda: cc("t2gsnre5k3kfvb6kiixrj2xabgbp4h7k"), "text.ending_ellipsis.too_many"),
+    ("text.char_repetition", {}, lambda: mc4("mc4ja-928027740948"), "text.char_repetition.too_high"),
+    ("text.char_repetition", {}, BLOG, None),
+    # --- llm-jp ------------------------------------------------------------------------
+    ("ja.kana_in_head", {}, lambda: mc4("mc4ja-691070136080"), "ja.kana_in_head.missing"),
+    ("ja.kana_in_head", {}, PREFS, None),
+    ("ja.ad_keywords", {}, lambda: abeja(ABEJA_ADS), "ja.ad_keywords.too_many"),
+    ("ja.ad_keywords", {"max_per_1000_chars": 10}, lambda: abeja(ABEJA_ADS), None),  # 7.5 per 1,000 chars
+    ("ja.ng_adult", {}, lambda: mc4("mc4ja-944339154320"), "ja.ng_adult.too_many"),
+    ("ja.ng_adult", {}, BLOG, None),
+    ("ja.ng_violence", {}, lambda: kwdlc(1461), "ja.ng_violence.too_many"),  # 死亡届 x3: llm-jp counts 死
+    ("ja.ng_violence", {"min_keyword_chars": 2}, lambda: kwdlc(1461), None),
+    ("ja.ng_discrimination", {}, lambda: wiki(2500), "ja.ng_discrimination.too_many"),  # the ship Imo: イモ
+    ("ja.ng_words", {"wordlist": ADULT, "max_count": 2}, lambda: mc4("mc4ja-944339154320"), "ja.ng_words.too_many"),
+    ("ja.rare_kuten", {}, PREFS, "ja.rare_kuten.too_few"),
+    ("ja.rare_kuten", {}, BLOG, None),
+    # --- Swallow -----------------------------------------------------------------------
+    ("ja.japanese_letters", {}, BLOG, "ja.japanese_letters.too_few"),
+    ("ja.japanese_letters", {"min": 100}, BLOG, None),
+    ("ja.hiragana_fraction", {}, PREFS, "ja.hiragana_fraction.too_low"),
+    ("ja.hiragana_fraction", {}, BLOG, None),
+    ("ja.katakana_fraction", {}, lambda: mc4("mc4ja-296981557630"), "ja.katakana_fraction.too_high"),
+    ("ja.katakana_fraction", {}, BLOG, None),
+    ("ja.japanese_fraction", {}, lambda: wiki(857), "ja.japanese_fraction.too_low"),
+    ("ja.japanese_fraction", {}, BLOG, None),
+    ("ja.avg_sentence_length", {}, lambda: mc4("mc4ja-119043294216"), "ja.avg_sentence_length.too_short"),
+    ("ja.avg_sentence_length", {}, lambda: mc4("mc4ja-949813561096"), "ja.avg_sentence_length.too_long"),
+    ("ja.avg_sentence_length", {}, BLOG, None),
+    ("ja.max_sentence_length", {}, lambda: wiki(468), "ja.max_sentence_length.too_long"),
+    ("ja.max_sentence_length", {}, BLOG, None),
+    ("ja.ellipsis_sentences", {}, lambda: mc4("mc4ja-108178335698"), "ja.ellipsis_sentences.too_many"),
+    ("ja.ellipsis_sentences", {}, BLOG, None),
+    ("ja.duplicate_lines", {}, lambda: kwdlc(2028), "ja.duplicate_lines.too_many"),
+    ("ja.duplicate_lines", {"max_fraction": None, "max_char_fraction": 0.05}, lambda: kwdlc(2028),
+     "ja.duplicate_lines.too_many_chars"),
+    ("ja.duplicate_lines", {}, BLOG, None),
+    ("ja.duplicate_sentences", {}, lambda: kwdlc(2028), "ja.duplicate_sentences.too_many"),
+    ("ja.duplicate_sentences", {"max_fraction": None, "max_char_fraction": 0.05}, lambda: kwdlc(2028),
+     "ja.duplicate_sentences.too_many_chars"),
+    ("ja.duplicate_sentences", {}, BLOG, None),
+    ("ja.top_ngram_fraction", {"max": {2: 0.15}}, lambda: mc4("mc4ja-928027740948"), "ja.top_ngram_fraction.top2_too_high"),
+    ("ja.top_ngram_fraction", {"max": {3: 0.18}}, lambda: mc4("mc4ja-928027740948"), "ja.top_ngram_fraction.top3_too_high"),
+    ("ja.top_ngram_fraction", {"max": {4: 0.16}}, lambda: mc4("mc4ja-928027740948"), "ja.top_ngram_fraction.top4_too_high"),
+    ("ja.top_ngram_fraction", {"min_chars": 1000}, lambda: mc4("mc4ja-928027740948"), None),
+    ("ja.top_ngram_fraction", {}, BLOG, None),
+    *[
+        ("ja.duplicate_ngram_fraction", {"max": {n: 0.10}}, lambda: mc4("mc4ja-664173190622"),
+         f"ja.duplicate_ngram_fraction.dup{n}_too_high")
+        for n in range(5, 11)
+    ],
+    ("ja.duplicate_ngram_fraction", {}, BLOG, None),
+    ("ja.ng_fraction", {}, lambda: mc4("mc4ja-944339154320"), "ja.ng_fraction.too_high"),
+    ("ja.ng_fraction", {}, BLOG, None),
+    # --- HojiChar extras and promotional text -----------------------------------------------
+    ("ja.bbs_comments", {}, lambda: mc4("mc4ja-021617270756"), "ja.bbs_comments.too_many"),
+    ("ja.bbs_comments", {}, BLOG, None),
+    ("ja.promo_vocabulary", {}, GOLF, "ja.promo_vocabulary.too_dense"),
+    ("ja.promo_vocabulary", {}, BLOG, None),
+    ("ja.exclamation_density", {}, lambda: mc4("mc4ja-164996290284"), "ja.exclamation_density.too_high"),
+    ("ja.exclamation_density", {}, BLOG, None),
+    # --- cleaners that can empty a document ------------------------------------------------
+    ("ja.footer_trim", {}, lambda: kwdlc(2172), "ja.footer_trim.empty"),
+    ("ja.footer_trim", {"min_lines_kept": 1}, lambda: kwdlc(2172), None),
+    ("ja.keep_kana_lines", {}, lambda: abc(0), "ja.keep_kana_lines.empty"),
+    ("ja.keep_kana_lines", {}, BLOG, None),
+    # --- English -------------------------------------------------------------------------
+    ("en.word_count", {}, lambda: cc("jf4x63zdyetfm2epeorlabpskqbrqnhd"), "en.word_count.too_few"),
+    ("en.word_count", {"max": 100}, lambda: abc(0), "en.word_count.too_many"),
+    ("en.word_count", {}, lambda: abc(0), None),
+    ("en.gopher_quality", {}, lambda: cc("764qlesqvzmp55y5w6dhl3gpiimsx5kw"), "en.gopher_quality.mean_word_length_too_long"),
+    ("en.gopher_quality", {}, lambda: cc("wivlhhh4fibnzpamkltu3hwzuarq4eus"), "en.gopher_quality.mean_word_length_too_short"),
+    ("en.gopher_quality", {"max_hash_ratio": 0.0}, lambda: c4(15), "en.gopher_quality.hash_ratio_too_high"),
+    ("en.gopher_quality", {}, lambda: cc("t2gsnre5k3kfvb6kiixrj2xabgbp4h7k"), "en.gopher_quality.ellipsis_ratio_too_high"),
+    ("en.gopher_quality", {}, lambda: cc("qh7rmjpo7uov535t6u36aippr4plhs2l"), "en.gopher_quality.bullet_lines_too_many"),
+    ("en.gopher_quality", {}, lambda: cc("7shz2qzrxjc5ihuytf3y32xtsy7pnlth"), "en.gopher_quality.ellipsis_lines_too_many"),
+    ("en.gopher_quality", {"min_mean_word_length": None, "max_ellipsis_ratio": None}, lambda: cc("wivlhhh4fibnzpamkltu3hwzuarq4eus"),
+     "en.gopher_quality.alpha_words_too_few"),
+    ("en.gopher_quality", {}, lambda: cc("jf4x63zdyetfm2epeorlabpskqbrqnhd"), "en.gopher_quality.stop_words_too_few"),
+    ("en.gopher_quality", {}, lambda: abc(0), None),
+    ("en.gopher_repetition", {}, join(lambda: abc(0), lambda: abc(0), lambda: abc(1), sep="\n\n"),
+     "en.gopher_repetition.dup_paragraphs_too_many"),
+    ("en.gopher_repetition", {"max_dup_paragraphs": None}, join(lambda: abc(0), lambda: abc(0), lambda: abc(1), sep="\n\n"),
+     "en.gopher_repetition.dup_paragraph_chars_too_many"),
+    ("en.gopher_repetition", {"max_dup_paragraphs": None, "max_dup_paragraph_chars": None},
+     lambda: "\n".join(abc(2).split("\n")[:3] * 2), "en.gopher_repetition.dup_lines_too_many"),
+    ("en.gopher_repetition", {"max_dup_paragraphs": None, "max_dup_paragraph_chars": None, "max_dup_lines": None},
+     lambda: "\n".join(abc(2).split("\n")[:3] * 2), "en.gopher_repetition.dup_line_chars_too_many"),
+    *[
+        ("en.gopher_repetition", {"max_top_ngram": {n: 0.02}, "max_dup_ngram": {}}, lambda: abc(0),
+         f"en.gopher_repetition.top{n}gram_too_high")
+        for n in (2, 3, 4)
+    ],
+    *[
+        ("en.gopher_repetition", {"max_dup_paragraphs": None, "max_dup_paragraph_chars": None, "max_dup_lines": None,
+                                  "max_dup_line_chars": None, "max_top_ngram": {}, "max_dup_ngram": {n: 0.10}},
+         join(lambda: abc(3), lambda: abc(3), sep=" "), f"en.gopher_repetition.dup{n}gram_too_high")
+        for n in range(5, 11)
+    ],
+    ("en.gopher_repetition", {}, lambda: abc(0), None),
+    ("en.c4_lines", {"reject_curly_bracket": False}, lambda: cc("ihozv7qx56plvzlp4s3l6jisj3htgjpi"), "en.c4_lines.lorem_ipsum"),
+    ("en.c4_lines", {}, lambda: cc("xxhi5tgaf3kefeecjiy5ez6xu67cuare"), "en.c4_lines.curly_bracket"),
+    ("en.c4_lines", {}, lambda: "\n".join(abc(0).split("\n")[:4]), "en.c4_lines.too_few_sentences"),
+    ("en.c4_lines", {}, lambda: abc(0), None),
+    ("en.c4_paragraph", {}, lambda: abc(0), "en.c4_paragraph.too_few_long_lines"),
+    ("en.c4_paragraph", {"min_line_chars": 100}, lambda: abc(0), None),
+    ("en.fineweb_quality", {}, lambda: cc("jf4x63zdyetfm2epeorlabpskqbrqnhd"), "en.fineweb_quality.line_punct_too_low"),
+    ("en.fineweb_quality", {}, lambda: cc("t2gsnre5k3kfvb6kiixrj2xabgbp4h7k"), "en.fineweb_quality.short_lines_too_many"),
+    ("en.fineweb_quality", {}, lambda: cc("z35dcdq4yscde6vipaw36gwupa2mv46q"), "en.fineweb_quality.dup_line_chars_too_high"),
+    ("en.fineweb_quality", {}, lambda: cc("srnpc5ry2wjlx5nkkx5dwcep3bejtsmj"), "en.fineweb_quality.list_ratio_too_high"),
+    ("en.fineweb_quality", {}, lambda: abc(0), None),
+    ("en.ng_words", {}, lambda: abc(1847), "en.ng_words.too_many"),  # a story on breast cancer: 6 x "breast"
+    ("en.ng_words", {}, lambda: abc(0), None),
+]
+
+URL_CASES = [
+    ({}, "https://ja.wikipedia.org/wiki/%E6%97%A5%E6%9C%AC", "url.tld_whitelist.excluded_prefix"),
+    ({}, "https://www.example.cn/news/1.html", "url.tld_whitelist.tld_not_allowed"),
+    ({"missing_url": "reject"}, None, "url.tld_whitelist.missing_url"),
+    ({}, None, None),
+    ({}, "https://www.city.kobe.lg.jp/a/b.html", None),
+    ({}, "http://blog.example.tokyo:8080/x", None),
+]
+
+
+def _run(rule: str, params: dict[str, Any], text: str, url: str | None = None) -> str | None:
+    chain = FilterChain([build_step(rule, params)]).setup()
+    lang = "en" if rule.startswith("en.") else "ja"
+    return chain.apply(Document(id="t", text=text, source="test", lang=lang, url=url)).reason
+
+
+@pytest.mark.parametrize(
+    "rule, params, text, expected", CASES, ids=[f"{c[0]}-{c[3] or 'keep'}-{i}" for i, c in enumerate(CASES)]
+)
+def test_reason_codes_on_real_text(rule, params, text, expected):
+    assert _run(rule, params, text()) == expected
+
+
+@pytest.mark.parametrize("params, url, expected", URL_CASES)
+def test_tld_whitelist(params, url, expected):
+    assert _run("url.tld_whitelist", params, "日本語のテキストです。", url) == expected
+
+
+def test_every_reason_code_has_a_case():
+    ensure_registered()
+    covered = {c[3] for c in CASES if c[3]} | {c[2] for c in URL_CASES if c[2]}
+    missing = []
+    for name in FILTERS.names():
+        if not FILTERS.get(name).__module__.startswith("corpusflow."):
+            continue  # plug-ins registered by other tests
+        step = build_step(name, {"wordlist": ADULT} if name == "ja.ng_words" else {})
+        missing += [r for r in step.reason_codes() if r not in covered]
+    assert not missing, f"reason codes without a test case: {missing}"
+
+
+def test_reason_codes_follow_the_naming_rule():
+    import re
+
+    ensure_registered()
+    pat = re.compile(r"^(ja|en|text|url)\.[a-z0-9_]+\.[a-z0-9_]+$")
+    for name in FILTERS.names():
+        step = build_step(name, {"wordlist": ADULT} if name == "ja.ng_words" else {})
+        for code in step.reason_codes():
+            assert pat.match(code), code
