@@ -5,7 +5,8 @@
       (word 5-grams, 112 perms) documents cut from ../shared/data, shingling included.
   python bench/bench_dedup.py stage --corpus DIR [--runner in_memory|multi_processing] [--score]
       The Deduplicate stage alone under the DirectRunner (FnApiRunner) over make_corpus output:
-      JSONL read -> Document (lang = 'ja' if the text has kana, else 'en') -> Deduplicate ->
+      ReadDocuments (the pipeline's reader) -> lang = 'ja' if the text has kana, else 'en' (a stand-in
+      for language ID) -> Deduplicate ->
       kept ids / duplicate rows written as text. Reports wall time, the time of a read-only
       pipeline over the same files (so stage time = total - read), peak RSS of the process tree,
       and optionally score_dedup.py's JSON line.
@@ -150,12 +151,9 @@ def bench_signatures(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse(line: str):
-    from corpusflow.document import Document
-
-    d = json.loads(line)
-    text = d["text"]
-    return Document(id=d["id"], text=text, source="web", lang="ja" if _KANA.search(text) else "en", url=d.get("url"))
+def _tag_lang(doc):
+    """Stand-in for language ID (not part of the dedup stage): 'ja' if the text has kana."""
+    return doc.replace(lang="ja" if _KANA.search(doc.text) else "en")
 
 
 def _run_pipeline(corpus: str, out: str, runner: str, read_only: bool, overrides: dict) -> float:
@@ -163,20 +161,21 @@ def _run_pipeline(corpus: str, out: str, runner: str, read_only: bool, overrides
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
+    from corpusflow.config import load_config
     from corpusflow.dedup.config import DedupStageConfig
+    from corpusflow.pipeline import plan_run
     from corpusflow.stages.dedup import Deduplicate
+    from corpusflow.stages.read import ReadDocuments
 
+    pcfg = load_config(data={"sources": [{"name": "web", "paths": [os.path.join(corpus, "web", "*.jsonl.gz")]}]})
+    plan = plan_run(pcfg, out)
     opts = []
     if runner == "multi_processing":
         opts = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
     cfg = DedupStageConfig(enabled=True, **overrides)
     t0 = time.perf_counter()
     with beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions(opts)) as p:
-        docs = (
-            p
-            | "Read" >> beam.io.ReadFromText(os.path.join(corpus, "web", "*.jsonl.gz"))
-            | "Parse" >> beam.Map(_parse)
-        )
+        docs = (p | "Read" >> ReadDocuments(plan.files, pcfg.sources, 2_000_000)).kept | "Lang" >> beam.Map(_tag_lang)
         if read_only:
             _ = docs | "Count" >> beam.combiners.Count.Globally() | beam.io.WriteToText(out + "/count")
         else:

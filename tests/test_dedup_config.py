@@ -65,7 +65,7 @@ def _doc(i, text="本文です。" * 10, source="web", date=None, lang="ja"):
 
 
 def test_rank_keys_follow_the_order():
-    rule = KeepRuleConfig()
+    rule = KeepRuleConfig(order=["source_priority", "longest", "newest", "id_hash"])
     prio = {"wiki": 2, "web": 0}
     wiki_short = rank_key(_doc(1, "短い", "wiki"), rule, 0, prio)
     web_long = rank_key(_doc(2, "長い文章" * 50), rule, 0, prio)
@@ -76,7 +76,7 @@ def test_rank_keys_follow_the_order():
     assert newer < older < undated  # same length: newest wins, no date loses
     oldest_rule = KeepRuleConfig(order=["oldest", "id_hash"])
     assert rank_key(_doc(4, date="2019-01-01"), oldest_rule, 0) < rank_key(_doc(3, date="2024-05-01"), oldest_rule, 0)
-    assert len(newer) == 4
+    assert len(newer) == 5
     assert parse_date("not a date") is None and parse_date("2024-01-02") == 1704153600
 
 
@@ -102,13 +102,13 @@ def test_exact_groups_and_band_pairs():
 
 
 def test_decide_clusters_keeps_the_best_rank_and_counts_weights():
-    cfg = DedupStageConfig(enabled=True)
+    cfg = DedupStageConfig(enabled=True, keep={"order": ["longest", "id_hash"]})
     base = "今日は晴れです。明日は雨が降るでしょう。週末は出かけたいと思います。" * 3
     docs = [_doc(1, base), _doc(2, base + "以上"), _doc(3, base[:-5])]
     rows = _rows(docs, cfg)
     rows.weight = np.array([1, 3, 1])
     roots = np.full(3, rows.uid.min(), dtype=np.uint64)
-    verdicts = dict(decide_clusters(rows, roots))
+    verdicts = dict(decide_clusters(rows, roots, cfg.keep.order))
     uid = {d.id: int(u) for d, u in zip(docs, rows.uid, strict=True)}
     assert verdicts[uid["d2"]].keeper  # the longest text
     assert all(v.kept_id == "d2" and v.cluster_size == 5 for v in verdicts.values())
@@ -126,3 +126,25 @@ def test_route_outcomes():
     near = route(doc, 1, None, Verdict(False, "d9", 2, 0.9))
     assert isinstance(near, Duplicate) and near.stage == "dedup.minhash"
     assert route(doc, 1, None, Verdict(True, "d7", 4, 1.0)).meta["cluster_size"] == 4
+
+
+def test_central_and_first_seen_keep_the_original():
+    cfg = DedupStageConfig(enabled=True)
+    base = "".join(f"第{i}章では、町の図書館が新しい読書会を始めた経緯を説明します。" for i in range(12))
+    docs = [
+        _doc(1, "【PR】今だけ送料無料キャンペーン実施中！\n" + base + "\nこのページの先頭へ戻る"),
+        _doc(2, base),
+        _doc(3, base[: len(base) * 85 // 100]),
+    ]
+    docs = [d.replace(file=f"part-{9 - i}.jsonl", line=5) for i, d in enumerate(docs)]
+    for order, expected in (
+        (["central", "id_hash"], "d2"),  # the text both copies share, not the longest or a truncation
+        (["first_seen", "id_hash"], "d3"),  # part-7.jsonl sorts before part-8 and part-9
+        (["longest", "id_hash"], "d1"),
+    ):
+        cfg = DedupStageConfig(enabled=True, keep={"order": order})
+        rows = _rows(docs, cfg)
+        roots = np.full(3, rows.uid.min(), dtype=np.uint64)
+        assert {v.kept_id for _, v in decide_clusters(rows, roots, cfg.keep.order)} == {expected}, order
+    with pytest.raises(ValidationError, match="at most 4"):
+        KeepRuleConfig(order=["source_priority", "central", "first_seen", "longest", "newest"])

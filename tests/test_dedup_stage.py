@@ -32,10 +32,10 @@ def corpus(shared_data, tmp_path_factory):
     docs = []
     for f in sorted(glob.glob(str(out / "web" / "*.jsonl.gz"))):
         with gzip.open(f, "rt", encoding="utf-8") as fh:
-            for line in fh:
+            for n, line in enumerate(fh, 1):
                 d = json.loads(line)
                 lang = "ja" if _KANA.search(d["text"]) else "en"
-                docs.append(Document(id=d["id"], text=d["text"], source="web", lang=lang, url=d["url"]))
+                docs.append(Document(id=d["id"], text=d["text"], source="web", lang=lang, url=d["url"], file=f, line=n))
     with gzip.open(out / "truth" / "docs.jsonl.gz", "rt", encoding="utf-8") as fh:
         truth = [json.loads(line) for line in fh]
     return docs, truth

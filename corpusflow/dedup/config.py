@@ -22,7 +22,9 @@ from pydantic import Field, field_validator, model_validator
 
 from corpusflow.configbase import StrictModel
 
-KeepCriterion = Literal["source_priority", "longest", "shortest", "newest", "oldest", "id_hash"]
+KeepCriterion = Literal[
+    "source_priority", "central", "first_seen", "longest", "shortest", "newest", "oldest", "id_hash"
+]
 
 
 class ShingleProfile(StrictModel):
@@ -76,11 +78,15 @@ class KeepRuleConfig(StrictModel):
     """
 
     order: list[KeepCriterion] = Field(
-        default_factory=lambda: ["source_priority", "longest", "newest", "id_hash"],
+        default_factory=lambda: ["source_priority", "central", "first_seen", "id_hash"],
         min_length=1,
-        description="source_priority: higher sources[].priority wins; longest/shortest: text "
-        "length in characters; newest/oldest: the date in meta[date_field] (documents without "
-        "a parsable date lose); id_hash: stable hash of the id.",
+        description="source_priority: higher sources[].priority wins; central: the member most "
+        "similar to the rest of its cluster (sum over the other input documents of equal MinHash "
+        "values: the medoid, so a copy with an added header or a truncation is not preferred to "
+        "the text they share); first_seen: earliest in the input (file path order, then line), "
+        "the rule of datatrove / text-dedup / doubri; longest/shortest: text length in "
+        "characters; newest/oldest: the date in meta[date_field] (documents without a parsable "
+        "date lose); id_hash: stable hash of the id.",
     )
     date_field: str = Field("date", description="Metadata field holding an ISO-8601 date.")
 
@@ -91,6 +97,8 @@ class KeepRuleConfig(StrictModel):
             raise ValueError("criteria must not repeat")
         if {"longest", "shortest"} <= set(v) or {"newest", "oldest"} <= set(v):
             raise ValueError("longest/shortest and newest/oldest are mutually exclusive")
+        if len([c for c in v if c != "id_hash"]) > 4:
+            raise ValueError("at most 4 criteria besides id_hash")
         return v
 
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from corpusflow.dedup.config import DedupStageConfig
-from corpusflow.dedup.keep import RANK_WIDTH, rank_key
+from corpusflow.dedup.keep import RANK_WIDTH, centrality, context_columns, first_seen_rank, rank_key
 from corpusflow.dedup.minhash import MinHasher, band_keys
 from corpusflow.dedup.shingle import WordHasher, shingle_hashes
 from corpusflow.dedup.tables import NodeBatch, signature_similarity
@@ -153,23 +153,40 @@ class SignatureComputer:
             cols["dlo"].append(dlo)
         ids = np.empty(n, dtype=object)
         ids[:] = [d.id for d in docs]
+        files = np.empty(n, dtype=object)
+        files[:] = [d.file or "" for d in docs]
         u64 = lambda k: np.array(cols[k], dtype=np.uint64)  # noqa: E731
         return NodeBatch(
             uid=u64("uid"), rank=np.array(cols["rank"], dtype=np.int64).reshape(n, RANK_WIDTH),
             weight=np.ones(n, dtype=np.int64), ids=ids, sig=sigs, nperm=np.array(cols["nperm"], dtype=np.int32),
             prof=np.array(cols["prof"], dtype=np.int16), salt=u64("salt"), scope=u64("scope"),
-            dhi=u64("dhi"), dlo=u64("dlo"),
+            dhi=u64("dhi"), dlo=u64("dlo"), file=files, line=np.array([d.line for d in docs], dtype=np.int64),
         )
 
 
-def resolve_exact(rows: NodeBatch, enabled: bool = True) -> tuple[NodeBatch, list[tuple[tuple[int, int, int], ExactGroup]]]:
+def _filled_rank(rows: NodeBatch, order: list[str], roots: np.ndarray | None) -> np.ndarray:
+    """Rank columns with the context criteria filled in (first_seen always; central if roots)."""
+    rank = rows.rank.copy()
+    cols = context_columns(order)
+    if "first_seen" in cols:
+        rank[:, cols["first_seen"]] = first_seen_rank(rows.file, rows.line)
+    if "central" in cols and roots is not None:
+        rank[:, cols["central"]] = -centrality(rows.sig, rows.nperm, rows.weight, roots)
+    return rank
+
+
+def resolve_exact(
+    rows: NodeBatch, enabled: bool = True, order: list[str] | None = None
+) -> tuple[NodeBatch, list[tuple[tuple[int, int, int], ExactGroup]]]:
     """Collapse exact copies: the representative rows (weight = group size) and the groups >= 2.
 
-    The representative of a group is its row with the smallest (rank, uid).
+    The representative of a group is its row with the smallest (rank, uid), ``order`` being the
+    keep rule (``central`` does not apply: the copies are identical).
     """
     if not len(rows) or not enabled:
         return rows, []
-    cols = [rows.uid] + [rows.rank[:, j] for j in range(RANK_WIDTH - 1, -1, -1)] + [rows.dlo, rows.dhi, rows.scope]
+    rank = _filled_rank(rows, order or [], None)
+    cols = [rows.uid] + [rank[:, j] for j in range(RANK_WIDTH - 1, -1, -1)] + [rows.dlo, rows.dhi, rows.scope]
     order = np.lexsort(cols)
     s, h, lo = rows.scope[order], rows.dhi[order], rows.dlo[order]
     new = np.ones(order.size, dtype=bool)
@@ -205,15 +222,17 @@ def band_pairs(rows: NodeBatch, cfg: DedupStageConfig) -> tuple[np.ndarray, np.n
     return np.concatenate(keys), np.concatenate(members)
 
 
-def decide_clusters(nodes: NodeBatch, roots: np.ndarray) -> list[tuple[int, Verdict]]:
+def decide_clusters(nodes: NodeBatch, roots: np.ndarray, order: list[str] | None = None) -> list[tuple[int, Verdict]]:
     """Verdicts of all members of the clusters in ``nodes`` (``roots[i]`` = cluster of row i).
 
-    The kept member is the row with the smallest rank tuple (then the smallest uid); the cluster
-    size is the sum of the members' weights (exact copies included).
+    The kept member is the row with the smallest rank tuple (then the smallest uid) under the
+    keep rule ``order``; the cluster size is the sum of the members' weights (exact copies
+    included).
     """
     if not len(nodes):
         return []
-    cols = [nodes.uid] + [nodes.rank[:, j] for j in range(RANK_WIDTH - 1, -1, -1)] + [roots]
+    rank = _filled_rank(nodes, order or [], roots)
+    cols = [nodes.uid] + [rank[:, j] for j in range(RANK_WIDTH - 1, -1, -1)] + [roots]
     order = np.lexsort(cols)
     r = roots[order]
     new = np.ones(r.size, dtype=bool)

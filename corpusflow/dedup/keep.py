@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping
 
+import numpy as np
+
 from corpusflow.dedup.config import KeepRuleConfig
 from corpusflow.document import Document
 from corpusflow.hashing import stable_hash64
 
-RANK_WIDTH = 4
+RANK_WIDTH = 5
 _I64 = (1 << 63) - 1
 _NO_DATE = _I64  # documents without a usable date lose under newest and oldest alike
 
@@ -57,7 +59,9 @@ def rank_key(
     for crit in rule.order:
         if crit == "id_hash":
             break
-        if crit == "source_priority":
+        if crit in ("central", "first_seen"):
+            out.append(0)  # filled per shard/cluster: see fill_rank_columns
+        elif crit == "source_priority":
             out.append(-int((source_priority or {}).get(doc.source, 0)))
         elif crit == "longest":
             out.append(-len(doc.text))
@@ -73,3 +77,42 @@ def rank_key(
     out += [0] * (RANK_WIDTH - 1 - len(out))
     out.append(id_hash(doc.id, seed))
     return tuple(out)
+
+
+def context_columns(order: list[str]) -> dict[str, int]:
+    """Rank columns that depend on other documents: {criterion: column} for central, first_seen."""
+    cols = {}
+    for i, crit in enumerate([c for c in order if c != "id_hash"][: RANK_WIDTH - 1]):
+        if crit in ("central", "first_seen"):
+            cols[crit] = i
+    return cols
+
+
+def first_seen_rank(files: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Order-preserving int64 rank of (file path, line) among the given rows."""
+    _, inv = np.unique(files.astype(str), return_inverse=True)
+    return (inv.astype(np.int64) << 40) | np.clip(lines.astype(np.int64), 0, (1 << 40) - 1)
+
+
+def centrality(sig: np.ndarray, nperm: np.ndarray, weight: np.ndarray, roots: np.ndarray) -> np.ndarray:
+    """For each row: sum over the other input documents of its cluster of equal MinHash values.
+
+    ``weight`` counts exact copies (a row stands for ``weight`` identical documents). Computed
+    per permutation by sorting (root, value) and summing the weights of each run, so it is exact
+    and O(P * n log n), never O(k^2) for a cluster of k members.
+    """
+    n = roots.shape[0]
+    c = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return c
+    for j in range(int(nperm.max())):
+        v = sig[:, j]
+        order = np.lexsort((v, roots))
+        r, vv, w = roots[order], v[order], weight[order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (r[1:] != r[:-1]) | (vv[1:] != vv[:-1])
+        starts = np.nonzero(new)[0]
+        run_w = np.add.reduceat(w, starts)
+        per = np.repeat(run_w, np.diff(np.append(starts, n)))
+        c[order] += np.where(nperm[order] > j, per - 1, 0)
+    return c

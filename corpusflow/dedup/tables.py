@@ -22,7 +22,7 @@ def shard_of(values: np.ndarray, shards: int) -> np.ndarray:
     return (values % np.uint64(shards)).astype(np.int64)
 
 
-_COLUMNS = ("uid", "rank", "weight", "ids", "sig", "nperm", "prof", "salt", "scope", "dhi", "dlo")
+_COLUMNS = ("uid", "rank", "weight", "ids", "sig", "nperm", "prof", "salt", "scope", "dhi", "dlo", "file", "line")
 
 
 @dataclass
@@ -38,6 +38,8 @@ class NodeBatch:
     scope: np.ndarray  # uint64 [n]: hash of the dedup scope ("" or the source)
     dhi: np.ndarray  # uint64 [n]: xxh3-128 digest of the text, high half
     dlo: np.ndarray  # uint64 [n]: low half
+    file: np.ndarray  # object [n] (str): input file (for the first_seen keep criterion)
+    line: np.ndarray  # int64 [n]: line / row in that file
 
     def __len__(self) -> int:
         return int(self.uid.shape[0])
@@ -51,7 +53,7 @@ class NodeBatch:
             np.empty(0, np.uint64), np.empty((0, RANK_WIDTH), np.int64), np.empty(0, np.int64),
             np.empty(0, object), np.empty((0, width), np.uint32), np.empty(0, np.int32),
             np.empty(0, np.int16), np.empty(0, np.uint64), np.empty(0, np.uint64),
-            np.empty(0, np.uint64), np.empty(0, np.uint64),
+            np.empty(0, np.uint64), np.empty(0, np.uint64), np.empty(0, object), np.empty(0, np.int64),
         )
 
     @staticmethod

@@ -96,7 +96,7 @@ class _ExactFn(beam.DoFn):
 
     def process(self, kv: tuple[int, Iterable[NodeBatch]]) -> Iterable[Any]:
         rows = NodeBatch.concat(list(kv[1]))
-        reps, groups = resolve_exact(rows, self.cfg.exact)
+        reps, groups = resolve_exact(rows, self.cfg.exact, self.cfg.keep.order)
         Metrics.counter(NS, "exact_groups").inc(len(groups))
         Metrics.counter(NS, "exact_copies").inc(len(rows) - len(reps))
         for g in groups:
@@ -408,11 +408,11 @@ def _split_rows(rows: NodeBatch, roots: np.ndarray, shards: int) -> Iterable[Any
         yield int(s), (rows.take(m), roots[m])
 
 
-def _decide(kv: tuple[int, Iterable[Any]]) -> Iterable[tuple[int, Verdict]]:
+def _decide(kv: tuple[int, Iterable[Any]], order: list[str]) -> Iterable[tuple[int, Verdict]]:
     parts = list(kv[1])
     rows = NodeBatch.concat([p[0] for p in parts])
     roots = np.concatenate([p[1] for p in parts])
-    verdicts = decide_clusters(rows, roots)
+    verdicts = decide_clusters(rows, roots, order)
     Metrics.counter(NS, "near_dropped").inc(sum(1 for _, v in verdicts if not v.keeper))
     yield from verdicts
 
@@ -551,5 +551,5 @@ class Deduplicate(beam.PTransform):
             | "JoinLabels" >> beam.CoGroupByKey()
             | "RowsByRoot" >> beam.ParDo(_JoinLabelsFn(shards))
             | "GroupClusters" >> beam.GroupByKey()
-            | "Decide" >> beam.FlatMap(_decide)
+            | "Decide" >> beam.FlatMap(_decide, list(cfg.keep.order))
         )
