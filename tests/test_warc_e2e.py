@@ -1,5 +1,6 @@
 """End to end on the FnApiRunner: WARC/WET files -> URL rules -> extraction -> normalise ->
-language ID -> Parquet, with the manifest accounting for every page record.
+language ID -> (quality filters, tag mode) -> Parquet, with the manifest accounting for every
+page record.
 
 Inputs: the shared sample WARCs (37 English HTTP responses), a WARC written here with Japanese
 pages built from real Common Crawl text (Shift_JIS, EUC-JP, UTF-8), error responses, a
@@ -58,7 +59,10 @@ def crawl(tmp_path_factory, shared_data) -> dict:
             {"name": "ja_wet", "paths": [str(d / "*.warc.wet.gz")]},
             {"name": "cut", "paths": [str(d / "cut-*.warc.gz")], "format": "warc"},
         ],
-        "stages": {"urls": {"blocked_hosts": ["5ch.net"]}, "langid": {"languages": ["ja", "en"]}},
+        # Quality filters in 'tag' mode: every document is scored, none dropped (the counts below
+        # stay exact); they run as soon as the filter stage is wired into the pipeline.
+        "stages": {"urls": {"blocked_hosts": ["5ch.net"]}, "langid": {"languages": ["ja", "en"]},
+                   "filters": {"enabled": True, "mode": "tag"}},
         "output": {"shard_max_bytes": 200_000, "row_group_rows": 100},
         "limits": {"max_error_rate": 0.05},
     }
@@ -88,7 +92,8 @@ def test_manifest_accounts_for_every_page_record(run):
     assert by["ja_warc"]["kept"] == 3 and by["ja_wet"]["kept"] == 4
     assert by["sample"]["kept"] >= 33 and by["sample"]["kept_by_lang"].keys() == {"en"}
     assert m["status"] == "complete"
-    assert [s["stage"] for s in m["stages"]] == ["read", "urls", "extract", "normalize", "langid"]
+    stages = [s["stage"] for s in m["stages"]]
+    assert stages[:5] == ["read", "urls", "extract", "normalize", "langid"] and set(stages[5:]) <= {"filters"}
     for a, b in zip(m["stages"], m["stages"][1:], strict=False):
         for src in a["by_source"]:
             assert a["by_source"][src]["out"] == b["by_source"][src]["in"]
