@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpusflow import __version__
+from corpusflow.io.filesystems import write_bytes_atomic
 from corpusflow.report import figures, plots
 from corpusflow.report.html import Image, Section, cards, esc, page
 from corpusflow.report.load import RunData, load_run
@@ -38,10 +39,7 @@ def _pct(a: float, b: float) -> str:
 
 def _write(out_dir: str, name: str, data: bytes) -> str:
     path = os.path.join(out_dir, name)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, data)
     return path
 
 
