@@ -76,3 +76,14 @@ def c4(i: int) -> str:
 def labelled() -> list[tuple[str, bool]]:
     """(text, is_bad) of the whole labelled mC4-ja dev set."""
     return [(r["text"], r["label"] == "bad") for r in _read("ja/mc4ja_quality_labels.dev.jsonl")]
+
+
+BUILTIN_MODULES = ("corpusflow.filters.rules_text", "corpusflow.filters.rules_ja", "corpusflow.filters.rules_en")
+
+
+def builtin_rules() -> list[str]:
+    """Registry names of the built-in rules (plug-ins registered elsewhere are left out)."""
+    from corpusflow.filters.base import FILTERS, ensure_registered
+
+    ensure_registered()
+    return [n for n in FILTERS.names() if FILTERS.get(n).__module__ in BUILTIN_MODULES]

@@ -11,7 +11,7 @@ import pytest
 
 from corpusflow.config import ConfigError, load_config
 from corpusflow.document import Document
-from corpusflow.filters.base import FILTERS, FilterConfigError, build_step, ensure_registered
+from corpusflow.filters.base import FILTERS, FilterConfigError, build_step
 from corpusflow.filters.chain import FilterChain
 from corpusflow.filters.config import FilterStageConfig
 from corpusflow.filters.evaluate import DropStats, evaluate_chain
@@ -24,7 +24,7 @@ from corpusflow.filters.profiles import (
     packaged_profiles,
     parse_profile,
 )
-from tests.test_filters_data import abc, kwdlc, labelled, mc4, wiki
+from tests.test_filters_data import abc, builtin_rules, kwdlc, labelled, mc4, wiki
 
 REPO = Path(__file__).resolve().parents[1]
 ADULT = "pkg:resources/ngwords/hojichar/adult_keywords_ja.txt"
@@ -51,8 +51,7 @@ def test_unknown_or_bad_parameter_lists_the_allowed_ones():
 
 
 def test_every_registered_rule_builds_with_defaults_and_has_a_docstring():
-    ensure_registered()
-    for name in FILTERS.names():
+    for name in builtin_rules():
         step = build_step(name, {"wordlist": ADULT} if name == "ja.ng_words" else {})
         cls = type(step)
         assert cls.__doc__ and len(cls.__doc__) > 40, name
@@ -91,6 +90,11 @@ def test_a_new_rule_plugs_in_as_an_ordinary_registered_filter():
     chain = build_chain(spec).setup()
     assert chain.run("xxxxy").reason == "text.test_plugin_score.too_high"
     assert chain.run("xyyyy").keep
+    # a profile names the module that registers its plug-in rules; a missing module is a config error
+    spec = parse_profile({"name": "p", "plugins": ["json"], "filters": [{"name": name}]})
+    assert len(build_chain(spec)) == 1
+    with pytest.raises(FilterConfigError, match="cannot import plug-in module 'no_such_module_xyz'"):
+        build_chain(parse_profile({"name": "p", "plugins": ["no_such_module_xyz"], "filters": []}))
 
 
 # --- profiles ---------------------------------------------------------------------------------
@@ -298,9 +302,8 @@ PATHOLOGICAL = {
 
 @pytest.mark.parametrize("kind", sorted(PATHOLOGICAL))
 def test_every_rule_survives_pathological_text(kind):
-    ensure_registered()
     text = PATHOLOGICAL[kind]
-    for name in FILTERS.names():
+    for name in builtin_rules():
         step = build_step(name, {"wordlist": ADULT} if name == "ja.ng_words" else {})
         chain = FilterChain([step], mode="tag").setup()
         t0 = time.process_time()

@@ -22,8 +22,9 @@ Boundary rules (filters.md §8 pitfalls 1 and 2):
   ``prism``);
 * ``none``: plain substring.
 
-Optional folding (both text and keywords): ``fold_width`` maps full-width ASCII (U+FF01–FF5E)
-to ASCII, ``ignore_case`` maps ASCII A–Z to a–z.
+Optional folding: ``fold_width`` also matches keywords written in full-width ASCII
+(U+FF01–FF5E; each keyword is indexed in both widths), ``ignore_case`` maps ASCII A–Z to a–z
+in the text and the keywords.
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ def fold_codepoints(cps: np.ndarray, fold_width: bool, ignore_case: bool) -> np.
     return out
 
 
+def widen_ascii(s: str) -> str:
+    """Printable ASCII (U+0021–007E) to its full-width form (U+FF01–FF5E)."""
+    return "".join(chr(ord(c) + 0xFEE0) if 0x21 <= ord(c) <= 0x7E else c for c in s)
+
+
 def fold_str(s: str, fold_width: bool, ignore_case: bool) -> str:
     if not (fold_width or ignore_case):
         return s
@@ -157,9 +163,19 @@ class KeywordIndex:
         entries: dict[str, list[tuple[str, str, int]]] = {}
         for key, (words, kb, wb) in self._lists.items():
             for w in words:
-                fw = fold_str(w, self.fold_width, self.ignore_case)
-                if fw:
-                    entries.setdefault(fw, []).append((key, w, _BOUNDARY_CODE[_boundary_kind(fw, kb, wb)]))
+                fw = fold_str(w, False, self.ignore_case)
+                if not fw:
+                    continue
+                code = _BOUNDARY_CODE[_boundary_kind(fold_str(fw, True, False), kb, wb)]
+                variants = {fw}
+                if self.fold_width:
+                    # full-width ASCII is matched by indexing the keyword in both widths (a text is
+                    # never rewritten for it); mixed-width spellings are not matched
+                    variants |= {fold_str(fw, True, False), widen_ascii(fw)}
+                for v in variants:
+                    lst = entries.setdefault(v, [])
+                    if (key, w, code) not in lst:
+                        lst.append((key, w, code))
         self._entries = entries
         self._single_lut = np.zeros(0x110001, dtype=bool)
         by_prefix: dict[str, set[int]] = {}
@@ -180,25 +196,23 @@ class KeywordIndex:
         self._has_single = bool(self._single_lut.any())
         self._has2 = bool(bm2.any())
         self._has3 = bool(bm3.any())
+        self._cache_name = f"{self.cache_key}:{id(self)}"
         self._ready = True
         return self
 
     def _folded(self, view: TextView) -> tuple[str, np.ndarray]:
-        if not (self.fold_width or self.ignore_case):
+        """Text and code points as matched: as stored, or ASCII-lower-cased for ``ignore_case``."""
+        if not self.ignore_case or not view.count(C_LATIN):
             return view.text, view.cps
         sc = view.cache(self.cache_key)
         if "text" not in sc:
-            text, cps = view.text, view.cps
-            need = bool(self.ignore_case and view.count(C_LATIN))
-            if self.fold_width and not need:
-                need = bool(np.count_nonzero((cps >= 0xFF01) & (cps <= 0xFF5E)))
-            if need:
-                if self.ignore_case and not self.fold_width and text.isascii():
-                    text = text.lower()
-                    cps = codepoints(text)
-                else:
-                    cps = fold_codepoints(cps, self.fold_width, self.ignore_case)
-                    text = cps.tobytes().decode("utf-32-le", "surrogatepass")
+            text = view.text
+            if text.isascii():
+                text = text.lower()
+                cps = codepoints(text)
+            else:
+                cps = fold_codepoints(view.cps, False, True)
+                text = cps.tobytes().decode("utf-32-le", "surrogatepass")
             sc["text"], sc["cps"] = text, cps
         return sc["text"], sc["cps"]
 
@@ -206,7 +220,7 @@ class KeywordIndex:
         """All occurrences (overlapping) of every list's keywords, by list key (cached per view)."""
         if not self._ready:
             self.finalize()
-        sc = view.cache(f"{self.cache_key}:{id(self)}")
+        sc = view.cache(self._cache_name)
         res = sc.get("hits")
         if res is not None:
             return res

@@ -5,6 +5,7 @@ A profile file looks like::
     name: ja_web
     description: ...
     languages: [ja]
+    plugins: [my_team.filters]         # optional: modules that register extra rules
     filters:
       - name: ja.hiragana_fraction     # registry name
         params: {min: 0.2}             # validated against the rule's Params
@@ -60,6 +61,11 @@ class ProfileSpec(StrictModel):
     name: str
     description: str = ""
     languages: list[str] = Field(default_factory=list, description="Languages the profile is meant for.")
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Python modules imported before rule names are resolved; they register extra rules "
+        "with corpusflow.filters.base.register (e.g. a URL blocklist or a quality-classifier rule).",
+    )
     filters: list[StepSpec] = Field(default_factory=list)
 
     @field_validator("filters")
@@ -188,9 +194,21 @@ def apply_overrides(spec: ProfileSpec, overrides: Mapping[str, Any] | None, wher
     return new
 
 
+def import_plugins(modules: list[str], origin: str = "profile") -> None:
+    """Import plug-in modules (each registers its rules on import)."""
+    import importlib
+
+    for m in modules:
+        try:
+            importlib.import_module(m)
+        except ImportError as exc:
+            raise FilterConfigError(f"{origin}: cannot import plug-in module {m!r}: {exc}") from None
+
+
 def build_steps(spec: ProfileSpec, lang: str | None = None, *, origin: str = "") -> list[Step]:
     """Build the enabled steps of a profile that apply to ``lang`` (all when ``lang`` is None)."""
     ensure_registered()
+    import_plugins(spec.plugins, origin or spec.name)
     steps: list[Step] = []
     problems: list[str] = []
     for i, s in enumerate(spec.filters):

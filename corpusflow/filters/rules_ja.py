@@ -304,12 +304,11 @@ class JapaneseFraction(Filter):
         return below(s, "", self.params.min, "too_low")
 
 
-def _sentence_lengths(view: TextView) -> np.ndarray:
+def _sentence_lengths(view: TextView) -> list[int]:
     sc = view.cache("ja_sentence_lengths")
     a = sc.get("a")
     if a is None:
-        a = np.fromiter((len(s) for s in view.ja_sentences), dtype=np.int64)
-        sc["a"] = a
+        a = sc["a"] = list(map(len, view.ja_sentences))
     return a
 
 
@@ -331,7 +330,7 @@ class AvgSentenceLength(Filter):
 
     def measure(self, view: TextView) -> dict[str, float]:
         a = _sentence_lengths(view)
-        return {"": float(a.mean()) if len(a) else 0.0, "sentences": float(len(a))}
+        return {"": sum(a) / len(a) if a else 0.0, "sentences": float(len(a))}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         if s["sentences"] == 0:
@@ -354,7 +353,7 @@ class MaxSentenceLength(Filter):
 
     def measure(self, view: TextView) -> dict[str, float]:
         a = _sentence_lengths(view)
-        return {"": float(a.max()) if len(a) else 0.0}
+        return {"": float(max(a)) if a else 0.0}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         return above(s, "", self.params.max, "too_long")

@@ -263,26 +263,36 @@ class TextView:
         return self._cc
 
     def count(self, *classes: int) -> int:
-        cc = self.class_counts
-        return int(sum(int(cc[c]) for c in classes))
+        """Characters of the given classes."""
+        cl = self.class_list
+        return sum([cl[c] for c in classes])
+
+    @property
+    def class_list(self) -> list[int]:
+        """:attr:`class_counts` as a Python list (cheap scalar access)."""
+        sc = self.cache("cc")
+        cl = sc.get("l")
+        if cl is None:
+            cl = sc["l"] = self.class_counts.tolist()
+        return cl
 
     @property
     def n_hiragana(self) -> int:
-        return int(self.class_counts[C_HIRAGANA])
+        return self.class_list[C_HIRAGANA]
 
     @property
     def n_katakana(self) -> int:
-        return int(self.class_counts[C_KATAKANA])
+        return self.class_list[C_KATAKANA]
 
     @property
     def n_kanji(self) -> int:
-        return int(self.class_counts[C_KANJI])
+        return self.class_list[C_KANJI]
 
     @property
     def n_japanese(self) -> int:
         """Swallow's "Japanese letters": hiragana + katakana + kanji + kuten + toten."""
-        cc = self.class_counts
-        return int(cc[C_HIRAGANA] + cc[C_KATAKANA] + cc[C_KANJI] + cc[C_KUTEN] + cc[C_TOTEN])
+        cl = self.class_list
+        return cl[C_HIRAGANA] + cl[C_KATAKANA] + cl[C_KANJI] + cl[C_KUTEN] + cl[C_TOTEN]
 
     # --- lines and sentences ----------------------------------------------------------------
     @property
@@ -380,6 +390,8 @@ def dup_counts(items: list[str]) -> tuple[int, int, int, int]:
     n = len(items)
     if n == 0:
         return 0, 0, 0, 0
+    if len(set(items)) == n:
+        return n, 0, sum(map(len, items)), 0
     counts = Counter(items)
     dup = n - len(counts)
     total_chars = sum(len(s) for s in items)
