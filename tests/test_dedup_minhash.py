@@ -208,3 +208,14 @@ def test_ascii_fast_path_equals_general_path(en_texts):
     assert len(samples) > 5
     for t in samples:
         assert s.simplify_words(t) == general(t)
+
+
+def test_kernel_exact_with_many_repeats():
+    """Repeated shingles tie the minimum with themselves: the fix-up path must stay exact."""
+    rng = np.random.default_rng(11)
+    mh = MinHasher(112, 1)
+    for _ in range(60):
+        h = rng.integers(0, 2**63, int(rng.integers(1, 400)), dtype=np.int64).astype(np.uint64)
+        h = np.repeat(h, rng.integers(1, 4, h.size))
+        assert np.array_equal(mh.signature(h), reference_signature(h, mh.a, mh.b))
+    assert mh.fixups > 0

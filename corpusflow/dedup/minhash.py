@@ -98,8 +98,32 @@ class MinHasher:
         if bad.any():
             idx = np.nonzero(bad)[0]
             self.fixups += int(idx.size)
-            sig[idx] = reference_signature(hashes, self.a[idx], self.b[idx])
+            sig[idx] = self._fixup(hashes, h32, idx, best_m[idx])
         return sig
+
+    def _fixup(self, hashes: np.ndarray, h32: np.ndarray, idx: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Exact values for permutations ``idx`` whose minimum was not provably unique.
+
+        Almost always a repeated shingle ties with itself. With m' >= 9 the true minimum is among
+        the shingles with L' < m' + 9 (see the module docstring), so only those few get the
+        64-bit formula; permutations with m' < 9 (wrap-around, ~n*9/2^32) use it in full.
+        """
+        out = np.empty(idx.size, dtype=np.uint32)
+        full = m < _OFF
+        if full.any():
+            out[full] = reference_signature(hashes, self.a[idx[full]], self.b[idx[full]])
+        part = np.nonzero(~full)[0]
+        if part.size:
+            p_idx = idx[part]
+            lp = self._a32[p_idx] * h32[None, :] + self._b32[p_idx]  # (k, n) uint32, wraps
+            rows, cols = np.nonzero(lp.astype(np.int64) < (m[part] + _OFF)[:, None])
+            with np.errstate(over="ignore"):
+                y = hashes[cols] * self.a[p_idx[rows]] + self.b[p_idx[rows]]
+            v = ((y % MERSENNE61) & MAX32).astype(np.uint32)
+            res = np.full(part.size, 0xFFFFFFFF, dtype=np.uint32)
+            np.minimum.at(res, rows, v)
+            out[part] = res
+        return out
 
 
 _BAND_K = np.uint64(0x9E3779B97F4A7C15)
