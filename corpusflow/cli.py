@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mix": ("corpusflow.commands.mix", "build a new token mixture from the pool of an earlier run (no raw data)"),
     "report": ("corpusflow.commands.report", "write an HTML report with plots of a run (or eval-filters/tokens JSON)"),
     "inspect": ("corpusflow.commands.inspect", "show sample rejected/duplicate documents of a run with their signals"),
+    "fit-dsir": ("corpusflow.commands.fit_dsir", "fit a DSIR importance-resampling model (target vs raw n-gram distributions)"),
+    "train-quality": ("corpusflow.commands.train_quality", "train a fastText quality classifier from positive and negative files"),
 }
 
 EPILOG = """\

@@ -213,7 +213,12 @@ def register(name: str):  # type: ignore[no-untyped-def]
 
 def ensure_registered() -> None:
     """Import the modules that define the built-in rules (idempotent)."""
-    from corpusflow.filters import rules_en, rules_ja, rules_text  # noqa: F401
+    from corpusflow.filters import (  # noqa: F401
+        quality_model,
+        rules_en,
+        rules_ja,
+        rules_text,
+    )
 
 
 class FilterConfigError(ValueError):
