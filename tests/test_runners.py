@@ -336,3 +336,68 @@ def test_sdist_ships_every_package_file(tmp_path) -> None:
                 and p.suffix != ".pyc"}
     assert "corpusflow/resources/lid.176.ftz" in expected
     assert sorted(expected - shipped) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# The shard writer's local spill path writes the same bytes as its shuffle path
+# ------------------------------------------------------------------------------------------------
+
+
+def _write_with(spill: bool, records: list, out: Path, schema, to_row, **kw) -> dict[str, bytes]:
+    """Run WriteShards alone on the FnApiRunner; return {file name: bytes} of what it wrote."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from corpusflow.stages.write import WriteShards
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        w = WriteShards(str(out), "train", schema, to_row, seed=5, row_group_rows=7, spill=spill, **kw)
+        written = p | beam.Create(records) | w
+        assert_that(written | beam.Map(lambda i: i["rows"]) | beam.CombineGlobally(sum), equal_to([len(records)]))
+    return {f.name: f.read_bytes() for f in sorted(out.glob("*.parquet"))} if out.exists() else {}
+
+
+@pytest.mark.parametrize("n_docs,shard_max_bytes,spill_bytes", [
+    (240, 20_000, 5_000),   # many runs (one per ~5 kB), ~10 shards: every shard reads every run
+    (240, 10**9, None),     # one shard
+    (0, 20_000, 5_000),     # nothing to write
+])
+def test_spill_writer_is_byte_identical_to_shuffle_writer(tmp_path, shared_data, n_docs, shard_max_bytes,
+                                                          spill_bytes) -> None:
+    from corpusflow.document import Document
+    from corpusflow.schemas import DOC_SCHEMA, doc_row
+    from tests.conftest import read_jsonl
+
+    ja = read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=n_docs // 2) if n_docs else []
+    en = read_jsonl(shared_data / "en" / "c4_sample.jsonl.gz", limit=n_docs // 2) if n_docs else []
+    docs = [Document(id=f"d{i % 97}", text=r["text"], source="ja" if i < len(ja) else "en", lang="ja",
+                     lang_score=0.5 + (i % 7) / 20, url=r.get("url"), meta={"i": i, "名": "値"},
+                     file=f"f{i % 3}.jsonl", line=i)
+            for i, r in enumerate(ja + en)]  # ids repeat: the full key (id, source, file, line) orders them
+    a = _write_with(False, docs, tmp_path / "shuffle", DOC_SCHEMA, doc_row, shard_max_bytes=shard_max_bytes)
+    b = _write_with(True, docs, tmp_path / "spill", DOC_SCHEMA, doc_row, shard_max_bytes=shard_max_bytes,
+                    spill_bytes=spill_bytes)
+    assert list(a) == list(b) and a == b  # same shard files, byte for byte
+    if n_docs and shard_max_bytes < 10**6:
+        assert len(b) > 5
+    if n_docs:
+        import pyarrow.parquet as pq
+
+        tables = [pq.read_table(tmp_path / "spill" / name) for name in b]
+        assert sum(t.num_rows for t in tables) == len(docs)
+    else:
+        assert b == {}
+
+
+def test_spill_writer_leaves_no_run_files(tmp_path, monkeypatch) -> None:
+    from corpusflow.document import Document
+    from corpusflow.schemas import DOC_SCHEMA, doc_row
+
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setenv("CORPUSFLOW_SPILL_DIR", str(spill))
+    docs = [Document(id=str(i), text="吾輩は猫である。" * (i + 1), source="s", file="f", line=i) for i in range(50)]
+    files = _write_with(True, docs, tmp_path / "out", DOC_SCHEMA, doc_row, shard_max_bytes=2_000, spill_bytes=1_000)
+    assert len(files) > 3
+    assert list(spill.iterdir()) == []

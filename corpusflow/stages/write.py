@@ -16,13 +16,31 @@ Each shard emits ``{"file", "rows", "bytes", "sha256"}`` for the manifest.
 Memory: rows travel through the shuffle as zstd-compressed pickles of the row dict (about a
 third of the text size), because a local runner holds the whole shuffle in RAM (about 5x the
 encoded payload, see shared/specs/beam.md §5); the shard writer decompresses one shard at a time.
+
+Local runners (issue #6): on Beam's DirectRunner/FnApiRunner (any running mode) the rows do not
+go through Beam at all, so memory stays flat whatever the corpus size. Steps 2-3 become:
+
+2'. each bundle appends its rows, with the four sort-key columns, to local Arrow IPC "run"
+    files of about ``spill_bytes`` of text each (in ``$CORPUSFLOW_SPILL_DIR`` or the system temp
+    directory; only ``{path, rows, bytes}`` of each run enters Beam), and ``N`` is computed from
+    the runs' sizes exactly as above;
+3'. the writer of shard ``i`` memory-maps every run, reads its hash column, takes the rows with
+    ``hash % N == i``, sorts them by the same key with Arrow, and writes the same Parquet bytes;
+    the run files are deleted when every shard is written.
+
+Peak memory is then one spill buffer plus one shard, instead of the whole corpus (measured in
+docs/scaling.md). Distributed runners keep the shuffle (their shuffle spills to disk and the
+workers do not share a file system); ``WriteShards(..., spill=True/False)`` forces either path.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import pickle
-from collections.abc import Callable, Iterable
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -43,6 +61,11 @@ def _sort_key(row: dict[str, Any], kind: str, seed: int) -> tuple[Any, ...]:
     return (stable_hash64(kind, *map(str, parts), seed=seed), *map(str, parts))
 
 
+def _row_size(row: dict[str, Any]) -> int:
+    """UTF-8 bytes of the string values (8 per other value): what shard_max_bytes bounds."""
+    return sum(len(v.encode("utf-8", "surrogatepass")) if isinstance(v, str) else 8 for v in row.values())
+
+
 class _ToRowFn(beam.DoFn):
     """record -> (sort key, zstd(pickle(row)), UTF-8 size of the row)."""
 
@@ -56,7 +79,7 @@ class _ToRowFn(beam.DoFn):
 
     def process(self, rec: Any):
         row = self._to_row(rec)
-        size = sum(len(v.encode("utf-8", "surrogatepass")) if isinstance(v, str) else 8 for v in row.values())
+        size = _row_size(row)
         blob = self._cctx.compress(pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
         yield _sort_key(row, self._kind, self._seed), blob, size
 
@@ -94,14 +117,22 @@ class WriteShards(beam.PTransform):
 
     def __init__(self, directory: str, prefix: str, schema: pa.Schema,
                  to_row: Callable[[Any], dict[str, Any]], *, seed: int, shard_max_bytes: int,
-                 row_group_rows: int, compression: str = "zstd", compression_level: int = 3) -> None:
+                 row_group_rows: int, compression: str = "zstd", compression_level: int = 3,
+                 spill: bool | None = None, spill_bytes: int | None = None) -> None:
         super().__init__()
         self._dir, self._prefix, self._schema, self._to_row = directory, prefix, schema, to_row
         self._seed, self._max_bytes = seed, shard_max_bytes
         self._rg, self._comp, self._level = row_group_rows, compression, compression_level
+        self._spill = spill
+        # Text per spill run: the spill buffer's memory (~1.3x this as Arrow) and the number of
+        # run files every shard writer memory-maps (total / spill_bytes).
+        self._spill_bytes = spill_bytes or SPILL_BYTES
         self.shard_count: beam.PCollection | None = None
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
+        spill = self._spill if self._spill is not None else _is_local_runner(records.pipeline)
+        if spill:
+            return self._expand_spill(records)
         rows = records | "ToRow" >> beam.ParDo(_ToRowFn(self._to_row, self._prefix, self._seed))
         max_bytes = self._max_bytes
         n_shards = (
@@ -125,3 +156,153 @@ class WriteShards(beam.PTransform):
                 n_shards=beam.pvalue.AsSingleton(n_shards),
             )
         )
+
+    # >>> local-runner spill path (issue #6, owner: runners) >>>
+    def _expand_spill(self, records: beam.PCollection) -> beam.PCollection:
+        spill_dir = os.path.join(os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir(),
+                                 f"corpusflow-spill-{self._prefix}-{uuid.uuid4().hex}")
+        runs = records | "SpillRuns" >> beam.ParDo(
+            _SpillRunsFn(spill_dir, self._schema, self._to_row, self._prefix, self._seed, self._spill_bytes))
+        max_bytes = self._max_bytes
+        n_shards = (
+            runs
+            | "RunSize" >> beam.Map(lambda r: r["bytes"])
+            | "TotalSize" >> beam.CombineGlobally(sum)
+            | "ShardCount" >> beam.Map(lambda total: max(1, math.ceil(total / max_bytes)))
+        )
+        self.shard_count = n_shards
+        infos = (
+            n_shards
+            | "ShardIndexes" >> beam.FlatMap(lambda n: range(n))
+            | "SpreadShards" >> beam.Reshuffle()
+            | "WriteFromRuns" >> beam.ParDo(
+                _WriteFromRunsFn(self._dir, self._prefix, self._schema, self._rg, self._comp, self._level),
+                runs=beam.pvalue.AsList(runs), n_shards=beam.pvalue.AsSingleton(n_shards),
+            )
+        )
+        _ = (
+            infos
+            | "CountWritten" >> beam.combiners.Count.Globally()
+            | "RemoveRuns" >> beam.Map(_remove_spill_dir, spill_dir=spill_dir)
+        )
+        return infos
+
+
+SPILL_BYTES = 64 << 20
+_KEY_FIELDS = [pa.field("__k0", pa.uint64(), nullable=False)] + [
+    pa.field(f"__k{i}", pa.string(), nullable=False) for i in range(1, 5)
+]
+_KEY_NAMES = [f.name for f in _KEY_FIELDS]
+_SPILL_BATCH_ROWS = 2000  # rows converted to Arrow at a time (Python dicts are ~3x larger)
+
+
+def _is_local_runner(pipeline: beam.Pipeline) -> bool:
+    """True for Beam's DirectRunner/FnApiRunner: every worker runs on this machine."""
+    name = type(getattr(pipeline, "runner", None)).__name__
+    return name in ("FnApiRunner", "SwitchingDirectRunner", "DirectRunner", "BundleBasedDirectRunner")
+
+
+def _spill_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([*schema, *_KEY_FIELDS])
+
+
+class _SpillRunsFn(beam.DoFn):
+    """records -> Arrow IPC run files (rows + sort-key columns); emits {path, rows, bytes} per run."""
+
+    def __init__(self, spill_dir: str, schema: pa.Schema, to_row: Callable[[Any], dict[str, Any]],
+                 kind: str, seed: int, spill_bytes: int) -> None:
+        self._dir, self._schema, self._to_row = spill_dir, schema, to_row
+        self._kind, self._seed, self._spill_bytes = kind, seed, spill_bytes
+
+    def setup(self) -> None:
+        self._full_schema = _spill_schema(self._schema)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+        self._keys: list[tuple[Any, ...]] = []
+        self._tables: list[pa.Table] = []
+        self._n = 0
+        self._bytes = 0
+
+    def start_bundle(self) -> None:
+        self._reset()
+
+    def process(self, rec: Any) -> Iterator[dict[str, Any]]:
+        row = self._to_row(rec)
+        self._rows.append(row)
+        self._keys.append(_sort_key(row, self._kind, self._seed))
+        self._n += 1
+        self._bytes += _row_size(row)
+        if len(self._rows) >= _SPILL_BATCH_ROWS:
+            self._seal()
+        if self._bytes >= self._spill_bytes:
+            yield self._flush()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        if self._n:
+            from apache_beam.transforms.window import GlobalWindow
+            from apache_beam.utils.timestamp import MIN_TIMESTAMP
+            from apache_beam.utils.windowed_value import WindowedValue
+
+            yield WindowedValue(self._flush(), MIN_TIMESTAMP, [GlobalWindow()])
+
+    def _seal(self) -> None:
+        if not self._rows:
+            return
+        table = pa.Table.from_pylist(self._rows, schema=self._schema)
+        cols = list(zip(*self._keys, strict=True))
+        keys = [pa.array(cols[0], pa.uint64())] + [pa.array(c, pa.string()) for c in cols[1:]]
+        self._tables.append(pa.Table.from_arrays([*table.columns, *keys], schema=self._full_schema))
+        self._rows, self._keys = [], []
+
+    def _flush(self) -> dict[str, Any]:
+        self._seal()
+        os.makedirs(self._dir, exist_ok=True)
+        path = os.path.join(self._dir, f"run-{uuid.uuid4().hex}.arrow")
+        with pa.OSFile(path + ".tmp", "wb") as sink, pa.ipc.new_file(sink, self._full_schema) as writer:
+            for t in self._tables:
+                writer.write_table(t)
+        os.replace(path + ".tmp", path)
+        info = {"path": path, "rows": self._n, "bytes": self._bytes}
+        self._reset()
+        return info
+
+
+class _WriteFromRunsFn(beam.DoFn):
+    """Shard index -> the shard's rows from every run (memory-mapped), sorted, written as Parquet."""
+
+    def __init__(self, directory: str, prefix: str, schema: pa.Schema, row_group_rows: int,
+                 compression: str, compression_level: int) -> None:
+        self._dir, self._prefix, self._schema = directory, prefix, schema
+        self._rg, self._comp, self._level = row_group_rows, compression, compression_level
+
+    def process(self, index: int, runs: list[dict[str, Any]], n_shards: int) -> Iterator[dict[str, Any]]:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        pieces = []
+        for run in sorted(runs, key=lambda r: r["path"]):
+            with pa.memory_map(run["path"], "r") as src:
+                table = pa.ipc.open_file(src).read_all()
+                h = table.column("__k0").to_numpy()
+                take = np.nonzero(h % np.uint64(n_shards) == np.uint64(index))[0]
+                if take.size:
+                    pieces.append(table.take(pa.array(take)))  # copies out of the mapping
+        if not pieces:
+            return  # no row hashed here: finish_run writes the empty shard
+        table = pa.concat_tables(pieces)
+        order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in _KEY_NAMES])
+        table = table.take(order).drop_columns(_KEY_NAMES).combine_chunks()
+        table = pa.Table.from_arrays(table.columns, schema=self._schema)
+        name = shard_name(self._prefix, index, n_shards)
+        info = write_parquet_atomic(join(self._dir, name), table, row_group_rows=self._rg,
+                                    compression=self._comp, compression_level=self._level)
+        yield {"file": name, **info}
+
+
+def _remove_spill_dir(_count: int, spill_dir: str) -> None:
+    import shutil
+
+    shutil.rmtree(spill_dir, ignore_errors=True)
+# <<< local-runner spill path <<<
