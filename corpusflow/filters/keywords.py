@@ -126,7 +126,8 @@ class Hit(NamedTuple):
 
 
 _BOUNDARY_CODE = {"none": 0, "katakana": 1, "word": 2}
-_SHIFT = np.uint64(44)  # bitmap index = top 20 bits of a window hash
+_BITS = 18  # bitmaps of 2^16 booleans (64 KB, cache-resident); index = top bits of a window hash
+_SHIFT = np.uint64(64 - _BITS)
 
 
 @dataclass
@@ -177,23 +178,22 @@ class KeywordIndex:
                     if (key, w, code) not in lst:
                         lst.append((key, w, code))
         self._entries = entries
-        self._single_lut = np.zeros(0x110001, dtype=bool)
+        self._singles = sorted(w for w in entries if len(w) == 1)
         by_prefix: dict[str, set[int]] = {}
-        bm2 = np.zeros(1 << 20, dtype=bool)
-        bm3 = np.zeros(1 << 20, dtype=bool)
+        bm2 = np.zeros(1 << _BITS, dtype=bool)
+        bm3 = np.zeros(1 << _BITS, dtype=bool)
         for fw in entries:
             if len(fw) == 1:
-                self._single_lut[ord(fw)] = True
                 continue
             hs = window_hashes(codepoints(fw[:3]), 3)
             if len(fw) == 2:
-                bm2[int(hs[1][0]) >> 44] = True
+                bm2[int(hs[1][0]) >> (64 - _BITS)] = True
             else:
-                bm3[int(hs[2][0]) >> 44] = True
+                bm3[int(hs[2][0]) >> (64 - _BITS)] = True
                 by_prefix.setdefault(fw[:3], set()).add(len(fw))
         self._bm2, self._bm3 = bm2, bm3
         self._lengths = {k: sorted(v, reverse=True) for k, v in by_prefix.items()}
-        self._has_single = bool(self._single_lut.any())
+        self._has_single = bool(self._singles)
         self._has2 = bool(bm2.any())
         self._has3 = bool(bm3.any())
         self._cache_name = f"{self.cache_key}:{id(self)}"
@@ -232,8 +232,11 @@ class KeywordIndex:
         text, cps = self._folded(view)
         found: list[tuple[int, int, str]] = []
         if self._has_single:
-            for p in np.flatnonzero(self._single_lut[cps]).tolist():
-                found.append((p, 1, text[p]))
+            for c in self._singles:
+                p = text.find(c)
+                while p >= 0:
+                    found.append((p, 1, c))
+                    p = text.find(c, p + 1)
         if n >= 2 and (self._has2 or self._has3):
             if cps is view.cps:
                 h2 = view.hashes(2)
