@@ -300,6 +300,13 @@ def test_group_without_documents_fails_clearly() -> None:
     with pytest.raises(MixtureShortfall, match="group 'zh'"):
         plan_mixture(CENSUS, cfg(groups={"ja": 0.9, "zh": 0.1}, budget=1000, on_shortfall="fail"),
                      seed=SEED, shard_target_bytes=MB)
+    # on_shortfall: report -> an empty mixture that says why (and still N empty shards)
+    plan = plan_mixture(CENSUS, cfg(groups={"ja": 0.9, "zh": 0.1}, on_shortfall="report"), seed=SEED,
+                        shard_target_bytes=MB)
+    assert plan.achieved_total == 0 and "group 'zh' has no documents" in plan.shortfall[0]
+    assert plan.num_shards == 8
+    empty = plan_mixture({}, cfg(on_shortfall="report"), seed=SEED, shard_target_bytes=MB)
+    assert empty.cells == [] and len(empty.shortfall) == 2
 
 
 def test_plan_is_deterministic_and_seed_dependent() -> None:

@@ -127,6 +127,9 @@ def test_mix_without_raw_inputs(run_out: Path, corpus: Path, tmp_path: Path, cap
     m = load_manifest(out)
     assert m["kind"] == "mix" and m["mixture"]["count"]["reused_from_pool"] is True
     assert m["upstream"]["counts"]["kept"] == load_manifest(run_out)["counts"]["total"]["kept"]
+    # a re-mix of a re-mix reads the original pool (recorded in the manifest)
+    assert not (out / "pool").exists()
+    assert run_cli("mix", CONFIG, "--from", out, "--output", tmp_path / "again", "--dry-run") == 0
     # a different tokenizer: counts again from the pool's text, writes a new pool
     llama = tmp_path / "llama"
     assert run_cli("mix", CONFIG, "--from", run_out, "--output", llama, "--set", "stages.mixture.tokenizer=llama3") == 0

@@ -26,10 +26,10 @@ SEED = 5
 def docs(shared_data: Path) -> list[Document]:
     out: list[Document] = []
     for name, path, lang, n in (
-        ("ja_wiki", "ja/ja_wiki_paragraphs.jsonl.gz", "ja", 900),
-        ("ja_web", "ja/kwdlc_leads.jsonl", "ja", 600),
-        ("en_news", "en/abc_news.jsonl.gz", "en", 500),
-        ("en_c4", "en/c4_sample.jsonl.gz", "en", 300),
+        ("ja_wiki", "ja/ja_wiki_paragraphs.jsonl.gz", "ja", 500),
+        ("ja_web", "ja/kwdlc_leads.jsonl", "ja", 400),
+        ("en_news", "en/abc_news.jsonl.gz", "en", 300),
+        ("en_c4", "en/c4_sample.jsonl.gz", "en", 200),
     ):
         for i, r in enumerate(read_jsonl(shared_data / path, limit=n)):
             out.append(Document(id=f"{name}-{i}", text=r["text"], source=name, lang=lang, lang_score=0.93,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -61,7 +62,7 @@ def _read_documents(patterns: list[str], field: str, lang_field: str | None,
         if not files:
             raise FileNotFoundError(f"no file matches {pat!r}")
         for path in files:
-            name = Path(path).name.split(".")[0] or "input"
+            name = re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(path).name.split(".")[0]) or "input"
             src = SourceConfig(name=name, paths=[path],
                                fields=FieldMapping(text=field, meta=[lang_field] if lang_field else []))
             spec = FileSpec(source=name, path=path, file_key=Path(path).name, format=detect_format(path))

@@ -342,10 +342,10 @@ def plan_mixture(
             total = 0.0
         if total <= 0:
             empty = [g for g in groups if per_group[g] <= 0]
-            raise MixtureShortfall(
-                "mixture: nothing to mix with budget 'all': "
-                + "; ".join(_empty_group_reason(g, members[g], cfg) for g in empty)
-            )
+            reasons = [_empty_group_reason(g, members[g], cfg) for g in empty]
+            if cfg.on_shortfall != "report":
+                raise MixtureShortfall("mixture: nothing to mix with budget 'all': " + "; ".join(reasons))
+            shortfall_msgs.extend(reasons)  # report: write empty shards and say why
         capacity = total
     else:
         caps = caps_for("epochs")
