@@ -197,6 +197,10 @@ class KeywordIndex:
         self._has2 = bool(bm2.any())
         self._has3 = bool(bm3.any())
         self._cache_name = f"{self.cache_key}:{id(self)}"
+        # when every keyword needs word boundaries (English lists), candidates must start a word
+        self._word_starts_only = bool(entries) and all(
+            code == 2 for lst in entries.values() for _, _, code in lst
+        )
         self._ready = True
         return self
 
@@ -249,7 +253,11 @@ class KeywordIndex:
                 mask[: len(h3)] |= self._bm3[h3 >> _SHIFT]
             entries = self._entries
             lengths = self._lengths
-            for p in np.flatnonzero(mask).tolist():
+            cand = np.flatnonzero(mask)
+            if self._word_starts_only and len(cand):
+                prev = cps[np.maximum(cand - 1, 0)]
+                cand = cand[(cand == 0) | ~_IS_ALNUM[prev]]
+            for p in cand.tolist():
                 two = text[p : p + 2]
                 if two in entries:
                     found.append((p, 2, two))

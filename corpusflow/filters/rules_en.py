@@ -3,9 +3,12 @@ and an NG-word count.
 
 Semantics and defaults follow datatrove's implementations as described in
 ``shared/specs/filters.md`` §5 (Rae et al. 2021 "Gopher" Table A1; Raffel et al. 2020 "C4";
-Penedo et al. 2024 "FineWeb"). Words are whitespace tokens with surrounding punctuation stripped
-(datatrove uses a language tokenizer; on English web text the counts are close). Everything is
-linear in the text: word n-grams are hashed with numpy, not held in Python dicts of tuples.
+Penedo et al. 2024 "FineWeb"). Tokens are whitespace-separated (``str.split()``); a *word* is
+a token with at least one letter or digit, and a word's length counts its letters and digits
+(datatrove uses a language tokenizer that splits punctuation off; on English web text the
+statistics are close). Everything is vectorised over code points (:func:`word_stats`) and word
+n-grams are hashed with numpy (:func:`~corpusflow.filters.text.span_hashes`), so every rule is
+linear (or n log n) in the text.
 """
 
 from __future__ import annotations
@@ -125,8 +128,9 @@ class GopherQuality(Filter):
 
     Rejects when: mean word length outside [3, 10]; ``#`` per word > 0.1; ``...``/``…`` per
     word > 0.1; more than 90% of lines start with a bullet (``•``, ``-``, ``*``); more than 30%
-    of lines end with an ellipsis; fewer than 80% of words contain a letter; fewer than 2 of
-    the stop words {the, be, to, of, and, that, have, with}. The word-count bound lives in
+    of lines end with an ellipsis; fewer than 80% of tokens contain a letter; fewer than 2
+    distinct stop words of {the, be, to, of, and, that, have, with} (whole words, any case).
+    The word-count bound lives in
     ``en.word_count`` (a length rule). Reasons: ``en.gopher_quality.<cause>`` with the causes
     listed in :attr:`causes`.
     """
