@@ -17,6 +17,7 @@ from corpusflow.selection.quality import QualityModel, TrainParams, fasttext_lin
 from corpusflow.selection.quality_data import load_keywords, weak_labels
 from tests.conftest import REPO, read_jsonl, write_jsonl
 from tests.helpers import run_cli
+from tests.test_s3 import BUCKET, s3  # noqa: F401  (the moto S3 server fixture)
 
 LABELS = "ja/mc4ja_quality_labels.dev.jsonl"
 # Small and fast: ~2 s on one core (bucket 2^15 x dim 16 floats, not quantized).
@@ -157,3 +158,19 @@ def test_recipe_profiles_point_at_the_documented_model() -> None:
     )
     assert combo["filters"][-1] == alone["filters"][0]
     assert alone["filters"][0]["params"]["model"] == "out/models/ja_quality.ftz"
+
+
+def test_models_load_from_object_storage(tiny_model, s3, tmp_path: Path) -> None:  # noqa: F811
+    """Workers on a cluster read the classifier and a DSIR model from s3:// (copied / read once)."""
+    from corpusflow.selection.dsir import DsirModel, fit
+    from corpusflow.selection.features import FeatureParams
+
+    path, _ = tiny_model
+    s3.put_object(Bucket=BUCKET, Key="models/q.bin", Body=Path(path).read_bytes())
+    text = "送料無料！今だけ激安セール。"
+    assert QualityModel(f"s3://{BUCKET}/models/q.bin").score(text) == QualityModel(path).score(text)
+    step = build_step("quality.fasttext_score", {"model": f"s3://{BUCKET}/models/q.bin"})
+    assert step.run(TextView(text)).signals[""] == QualityModel(path).score(text)
+    m = fit(["東京都は日本の首都である。"], ["激安セール開催中"], FeatureParams(num_buckets=64))
+    m.save(f"s3://{BUCKET}/models/dsir.npz")
+    assert DsirModel.load(f"s3://{BUCKET}/models/dsir.npz").log_weight(text) == m.log_weight(text)

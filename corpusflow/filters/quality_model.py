@@ -44,7 +44,8 @@ def _load(path: str, label: str, max_chars: int) -> Any:
 
 
 class QualityScoreParams(StepParams):
-    model: str = Field(description="fastText model (.ftz/.bin) from `corpusflow train-quality`; pkg: paths allowed.")
+    model: str = Field(description="fastText model (.ftz/.bin) from `corpusflow train-quality`: a local or "
+                       "pkg: path, or an s3:// / gs:// URL (copied to a temp file on each worker).")
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Reject when p(label) is below this (DCLM: a percentile of the scores)."
     )
@@ -54,9 +55,10 @@ class QualityScoreParams(StepParams):
     @field_validator("model")
     @classmethod
     def _exists(cls, v: str) -> str:
-        from corpusflow.config import resolve_path
+        from corpusflow.config import is_remote, resolve_path
 
-        if not os.path.isfile(resolve_path(v)):
+        path = resolve_path(v)
+        if not is_remote(path) and not os.path.isfile(path):
             raise ValueError(f"model file not found: {v!r} (train one with `corpusflow train-quality`)")
         return v
 

@@ -212,16 +212,32 @@ def _train_main(job_json: str) -> int:
     return 0
 
 
+def _local_copy(path: str) -> str:
+    """fastText loads from a local file: resolve ``pkg:``; copy an object-store model to a temp file."""
+    from corpusflow.config import is_remote, resolve_path
+
+    resolved = resolve_path(path)
+    if not is_remote(resolved):
+        return resolved
+    from corpusflow.io.filesystems import read_bytes
+
+    fd, tmp = tempfile.mkstemp(suffix="-" + os.path.basename(resolved))
+    with os.fdopen(fd, "wb") as f:
+        f.write(read_bytes(resolved))
+    return tmp
+
+
 class QualityModel:
-    """A trained classifier; ``score(text)`` is p(``label``) in [0, 1]. Load in ``setup()``."""
+    """A trained classifier; ``score(text)`` is p(``label``) in [0, 1]. Load in ``setup()``.
+
+    ``path``: a local or ``pkg:`` path, or an object-store URL (copied to a temp file first).
+    """
 
     def __init__(self, path: str, label: str = POSITIVE, max_chars: int = 3000) -> None:
         import fasttext
 
-        from corpusflow.config import resolve_path
-
-        self.path = resolve_path(path)
-        self._model = fasttext.load_model(self.path)
+        self.path = path
+        self._model = fasttext.load_model(_local_copy(path))
         labels = [lab[len(LABEL_PREFIX):] if lab.startswith(LABEL_PREFIX) else lab
                   for lab in self._model.get_labels()]
         if label not in labels:

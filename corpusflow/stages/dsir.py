@@ -155,13 +155,11 @@ class SelectByImportance(beam.PTransform):
         self._cfg = cfg
         self._seed = seed
         self._model_bytes: bytes | None = None
-        self.model_info: dict[str, Any] | None = None
         if cfg.fit is not None:
             f = cfg.fit
             model = fit_files(f.target, f.raw, f.features.to_params(), text_field=f.text_field,
                               alpha=f.alpha, max_docs=f.max_docs)
             self._model_bytes = model.to_bytes()
-            self.model_info = model.describe()
             log.info("dsir: fitted on %d target / %d raw documents", model.target.docs, model.raw.docs)
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
