@@ -95,7 +95,10 @@ def _stage_transforms(cfg: PipelineConfig) -> list[tuple[str, str, beam.PTransfo
         stages.append(("Normalize", "normalize", NormalizeText(st.normalize)))
     if st.langid.enabled:
         stages.append(("IdentifyLanguage", "langid", IdentifyLanguage(st.langid)))
-    # --- Quality filters (issue #3) plug in here.
+    if st.filters.enabled:
+        from corpusflow.stages.filters import ApplyFilters
+
+        stages.append(("ApplyFilters", "filters", ApplyFilters(st.filters)))
     # --- Deduplication (issue #4) plugs in here.
     # >>> dedup wiring (issue #4, owner: dedup) >>>
     if st.dedup.enabled:
@@ -249,8 +252,15 @@ def _stage_table(ledger: dict[tuple[str, str, str, str], int], sources: Iterable
                  order: list[str]) -> list[dict[str, Any]]:
     """Per stage and source: in, out, rejected by reason, duplicates, errors by class."""
     stage_names = list(order)
-    for (_kind, _src, stage, _r) in ledger:
-        if stage and stage not in stage_names:
+    # Sub-stages ("dedup.exact", "dedup.minhash") go right after their parent stage, in name order.
+    for stage in sorted({st for (_k, _s, st, _r) in ledger if st} - set(order)):
+        parent = stage.split(".", 1)[0]
+        if parent in stage_names:
+            at = stage_names.index(parent) + 1
+            while at < len(stage_names) and stage_names[at].startswith(parent + "."):
+                at += 1
+            stage_names.insert(at, stage)
+        else:
             stage_names.append(stage)
     table = []
     current = {s: ledger.get(("input", s, "", ""), 0) for s in sources}

@@ -127,5 +127,15 @@ def print_summary(manifest: dict, output: str) -> None:
              for r in rows]
     print("\n".join(lines))
     n_data = len(manifest["outputs"].get("data", []))
+    mix = manifest.get("mixture")
+    if mix:
+        rows_out = sum(s.get("rows", 0) for s in manifest["outputs"].get("data", []))
+        shares = ", ".join(f"{g} {v.get('achieved_share', 0):.1%} (target {v.get('share', 0):.0%})"
+                           for g, v in mix.get("groups", {}).items())
+        print(f"\n{t['kept']} documents kept in the pool under {output}/pool/; mixture of "
+              f"{mix.get('total_achieved', 0):,} {mix.get('unit', 'tokens')}: {shares}")
+        print(f"{rows_out} rows in {n_data} shard(s) under {output}/data/ "
+              f"({manifest['seconds']:.1f} s); manifest: {output}/manifest.json")
+        return
     print(f"\n{t['kept']} documents kept in {n_data} shard(s) under {output}/data/ "
           f"({manifest['seconds']:.1f} s); manifest: {output}/manifest.json")
