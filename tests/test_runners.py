@@ -184,11 +184,15 @@ def test_cli_runner_from_config_section(tmp_path) -> None:
     """The config's runner section is used (and recorded) when the CLI names no runner."""
     from tests.conftest import write_jsonl
 
-    cfg = _cfg_with_runner(tmp_path, {"name": "direct", "options": {"direct_running_mode": "multi_threading"}})
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "吾輩は猫である。名前はまだ無い。"},
                                               {"id": "2", "text": "The quick brown fox jumps over the lazy dog."}])
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "sources": [{"name": "s", "paths": [str(src)]}],
+        "runner": {"name": "direct", "options": {"direct_running_mode": "multi_threading"}},
+    }))
     out = tmp_path / "out"
-    assert run_cli("run", cfg, "--input", src, "--output", out) == 0
+    assert run_cli("run", cfg, "--output", out) == 0
     runner = load_manifest(out)["runner"]
     assert (runner["runner"], runner["mode"], runner["workers"]) == ("DirectRunner", "multi_threading", 2)
 

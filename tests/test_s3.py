@@ -167,17 +167,21 @@ def test_gs_without_library_names_the_package(no_gcs, call) -> None:
         call()
 
 
+def _small_config(tmp_path: Path, paths: list[str]) -> Path:
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(yaml.safe_dump({"sources": [{"name": "s", "paths": paths}]}))
+    return cfg
+
+
 def test_cli_gs_output_without_library_is_a_usage_error(no_gcs, tmp_path: Path, capsys) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "This is a short English sentence."}])
-    code = run_cli("run", REPO / "configs" / "pipelines" / "demo.yaml", "--input", src,
-                   "--output", "gs://some-bucket/out")
+    code = run_cli("run", _small_config(tmp_path, [str(src)]), "--output", "gs://some-bucket/out")
     assert code == 2
     assert "google-cloud-storage" in capsys.readouterr().err
 
 
 def test_cli_gs_input_without_library_is_a_config_error(no_gcs, tmp_path: Path, capsys) -> None:
-    code = run_cli("run", REPO / "configs" / "pipelines" / "demo.yaml", "--input", "gs://some-bucket/*.jsonl",
-                   "--output", tmp_path / "out")
+    code = run_cli("run", _small_config(tmp_path, ["gs://some-bucket/*.jsonl"]), "--output", tmp_path / "out")
     assert code == 2
     err = capsys.readouterr().err
     assert "cannot list" in err and "google-cloud-storage" in err
