@@ -90,11 +90,26 @@ def corpus_stats(d: str) -> dict[str, Any]:
     return stats
 
 
-def bench_config(stages: str, corpus: str, path: str) -> None:
+def snapshot(dest: str, commit: str = "HEAD") -> str:
+    """Export a commit of the repository (HEAD by default, never the working tree) to ``dest``.
+
+    Other engineers change the tree while a series runs; every size of a series must run the
+    same code, so runs import the package from this export (PYTHONPATH) instead. Returns the sha.
+    """
+    sha = subprocess.run(["git", "-C", REPO, "rev-parse", commit], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    os.makedirs(dest, exist_ok=True)
+    archive = subprocess.run(["git", "-C", REPO, "archive", "--format=tar", sha], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
+    return sha
+
+
+def bench_config(stages: str, corpus: str, path: str, code: str = REPO) -> None:
     """The full_ja80_en20 stage settings over one source reading the corpus."""
     import yaml
 
-    with open(FULL, encoding="utf-8") as f:
+    with open(FULL.replace(REPO, code, 1), encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
     cfg["name"] = f"bench-scale-{stages}"
     cfg["sources"] = [{"name": "web", "paths": [os.path.join(corpus, "web", "*.jsonl.gz")],
@@ -133,13 +148,14 @@ def run_size(n: int, args: argparse.Namespace, work: str) -> dict[str, Any]:
     corpus = ensure_corpus(args.data, n, args.seed, args.build)
     stats = corpus_stats(corpus)
     cfg = os.path.join(work, f"bench_{args.stages}.yaml")
-    bench_config(args.stages, corpus, cfg)
+    bench_config(args.stages, corpus, cfg, args.code)
     out = os.path.join(args.data, "scale_out", f"{args.tag}_{n}")
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "corpusflow.cli", "run", cfg, "--output", out, "--quiet", *args.runner_args]
+    env = dict(os.environ, PYTHONPATH=args.code + os.pathsep + os.environ.get("PYTHONPATH", ""))
     load_before = loadavg()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    r = run_measured(cmd, interval=args.interval)
+    r = run_measured(cmd, interval=args.interval, env=env)
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_after = loadavg()
     # CPU seconds of the run's processes (the run and every worker it waited for): unlike wall
@@ -174,7 +190,7 @@ def scale(args: argparse.Namespace, previous: dict[str, Any] | None) -> dict[str
     results: dict[str, Any] = {
         "what": "corpusflow run over make_corpus corpora of growing size",
         "stages": args.stages, "corpus_seed": args.seed, "runner_args": args.runner_args,
-        "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": [],
+        "commit": args.commit, "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": [],
     }
     if previous:  # --append: keep the earlier sizes of the same series
         if (previous.get("stages"), previous.get("runner_args")) != (args.stages, args.runner_args):
@@ -183,7 +199,7 @@ def scale(args: argparse.Namespace, previous: dict[str, Any] | None) -> dict[str
         results["runs"] = [r for r in previous["runs"] if r.get("size") not in args.sizes]
     with tempfile.TemporaryDirectory() as work:
         for n in args.sizes:
-            row = {"size": n, **run_size(n, args, work)}
+            row = {"size": n, "commit": args.commit, **run_size(n, args, work)}
             print(json.dumps(row), flush=True)
             results["runs"].append(row)
     results["runs"].sort(key=lambda r: r["docs"])
@@ -358,7 +374,17 @@ def main() -> None:
     if args.append and os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             previous = json.load(f)
-    res = stage_costs(args) if args.stage_costs else scale(args, previous)
+    args.code, args.commit = REPO, None
+    snap_dir = None
+    if not args.stage_costs:  # --append keeps running the commit of the earlier sizes
+        snap_dir = tempfile.mkdtemp(prefix="corpusflow-bench-code-")
+        args.commit = snapshot(snap_dir, (previous or {}).get("commit") or "HEAD")
+        args.code = snap_dir
+    try:
+        res = stage_costs(args) if args.stage_costs else scale(args, previous)
+    finally:
+        if snap_dir:
+            shutil.rmtree(snap_dir, ignore_errors=True)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(res, f, indent=2, ensure_ascii=False)
