@@ -389,6 +389,7 @@ def load_config(
         if isinstance(template, dict) and "fields" in template:
             src["fields"] = template["fields"]
         data["sources"] = [src]
+        _drop_source_keyed_settings(data, {"input"})
     if overrides:
         data = apply_overrides(data, overrides)
     import_plugins(data.get("plugins") or [])
@@ -399,6 +400,22 @@ def load_config(
     if check_inputs:
         check_source_paths(cfg)
     return cfg
+
+
+def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:
+    """``--input`` replaces the sources: per-source mixture settings for the old ones no longer apply."""
+    import logging
+
+    mix = (data.get("stages") or {}).get("mixture") or {}
+    per_source = mix.get("sources") if isinstance(mix, dict) else None
+    if isinstance(per_source, dict):
+        dropped = sorted(k for k in per_source if str(k).split("/", 1)[0] not in names)
+        for k in dropped:
+            del per_source[k]
+        if dropped:
+            logging.getLogger(__name__).warning(
+                "--input replaces the config's sources: ignoring stages.mixture.sources settings for %s",
+                ", ".join(dropped))
 
 
 def import_plugins(names: Any) -> None:

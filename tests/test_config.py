@@ -85,6 +85,8 @@ def test_input_flag_replaces_sources(tmp_path: Path) -> None:
     f.write_text('{"text": "hello"}\n')
     cfg = load_config(DEMO, inputs=[str(tmp_path / "*.jsonl")])
     assert [s.name for s in cfg.sources] == ["input"]
+    # per-source mixture settings of the replaced sources no longer apply
+    assert "ja_wiki" not in cfg.stages.mixture.model_dump()["sources"]
 
 
 def test_pkg_paths_resolve_inside_the_package() -> None:
