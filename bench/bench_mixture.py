@@ -27,6 +27,7 @@ import glob
 import hashlib
 import json
 import os
+import resource
 import shutil
 import sys
 
@@ -105,9 +106,14 @@ def main() -> None:
     def phase(name: str, cmd: list[str], out: str | None) -> dict:
         if out and os.path.exists(out):
             shutil.rmtree(out)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         r = run_measured(cmd)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU seconds of the phase's process tree: the load-independent figure on a shared machine
+        # (wall time also counts waiting for CPUs other jobs hold).
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         rec = {"cmd": " ".join(cmd[2:]), "returncode": r["returncode"], "wall_s": r["wall_s"],
-               "peak_rss_mb": r["peak_rss_mb"], "load_1m": os.getloadavg()[0]}
+               "cpu_s": round(cpu, 2), "peak_rss_mb": r["peak_rss_mb"], "load_1m": os.getloadavg()[0]}
         if r["returncode"] != 0:
             rec["output_tail"] = r["output_tail"]
         elif out and os.path.exists(os.path.join(out, "manifest.json")):
@@ -117,6 +123,10 @@ def main() -> None:
         print(name, json.dumps({k: v for k, v in rec.items() if k not in ("totals", "checks")}), flush=True)
         return rec
 
+    if args.skip_runs and os.path.exists(args.out):  # keep the earlier run_* figures
+        with open(args.out, encoding="utf-8") as f:
+            prev = json.load(f)["phases"]
+        result["phases"].update({k: v for k, v in prev.items() if k.startswith("run_")})
     if not args.skip_runs:
         plain_out = os.path.join(args.work, "run_plain")
         phase("run_plain", [*cli, "run", plain_cfg, "--input", inputs, "--output", plain_out, "-q"], plain_out)

@@ -365,3 +365,17 @@ def test_source_lang_key_overrides_the_source_entry() -> None:
     plan = plan_mixture(census, c, seed=SEED, shard_target_bytes=MB)
     assert plan.cell("input", "en").max_epochs == 2 and plan.cell("input", "ja").max_epochs == 6
     assert plan.cell("input", "en").copies_hist.keys() <= {"1", "2"} and not plan.shortfall
+
+
+@pytest.mark.parametrize("doc_id", ["d1", "", "日本語/ページ?id=3", "a\x1fb", "x" * 300, "\ud800lone"])
+@pytest.mark.parametrize("seed", [0, 7, 2**64 - 1, -3])
+def test_fast_keys_equal_stable_hash64(doc_id: str, seed: int) -> None:
+    """The per-document keys are computed with one xxh3 call; they must stay equal to the
+    project's stable_hash64 of the same parts (the documented key derivation)."""
+    from corpusflow.hashing import stable_hash64
+    from corpusflow.mixture.estimate import calibration_key
+
+    assert select_key(seed, "src", doc_id) == stable_hash64("mix.select", "src", doc_id, seed=seed)
+    for copy in (0, 1, 12):
+        assert order_key(seed, "src", doc_id, copy) == stable_hash64("mix.order", "src", doc_id, copy, seed=seed)
+    assert calibration_key(seed, "src", doc_id) == stable_hash64("mix.calibrate", "src", doc_id, seed=seed) / 2**64

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from corpusflow.hashing import stable_hash64
+from xxhash import xxh3_64_intdigest
 
 BUCKET_BITS = 16
 N_BUCKETS = 1 << BUCKET_BITS
@@ -31,9 +30,21 @@ def cell_of(source: str, lang: str | None) -> Cell:
     return (source, lang or UNDETERMINED_LANG)
 
 
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+
+
 def select_key(seed: int, source: str, doc_id: str) -> int:
-    """The 64-bit selection key of a document: a pure function of (seed, source, id)."""
-    return stable_hash64("mix.select", source, doc_id, seed=seed)
+    """The 64-bit selection key of a document: a pure function of (seed, source, id).
+
+    Equal to ``stable_hash64("mix.select", source, doc_id, seed=seed)`` (the same xxh3 over the
+    same bytes, fed in one call instead of part by part: 3x faster on the per-document path;
+    ``tests/test_mixture_allocate.py`` checks the equality).
+    """
+    return xxh3_64_intdigest(
+        b"mix.select\x1f" + source.encode("utf-8", "surrogatepass") + b"\x1f"
+        + doc_id.encode("utf-8", "surrogatepass"),
+        seed & _MASK64,
+    )
 
 
 def bucket_of(key: int) -> int:

@@ -533,12 +533,18 @@ class _ReadPoolFileFn(beam.DoFn):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from corpusflow.config import is_remote
         from corpusflow.mixture.pool import POOL_COLUMNS
 
-        with fs.open_read(path, compressed=False) as f:
-            pf = pq.ParquetFile(f)
+        def rows(pf: pq.ParquetFile) -> Iterable[tuple[Any, ...]]:
             for batch in pf.iter_batches(batch_size=self._batch, columns=list(POOL_COLUMNS)):
                 yield from table_to_pool_rows(pa.Table.from_batches([batch]))
+
+        if is_remote(path):
+            with fs.open_read(path, compressed=False) as f:
+                yield from rows(pq.ParquetFile(f))
+        else:  # pyarrow's native reader, memory-mapped (no Python file object in the loop)
+            yield from rows(pq.ParquetFile(path, memory_map=True))
 
 
 class MixPool(beam.PTransform):
