@@ -347,61 +347,66 @@ def test_sdist_ships_every_package_file(tmp_path) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def _write_with(spill: bool, records: list, out: Path, schema, to_row, **kw) -> dict[str, bytes]:
-    """Run WriteShards alone on the FnApiRunner; return {file name: bytes} of what it wrote."""
+CASES = {  # name: (documents, shard_max_bytes, spill_bytes)
+    "many_runs": (240, 20_000, 5_000),  # a run per ~5 kB, ~10 shards: every shard reads every run
+    "one_shard": (240, 10**9, None),
+    "nothing": (0, 20_000, 5_000),
+}
+
+
+def _docs(shared_data: Path, n: int) -> list:
+    from corpusflow.document import Document
+    from tests.conftest import read_jsonl
+
+    if not n:
+        return []
+    ja = read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=n // 2)
+    en = read_jsonl(shared_data / "en" / "c4_sample.jsonl.gz", limit=n // 2)
+    # ids repeat on purpose: the full key (id, source, file, line) orders the rows
+    return [Document(id=f"d{i % 97}", text=r["text"], source="ja" if i < len(ja) else "en", lang="ja",
+                     lang_score=0.5 + (i % 7) / 20, url=r.get("url"), meta={"i": i, "名": "値"},
+                     file=f"f{i % 3}.jsonl", line=i)
+            for i, r in enumerate(ja + en)]
+
+
+def _write_cases(spill: bool, cases: dict, out: Path) -> None:
+    """One FnApiRunner pipeline with one WriteShards per case (spill path or shuffle path)."""
     import apache_beam as beam
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
+    from corpusflow.schemas import DOC_SCHEMA, doc_row
     from corpusflow.stages.write import WriteShards
 
     with TestPipeline(runner="FnApiRunner") as p:
-        w = WriteShards(str(out), "train", schema, to_row, seed=5, row_group_rows=7, spill=spill, **kw)
-        written = p | beam.Create(records) | w
-        assert_that(written | beam.Map(lambda i: i["rows"]) | beam.CombineGlobally(sum), equal_to([len(records)]))
-    return {f.name: f.read_bytes() for f in sorted(out.glob("*.parquet"))} if out.exists() else {}
+        for name, (docs, max_bytes, spill_bytes) in cases.items():
+            w = WriteShards(str(out / name), "train", DOC_SCHEMA, doc_row, seed=5, row_group_rows=7,
+                            shard_max_bytes=max_bytes, spill=spill, spill_bytes=spill_bytes)
+            rows = (p | f"Create{name}" >> beam.Create(docs) | f"Write{name}" >> w
+                    | f"Rows{name}" >> beam.Map(lambda i: i["rows"]))
+            assert_that(rows | f"Sum{name}" >> beam.CombineGlobally(sum), equal_to([len(docs)]), label=f"Check{name}")
 
 
-@pytest.mark.parametrize("n_docs,shard_max_bytes,spill_bytes", [
-    (240, 20_000, 5_000),   # many runs (one per ~5 kB), ~10 shards: every shard reads every run
-    (240, 10**9, None),     # one shard
-    (0, 20_000, 5_000),     # nothing to write
-])
-def test_spill_writer_is_byte_identical_to_shuffle_writer(tmp_path, shared_data, n_docs, shard_max_bytes,
-                                                          spill_bytes) -> None:
-    from corpusflow.document import Document
-    from corpusflow.schemas import DOC_SCHEMA, doc_row
-    from tests.conftest import read_jsonl
-
-    ja = read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=n_docs // 2) if n_docs else []
-    en = read_jsonl(shared_data / "en" / "c4_sample.jsonl.gz", limit=n_docs // 2) if n_docs else []
-    docs = [Document(id=f"d{i % 97}", text=r["text"], source="ja" if i < len(ja) else "en", lang="ja",
-                     lang_score=0.5 + (i % 7) / 20, url=r.get("url"), meta={"i": i, "名": "値"},
-                     file=f"f{i % 3}.jsonl", line=i)
-            for i, r in enumerate(ja + en)]  # ids repeat: the full key (id, source, file, line) orders them
-    a = _write_with(False, docs, tmp_path / "shuffle", DOC_SCHEMA, doc_row, shard_max_bytes=shard_max_bytes)
-    b = _write_with(True, docs, tmp_path / "spill", DOC_SCHEMA, doc_row, shard_max_bytes=shard_max_bytes,
-                    spill_bytes=spill_bytes)
-    assert list(a) == list(b) and a == b  # same shard files, byte for byte
-    if n_docs and shard_max_bytes < 10**6:
-        assert len(b) > 5
-    if n_docs:
-        import pyarrow.parquet as pq
-
-        tables = [pq.read_table(tmp_path / "spill" / name) for name in b]
-        assert sum(t.num_rows for t in tables) == len(docs)
-    else:
-        assert b == {}
+def _files(d: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(d.glob("*.parquet"))} if d.exists() else {}
 
 
-def test_spill_writer_leaves_no_run_files(tmp_path, monkeypatch) -> None:
-    from corpusflow.document import Document
-    from corpusflow.schemas import DOC_SCHEMA, doc_row
+def test_spill_writer_is_byte_identical_to_shuffle_writer(tmp_path, shared_data, monkeypatch) -> None:
+    """The local runners' spill path (rows in Arrow run files) and the shuffle path (rows through a
+    GroupByKey) write the same shard files, byte for byte, and the spill leaves no run files."""
+    import pyarrow.parquet as pq
 
-    spill = tmp_path / "spill"
-    spill.mkdir()
-    monkeypatch.setenv("CORPUSFLOW_SPILL_DIR", str(spill))
-    docs = [Document(id=str(i), text="吾輩は猫である。" * (i + 1), source="s", file="f", line=i) for i in range(50)]
-    files = _write_with(True, docs, tmp_path / "out", DOC_SCHEMA, doc_row, shard_max_bytes=2_000, spill_bytes=1_000)
-    assert len(files) > 3
-    assert list(spill.iterdir()) == []
+    spill_dir = tmp_path / "spill-runs"
+    spill_dir.mkdir()
+    monkeypatch.setenv("CORPUSFLOW_SPILL_DIR", str(spill_dir))
+    cases = {name: (_docs(shared_data, n), max_bytes, spill_bytes) for name, (n, max_bytes, spill_bytes) in CASES.items()}
+    _write_cases(False, cases, tmp_path / "shuffle")
+    _write_cases(True, cases, tmp_path / "spill")
+    for name, (docs, _max_bytes, _sb) in cases.items():
+        a, b = _files(tmp_path / "shuffle" / name), _files(tmp_path / "spill" / name)
+        assert list(a) == list(b) and a == b, name
+        assert sum(pq.read_metadata(tmp_path / "spill" / name / f).num_rows for f in b) == len(docs)
+    assert len(_files(tmp_path / "spill" / "many_runs")) > 5
+    assert len(_files(tmp_path / "spill" / "one_shard")) == 1
+    assert _files(tmp_path / "spill" / "nothing") == {}  # finish_run writes the empty shard
+    assert list(spill_dir.iterdir()) == []  # run files removed
