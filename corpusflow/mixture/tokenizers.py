@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from corpusflow.mixture.config import TokenizerSpec
+from corpusflow.registry import Registry
 
 # The Llama-3 pre-tokenizer pattern (published with the Llama-3 tokenizer; tiktoken syntax).
 LLAMA3_PATTERN = (
@@ -189,11 +190,12 @@ class HFCounter(TokenCounter):
         return list(self._tok.encode(text, add_special_tokens=False).ids)
 
 
-_KINDS: dict[str, type[TokenCounter]] = {
-    "sentencepiece": SentencePieceCounter,
-    "tiktoken": TiktokenCounter,
-    "hf": HFCounter,
-}
+#: Tokenizer kinds by config name; a new kind is a TokenCounter subclass registered here
+#: (and added to TokenizerSpec.kind).
+TOKENIZER_KINDS: Registry[type[TokenCounter]] = Registry("tokenizer kind")
+TOKENIZER_KINDS.register("sentencepiece")(SentencePieceCounter)
+TOKENIZER_KINDS.register("tiktoken")(TiktokenCounter)
+TOKENIZER_KINDS.register("hf")(HFCounter)
 
 
 def load_tokenizer(spec: TokenizerSpec | str | dict[str, Any]) -> TokenCounter:
@@ -201,4 +203,4 @@ def load_tokenizer(spec: TokenizerSpec | str | dict[str, Any]) -> TokenCounter:
     if not isinstance(spec, TokenizerSpec):
         spec = TokenizerSpec.model_validate(spec)
     assert spec.kind is not None
-    return _KINDS[spec.kind](spec, _resolve_local(spec.path))
+    return TOKENIZER_KINDS.get(spec.kind)(spec, _resolve_local(spec.path))
