@@ -262,6 +262,10 @@ def _stage_table(ledger: dict[tuple[str, str, str, str], int], sources: Iterable
             stage_names.insert(at, stage)
         else:
             stage_names.append(stage)
+    # A parent whose outcomes are all reported by its sub-stages gets no row of its own.
+    own = {st for (_k, _s, st, _r) in ledger}
+    stage_names = [n for n in stage_names
+                   if n in own or not any(m.startswith(n + ".") for m in stage_names)]
     table = []
     current = {s: ledger.get(("input", s, "", ""), 0) for s in sources}
     for stage in stage_names:
