@@ -70,42 +70,46 @@ def split_url(url: str) -> tuple[str, str, str]:
 _split_bucket = split_url  # old name, kept for callers outside this module
 
 
-def s3_client() -> Any:
-    """The process's boto3 S3 client (honours ``AWS_ENDPOINT_URL`` and the usual AWS settings)."""
-    key = ("s3", os.getpid())
+def _cached_client(kind: str, make: Any) -> Any:
+    """One client per process and kind, built once under a lock (and again after a fork)."""
+    key = (kind, os.getpid())
     client = _clients.get(key)
     if client is None:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                try:
-                    import boto3
-                except ImportError as exc:  # pragma: no cover - boto3 comes with smart-open[s3]
-                    raise RemoteStorageError("s3:// needs boto3: pip install 'smart-open[s3]'") from exc
-                client = boto3.session.Session().client("s3")
-                _clients[key] = client
+                client = _clients[key] = make()
     return client
+
+
+def _make_s3_client() -> Any:
+    try:
+        import boto3
+    except ImportError as exc:  # pragma: no cover - boto3 comes with smart-open[s3]
+        raise RemoteStorageError("s3:// needs boto3: pip install 'smart-open[s3]'") from exc
+    return boto3.session.Session().client("s3")
+
+
+def _make_gcs_client() -> Any:
+    try:
+        from google.cloud import storage  # type: ignore[import-not-found,import-untyped]
+    except ImportError as exc:
+        raise RemoteStorageError(
+            "gs:// URLs need the google-cloud-storage package, which is not installed: "
+            "pip install 'corpusflow[gcp]' (or pip install google-cloud-storage); "
+            "see docs/running.md"
+        ) from exc
+    return storage.Client()
+
+
+def s3_client() -> Any:
+    """The process's boto3 S3 client (honours ``AWS_ENDPOINT_URL`` and the usual AWS settings)."""
+    return _cached_client("s3", _make_s3_client)
 
 
 def gcs_client() -> Any:
     """The process's google-cloud-storage client; RemoteStorageError if the library is missing."""
-    key = ("gs", os.getpid())
-    client = _clients.get(key)
-    if client is None:
-        with _lock:
-            client = _clients.get(key)
-            if client is None:
-                try:
-                    from google.cloud import storage  # type: ignore[import-not-found,import-untyped]
-                except ImportError as exc:
-                    raise RemoteStorageError(
-                        "gs:// URLs need the google-cloud-storage package, which is not installed: "
-                        "pip install 'corpusflow[gcp]' (or pip install google-cloud-storage); "
-                        "see docs/running.md"
-                    ) from exc
-                client = storage.Client()
-                _clients[key] = client
-    return client
+    return _cached_client("gs", _make_gcs_client)
 
 
 def reset_clients() -> None:
