@@ -397,9 +397,33 @@ def load_config(
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, origin)) from None
+    check_stage_consistency(cfg)
     if check_inputs:
         check_source_paths(cfg)
     return cfg
+
+
+def check_stage_consistency(cfg: PipelineConfig) -> None:
+    """Cross-stage checks that need the whole config (before any data is read).
+
+    An impossible mixture (a group no document can reach, a per-source setting for a source
+    that does not exist) and a tokenizer file that does not load are config errors.
+    """
+    mix = cfg.stages.mixture
+    if not mix.enabled:
+        return
+    from corpusflow.mixture.config import check_against_pipeline
+
+    problems = list(check_against_pipeline(mix, cfg))
+    try:
+        from corpusflow.mixture.tokenizers import load_tokenizer
+
+        load_tokenizer(mix.tokenizer)
+    except Exception as exc:
+        problems.append(f"stages.mixture.tokenizer: cannot load {getattr(mix.tokenizer, 'path', mix.tokenizer)!r}: "
+                        f"{type(exc).__name__}: {exc}")
+    if problems:
+        raise ConfigError("config: the mixture cannot work with this pipeline\n  " + "\n  ".join(problems))
 
 
 def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:

@@ -117,3 +117,16 @@ def test_cli_config_errors_exit_2_and_write_nothing(tmp_path: Path, command: str
 def test_cli_validate_ok(capsys) -> None:
     assert run_cli("validate", str(DEMO)) == 0
     assert "config OK" in capsys.readouterr().out
+
+
+def test_impossible_mixture_and_broken_tokenizer_are_config_errors(tmp_path: Path) -> None:
+    data = _base(tmp_path)
+    data["stages"] = {"mixture": {"enabled": True, "groups": {"ja": 0.5, "zh": 0.5}}}
+    with pytest.raises(ConfigError, match="stages.mixture.groups.zh"):
+        load_config(data=data)
+    bad = tmp_path / "broken.model"
+    bad.write_bytes(b"not a sentencepiece model")
+    data["stages"] = {"mixture": {"enabled": True, "groups": {"ja": 1.0},
+                                  "tokenizer": {"kind": "sentencepiece", "path": str(bad)}}}
+    with pytest.raises(ConfigError, match="stages.mixture.tokenizer: cannot load"):
+        load_config(data=data)
