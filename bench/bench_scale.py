@@ -13,8 +13,10 @@ Two measurements, each written to bench/results/scale_<tag>.json with a Markdown
            --sizes 50000 100000 200000 400000
 
    ``--stages chain``: read -> normalize -> langid -> filters -> write (the plain data writer);
-   ``--stages full``: + dedup + mixture (configs/pipelines/full_ja80_en20.yaml). The stages
-   that actually ran are read back from each manifest and recorded.
+   ``--stages full``: + dedup + mixture (configs/pipelines/full_ja80_en20.yaml);
+   ``--stages io``: read -> normalize -> write only (the writer's memory, cheaply). The stages
+   that actually ran are read back from each manifest and recorded. Other ``corpusflow run``
+   flags pass through, e.g. ``--set limits.unique_ids=false``.
 
 2. ``--stage-costs``: the per-document work of every stage measured in-process (no Beam) on
    the first documents of a corpus: CPU µs/doc and the bytes each stage hands to the next
@@ -115,11 +117,11 @@ def bench_config(stages: str, corpus: str, path: str, code: str = REPO) -> None:
     cfg["sources"] = [{"name": "web", "paths": [os.path.join(corpus, "web", "*.jsonl.gz")],
                        "fields": {"text": "text", "id": "id", "url": "url"}}]
     st = cfg.setdefault("stages", {})
-    if stages == "chain":
-        for name in ("dedup", "mixture"):
-            st.setdefault(name, {})["enabled"] = False
-    elif stages != "full":
-        raise SystemExit(f"--stages {stages!r}: chain or full")
+    off = {"full": (), "chain": ("dedup", "mixture"), "io": ("langid", "filters", "dedup", "mixture")}
+    if stages not in off:
+        raise SystemExit(f"--stages {stages!r}: full, chain or io")
+    for name in off[stages]:
+        st.setdefault(name, {})["enabled"] = False
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(cfg, f, allow_unicode=True, sort_keys=False)
 
