@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,67 @@ print(json.dumps(times))
 '''
 
 
+SIGNATURE_DRIVER = r'''
+import gzip, json, sys, time, tempfile
+from datatrove.data import Document
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+path, n = sys.argv[1], int(sys.argv[2])
+docs = []
+with gzip.open(path, "rt") as f:
+    for line in f:
+        d = json.loads(line); docs.append(Document(text=d["text"], id=d["id"]))
+        if len(docs) >= n + 200: break
+sig = MinhashDedupSignature(output_folder=tempfile.mkdtemp(), config=MinhashConfig())
+sig.run(iter(docs[:200]), rank=0, world_size=1)  # warm-up: spaCy load
+sig = MinhashDedupSignature(output_folder=tempfile.mkdtemp(), config=MinhashConfig())
+c, t = time.process_time(), time.perf_counter()
+sig.run(iter(docs[200:]), rank=0, world_size=1)
+cpu = time.process_time() - c
+print(json.dumps({"docs": n, "cpu_s": round(cpu, 2), "wall_s": round(time.perf_counter() - t, 2),
+                  "docs_per_cpu_s": round(n / cpu)}))
+'''
+
+
+def signatures_only(corpus: str, datatrove_python: str, n: int) -> dict:
+    """Stage-1 (signature) CPU speed of datatrove and ours on the same n corpus documents."""
+    import re
+
+    from corpusflow.dedup.config import DedupStageConfig
+    from corpusflow.dedup.core import SignatureComputer
+    from corpusflow.document import Document
+
+    path = sorted(Path(corpus, "web").glob("*.jsonl.gz"))[-1]
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(SIGNATURE_DRIVER)
+    res = subprocess.run([datatrove_python, f.name, str(path), str(n)], capture_output=True, text=True, check=True)
+    dt = json.loads(res.stdout.strip().splitlines()[-1])
+    kana = re.compile(r"[\u3040-\u30ff]")
+    import gzip
+
+    docs = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            docs.append(Document(id=d["id"], text=d["text"], source="web", lang="ja" if kana.search(d["text"]) else "en"))
+            if len(docs) >= n + 200:
+                break
+    comp = SignatureComputer(DedupStageConfig(enabled=True), 1, cache_size=0)
+    comp.compute(docs[:200])
+    c, t = time.process_time(), time.perf_counter()
+    for i in range(200, len(docs), 250):
+        comp.compute(docs[i : i + 250])
+    cpu = time.process_time() - c
+    ours = {"docs": n, "cpu_s": round(cpu, 2), "wall_s": round(time.perf_counter() - t, 2), "docs_per_cpu_s": round(n / cpu)}
+    return {"file": str(path), "datatrove_signature_stage": dt, "ours_signatures": ours,
+            "cpu_speedup": round(ours["docs_per_cpu_s"] / dt["docs_per_cpu_s"], 1)}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of finished child processes (datatrove's stages and workers)."""
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ch.ru_utime + ch.ru_stime
+
+
 def score(corpus: str, kept_glob: str) -> dict:
     res = subprocess.run([sys.executable, str(SHARED / "bench/score_dedup.py"), "--truth", f"{corpus}/truth",
                           "--kept", kept_glob], capture_output=True, text=True, check=True)
@@ -81,17 +143,28 @@ def main() -> None:
     ap.add_argument("--datatrove-python", default="/work/benchenv/datatrove/bin/python")
     ap.add_argument("--tasks", type=int, default=1, help="datatrove tasks/workers per stage")
     ap.add_argument("--skip-ours", action="store_true")
+    ap.add_argument("--signatures-only", type=int, metavar="N",
+                    help="only time the signature stage of both on N documents (CPU seconds, same process load)")
     args = ap.parse_args()
     corpus = os.path.abspath(args.corpus)
+    if args.signatures_only:
+        rec = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_avg_1m": round(os.getloadavg()[0], 2),
+               **signatures_only(corpus, args.datatrove_python, args.signatures_only)}
+        print(json.dumps(rec))
+        path = REPO / "bench/results/dedup_vs_datatrove.json"
+        data = json.loads(path.read_text()) if path.exists() else []
+        data.append(rec)
+        path.write_text(json.dumps(data, indent=1) + "\n")
+        return
     with open(f"{corpus}/truth/summary.json") as f:
         n_docs = json.load(f)["docs"]
     work = tempfile.mkdtemp(prefix="datatrove_")
     driver = Path(work) / "driver.py"
     driver.write_text(DATATROVE_DRIVER)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu()
     res = subprocess.run([args.datatrove_python, str(driver), corpus, work, str(args.tasks)],
                          capture_output=True, text=True, check=False)
-    dt_wall = time.perf_counter() - t0
+    dt_wall, dt_cpu = time.perf_counter() - t0, _children_cpu() - c0
     if res.returncode != 0:
         sys.exit(f"datatrove failed:\n{res.stderr[-3000:]}")
     dt_times = json.loads(res.stdout.strip().splitlines()[-1])
@@ -100,7 +173,9 @@ def main() -> None:
            "load_avg_1m": round(os.getloadavg()[0], 2),
            "datatrove": {"config": "MinhashConfig() defaults: 5-gram words, 14x8, xxhash64, english tokenizer",
                          "tasks": args.tasks, "stage_seconds": {k: round(v, 1) for k, v in dt_times.items()},
-                         "docs_per_s": round(n_docs / dt_times["total"]), "precision": dt_score["precision"],
+                         "docs_per_s": round(n_docs / dt_times["total"]), "wall_s": round(dt_wall, 1),
+                         "cpu_s": round(dt_cpu, 1), "docs_per_cpu_s": round(n_docs / dt_cpu),
+                         "precision": dt_score["precision"],
                          "recall": dt_score["recall"], "score": dt_score}}
     print(json.dumps(out["datatrove"]), flush=True)
     if not args.skip_ours:
@@ -111,6 +186,7 @@ def main() -> None:
         rec = json.loads(res.stdout.strip().splitlines()[-1])
         out["ours"] = {"config": "DedupStageConfig defaults (JA char 5-grams 20x10, EN word 5-grams 14x8)",
                        "runner": rec["runner"], "total_s": rec["total_s"], "docs_per_s": rec["docs_per_s"],
+                       "cpu_s": rec.get("cpu_s"), "docs_per_cpu_s": round(n_docs / rec["cpu_s"]) if rec.get("cpu_s") else None,
                        "peak_rss_mb": rec["peak_rss_mb"], "precision": rec["score"]["precision"],
                        "recall": rec["score"]["recall"], "score": rec["score"]}
         out["speedup"] = round(out["ours"]["docs_per_s"] / out["datatrove"]["docs_per_s"], 1)
