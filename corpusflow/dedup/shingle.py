@@ -29,6 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 import xxhash
 
+from corpusflow.normalize import nfkc
+
 MASK64 = (1 << 64) - 1
 _K = 0x9E3779B97F4A7C15  # odd: the golden-ratio multiplier
 _L = 0xC2B2AE3D27D4EB4F  # length term
@@ -45,8 +47,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 def normalize_chars(text: str) -> str:
     """Text for character shingles: NFKC, lower case, non-alphanumerics removed, digits -> 0."""
-    if not unicodedata.is_normalized("NFKC", text):  # the check is ~50x cheaper than normalising
-        text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)  # exact NFKC; normalises only the runs that can change (issue #8)
     t = _NON_ALNUM.sub("", text.lower())
     return _DIGIT.sub("0", t)
 
