@@ -10,7 +10,7 @@ from apache_beam import pvalue
 
 from corpusflow.config import SourceConfig
 from corpusflow.document import Document, ErrorRecord, Rejected
-from corpusflow.io.readers import FileSpec, iter_file
+from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
 
 TAG_INPUT_COUNTS = "input_counts"
@@ -31,10 +31,11 @@ class _ReadFileFn(beam.DoFn):
     def setup(self) -> None:
         self._counters = StageCounters("read")
 
-    def process(self, spec: FileSpec) -> Iterator[Any]:
+    def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[Any]:
+        spec, lo, hi = item  # a byte range of the file (issue #8: plan_ranges)
         source = self._sources[spec.source]
         n = 0
-        for out in iter_file(spec, source, self._max):
+        for out in iter_file(spec, source, self._max, (lo, hi)):
             n += 1
             if isinstance(out, Document):
                 yield out
@@ -51,13 +52,15 @@ class _ReadFileFn(beam.DoFn):
                 yield pvalue.TaggedOutput(TAG_ERRORS, out)
             else:  # pragma: no cover - programming error in a reader
                 raise TypeError(f"reader yielded {type(out).__name__}")
-        self._counters.inc("files")
+        if lo == 0:
+            self._counters.inc("files")
         self._counters.inc("records", n)
         yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, n))
 
 
 class ReadDocuments(beam.PTransform):
-    """Reads every planned file in parallel (one file per work item, spread by a Reshuffle).
+    """Reads every planned file in parallel (one work item per file, or per byte range of a big
+    local JSONL file: see :func:`~corpusflow.io.readers.plan_ranges`; spread by a Reshuffle).
 
     Outputs: ``kept`` Documents, ``rejected`` (e.g. ``input.too_long``), ``errors`` (malformed
     records), and :attr:`input_counts` ``(source, n_records)`` per file for the manifest.
@@ -75,7 +78,7 @@ class ReadDocuments(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> StageOutputs:
         files = (
             pbegin
-            | "ListFiles" >> beam.Create(self._specs)
+            | "ListFiles" >> beam.Create(plan_ranges(self._specs))
             | "SpreadFiles" >> beam.Reshuffle()
         )
         outs = files | "ReadFile" >> beam.ParDo(_ReadFileFn(self._sources, self._max, self._strict)).with_outputs(
