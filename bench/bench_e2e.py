@@ -262,6 +262,8 @@ def run_corpusflow(corpus: str, stats: dict[str, Any], args: argparse.Namespace,
            "run", FULL_CONFIG, "--input", os.path.join(corpus, "web", "*.jsonl.gz"), "--output", out,
            "--overwrite", "-q", *mode_args]
     env = dict(os.environ, CORPUSFLOW_SPILL_DIR=os.path.join(work, "spill"))
+    if args.code:  # run another copy of the package (e.g. a before/after snapshot)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (args.code, env.get("PYTHONPATH")) if p)
     r = run_tracked(cmd, env=env)
     if r["returncode"] != 0:
         print(r["output"][-4000:])
@@ -275,6 +277,7 @@ def run_corpusflow(corpus: str, stats: dict[str, Any], args: argparse.Namespace,
     res = _rates(r, n, stats["jsonl_mb"])
     res.update({
         "cmd": " ".join(cmd[3:]),
+        "code": args.code or REPO,
         "mode": args.mode,
         "workers": args.workers if args.mode != "in_memory" else 1,
         "pipeline_s": m["seconds"],
@@ -426,11 +429,11 @@ def _fmt(v: Any, nd: int = 0) -> str:
 
 def tables(data: dict[str, Any]) -> str:
     """Markdown tables from the newest complete entry per (size, mode)."""
-    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    latest: dict[tuple[int, str, str], dict[str, Any]] = {}
     for r in data["runs"]:
         if "corpusflow" not in r:
             continue
-        key = (r["docs"], r["corpusflow"]["mode"])
+        key = (r["docs"], r["corpusflow"]["mode"], r.get("label", ""))
         if key not in latest or (("datatrove" in r) >= ("datatrove" in latest[key]) and r["time"] >= latest[key]["time"]):
             latest[key] = r
     rows = [latest[k] for k in sorted(latest)]
@@ -441,7 +444,7 @@ def tables(data: dict[str, Any]) -> str:
         f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} cores, {m.get('mem_gb')} GiB, Python {m.get('python')}, "
         f"Beam {m.get('apache_beam', '?')}.",
         "",
-        "| docs | MB | corpusflow mode | wall s | docs/s | MB/s | CPU s | docs/CPU-s | peak RSS MB | "
+        "| docs | MB | corpusflow code, mode | wall s | docs/s | MB/s | CPU s | docs/CPU-s | peak RSS MB | "
         "datatrove wall s | docs/s | CPU s | docs/CPU-s | peak RSS MB | ratio wall | ratio CPU | load (1-min) before cf / dt |",
         "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -450,33 +453,35 @@ def tables(data: dict[str, Any]) -> str:
         ratio_w = cf["docs_per_s"] / d["docs_per_s"] if d else None
         ratio_c = cf["docs_per_cpu_s"] / d["docs_per_cpu_s"] if d and d.get("docs_per_cpu_s") else None
         lines.append(
-            f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
+            f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {r.get('label') or 'HEAD'}, {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
             f"{_fmt(cf['docs_per_s'])} | {_fmt(cf['mb_per_s'], 2)} | {_fmt(cf['cpu_s'], 1)} | "
             f"{_fmt(cf['docs_per_cpu_s'])} | {_fmt(cf['peak_rss_mb'])} | {_fmt(d.get('wall_s'), 1)} | "
             f"{_fmt(d.get('docs_per_s'))} | {_fmt(d.get('cpu_s'), 1)} | {_fmt(d.get('docs_per_cpu_s'))} | "
             f"{_fmt(d.get('peak_rss_mb'))} | {_fmt(ratio_w, 1)}× | {_fmt(ratio_c, 1)}× | "
             f"{cf['load_before'][0]:.1f} / {d['load_before'][0]:.1f} |" if d else
-            f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
+            f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {r.get('label') or 'HEAD'}, {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
             f"{_fmt(cf['docs_per_s'])} | {_fmt(cf['mb_per_s'], 2)} | {_fmt(cf['cpu_s'], 1)} | "
             f"{_fmt(cf['docs_per_cpu_s'])} | {_fmt(cf['peak_rss_mb'])} | – | – | – | – | – | – | – | "
             f"{cf['load_before'][0]:.1f} / – |"
         )
-    lines += ["", "Per-stage time of corpusflow (Beam's per-transform execution time, summed over workers; "
-              "µs per input document, and share of the attributed time):", ""]
+    lines += ["", "Per-stage time of corpusflow: share of Beam's per-transform execution time (state sampler, "
+              "summed over workers; wall time, so inflated by other load) and, in brackets, that share of "
+              "the run's CPU time per input document:", ""]
     stages = [s for s in _stage_order(rows)]
-    lines.append("| stage | " + " | ".join(f"{r['docs']:,} ({r['corpusflow']['mode']})" for r in rows) + " |")
+    lines.append("| stage | " + " | ".join(f"{r['docs']:,} ({r.get('label') or 'HEAD'})" for r in rows) + " |")
     lines.append("|---|" + "---:|" * len(rows))
     for s in stages:
         cells = []
         for r in rows:
             ms = r["corpusflow"]["stage_ms"].get(s)
             tot = r["corpusflow"]["stage_ms_total"]
-            cells.append("–" if ms is None else f"{ms * 1000 / r['docs']:,.0f} µs ({100 * ms / tot:.0f}%)")
+            cpu_us = r["corpusflow"]["cpu_s"] * 1e6 / r["docs"]
+            cells.append("–" if ms is None else f"{100 * ms / tot:.1f}% ({ms / tot * cpu_us:,.0f} µs)")
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    lines.append("| **attributed total** | " + " | ".join(
-        f"{r['corpusflow']['stage_ms_total'] * 1000 / r['docs']:,.0f} µs" for r in rows) + " |")
-    lines.append("| CPU of the whole run | " + " | ".join(
-        f"{r['corpusflow']['cpu_s'] * 1e6 / r['docs']:,.0f} µs" for r in rows) + " |")
+    lines.append("| step time / CPU time | " + " | ".join(
+        f"{r['corpusflow']['stage_ms_total'] / 1000 / r['corpusflow']['cpu_s']:.2f}" for r in rows) + " |")
+    lines.append("| **CPU of the whole run** | " + " | ".join(
+        f"**{r['corpusflow']['cpu_s'] * 1e6 / r['docs']:,.0f} µs**" for r in rows) + " |")
     dts = [r for r in rows if r.get("datatrove")]
     if dts:
         lines += ["", "datatrove stages (wall s / CPU s of each LocalPipelineExecutor):", "",
@@ -552,7 +557,10 @@ def main() -> None:
     ap.add_argument("--skip-corpusflow", action="store_true")
     ap.add_argument("--pyspy", action="store_true", help="also profile corpusflow with py-spy (one extra run)")
     ap.add_argument("--keep-output", action="store_true")
+    ap.add_argument("--code", default="", help="directory put first on PYTHONPATH for the corpusflow run: "
+                    "a copy of the package to measure instead of the installed one (before/after)")
     ap.add_argument("--note", default="", help="free text stored with the entry")
+    ap.add_argument("--label", default="", help="names the code measured in the tables (e.g. baseline)")
     ap.add_argument("--results", default=RESULTS)
     ap.add_argument("--tables-only", action="store_true", help="regenerate bench/README.md tables and exit")
     args = ap.parse_args()
@@ -569,7 +577,7 @@ def main() -> None:
         entry: dict[str, Any] = {
             "run_id": f"{_now()} {n} {args.mode}", "time": _now(), "docs": stats["docs"], "files": stats["files"],
             "jsonl_mb": stats["jsonl_mb"], "corpus": corpus, "seed": args.seed, "machine": machine(),
-            "git": git_state(), "note": args.note,
+            "git": git_state(), "note": args.note, "label": args.label,
         }
         if not args.skip_corpusflow:
             print(f"[{_now()}] corpusflow {n} docs ({args.mode}) | {uptime()}", flush=True)
