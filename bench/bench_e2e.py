@@ -49,6 +49,9 @@ import threading
 import time
 from typing import Any
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure import machine as measure_machine
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
@@ -88,19 +91,30 @@ def _tree(root: int) -> list[int]:
     return out
 
 
-def _stat_cpu(pid: int) -> float:
-    """utime + stime + cutime + cstime of one process (its reaped children included), seconds."""
+def _stat_cpu(pid: int, *, children: bool = True) -> float:
+    """utime + stime (+ cutime + cstime of its reaped children) of one process, in seconds."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return sum(int(x) for x in fields[11:15]) / CLK_TCK
+    return sum(int(x) for x in fields[11 : 15 if children else 13]) / CLK_TCK
 
 
 def tree_cpu_seconds(root: int) -> float:
     """CPU seconds of ``root`` and every live descendant, reaped descendants included."""
     return sum(_stat_cpu(pid) for pid in _tree(root))
+
+
+def _role(pid: int, root: int) -> str:
+    if pid == root:
+        return "launcher"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    return "beam workers" if "sdk_worker_main" in cmd else "other"
 
 
 def tree_rss_bytes(root: int) -> int:
@@ -135,6 +149,7 @@ def run_tracked(cmd: list[str], *, env: dict[str, str] | None = None, interval: 
     log = open(log_path, "w") if log_path else None  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log or subprocess.STDOUT, env=env, text=True)
     peak, cpu_seen = 0, 0.0
+    own: dict[int, tuple[str, float]] = {}  # pid -> (role, last seen own CPU s)
     done = threading.Event()
 
     def sample() -> None:
@@ -142,6 +157,9 @@ def run_tracked(cmd: list[str], *, env: dict[str, str] | None = None, interval: 
         while not done.is_set():
             peak = max(peak, tree_rss_bytes(proc.pid))
             cpu_seen = max(cpu_seen, tree_cpu_seconds(proc.pid))
+            for pid in _tree(proc.pid):
+                role = own[pid][0] if pid in own else _role(pid, proc.pid)
+                own[pid] = (role, max(own.get(pid, (role, 0.0))[1], _stat_cpu(pid, children=False)))
             time.sleep(interval)
 
     t = threading.Thread(target=sample, daemon=True)
@@ -161,6 +179,9 @@ def run_tracked(cmd: list[str], *, env: dict[str, str] | None = None, interval: 
         "cpu_s_rusage": round(cpu_rusage, 2),
         "cpu_s_sampled": round(cpu_seen, 2),
         "peak_rss_mb": round(peak / 2**20, 1),
+        # own CPU of each process by role, last sampled value (a process's last <0.2 s is missed)
+        "cpu_s_by_process": {r: round(sum(c for role, c in own.values() if role == r), 1)
+                             for r in sorted({role for role, _ in own.values()})},
         "load_before": load_before,
         "load_after": loadavg(),
         "uptime_before": up_before,
@@ -229,15 +250,7 @@ def corpus_stats(d: str, cache_path: str) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
-    with contextlib.suppress(OSError):
-        with open("/proc/meminfo") as f:
-            info["mem_gb"] = round(int(f.readline().split()[1]) / 2**20, 1)
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
+    info = measure_machine()
     with contextlib.suppress(Exception):
         import apache_beam
 
@@ -542,6 +555,11 @@ def write_readme(data: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+def _brief(res: dict[str, Any]) -> None:
+    keys = ("wall_s", "cpu_s", "docs_per_s", "docs_per_cpu_s", "peak_rss_mb", "cpu_s_by_process")
+    print(json.dumps({k: res.get(k) for k in keys}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[25000, 100000, 400000])
@@ -582,14 +600,12 @@ def main() -> None:
         if not args.skip_corpusflow:
             print(f"[{_now()}] corpusflow {n} docs ({args.mode}) | {uptime()}", flush=True)
             entry["corpusflow"] = run_corpusflow(corpus, stats, args, work)
-            print(json.dumps({k: entry["corpusflow"][k] for k in
-                              ("wall_s", "cpu_s", "docs_per_s", "docs_per_cpu_s", "peak_rss_mb")}), flush=True)
+            _brief(entry["corpusflow"])
             save_entry(args.results, entry)
         if not args.skip_datatrove:
             print(f"[{_now()}] datatrove {n} docs | {uptime()}", flush=True)
             entry["datatrove"] = run_datatrove(corpus, stats, args, work)
-            print(json.dumps({k: entry["datatrove"][k] for k in
-                              ("wall_s", "cpu_s", "docs_per_s", "docs_per_cpu_s", "peak_rss_mb")}), flush=True)
+            _brief(entry["datatrove"])
             save_entry(args.results, entry)
         if args.pyspy:
             prof = run_pyspy(corpus, stats, args, work)
