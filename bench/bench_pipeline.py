@@ -59,7 +59,9 @@ def main() -> None:
                 raise SystemExit(f"{mode}: failed")
             with open(os.path.join(out, "manifest.json")) as f:
                 m = json.load(f)
-        run = {"mode": mode, "wall_s": r["wall_s"], "pipeline_s": m["seconds"],
+        run = {"mode": mode, "wall_s": r["wall_s"], "pipeline_s": m["seconds"], "cpu_s": r["cpu_s"],
+               "docs_per_cpu_s": round(n_docs / r["cpu_s"], 1) if r["cpu_s"] else None,
+               "load_1m_after": r["load_1m_after"],
                "docs_per_s": round(n_docs / r["wall_s"], 1), "mb_per_s": round(n_bytes / 2**20 / r["wall_s"], 2),
                "peak_rss_mb": r["peak_rss_mb"], "kept": m["counts"]["total"]["kept"],
                "rejected": m["counts"]["total"]["rejected"], "errors": m["counts"]["total"]["errors"]}
@@ -68,10 +70,11 @@ def main() -> None:
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
-    print("| mode | docs | wall s | docs/s | MB/s | peak RSS MB |\n|---|---|---|---|---|---|")
+    print("| mode | docs | wall s | docs/s | MB/s | CPU s | docs per CPU-s | peak RSS MB |\n"
+          "|---|---|---|---|---|---|---|---|")
     for run in results["runs"]:
         print(f"| {run['mode']} | {n_docs} | {run['wall_s']} | {run['docs_per_s']} | {run['mb_per_s']} | "
-              f"{run['peak_rss_mb']} |")
+              f"{run['cpu_s']} | {run['docs_per_cpu_s']} | {run['peak_rss_mb']} |")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,9 @@ def _tree_rss_bytes(root: int) -> int:
 def run_measured(cmd: list[str], *, interval: float = 0.1, env: dict | None = None,
                  capture: bool = True) -> dict:
     """Run ``cmd``; return wall seconds, peak tree RSS (MB), exit code and output tail."""
+    import resource
+
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if capture else None,
                             stderr=subprocess.STDOUT if capture else None, env=env, text=True)
@@ -62,7 +65,10 @@ def run_measured(cmd: list[str], *, interval: float = 0.1, env: dict | None = No
     out, _ = proc.communicate()
     done.set()
     t.join()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
+        "cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 2),
+        "load_1m_after": round(os.getloadavg()[0], 2),
         "cmd": cmd,
         "returncode": proc.returncode,
         "wall_s": round(time.perf_counter() - start, 3),
