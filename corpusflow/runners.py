@@ -282,6 +282,11 @@ def beam_options(runner: str, extra: list[str], *, check: bool = True) -> tuple[
         for flag in ("--spark_master_url", "--flink_master", "--job_endpoint"):
             if _has(argv, flag):
                 summary[flag[2:]] = _value(argv, flag)
+        if _has(argv, "--output_executable_path"):
+            # The job is packaged into a jar for spark-submit / Dataproc and runs later: like a
+            # dry run, nothing is read or written now and there are no stats to check.
+            summary["dry_run"] = True
+            summary["output_executable_path"] = _value(argv, "--output_executable_path")
     if check:
         check_beam_flags(argv)
     return argv, summary

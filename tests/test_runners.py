@@ -66,6 +66,9 @@ RUN_KEYS = ("runner", "seconds")
      {"runner": "SparkRunner", "spark_master_url": "spark://host:7077"}),
     ("flink", ["--flink_master=host:8081", "--parallelism=8"],
      ["--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=8"], {"runner": "FlinkRunner"}),
+    ("SparkRunner", ["--output_executable_path=job.jar", "--spark_version=3"],
+     ["--runner=SparkRunner", "--output_executable_path=job.jar", "--spark_version=3"],
+     {"runner": "SparkRunner", "dry_run": True, "output_executable_path": "job.jar"}),
 ])
 def test_runner_names_map_to_explicit_beam_options(runner, flags, argv, summary) -> None:
     got_argv, got_summary = beam_options(runner, flags)
