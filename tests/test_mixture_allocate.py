@@ -126,19 +126,22 @@ def test_config_defaults() -> None:
 
 
 def test_check_against_pipeline() -> None:
-    from corpusflow.config import load_config
+    from corpusflow.config import ConfigError, PipelineConfig, load_config
+
+    def cfg(data: dict) -> PipelineConfig:  # validated without the cross-stage check of load_config
+        return PipelineConfig.model_validate(data)
 
     base = {"sources": [{"name": "web", "paths": ["x.jsonl"]}]}
-    p = load_config(data={**base, "stages": {"mixture": {"enabled": True, "groups": {"ja": 0.8, "zh": 0.2}}}},
-                    check_inputs=False)
+    zh = {**base, "stages": {"mixture": {"enabled": True, "groups": {"ja": 0.8, "zh": 0.2}}}}
+    p = cfg(zh)
     problems = check_against_pipeline(p.stages.mixture, p)
     assert len(problems) == 1 and "groups.zh" in problems[0] and "['en', 'ja']" in problems[0]
-    p = load_config(data={**base, "stages": {"mixture": {"enabled": True, "sources": {"wiki": {}}}}},
-                    check_inputs=False)
+    with pytest.raises(ConfigError, match="groups.zh"):  # load_config reports it before any data is read
+        load_config(data=zh, check_inputs=False)
+    p = cfg({**base, "stages": {"mixture": {"enabled": True, "sources": {"wiki": {}}}}})
     assert "no pipeline source is called 'wiki'" in check_against_pipeline(p.stages.mixture, p)[0]
-    p = load_config(data={"sources": [{"name": "web", "paths": ["x"], "lang": "ja"}],
-                          "stages": {"langid": {"enabled": False}, "mixture": {"enabled": True}}},
-                    check_inputs=False)
+    p = cfg({"sources": [{"name": "web", "paths": ["x"], "lang": "ja"}],
+             "stages": {"langid": {"enabled": False}, "mixture": {"enabled": True}}})
     assert "groups.en" in check_against_pipeline(p.stages.mixture, p)[0]
     p = load_config(data={**base, "stages": {"mixture": {"enabled": True}}}, check_inputs=False)
     assert check_against_pipeline(p.stages.mixture, p) == []
