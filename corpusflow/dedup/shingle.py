@@ -136,14 +136,16 @@ class WordHasher:
         cache = self._cache
         if len(cache) > self._max:
             cache.clear()
-        out = []
-        append = out.append
-        for w in words:
-            h = cache.get(w)
-            if h is None:
-                h = cache[w] = word_hash(w)
-            append(h)
-        return np.array(out, dtype=np.uint64)
+        vals = list(map(cache.get, words))  # C-level loop; misses come back as None
+        if None in vals:
+            for i, v in enumerate(vals):
+                if v is None:
+                    w = words[i]
+                    h = cache.get(w)
+                    if h is None:
+                        h = cache[w] = word_hash(w)
+                    vals[i] = h
+        return np.array(vals, dtype=np.uint64)
 
 
 def shingle_hashes(text: str, kind: str, n: int, words: WordHasher | None = None) -> np.ndarray:
