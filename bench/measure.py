@@ -16,12 +16,19 @@ import time
 
 
 def _children(pid: int) -> list[int]:
-    out = []
+    """Children of every thread of ``pid``: Beam's FnApiRunner starts its multi_processing SDK
+    workers from a non-main thread, and /proc/PID/task/PID/children lists only the main thread's."""
+    out: list[int] = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            out = [int(x) for x in f.read().split()]
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        pass
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+        except OSError:
+            continue
     return out
 
 
