@@ -512,7 +512,7 @@ def tables(data: dict[str, Any]) -> str:
             st = r["datatrove"]["stages"]
             lines.append(f"| {r['docs']:,} | " + " | ".join(f"{v['wall_s']:,.0f} / {v['cpu_s']:,.0f}"
                                                           for v in st.values()) + " |")
-    lines += ["", "Scaling (corpusflow, same mode): " + _scaling(rows)]
+    lines += ["", "Scaling (corpusflow, same code and mode): " + _scaling(rows)]
     return "\n".join(lines)
 
 
@@ -531,7 +531,7 @@ def _scaling(rows: list[dict[str, Any]]) -> str:
     parts = []
     by_mode: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for r in rows:
-        by_mode[r["corpusflow"]["mode"]].append(r)
+        by_mode[f"{r.get('label') or 'HEAD'}, {r['corpusflow']['mode']}"].append(r)
     for mode, rs in by_mode.items():
         rs = sorted(rs, key=lambda r: r["docs"])
         if len(rs) < 2:
