@@ -157,12 +157,28 @@ def test_kernel_exact_on_hard_inputs():
     if inv is not None:
         targets = [(0xFFFFFFFF - k - b0) * inv % (1 << 32) for k in range(12)] + [(5 - b0) * inv % (1 << 32)]
         cases.append(np.array(targets, dtype=np.uint64) | (np.uint64(1) << np.uint64(62)))
+    cases.append(np.array([0, 1, 2**61 - 2, 2**61 - 1, 2**61, 2**63, 2**64 - 1], dtype=np.uint64))  # wrap-around edges
     before = mh.fixups
     for h in cases:
-        assert np.array_equal(mh.signature(h), reference_signature(h, mh.a, mh.b))
-    assert mh.fixups > before  # the fix-up path ran (repeated shingles tie the minimum)
+        ref = reference_signature(h, mh.a, mh.b)
+        assert np.array_equal(mh.signature(h), ref)  # compiled kernel (numba)
+        assert np.array_equal(mh.signature_numpy(h), ref)
+    assert mh.fixups > before  # the numpy fix-up path ran (repeated shingles tie the minimum)
     with pytest.raises(ValueError):
         mh.signature(np.empty(0, np.uint64))
+    with pytest.raises(ValueError):
+        mh.signature_numpy(np.empty(0, np.uint64))
+
+
+def test_compiled_kernel_is_used_and_equals_numpy_kernel(ja_texts, en_texts):
+    """numba is a dependency: the fast kernel must be the one running, with identical values."""
+    mh = MinHasher(200, 1)
+    assert mh.compiled
+    words = WordHasher()
+    for t in ja_texts[:50] + en_texts[:50]:
+        h = shingle_hashes(t, "char", 5) if any("\u3040" <= c <= "\u30ff" for c in t) else shingle_hashes(t, "word", 5, words)
+        if h.size:
+            assert np.array_equal(mh.signature(h), mh.signature_numpy(h))
 
 
 def test_estimated_jaccard_tracks_true_jaccard(ja_texts):
@@ -210,6 +226,44 @@ def test_ascii_fast_path_equals_general_path(en_texts):
         assert s.simplify_words(t) == general(t)
 
 
+TRICKY = [
+    "ΟΔΥΣΣΕΥΣ ΚΑΙ ΣΟΦΙΑ",  # capital sigma: lower() picks the final form by context -> regex path
+    "İstanbul'da 3 gün",  # U+0130 lowers to two code points -> regex path
+    "Crème brûlée à la carte, naïve café",  # accents removed
+    "１２３４５ｘ　ＡＢＣ　①②③ ¼ ²",  # full-width digits, circled numbers, fractions, superscripts
+    "がぎぐ ｶﾞｷﾞｸﾞ ﾊﾟﾝ ヴ゙",  # voicing marks (combining, kept by NFKC composition / removed as non-word)
+    "emoji 😀👍🏽 and 𠮷野家 (astral CJK) 𝟏𝟐",  # characters outside the BMP
+    "שָׁלוֹם עוֹלָם and नमस्ते",  # combining marks outside the accent ranges
+    "snake_case__and___under_scores 1_000_000 a00b0c",
+    "\ud800 lone surrogate \udfff",
+    "Straße STRASSE ǅungla ﬁne ﬀ",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_table_simplifications_equal_regex_definitions(text):
+    from corpusflow.dedup import shingle as s
+
+    ref = np.frombuffer(s.normalize_chars(text).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    assert np.array_equal(s.char_elements(text), ref.astype(np.uint64))
+    assert s.simplify_words(text) == s.simplify_words_reference(text)
+
+
+def test_table_simplifications_equal_regex_on_real_text_and_every_bmp_character(ja_texts, en_texts):
+    from corpusflow.dedup import shingle as s
+
+    for t in ja_texts + en_texts:
+        ref = np.frombuffer(s.normalize_chars(t).encode("utf-32-le"), dtype=np.uint32)
+        assert np.array_equal(s.char_elements(t), ref.astype(np.uint64))
+        assert s.simplify_words(t) == s.simplify_words_reference(t)
+    # Every BMP character between two letters, in chunks (one string per 512 code points).
+    for start in range(0, 0x10000, 512):
+        text = "".join(f"a{chr(cp)}b " for cp in range(start, start + 512) if not 0xD800 <= cp < 0xE000)
+        ref = np.frombuffer(s.normalize_chars(text).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        assert np.array_equal(s.char_elements(text), ref.astype(np.uint64)), hex(start)
+        assert s.simplify_words(text) == s.simplify_words_reference(text), hex(start)
+
+
 def test_kernel_exact_with_many_repeats():
     """Repeated shingles tie the minimum with themselves: the fix-up path must stay exact."""
     rng = np.random.default_rng(11)
@@ -217,5 +271,7 @@ def test_kernel_exact_with_many_repeats():
     for _ in range(60):
         h = rng.integers(0, 2**63, int(rng.integers(1, 400)), dtype=np.int64).astype(np.uint64)
         h = np.repeat(h, rng.integers(1, 4, h.size))
-        assert np.array_equal(mh.signature(h), reference_signature(h, mh.a, mh.b))
+        ref = reference_signature(h, mh.a, mh.b)
+        assert np.array_equal(mh.signature(h), ref)
+        assert np.array_equal(mh.signature_numpy(h), ref)
     assert mh.fixups > 0

@@ -16,9 +16,20 @@ per permutation, and evaluates the exact 64-bit formula only at the arg-minimum.
 is >= 9 and the second minimum is at least 9 above it, no other shingle can beat the arg-minimum
 (the wrap-around cases land in L' < 9), so the result is exact; the rare permutations where this
 does not hold (about n*18/2^32 per permutation) are recomputed with the full uint64 formula.
+
+When numba is installed (a dependency; it compiles once per worker process, ~0.5 s, cached on
+disk), :meth:`MinHasher.signature` uses a compiled kernel instead that evaluates the exact 64-bit
+formula for every (shingle, permutation) pair: ``y mod (2^61-1) = (y & M) + (y >> 61)``, minus M
+once if needed, since ``2^61 = 1 (mod M)``. LLVM vectorises the inner loop over permutations, so
+it runs ~5x faster than the numpy kernel (~140 µs for 2,000 shingles x 200 permutations, bench
+``bench/bench_dedup.py --signatures``). Both kernels give the same values as the reference formula
+(tests/test_dedup_minhash.py); ``CORPUSFLOW_NO_NUMBA=1`` forces the numpy one.
 """
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +39,68 @@ MERSENNE61 = np.uint64((1 << 61) - 1)
 MAX32 = np.uint64(0xFFFFFFFF)
 _OFF = 9  # see the module docstring
 _CHUNK = 2048  # shingles per block: keeps the (perms x chunk) uint32 block in L2
+
+
+def _compile_kernel() -> Any:
+    """The numba kernel (see the module docstring), or None without numba."""
+    if os.environ.get("CORPUSFLOW_NO_NUMBA"):
+        return None
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a dependency; the numpy kernel still works
+        return None
+
+    @njit(cache=True, nogil=True, boundscheck=False)
+    def kernel(h, a, b, out):  # type: ignore[no-untyped-def]
+        m61 = np.uint64((1 << 61) - 1)
+        mx = np.uint64(0xFFFFFFFF)
+        s61 = np.uint64(61)
+        p_count = a.shape[0]
+        n = h.shape[0]
+        for p in range(p_count):
+            out[p] = mx
+        n4 = n - n % 4
+        for i in range(0, n4, 4):  # four shingles per pass over the permutations
+            x0 = h[i]
+            x1 = h[i + 1]
+            x2 = h[i + 2]
+            x3 = h[i + 3]
+            for p in range(p_count):
+                ap = a[p]
+                bp = b[p]
+                y0 = ap * x0 + bp
+                y1 = ap * x1 + bp
+                y2 = ap * x2 + bp
+                y3 = ap * x3 + bp
+                r0 = (y0 & m61) + (y0 >> s61)
+                r1 = (y1 & m61) + (y1 >> s61)
+                r2 = (y2 & m61) + (y2 >> s61)
+                r3 = (y3 & m61) + (y3 >> s61)
+                r0 = r0 - m61 if r0 >= m61 else r0
+                r1 = r1 - m61 if r1 >= m61 else r1
+                r2 = r2 - m61 if r2 >= m61 else r2
+                r3 = r3 - m61 if r3 >= m61 else r3
+                out[p] = min(min(out[p], min(r0 & mx, r1 & mx)), min(r2 & mx, r3 & mx))
+        for i in range(n4, n):
+            x = h[i]
+            for p in range(p_count):
+                y = a[p] * x + b[p]
+                r = (y & m61) + (y >> s61)
+                r = r - m61 if r >= m61 else r
+                out[p] = min(out[p], r & mx)
+        return out
+
+    return kernel
+
+
+_KERNEL: Any = False  # not compiled yet
+
+
+def _kernel() -> Any:
+    global _KERNEL
+    if _KERNEL is False:
+        _KERNEL = _compile_kernel()
+    return _KERNEL
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,9 +136,24 @@ class MinHasher:
         self._rows = np.arange(num_perm)
         self._buf = np.empty((num_perm, _CHUNK), dtype=np.uint32)
         self.fixups = 0  # permutations recomputed with the uint64 formula (diagnostics)
+        self._out = np.empty(num_perm, dtype=np.uint64)
+        self.compiled = _kernel() is not None
+        if self.compiled:  # compile (or load from numba's cache) now, in the DoFn's setup()
+            _kernel()(np.zeros(1, dtype=np.uint64), self.a, self.b, self._out)
 
     def signature(self, hashes: np.ndarray) -> np.ndarray:
         """Signature (uint32[num_perm]) of a non-empty array of shingle hashes (repeats allowed)."""
+        n = int(hashes.shape[0])
+        if n == 0:
+            raise ValueError("no shingles")
+        kernel = _kernel()
+        if kernel is not None:
+            h = np.ascontiguousarray(hashes, dtype=np.uint64)
+            return kernel(h, self.a, self.b, self._out).astype(np.uint32)
+        return self.signature_numpy(hashes)
+
+    def signature_numpy(self, hashes: np.ndarray) -> np.ndarray:
+        """The numpy kernel (no numba): same values as :meth:`signature`."""
         n = int(hashes.shape[0])
         if n == 0:
             raise ValueError("no shingles")

@@ -52,20 +52,98 @@ def normalize_chars(text: str) -> str:
     return _DIGIT.sub("0", t)
 
 
-_ASCII_NON_ALNUM = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
-_ANY_DIGIT = re.compile(r"[0-9]")
-
-
 def simplify_words(text: str) -> list[str]:
     """Words for word shingles: NFKD minus accents, lower case, digit runs -> 0, split on non-words."""
-    if text.isascii():  # fast path, same result: ASCII letters/digits runs
-        t = text.lower()
-        if _ANY_DIGIT.search(t):
-            t = _DIGITS.sub("0", t)
-        return t.translate(_ASCII_NON_ALNUM).split()
+    if not text.isascii():  # (NFKD leaves ASCII unchanged)
+        text = unicodedata.normalize("NFKD", text)
+    words = _table_words(text)
+    return words if words is not None else simplify_words_reference(text)
+
+
+def simplify_words_reference(text: str) -> list[str]:
+    """:func:`simplify_words` written plainly with regular expressions (the definition)."""
     t = unicodedata.normalize("NFKD", text)
     t = _ACCENTS.sub("", t).lower()
     return _WORD.findall(_DIGITS.sub("0", t))
+
+
+# ---- table-driven versions of the two simplifications (issue #8) --------------------------------
+# Both simplifications act character by character once the text is NFKC/NFKD-normalised, except
+# for two things str.lower() does: characters whose lower case is several code points (U+0130)
+# and the Greek capital sigma, lowered by context (final sigma). Texts containing either take
+# the regular-expression path; for all others one numpy lookup over the code points gives the
+# same result (tests/test_dedup_minhash.py compares both on real text and on every BMP
+# character). Regex scanning of non-ASCII strings costs ~50 ns per character; the lookup ~3 ns.
+
+_DROP = 0xFFFFFFFF  # "remove this character"
+_SPECIAL = 0xFFFFFFFE  # "this text needs the regular-expression path"
+_SIGMA = 0x03A3
+
+
+def _char_code(cp: int) -> int:
+    """Code point that character shingling maps ``cp`` to (after NFKC), or _DROP / _SPECIAL."""
+    low = chr(cp).lower()
+    if len(low) != 1 or cp == _SIGMA:
+        return _SPECIAL
+    if not low.isalnum():  # re's \w is isalnum() (plus "_", which is removed too)
+        return _DROP
+    return 0x30 if low.isdecimal() else ord(low)  # re's \d is isdecimal()
+
+
+def _word_code(cp: int) -> int:
+    """What word simplification maps ``cp`` to (after NFKD): a code point, space, _DROP, _SPECIAL."""
+    c = chr(cp)
+    if _ACCENTS.match(c):
+        return _DROP
+    low = c.lower()
+    if len(low) != 1 or cp == _SIGMA:
+        return _SPECIAL
+    if not low.isalnum():
+        return 0x20
+    return 0x30 if low.isdecimal() else ord(low)
+
+
+_TABLES: dict[str, np.ndarray] = {}
+
+
+def _table(kind: str) -> np.ndarray:
+    tab = _TABLES.get(kind)
+    if tab is None:
+        fn = _char_code if kind == "char" else _word_code
+        tab = _TABLES[kind] = np.array([fn(cp) for cp in range(0x10000)], dtype=np.uint32)
+    return tab
+
+
+def _map_codepoints(text: str, kind: str) -> np.ndarray | None:
+    """Mapped code points of ``text`` with dropped ones removed, or None if a special one occurs."""
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    tab = _table(kind)
+    if cps.size and int(cps.max()) >= 0x10000:  # astral characters (emoji, rare CJK): one by one
+        fn = _char_code if kind == "char" else _word_code
+        out = np.empty(cps.size, dtype=np.uint32)
+        bmp = cps < 0x10000
+        out[bmp] = tab[cps[bmp]]
+        astral = cps[~bmp]
+        uniq, inv = np.unique(astral, return_inverse=True)
+        out[~bmp] = np.array([fn(int(cp)) for cp in uniq], dtype=np.uint32)[inv]
+    else:
+        out = tab[cps]
+    if (out == _SPECIAL).any():
+        return None
+    return out[out != _DROP]
+
+
+_ZERO_RUN = re.compile("00+")
+
+
+def _table_words(nfkd_text: str) -> list[str] | None:
+    mapped = _map_codepoints(nfkd_text, "word")
+    if mapped is None:
+        return None
+    t = mapped.tobytes().decode("utf-32-le", "surrogatepass")
+    if "00" in t:  # a digit run (any script) -> one "0"
+        t = _ZERO_RUN.sub("0", t)
+    return t.split()  # only spaces separate: every other character left is alphanumeric
 
 
 def fmix64(x: np.ndarray) -> np.ndarray:
@@ -119,9 +197,12 @@ def word_hash(word: str) -> int:
 
 
 def char_elements(text: str) -> np.ndarray:
-    """Code points of the character-normalised text, as uint64."""
-    t = normalize_chars(text)
-    return np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    """Code points of the character-normalised text (:func:`normalize_chars`), as uint64."""
+    mapped = _map_codepoints(nfkc(text), "char")
+    if mapped is None:
+        t = normalize_chars(text)
+        mapped = np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return mapped.astype(np.uint64)
 
 
 class WordHasher:
