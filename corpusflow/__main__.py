@@ -1,0 +1,7 @@
+"""``python -m corpusflow ...`` = the ``corpusflow`` command."""
+
+import sys
+
+from corpusflow.cli import main
+
+sys.exit(main())
