@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpusflow.document import Document
-from corpusflow.filters.base import Failure, Step
+from corpusflow.filters.base import Failure, Filter, Step
 from corpusflow.filters.keywords import share_indexes
 from corpusflow.filters.text import TextView
 
@@ -87,6 +87,14 @@ class ChainResult:
         return self.failures[0].reason if self.failures else None
 
 
+def _plan_entry(step: Step) -> tuple[Step, Any, Any]:
+    """(step, measure, judge) for a filter that runs as :meth:`Filter.run` does (measure, then
+    judge), else (step, None, None): the chain calls ``step.run``."""
+    if isinstance(step, Filter) and type(step).run is Filter.run and "run" not in vars(step):
+        return step, step.measure, step.judge
+    return step, None, None
+
+
 class FilterChain:
     """Ordered steps applied to documents of one language.
 
@@ -107,6 +115,8 @@ class FilterChain:
         self.mode = mode
         self.name = name
         self._ready = False
+        self._plan: list[tuple[Step, Any, Any]] = []
+        self._plan_of: tuple[Step, ...] = ()
 
     def setup(self) -> FilterChain:
         """Load word lists and models once (the DoFn calls this in ``setup()``)."""
@@ -114,8 +124,13 @@ class FilterChain:
             share_indexes(self.steps)
             for s in self.steps:
                 s.setup()
+            self._make_plan()
             self._ready = True
         return self
+
+    def _make_plan(self) -> None:
+        self._plan = [_plan_entry(s) for s in self.steps]
+        self._plan_of = tuple(self.steps)
 
     def reason_codes(self) -> list[str]:
         return [r for s in self.steps for r in s.reason_codes()]
@@ -127,17 +142,24 @@ class FilterChain:
         """Run the chain on ``text`` (``doc`` gives URL/metadata rules their context)."""
         if not self._ready:
             self.setup()
+        if self._plan_of != tuple(self.steps):
+            self._make_plan()  # the step list was replaced or changed after setup()
         view = TextView(text, doc)
         res = ChainResult(text)
         measured = res._measured
         stop = self.mode == "filter"
-        for step in self.steps:
-            m, f, new_text = step.run(view)
-            measured.append((step, m))
-            if new_text is not None:
-                view = TextView(new_text, doc)
-                res.text = new_text
-                res.changed = True
+        for step, measure, judge in self._plan:
+            if measure is not None:  # a plain filter: Filter.run without the Outcome tuple
+                m = measure(view)
+                measured.append((step, m))
+                f = judge(m)
+            else:
+                m, f, new_text = step.run(view)
+                measured.append((step, m))
+                if new_text is not None:
+                    view = TextView(new_text, doc)
+                    res.text = new_text
+                    res.changed = True
             if f is not None:
                 res.failures.append(Verdict(step.reason(f.cause), step.id, f, step.signal_name(f.key)))
                 if stop:

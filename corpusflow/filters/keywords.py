@@ -50,6 +50,16 @@ _IS_ALNUM[ord("A") : ord("Z") + 1] = True
 _IS_ALNUM[ord("a") : ord("z") + 1] = True
 
 
+def _is_kata(c: str) -> bool:
+    """``c`` is in HojiChar's ``[ァ-ヴー]`` (``""``: no character, False)."""
+    return "ァ" <= c <= "ヴ" or c == "ー"
+
+
+def _is_ascii_alnum(c: str) -> bool:
+    """``c`` is an ASCII letter or digit (``""``: no character, False)."""
+    return c.isascii() and c.isalnum()
+
+
 def read_wordlist(path: str | Path) -> list[str]:
     """Words of a list file: one per line, stripped; blank lines and ``#`` comments skipped.
 
@@ -248,12 +258,18 @@ class KeywordIndex:
             else:
                 hs = window_hashes(cps, 3)
                 h2, h3 = hs[1], hs[2]
-            mask = self._bm2[h2 >> _SHIFT] if self._has2 else np.zeros(len(h2), dtype=bool)
-            if self._has3 and h3 is not None and len(h3):
-                mask[: len(h3)] |= self._bm3[h3 >> _SHIFT]
+            # bitmap lookups: ``take`` on the (non-negative) int64 view of the top hash bits
+            # avoids numpy's fancy-indexing cast of uint64 indices
+            if self._has2:
+                mask = self._bm2.take((h2 >> _SHIFT).view(np.int64))
+            else:
+                mask = np.zeros(len(h2), dtype=bool)
+            if self._has3 and len(h3):
+                head = mask[: len(h3)]
+                np.logical_or(head, self._bm3.take((h3 >> _SHIFT).view(np.int64)), out=head)
             entries = self._entries
             lengths = self._lengths
-            cand = np.flatnonzero(mask)
+            cand = mask.nonzero()[0]
             if self._word_starts_only and len(cand):
                 prev = cps[np.maximum(cand - 1, 0)]
                 cand = cand[(cand == 0) | ~_IS_ALNUM[prev]]
@@ -265,13 +281,15 @@ class KeywordIndex:
                     w = text[p : p + k]
                     if len(w) == k and w in entries:
                         found.append((p, k, w))
+        # boundary checks on the characters of ``text`` (aligned with ``cps``: folding keeps
+        # one character per code point), as plain string comparisons
         for p, k, w in found:
-            before = int(cps[p - 1]) if p > 0 else -1
-            after = int(cps[p + k]) if p + k < n else -1
+            before = text[p - 1] if p > 0 else ""
+            after = text[p + k] if p + k < n else ""
             for key, orig, b in self._entries[w]:
-                if b == 1 and ((before >= 0 and _IS_KATA[before]) or (after >= 0 and _IS_KATA[after])):
+                if b == 1 and (_is_kata(before) or _is_kata(after)):
                     continue
-                if b == 2 and ((before >= 0 and _IS_ALNUM[before]) or (after >= 0 and _IS_ALNUM[after])):
+                if b == 2 and (_is_ascii_alnum(before) or _is_ascii_alnum(after)):
                     continue
                 out[key].append(Hit(key, p, k, orig))
         sc["hits"] = out

@@ -56,6 +56,7 @@ from corpusflow.filters.text import (
 
 EN = frozenset({"en"})
 _STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+# Reference definition of a stop-word occurrence; :func:`has_word` finds the same ones faster.
 _STOP_RES = tuple(re.compile(rf"\b{w}\b") for w in _STOP_WORDS)
 # Character classes that are not part of a word (punctuation, symbols, pictographs).
 _PUNCT_CLASSES = (C_SYMBOL, C_KUTEN, C_TOTEN, C_EMOJI)
@@ -66,6 +67,36 @@ _IS_WORD_CLASS = np.ones(N_CLASSES, dtype=bool)
 _IS_WORD_CLASS[[*_PUNCT_CLASSES, C_SPACE, C_NEWLINE]] = False
 _IS_ALPHA_CLASS = np.zeros(N_CLASSES, dtype=bool)
 _IS_ALPHA_CLASS[list(_ALPHA_CLASSES)] = True
+
+
+def _is_re_word_char(c: str) -> bool:
+    """A character of ``re``'s ``\\w`` for str patterns: alphanumeric (Unicode) or ``_``."""
+    return c.isalnum() or c == "_"
+
+
+def has_word(text: str, word: str) -> bool:
+    """``re.search(rf"\\b{word}\\b", text) is not None`` for a ``word`` of ``\\w`` characters.
+
+    A regex starting with ``\\b`` has no literal prefix, so ``re`` tries every position;
+    ``str.find`` jumps to the candidates and each is checked for word boundaries on both sides.
+    """
+    n = len(word)
+    end = len(text) - n
+    p = text.find(word)
+    while p >= 0:
+        if (p == 0 or not _is_re_word_char(text[p - 1])) and (p == end or not _is_re_word_char(text[p + n])):
+            return True
+        p = text.find(word, p + 1)
+    return False
+
+
+def lower_text(view: TextView) -> str:
+    """``view.text.lower()``, computed once per view (the Gopher and C4 rules both need it)."""
+    sc = view.cache("lower")
+    low = sc.get("t")
+    if low is None:
+        low = sc["t"] = view.text.lower()
+    return low
 
 
 def word_stats(view: TextView) -> dict[str, float]:
@@ -164,7 +195,7 @@ class GopherQuality(Filter):
         nw = ws["words"]
         lines = view.lines
         nl = len(lines)
-        low = text.lower()
+        low = lower_text(view)
         return {
             "mean_word_length": ratio(ws["word_chars"], nw),
             "hash_ratio": ratio(text.count("#"), nw),
@@ -172,7 +203,7 @@ class GopherQuality(Filter):
             "bullet_lines": ratio(sum(1 for ln in lines if ln.startswith(("•", "-", "*"))), nl),
             "ellipsis_lines": ratio(sum(1 for ln in lines if ln.endswith(("...", "…"))), nl),
             "alpha_words": ratio(ws["alpha_tokens"], ws["tokens"]),
-            "stop_words": float(sum(1 for r in _STOP_RES if r.search(low))),
+            "stop_words": float(sum(1 for w in _STOP_WORDS if has_word(low, w))),
             "words": nw,
         }
 
@@ -192,7 +223,7 @@ class GopherQuality(Filter):
         )
 
 
-_PARA_SPLIT = re.compile(r"\n{2,}")
+_PARA_SPLIT = re.compile(r"\n\n+")  # = \n{2,}, with a literal prefix re can search for
 
 
 def _word_ngram_stats(view: TextView, n_values: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -259,7 +290,11 @@ class GopherRepetition(Filter):
         text = view.text
         n = len(text)
         p = self.params
-        paras = [x for x in _PARA_SPLIT.split(text.strip()) if x.strip()]
+        stripped = text.strip()
+        if "\n\n" in stripped:
+            paras = [x for x in _PARA_SPLIT.split(stripped) if x.strip()]
+        else:  # one paragraph (always so after en.c4_lines, which joins lines with one newline)
+            paras = [stripped] if stripped else []
         lines = view.lines
         np_, pdup, _, pdupc = dup_counts(paras)
         nl, ldup, _, ldupc = dup_counts(lines)
@@ -359,7 +394,8 @@ class GopherRepetition(Filter):
 
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.IGNORECASE)
 _POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
-_SENT_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
+# [.!?]+ written as [.!?][.!?]*: the same matches, and re skips to the first character fast
+_SENT_END = re.compile(r"[.!?][.!?]*[\"')\]]*(?=\s|$)")
 
 
 def count_sentences(text: str) -> int:
@@ -401,7 +437,7 @@ class C4Lines(Transform):
     def transform(self, view: TextView) -> tuple[str | None, dict[str, float], Failure | None]:
         p = self.params
         text = view.text
-        low_text = text.lower()
+        low_text = lower_text(view)
         # whole-text pre-checks: most documents need none of the per-line substring tests
         check_lorem = p.reject_lorem_ipsum and "lorem ipsum" in low_text
         check_js = p.drop_javascript_lines and "javascript" in low_text
@@ -409,6 +445,7 @@ class C4Lines(Transform):
         check_policy = p.drop_policy_lines and any(x in low_text for x in _POLICY)
         check_cite = p.remove_citations and "[" in text
         max_wl = p.max_word_length
+        min_words = p.min_words_per_line
         kept: list[str] = []
         removed = 0
         fail: Failure | None = None
@@ -424,7 +461,7 @@ class C4Lines(Transform):
             if p.filter_no_terminal_punct and (not line.endswith((".", "?", "!", '"', "'")) or line.endswith("...")):
                 removed += 1
                 continue
-            if len(line.split()) < p.min_words_per_line:
+            if min_words and len(line.split(None, min_words)) < min_words:  # fewer words than min_words
                 removed += 1
                 continue
             if check_lorem or check_js or check_policy:
@@ -477,6 +514,8 @@ class C4Paragraph(Filter):
 TERMINAL_PUNCTUATION = tuple(
     ".!?。！？．｡؟۔։።፧᙮᠃᠉‼‽⁇⁈⁉⸮꓿꘎꘏꛳꛷﹒﹖﹗।॥၊။෴๚๛༈༎༏༐༑༒၍၎၏።፨;"
 )
+# every entry is one character, so ``line.endswith(TERMINAL_PUNCTUATION)`` is ``line[-1] in`` this
+_TERMINAL_CHARS = frozenset(TERMINAL_PUNCTUATION)
 
 
 @register("en.fineweb_quality")
@@ -507,12 +546,16 @@ class FineWebQuality(Filter):
         nl = len(lines)
         k = self.params.short_line_chars
         _, _, _, dupc = dup_counts(lines)
-        no_nl = view.n_chars - view.text.count("\n")
+        newlines = view.text.count("\n")
+        no_nl = view.n_chars - newlines
+        term = _TERMINAL_CHARS
         return {
-            "line_punct": ratio(sum(1 for ln in lines if ln.endswith(TERMINAL_PUNCTUATION)), nl),
+            # lines are stripped and non-empty: ln[-1] exists
+            "line_punct": ratio(sum(1 for ln in lines if ln[-1] in term), nl),
             "short_lines": ratio(sum(1 for ln in lines if len(ln) <= k), nl),
             "dup_line_chars": ratio(dupc, no_nl),
-            "list_ratio": ratio(view.text.count("\n"), len(view.words)),
+            # tokens of str.split() (the whitespace classes are exactly str.isspace)
+            "list_ratio": ratio(newlines, len(view.token_spans[0])),
         }
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:

@@ -582,9 +582,28 @@ _WEEKDAY = r"[(（][月火水木金土日][)）]"
 _BBS_LITERALS = ("コメント", "SOLD OUT", "レビュー", "投稿", "ページ", "質問", "楽天市場")
 BBS_PATTERN = re.compile(f"{_DATE_OR_EPISODE}|{'|'.join(_BBS_LITERALS)}|{_WEEKDAY}|-")
 BBS_PATTERN_RUNS = re.compile(f"{_DATE_OR_EPISODE}|{'|'.join(_BBS_LITERALS)}|{_WEEKDAY}|-+")
-_DATE_OR_EPISODE_RE = re.compile(_DATE_OR_EPISODE)
+# The same date/episode matches, with the leading digit factored out of both alternatives so
+# that the regex engine skips to digits with its character-set prefix scan (about 3x faster).
+_DATE_OR_EPISODE_RE = re.compile(rf"{_D}(?:{_D}{{3}}[年.\-/] *{_D}{{1,2}}[月.\-/] *{_D}{{1,2}}日?|{_D}*話)")
 _WEEKDAY_RE = re.compile(_WEEKDAY)
+_WEEKDAY_CHARS = frozenset("月火水木金土日")
+_WEEKDAY_CLOSE = frozenset(")）")
 _HYPHEN_RUNS = re.compile("-+")
+
+
+def _weekday_count(t: str) -> int:
+    """``len(_WEEKDAY_RE.findall(t))``: matches start at an opening parenthesis and cannot
+    overlap, so with few parentheses, checking the two characters after each is cheaper."""
+    if t.count("(") + t.count("（") > 40:
+        return len(_WEEKDAY_RE.findall(t))
+    n = 0
+    for op in "(（":
+        p = t.find(op)
+        while p >= 0:
+            if t[p + 1 : p + 2] in _WEEKDAY_CHARS and t[p + 2 : p + 3] in _WEEKDAY_CLOSE:
+                n += 1
+            p = t.find(op, p + 1)
+    return n
 
 
 def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
@@ -603,7 +622,7 @@ def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
             n += 1
             hy -= m.count("-")
     if "(" in t or "（" in t:
-        n += len(_WEEKDAY_RE.findall(t))
+        n += _weekday_count(t)
     return n + hy
 
 

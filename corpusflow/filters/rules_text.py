@@ -128,11 +128,14 @@ class SingleCharRepetition(Filter):
         a = view.cps
         if len(a) == 0:
             return {"": 0.0}
-        change = np.flatnonzero(a[1:] != a[:-1])
+        change = (a[1:] != a[:-1]).nonzero()[0]
         if len(change) == 0:
             return {"": float(len(a))}
-        runs = np.diff(np.concatenate(([-1], change, [len(a) - 1])))
-        return {"": float(runs.max())}
+        # runs: change[0] + 1 characters, the gaps between changes, and the tail after the last
+        longest = max(int(change[0]) + 1, len(a) - 1 - int(change[-1]))
+        if len(change) > 1:
+            longest = max(longest, int((change[1:] - change[:-1]).max()))
+        return {"": float(longest)}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         return at_least(s, "", self.params.max_run, "too_long")
@@ -239,11 +242,16 @@ class CharRepetition(Filter):
         runs = view.ngram_runs(self.params.n)
         if len(runs) == 0:
             return {"": 0.0}
-        k = min(int(np.sqrt(len(runs))), int(np.count_nonzero(runs > 1)))
+        # every n-gram seen more than once outranks every single one, and k never exceeds their
+        # number, so the k largest counts are the k largest of the (few) repeated ones
+        repeated = runs[runs > 1]
+        k = min(int(np.sqrt(len(runs))), len(repeated))
         if k <= 0:
             return {"": 0.0}
-        top = np.partition(runs, len(runs) - k)[len(runs) - k :]
-        return {"": float(top.sum()) / float(runs.sum())}
+        if k < len(repeated):
+            repeated = np.partition(repeated, len(repeated) - k)[len(repeated) - k :]
+        # runs.sum() is the number of n-gram windows
+        return {"": float(repeated.sum()) / float(runs.sum())}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         return at_least(s, "", self.params.max, "too_high")
