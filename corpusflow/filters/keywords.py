@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from corpusflow.filters.text import C_LATIN, TextView, codepoints, window_hashes
+from corpusflow.filters.text import _K_CHAR, _K_STEP, TextView, codepoints, window_hashes
 
 _KATA_LO, _KATA_HI, _CHOON = 0x30A1, 0x30F4, 0x30FC  # HojiChar's [ァ-ヴー]
 
@@ -48,6 +48,7 @@ _IS_ALNUM = np.zeros(0x110001, dtype=bool)
 _IS_ALNUM[ord("0") : ord("9") + 1] = True
 _IS_ALNUM[ord("A") : ord("Z") + 1] = True
 _IS_ALNUM[ord("a") : ord("z") + 1] = True
+_NOT_ALNUM = ~_IS_ALNUM
 
 
 def _is_kata(c: str) -> bool:
@@ -202,6 +203,11 @@ class KeywordIndex:
                 bm3[int(hs[2][0]) >> (64 - _BITS)] = True
                 by_prefix.setdefault(fw[:3], set()).add(len(fw))
         self._bm2, self._bm3 = bm2, bm3
+        first = np.zeros(0x110001, dtype=bool)  # first characters of the keywords of 2+ characters
+        for fw in entries:
+            if len(fw) > 1:
+                first[ord(fw[0])] = True
+        self._first = first
         self._lengths = {k: sorted(v, reverse=True) for k, v in by_prefix.items()}
         self._has_single = bool(self._singles)
         self._has2 = bool(bm2.any())
@@ -216,7 +222,7 @@ class KeywordIndex:
 
     def _folded(self, view: TextView) -> tuple[str, np.ndarray]:
         """Text and code points as matched: as stored, or ASCII-lower-cased for ``ignore_case``."""
-        if not self.ignore_case or not view.count(C_LATIN):
+        if not self.ignore_case:
             return view.text, view.cps
         sc = view.cache(self.cache_key)
         if "text" not in sc:
@@ -229,6 +235,48 @@ class KeywordIndex:
                 text = cps.tobytes().decode("utf-32-le", "surrogatepass")
             sc["text"], sc["cps"] = text, cps
         return sc["text"], sc["cps"]
+
+    def _verify(self, text: str, cand: np.ndarray, found: list[tuple[int, int, str]]) -> None:
+        """Append (start, length, keyword) for the keywords that really start at ``cand``."""
+        entries = self._entries
+        lengths = self._lengths
+        for p in cand.tolist():
+            two = text[p : p + 2]
+            if two in entries:
+                found.append((p, 2, two))
+            for k in lengths.get(text[p : p + 3], ()):
+                w = text[p : p + k]
+                if len(w) == k and w in entries:
+                    found.append((p, k, w))
+
+    def _word_start_candidates(self, cps: np.ndarray) -> np.ndarray:
+        """Candidates when every keyword needs word boundaries: positions not preceded by an
+        ASCII letter or digit whose character begins a keyword of 2+ characters, kept when
+        their 2- or 3-gram hash passes the bitmaps. The hashes are those of
+        :func:`~corpusflow.filters.text.window_hashes`, computed at these positions only (a
+        few hundred instead of every character). Positions left out cannot start a keyword
+        that the boundary check would accept, so the matches are the same."""
+        n = len(cps)
+        ok = self._first.take(cps[: n - 1])
+        np.logical_and(ok[1:], _NOT_ALNUM.take(cps[: n - 2]), out=ok[1:])
+        pos = ok.nonzero()[0]
+        if len(pos) == 0:
+            return pos
+        a0 = cps.take(pos).astype(np.uint64)
+        a0 *= _K_CHAR
+        a1 = cps.take(pos + 1).astype(np.uint64)
+        a1 *= _K_CHAR
+        h2 = a0 * _K_STEP
+        h2 ^= a1
+        mask = self._bm2.take((h2 >> _SHIFT).view(np.int64))
+        m3 = int(np.searchsorted(pos, n - 2))  # positions with a 3-gram (pos is sorted)
+        if m3:
+            a2 = cps.take(pos[:m3] + 2).astype(np.uint64)
+            a2 *= _K_CHAR
+            h3 = h2[:m3] * _K_STEP
+            h3 ^= a2
+            np.logical_or(mask[:m3], self._bm3.take((h3 >> _SHIFT).view(np.int64)), out=mask[:m3])
+        return pos[mask]
 
     def match(self, view: TextView) -> dict[str, list[Hit]]:
         """All occurrences (overlapping) of every list's keywords, by list key (cached per view)."""
@@ -251,7 +299,9 @@ class KeywordIndex:
                 while p >= 0:
                     found.append((p, 1, c))
                     p = text.find(c, p + 1)
-        if n >= 2 and (self._has2 or self._has3):
+        if n >= 2 and self._word_starts_only:
+            self._verify(text, self._word_start_candidates(cps), found)
+        elif n >= 2 and (self._has2 or self._has3):
             if cps is view.cps:
                 h2 = view.hashes(2)
                 h3 = view.hashes(3)
@@ -267,20 +317,7 @@ class KeywordIndex:
             if self._has3 and len(h3):
                 head = mask[: len(h3)]
                 np.logical_or(head, self._bm3.take((h3 >> _SHIFT).view(np.int64)), out=head)
-            entries = self._entries
-            lengths = self._lengths
-            cand = mask.nonzero()[0]
-            if self._word_starts_only and len(cand):
-                prev = cps[np.maximum(cand - 1, 0)]
-                cand = cand[(cand == 0) | ~_IS_ALNUM[prev]]
-            for p in cand.tolist():
-                two = text[p : p + 2]
-                if two in entries:
-                    found.append((p, 2, two))
-                for k in lengths.get(text[p : p + 3], ()):
-                    w = text[p : p + k]
-                    if len(w) == k and w in entries:
-                        found.append((p, k, w))
+            self._verify(text, mask.nonzero()[0], found)
         # boundary checks on the characters of ``text`` (aligned with ``cps``: folding keeps
         # one character per code point), as plain string comparisons
         for p, k, w in found:

@@ -67,6 +67,7 @@ _IS_WORD_CLASS = np.ones(N_CLASSES, dtype=bool)
 _IS_WORD_CLASS[[*_PUNCT_CLASSES, C_SPACE, C_NEWLINE]] = False
 _IS_ALPHA_CLASS = np.zeros(N_CLASSES, dtype=bool)
 _IS_ALPHA_CLASS[list(_ALPHA_CLASSES)] = True
+_WORD_ALPHA_BITS = (_IS_WORD_CLASS.astype(np.uint8) | (_IS_ALPHA_CLASS.astype(np.uint8) << 1)).astype(np.uint8)
 
 
 def _is_re_word_char(c: str) -> bool:
@@ -113,20 +114,20 @@ def word_stats(view: TextView) -> dict[str, float]:
     st = sc.get("st")
     if st is not None:
         return st
-    starts, ends = view.token_spans
-    cls = view.classes
-    word_char = _IS_WORD_CLASS.take(cls)
-    alpha = _IS_ALPHA_CLASS.take(cls)
-    cum_w = np.concatenate(([0], np.cumsum(word_char)))
-    cum_a = np.concatenate(([0], np.cumsum(alpha)))
-    per_w = cum_w[ends] - cum_w[starts]
-    per_a = cum_a[ends] - cum_a[starts]
-    st = {
-        "tokens": float(len(starts)),
-        "words": float(np.count_nonzero(per_w)),
-        "word_chars": float(per_w.sum()),
-        "alpha_tokens": float(np.count_nonzero(per_a)),
-    }
+    starts, _ = view.token_spans
+    if len(starts) == 0:
+        st = {"tokens": 0.0, "words": 0.0, "word_chars": 0.0, "alpha_tokens": 0.0}
+    else:
+        # one byte per character: bit 1 = word character, bit 2 = letter. OR-ing each token's
+        # bytes over [start_i, start_{i+1}) is exact: the gap after a token is whitespace (0).
+        bits = _WORD_ALPHA_BITS.take(view.classes)
+        per_token = np.bitwise_or.reduceat(bits, starts)
+        st = {
+            "tokens": float(len(starts)),
+            "words": float(np.count_nonzero(per_token & 1)),
+            "word_chars": float(np.count_nonzero(bits & 1)),  # whitespace holds none
+            "alpha_tokens": float(np.count_nonzero(per_token & 2)),
+        }
     sc["st"] = st
     return st
 
@@ -355,6 +356,10 @@ class GopherRepetition(Filter):
         if len(pos) < 2:
             return 0, pos[:0]
         sub = h[pos]
+        if cand is None:
+            s = np.sort(sub)
+            if not (s[1:] == s[:-1]).any():  # no n-gram occurs twice (most documents)
+                return 0, pos[:0]
         order = np.argsort(sub, kind="stable")
         sh = sub[order]
         same_prev = np.zeros(len(sh), dtype=bool)

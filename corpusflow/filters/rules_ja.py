@@ -580,6 +580,9 @@ _D = "[0-9０-９]"
 _DATE_OR_EPISODE = rf"{_D}{{4}}[年.\-/] *{_D}{{1,2}}[月.\-/] *{_D}{{1,2}}日?|{_D}+話"
 _WEEKDAY = r"[(（][月火水木金土日][)）]"
 _BBS_LITERALS = ("コメント", "SOLD OUT", "レビュー", "投稿", "ページ", "質問", "楽天市場")
+# No literal overlaps itself or another one, so the matches of the alternation (one scan, a
+# first-character set prefix) are exactly the str.count occurrences of each literal.
+_BBS_LITERALS_RE = re.compile("|".join(_BBS_LITERALS))
 BBS_PATTERN = re.compile(f"{_DATE_OR_EPISODE}|{'|'.join(_BBS_LITERALS)}|{_WEEKDAY}|-")
 BBS_PATTERN_RUNS = re.compile(f"{_DATE_OR_EPISODE}|{'|'.join(_BBS_LITERALS)}|{_WEEKDAY}|-+")
 # The same date/episode matches, with the leading digit factored out of both alternatives so
@@ -613,7 +616,7 @@ def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
     date match consumes; they are subtracted from the hyphen count.
     """
     t = view.text
-    n = sum(t.count(x) for x in _BBS_LITERALS)
+    n = len(_BBS_LITERALS_RE.findall(t))
     hy = t.count("-")
     if hy and hyphen_runs_as_one:
         hy = len(_HYPHEN_RUNS.findall(t))

@@ -209,6 +209,7 @@ class TextView:
 
     __slots__ = (
         "_cc",
+        "_cl",
         "_classes",
         "_cps",
         "_hashes",
@@ -231,6 +232,7 @@ class TextView:
         self._cps: np.ndarray | None = None
         self._classes: np.ndarray | None = None
         self._cc: np.ndarray | None = None
+        self._cl: list[int] | None = None
         self._raw_lines: list[str] | None = None
         self._lines: list[str] | None = None
         self._sents: list[str] | None = None
@@ -270,10 +272,9 @@ class TextView:
     @property
     def class_list(self) -> list[int]:
         """:attr:`class_counts` as a Python list (cheap scalar access)."""
-        sc = self.cache("cc")
-        cl = sc.get("l")
+        cl = self._cl
         if cl is None:
-            cl = sc["l"] = self.class_counts.tolist()
+            cl = self._cl = self.class_counts.tolist()
         return cl
 
     @property
@@ -306,14 +307,14 @@ class TextView:
     def lines(self) -> list[str]:
         """Non-empty lines, stripped (blank lines dropped; filters.md §8 pitfall 4)."""
         if self._lines is None:
-            self._lines = [ln for ln in map(str.strip, self.raw_lines) if ln]
+            self._lines = list(filter(None, map(str.strip, self.raw_lines)))
         return self._lines
 
     @property
     def ja_sentences(self) -> list[str]:
         """Swallow sentences: ``[^。．！？!?]+[。．！？!?]?`` inside each line, stripped, non-empty."""
         if self._sents is None:
-            self._sents = [x for x in map(str.strip, _SENTENCE_RE.findall(self.text)) if x]
+            self._sents = list(filter(None, map(str.strip, _SENTENCE_RE.findall(self.text))))
         return self._sents
 
     @property
