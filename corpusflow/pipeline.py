@@ -145,7 +145,8 @@ def _flatten(pcolls: list[beam.PCollection], label: str, p: beam.Pipeline) -> be
 def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
     """Add the whole corpusflow graph for ``plan`` to pipeline ``p``."""
     cfg, out = plan.cfg, plan.output
-    read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict)
+    read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict,
+                         id_places=cfg.limits.unique_ids)
     first: StageOutputs = p | "Read" >> read
     plan.stage_order = ["read"]
     rejected = [first.rejected]
@@ -153,7 +154,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
     errors = [first.errors]
     docs = first.kept
     if cfg.limits.unique_ids:
-        docs = docs | "UniqueIds" >> MakeIdsUnique()
+        docs = docs | "UniqueIds" >> MakeIdsUnique(read.id_places)
     for label, name, transform in _stage_transforms(cfg):
         res: StageOutputs = docs | label >> transform
         plan.stage_order.append(name)

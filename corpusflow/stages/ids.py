@@ -8,6 +8,14 @@ grouped by id; for each id seen more than once, the first record in ``(source, f
 order keeps the id and every other one is renamed ``{id}~{source}:{file_key}#{line}``, with the
 original kept in ``meta["original_id"]``. Nothing is dropped here: whether the two texts are
 duplicates is for the dedup stage to decide.
+
+The ``(id, place)`` tuples come from a second, id-only read of the input files when the
+pipeline passes them (``ReadDocuments(..., id_places=True)``, the default in
+:func:`corpusflow.pipeline.build`): the rename map then does not depend on the documents, so
+documents stream through the rename instead of waiting in memory for the map. That second read
+costs about as much as reading (~55 µs per document, bench/bench_scale.py --stage-costs) and
+keeps the memory of a local run from growing with the corpus (docs/scaling.md §1.1). Without
+it, the tuples are taken from the documents (same renames).
 """
 
 from __future__ import annotations
@@ -43,12 +51,23 @@ class _RenameFn(beam.DoFn):
 
 
 class MakeIdsUnique(beam.PTransform):
-    """Renames all but the first record of each id that occurs more than once (see module doc)."""
+    """Renames all but the first record of each id that occurs more than once (see module doc).
+
+    Args:
+        id_places: ``(id, (source, file, line))`` of every document, from a separate read
+            (:attr:`ReadDocuments.id_places`); None takes them from the documents.
+    """
+
+    def __init__(self, id_places: beam.PCollection | None = None) -> None:
+        super().__init__()
+        self._id_places = id_places
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
+        places = self._id_places
+        if places is None:
+            places = docs | "IdPlaces" >> beam.Map(lambda d: (d.id, (d.source, d.file, d.line)))
         renames = (
-            docs
-            | "IdPlaces" >> beam.Map(lambda d: (d.id, (d.source, d.file, d.line)))
+            places
             | "GroupById" >> beam.GroupByKey()
             | "Collisions" >> beam.FlatMap(_collisions)
         )

@@ -58,17 +58,41 @@ class _ReadFileFn(beam.DoFn):
         yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, n))
 
 
+class _ReadIdsFn(beam.DoFn):
+    """Reads one file again and emits only ``(id, (source, file, line))`` of each kept Document.
+
+    The same reader with the same arguments as :class:`_ReadFileFn`, so exactly the same
+    documents; used by :class:`~corpusflow.stages.ids.MakeIdsUnique` so that its rename map does
+    not depend on the documents themselves (issue #6: a side input computed from the documents
+    makes a local runner hold every document in RAM until the map is ready).
+    """
+
+    def __init__(self, sources: dict[str, SourceConfig], max_doc_chars: int) -> None:
+        self._sources = sources
+        self._max = max_doc_chars
+
+    def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[tuple[str, tuple[str, str, int]]]:
+        spec, lo, hi = item
+        for out in iter_file(spec, self._sources[spec.source], self._max, (lo, hi)):
+            if isinstance(out, Document):
+                yield out.id, (out.source, out.file, out.line)
+
+
 class ReadDocuments(beam.PTransform):
     """Reads every planned file in parallel (one work item per file, or per byte range of a big
     local JSONL file: see :func:`~corpusflow.io.readers.plan_ranges`; spread by a Reshuffle).
 
     Outputs: ``kept`` Documents, ``rejected`` (e.g. ``input.too_long``), ``errors`` (malformed
-    records), and :attr:`input_counts` ``(source, n_records)`` per file for the manifest.
+    records), and :attr:`input_counts` ``(source, n_records)`` per file for the manifest. With
+    ``id_places=True``, also :attr:`id_places`: ``(id, (source, file, line))`` of every kept
+    Document from a second, separate read of the same files (see :class:`_ReadIdsFn`).
     """
 
     def __init__(self, specs: list[FileSpec], sources: list[SourceConfig], max_doc_chars: int,
-                 strict: bool = False) -> None:
+                 strict: bool = False, id_places: bool = False) -> None:
         super().__init__()
+        self._with_ids = id_places
+        self.id_places: beam.PCollection | None = None  # (id, (source, file, line)) from a 2nd read
         self._specs = list(specs)
         self._sources = {s.name: s for s in sources}
         self._max = max_doc_chars
@@ -85,4 +109,13 @@ class ReadDocuments(beam.PTransform):
             TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, main="docs"
         )
         self.input_counts = outs[TAG_INPUT_COUNTS]
+        if self._with_ids:
+            # Its own list of work items: consumers of one PCollection are fused into one stage by
+            # the local runner, which would put the rename map downstream of the document read.
+            self.id_places = (
+                pbegin
+                | "ListFilesForIds" >> beam.Create(plan_ranges(self._specs))
+                | "SpreadFilesForIds" >> beam.Reshuffle()
+                | "ReadIds" >> beam.ParDo(_ReadIdsFn(self._sources, self._max))
+            )
         return StageOutputs(kept=outs.docs, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])
