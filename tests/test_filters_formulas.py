@@ -191,11 +191,18 @@ def test_ng_density_and_min_keyword_chars():
     assert one("ja.ng_violence", text, min_keyword_chars=2) == 0
 
 
-def test_bbs_fast_count_equals_reference_regex():
-    alphabet = list("0123456789０１２-- /.年月日話(（)）月火コメントSOLD OUTページ質問楽天市場レビュー投稿あ")
+@pytest.mark.parametrize(
+    ("alphabet", "docs", "min_len", "max_len"),
+    [
+        ("0123456789０１２-- /.年月日話(（)）月火コメントSOLD OUTページ質問楽天市場レビュー投稿あ", 3000, 0, 40),
+        # more than 40 parentheses switches the weekday count from str.find to the regex
+        ("0123456789０-/.年月日話((（（))）)月火水木金土日コメントSOLD OUTあ", 300, 40, 400),
+    ],
+)
+def test_bbs_fast_count_equals_reference_regex(alphabet: str, docs: int, min_len: int, max_len: int):
     rnd = random.Random(7)
-    for _ in range(3000):
-        t = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
+    for _ in range(docs):
+        t = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(min_len, max_len)))
         assert bbs_count(TextView(t)) == len(BBS_PATTERN.findall(t)), t
         assert bbs_count(TextView(t), True) == len(BBS_PATTERN_RUNS.findall(t)), t
 
@@ -285,3 +292,91 @@ def test_c4_lines_cleaning():
 def test_english_ng_words_need_whole_words():
     assert one("en.ng_words", "Sussex and Essex are counties.") == 0
     assert one("en.ng_words", "sex, SEX and Sex.") == 3
+
+
+# --- fast paths equal their reference definitions (issue #8) ----------------------------------
+
+
+def test_stop_word_search_equals_word_boundary_regex():
+    import re
+
+    from corpusflow.filters.rules_en import _STOP_WORDS, has_word
+
+    alphabet = ["the", "to", "be", "of", "and", "that", "have", "with", " ", "_", "é", "1", ".", "a", "\n", "ß", "²"]
+    rnd = random.Random(3)
+    for _ in range(3000):
+        t = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+        for w in _STOP_WORDS:
+            assert has_word(t, w) == (re.search(rf"\b{w}\b", t) is not None), (t, w)
+
+
+def test_sentence_count_regex_equals_the_original_pattern():
+    import re
+
+    from corpusflow.filters.rules_en import _SENT_END
+
+    original = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
+    rnd = random.Random(5)
+    for _ in range(3000):
+        t = "".join(rnd.choice(".!?\"')] ab\n") for _ in range(rnd.randint(0, 20)))
+        assert [m.span() for m in _SENT_END.finditer(t)] == [m.span() for m in original.finditer(t)], t
+
+
+def test_repetition_measures_equal_brute_force():
+    from collections import Counter
+    from itertools import groupby
+
+    rnd = random.Random(9)
+    for _ in range(500):
+        t = "".join(rnd.choice("ああいab \n") for _ in range(rnd.randint(0, 60)))
+        grams = Counter(t[i : i + 5] for i in range(len(t) - 4))
+        counts = sorted(grams.values(), reverse=True)
+        k = min(int(len(counts) ** 0.5), sum(1 for c in counts if c > 1))
+        expected = sum(counts[:k]) / sum(counts) if k > 0 else 0.0
+        assert one("text.char_repetition", t) == pytest.approx(expected, abs=1e-12), t
+        longest = max((len(list(g)) for _, g in groupby(t)), default=0)
+        assert one("text.single_char_repetition", t) == longest, t
+
+
+def test_word_stats_equal_a_split_based_reference():
+    from corpusflow.filters.rules_en import word_stats
+
+    rnd = random.Random(13)
+    pieces = ["word", "--", "...", "it's", "漢字", "１２", "#", " ", "\n", "\t", "\u3000", "é", "🙂"]
+    for _ in range(1000):
+        t = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 15)))
+        v = TextView(t)
+        tokens = t.split()
+        word_classes = {c for c in range(16)} - {12, 4, 5, 14, 8, 9}  # not symbol/kuten/toten/emoji/space
+        cls = v.classes.tolist()
+        per_char = dict(zip(range(len(t)), cls, strict=True))
+        starts, ends = v.token_spans
+        assert len(tokens) == len(starts)
+        words = sum(1 for s, e in zip(starts, ends, strict=True) if any(per_char[i] in word_classes for i in range(s, e)))
+        st = word_stats(v)
+        assert st["tokens"] == len(tokens) and st["words"] == words, t
+        assert st["word_chars"] == sum(1 for c in cls if c in word_classes), t
+
+
+def test_word_boundary_keywords_equal_brute_force():
+    idx = KeywordIndex(fold_width=True, ignore_case=True)
+    words = ["sex", "xxx", "anal", "a2m", "ho"]
+    idx.add("k", words, katakana_boundary=False, word_boundary=True)
+    idx.finalize()
+    rnd = random.Random(17)
+    pieces = [*words, "SEX", "ｓｅｘ", "Ｈｏ", "a", "b", "1", " ", ".", "é", "ア"]
+    for _ in range(3000):
+        t = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10)))
+        low = "".join(c.lower() if "A" <= c <= "Z" else c for c in t)
+        variants = {w: w for w in words} | {"".join(chr(ord(c) + 0xFEE0) for c in w): w for w in words}
+        expected = []
+        for var, w in variants.items():
+            for p in range(len(low) - len(var) + 1):
+                if low[p : p + len(var)] != var:
+                    continue
+                before = low[p - 1] if p else ""
+                after = low[p + len(var)] if p + len(var) < len(low) else ""
+                if not (before.isascii() and before.isalnum()) and not (after.isascii() and after.isalnum()):
+                    expected.append((p, len(var), w))
+        got = [(h.start, h.length, h.word) for h in idx.match(TextView(t))["k"]]
+        assert sorted(got) == sorted(expected), t

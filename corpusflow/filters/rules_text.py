@@ -6,6 +6,7 @@ profiles under ``corpusflow/filters/profiles/`` say which values they use and wh
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from typing import ClassVar
@@ -245,13 +246,13 @@ class CharRepetition(Filter):
         # every n-gram seen more than once outranks every single one, and k never exceeds their
         # number, so the k largest counts are the k largest of the (few) repeated ones
         repeated = runs[runs > 1]
-        k = min(int(np.sqrt(len(runs))), len(repeated))
+        k = min(int(math.sqrt(len(runs))), len(repeated))  # math.sqrt == np.sqrt (IEEE, rounded)
         if k <= 0:
             return {"": 0.0}
         if k < len(repeated):
             repeated = np.partition(repeated, len(repeated) - k)[len(repeated) - k :]
-        # runs.sum() is the number of n-gram windows
-        return {"": float(repeated.sum()) / float(runs.sum())}
+        # the run lengths add up to the number of n-gram windows
+        return {"": float(repeated.sum()) / float(len(view.hashes(self.params.n)))}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         return at_least(s, "", self.params.max, "too_high")
