@@ -460,6 +460,21 @@ def tables(data: dict[str, Any]) -> str:
     rows = [latest[k] for k in sorted(latest)]
     if not rows:
         return "(no results yet)"
+    # A corpusflow run without its own datatrove run (--skip-datatrove) is compared with the
+    # newest datatrove run on the same corpus (datatrove's code does not change between runs);
+    # such rows are marked with † in the table.
+    newest_dt: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in data["runs"]:
+        if "datatrove" in r:
+            k = (r["corpus"], r["docs"])
+            if k not in newest_dt or r["time"] >= newest_dt[k]["time"]:
+                newest_dt[k] = r
+    paired = False
+    for i, r in enumerate(rows):
+        if "datatrove" not in r and (r["corpus"], r["docs"]) in newest_dt:
+            dt = newest_dt[(r["corpus"], r["docs"])]
+            rows[i] = {**r, "datatrove": dt["datatrove"], "datatrove_time": dt["time"]}
+            paired = True
     m = rows[-1]["machine"]
     lines = [
         f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} cores, {m.get('mem_gb')} GiB, Python {m.get('python')}, "
@@ -479,12 +494,16 @@ def tables(data: dict[str, Any]) -> str:
             f"{_fmt(cf['docs_per_cpu_s'])} | {_fmt(cf['peak_rss_mb'])} | {_fmt(d.get('wall_s'), 1)} | "
             f"{_fmt(d.get('docs_per_s'))} | {_fmt(d.get('cpu_s'), 1)} | {_fmt(d.get('docs_per_cpu_s'))} | "
             f"{_fmt(d.get('peak_rss_mb'))} | {_fmt(ratio_w, 1)}× | {_fmt(ratio_c, 1)}× | "
-            f"{cf['load_before'][0]:.1f} / {d['load_before'][0]:.1f} |" if d else
+            f"{cf['load_before'][0]:.1f} / {d['load_before'][0]:.1f}{' †' if r.get('datatrove_time') else ''} |" if d else
             f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {r.get('label') or 'HEAD'}, {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
             f"{_fmt(cf['docs_per_s'])} | {_fmt(cf['mb_per_s'], 2)} | {_fmt(cf['cpu_s'], 1)} | "
             f"{_fmt(cf['docs_per_cpu_s'])} | {_fmt(cf['peak_rss_mb'])} | – | – | – | – | – | – | – | "
             f"{cf['load_before'][0]:.1f} / – |"
         )
+    if paired:
+        lines += ["", "† datatrove measured in a separate run on the same corpus and machine (`--skip-corpusflow`; "
+                  "its entry in bench/results/e2e.json has no corpusflow part), corpusflow with "
+                  "`--skip-datatrove`."]
     lines += ["", "Per-stage time of corpusflow: share of Beam's per-transform execution time (state sampler, "
               "summed over workers; wall time, so inflated by other load) and, in brackets, that share of "
               "the run's CPU time per input document:", ""]
