@@ -55,6 +55,7 @@ from corpusflow.dedup.graph import (
 from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_similarity, split_pairs
 from corpusflow.document import Document, Duplicate
 from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
+from corpusflow.stages.handoff import Handoff
 
 NS = "dedup"
 TAG_BANDS = "bands"
@@ -519,6 +520,10 @@ class Deduplicate(beam.PTransform):
             verdicts = p | "NoNear" >> beam.Create([])
 
         if cfg.routing == "side_input":
+            # Routing waits for the verdicts: the documents reach it through local files on a
+            # local runner instead of through the runner process (issue #8, stages/handoff.py).
+            barriers = [pvalue.AsIter(ex[TAG_EXACT]), pvalue.AsIter(verdicts)]
+            docs = docs | "Handoff" >> Handoff("dedup", barriers)
             res = docs | "Route" >> beam.ParDo(_RouteFn(cfg, seed), exact_si, pvalue.AsDict(verdicts)).with_outputs(
                 TAG_DUPLICATES, main="kept"
             )

@@ -26,6 +26,7 @@ import apache_beam as beam
 
 from corpusflow.document import Document
 from corpusflow.stages.base import StageCounters
+from corpusflow.stages.handoff import Handoff
 
 Key = tuple[str, str, int]
 
@@ -71,4 +72,11 @@ class MakeIdsUnique(beam.PTransform):
             | "GroupById" >> beam.GroupByKey()
             | "Collisions" >> beam.FlatMap(_collisions)
         )
-        return docs | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))
+        if self._id_places is not None:
+            # The map comes from a separate read: documents stream through the rename, fused with
+            # the read (nothing waits, nothing is materialised).
+            return docs | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))
+        # The renaming waits for every id taken from the documents: hand the documents over
+        # through local files, not through the runner (issue #8, see corpusflow.stages.handoff).
+        waiting = docs | "Handoff" >> Handoff("ids", [beam.pvalue.AsIter(renames)])
+        return waiting | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))

@@ -67,6 +67,7 @@ from corpusflow.mixture.pool import (
 )
 from corpusflow.mixture.report import build_report, dataset_card
 from corpusflow.stages.base import StageCounters
+from corpusflow.stages.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -443,6 +444,9 @@ class MixRows(beam.PTransform):
         )
         self.plan = plan
         plan_side = beam.pvalue.AsSingleton(plan)
+        # Routing waits for the plan: rows reach it through local files on a local runner
+        # instead of through the runner process (issue #8, stages/handoff.py).
+        rows = rows | "Handoff" >> Handoff("mixture", [beam.pvalue.AsIter(plan)])
         routed = rows | "Route" >> beam.ParDo(_RouteFn(seed, self._write_pool), plan=plan_side)
         markers = plan | "AllShards" >> beam.FlatMap(lambda p: [(s, None) for s in range(p.num_shards)])
         stats = (

@@ -1,0 +1,131 @@
+"""Handoff: pass a big PCollection to a step that must wait for side inputs, through local files.
+
+A step with a side input (dedup's routing waits for the verdicts, the mixture's routing for
+the plan, id renaming for the id collisions) cannot be fused with the step that produces its
+main input, so on Beam's local runner (FnApiRunner) the main input is *materialised*: every
+element is encoded, sent over gRPC to the runner process, buffered there in memory, sent back
+and decoded. For documents that is the largest Beam overhead of a run (issue #8: ~300 µs of
+CPU per document and hop, measured by switching one hop off), and the runner process holds
+the whole collection in RAM.
+
+On a local runner (every worker shares this machine's file system) :class:`Handoff` instead
+appends the elements, pickled in batches, to local "run" files of about ``run_bytes`` each
+(``$CORPUSFLOW_SPILL_DIR`` or the system temp directory, like the writers' spill runs), and
+only the paths go through Beam. The reading step takes the same side inputs as the consumer
+(``barriers``; it never reads them), so Beam cannot fuse it with the producer: it runs in the
+consumer's stage, after the side inputs are ready, and each run file is read once and deleted.
+Element order may differ from the materialised path; every consumer here is order-independent
+(outputs are sorted by hash keys downstream), so outputs are byte-identical.
+
+On other runners the transform returns its input unchanged (their shuffle spills to disk and
+their workers do not share a file system).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+from corpusflow.stages.write import _is_local_runner
+
+#: Pickled bytes per run file: small enough that the consumer stage is split evenly over workers.
+RUN_BYTES = 16 << 20
+#: Elements pickled per ``pickle.dumps`` call (class references are memoised within one call).
+BATCH = 256
+
+
+class _SpillFn(beam.DoFn):
+    """Elements -> run files of pickled element batches; emits each file's path when it is closed."""
+
+    def __init__(self, spill_dir: str, run_bytes: int) -> None:
+        self._dir, self._run_bytes = spill_dir, run_bytes
+
+    def start_bundle(self) -> None:
+        self._buf: list[Any] = []
+        self._file: Any = None
+        self._path = ""
+        self._bytes = 0
+
+    def process(self, element: Any) -> Iterator[str]:
+        self._buf.append(element)
+        if len(self._buf) >= BATCH:
+            self._dump()
+            if self._bytes >= self._run_bytes:
+                yield self._close()
+
+    def _dump(self) -> None:
+        if not self._buf:
+            return
+        if self._file is None:
+            os.makedirs(self._dir, exist_ok=True)
+            self._path = os.path.join(self._dir, f"run-{uuid.uuid4().hex}.pkl")
+            self._file = open(self._path, "wb")  # noqa: SIM115 - closed in _close
+        data = pickle.dumps(self._buf, protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.write(data)
+        self._bytes += len(data)
+        self._buf = []
+
+    def _close(self) -> str:
+        self._file.close()
+        path, self._file, self._bytes = self._path, None, 0
+        return path
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        self._dump()
+        if self._file is not None:
+            yield WindowedValue(self._close(), MIN_TIMESTAMP, [GlobalWindow()])
+
+
+class _UnspillFn(beam.DoFn):
+    """Run file path -> its elements; the file is deleted once read (``barriers`` are unused)."""
+
+    def process(self, path: str, *barriers: Any) -> Iterator[Any]:
+        with open(path, "rb") as f:
+            while True:
+                try:
+                    batch = pickle.load(f)
+                except EOFError:
+                    break
+                yield from batch
+        os.remove(path)
+        with contextlib.suppress(OSError):  # the last reader removes the (then empty) directory
+            os.rmdir(os.path.dirname(path))
+
+
+class Handoff(beam.PTransform):
+    """``pcoll | Handoff(name, barriers)``: the same elements, via local files on a local runner.
+
+    Args:
+        name: part of the run directory's name (for a person looking at the spill directory).
+        barriers: the side inputs of the step that consumes the output (``AsDict(...)``,
+            ``AsSingleton(...)``...): the reading step waits for them, so it runs in that step's
+            stage instead of the producer's.
+        local: force the file path (True) or the pass-through (False); default: by runner.
+    """
+
+    def __init__(self, name: str, barriers: list[Any], *, local: bool | None = None,
+                 run_bytes: int = RUN_BYTES) -> None:
+        super().__init__()
+        self._name, self._barriers, self._local, self._run_bytes = name, list(barriers), local, run_bytes
+
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
+        local = self._local if self._local is not None else _is_local_runner(pcoll.pipeline)
+        if not local:
+            return pcoll
+        spill_dir = os.path.join(os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir(),
+                                 f"corpusflow-handoff-{self._name}-{uuid.uuid4().hex}")
+        return (
+            pcoll
+            | "SpillRuns" >> beam.ParDo(_SpillFn(spill_dir, self._run_bytes))
+            | "ReadRuns" >> beam.ParDo(_UnspillFn(), *self._barriers)
+        )
