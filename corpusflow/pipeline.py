@@ -133,15 +133,6 @@ def _ledger_key_error(rec: ErrorRecord) -> tuple[tuple[str, str, str, str], int]
     return ("error", rec.source, rec.stage, rec.error_class), 1
 
 
-def _flatten(pcolls: list[beam.PCollection], label: str, p: beam.Pipeline) -> beam.PCollection:
-    pcolls = [pc for pc in pcolls if pc is not None]
-    if not pcolls:
-        return p | f"Empty{label}" >> beam.Create([])
-    if len(pcolls) == 1:
-        return pcolls[0]
-    return tuple(pcolls) | f"Flatten{label}" >> beam.Flatten()
-
-
 def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
     """Add the whole corpusflow graph for ``plan`` to pipeline ``p``."""
     cfg, out = plan.cfg, plan.output
@@ -183,26 +174,26 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
         stats.append(docs | "WriteData" >> data_writer | "DataInfo" >> beam.Map(lambda i: ("shard", "data", i)))
         stats.append(data_writer.shard_count | "DataCount" >> beam.Map(lambda n: ("nshards", "data", n)))
 
-    all_rejected = _flatten(rejected, "Rejected", p)
-    all_dups = _flatten(duplicates, "Duplicates", p)
-    all_errors = _flatten(errors, "Errors", p)
+    # The outcome records of every stage are written (and counted) per stage and merged only as
+    # spill runs / ledger keys: flattening the records first would pass each of them through the
+    # local runner once more (issue #8).
     with_text = o.write_rejected_text
-    for name, pcoll, schema, to_row in (
-        ("rejected", all_rejected, REJECTED_SCHEMA, lambda r: rejected_row(r, with_text=with_text)),
-        ("duplicates", all_dups, DUPLICATE_SCHEMA, duplicate_row),
-        ("errors", all_errors, ERROR_SCHEMA, error_row),
+    ledger_parts = [docs | "LedgerKept" >> beam.Map(_ledger_key_kept)]
+    for name, pcolls, schema, to_row, ledger_key in (
+        ("rejected", rejected, REJECTED_SCHEMA, lambda r: rejected_row(r, with_text=with_text), _ledger_key_rejected),
+        ("duplicates", duplicates, DUPLICATE_SCHEMA, duplicate_row, _ledger_key_dup),
+        ("errors", errors, ERROR_SCHEMA, error_row, _ledger_key_error),
     ):
-        w = WriteShards(fs.join(out, name), name, schema, to_row, **common)
         cap = name.capitalize()
-        stats.append(pcoll | f"Write{cap}" >> w | f"{cap}Info" >> beam.Map(lambda i, n=name: ("shard", n, i)))
+        parts = tuple(pc for pc in pcolls if pc is not None) or (p | f"Empty{cap}" >> beam.Create([]),)
+        w = WriteShards(fs.join(out, name), name, schema, to_row, **common)
+        stats.append(parts | f"Write{cap}" >> w | f"{cap}Info" >> beam.Map(lambda i, n=name: ("shard", n, i)))
         stats.append(w.shard_count | f"{cap}Count" >> beam.Map(lambda c, n=name: ("nshards", n, c)))
+        ledger_parts += [pc | f"Ledger{cap}{i}" >> beam.Map(ledger_key) for i, pc in enumerate(parts)]
 
     ledger = (
         (
-            docs | "LedgerKept" >> beam.Map(_ledger_key_kept),
-            all_rejected | "LedgerRejected" >> beam.Map(_ledger_key_rejected),
-            all_dups | "LedgerDuplicates" >> beam.Map(_ledger_key_dup),
-            all_errors | "LedgerErrors" >> beam.Map(_ledger_key_error),
+            *ledger_parts,
             read.input_counts | "LedgerInput" >> beam.MapTuple(lambda s, n: (("input", s, "", ""), n)),
         )
         | "FlattenLedger" >> beam.Flatten()

@@ -84,7 +84,7 @@ def stage_of(label: str) -> str:
         rest = "/".join(parts[1:])
         if "CountTokens" in rest:
             return "mixture token counting"
-        if any(k in rest for k in ("WriteShards", "GroupByShard", "WithEmptyShards")):
+        if any(k in rest for k in ("WriteShards", "GroupByShard", "WithEmptyShards", "EmptyShards")):
             return "writing"
         return "mixture census/plan/route"
     return "bookkeeping"  # ledger, stats, shard infos and counts

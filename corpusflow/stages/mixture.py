@@ -363,6 +363,19 @@ class _WriteShardFn(beam.DoFn):
             yield {"kind": "pool", "file": pname, **pinfo, "tokens": sum(r[P_N_TOKENS] for r in pool)}
 
 
+class _EmptyShardsFn(beam.DoFn):
+    """Plan -> the stats of every shard that received no row, written empty by ``writer``."""
+
+    def __init__(self, writer: _WriteShardFn) -> None:
+        self._writer = writer
+
+    def process(self, plan: MixturePlan, written: list[str]) -> Iterable[dict[str, Any]]:
+        done = set(written)
+        for index in range(plan.num_shards):
+            if shard_name(TRAIN_PREFIX, index, plan.num_shards) not in done:
+                yield from self._writer.process((index, []), plan)
+
+
 def _finalize(stats: list[dict[str, Any]], plan: MixturePlan, *, output_dir: str, tokenizer: dict[str, Any],
               count: dict[str, Any], pool: dict[str, Any], name: str, write_pool: bool,
               calibrations: dict[Cell, Calibration] | None = None) -> dict[str, Any]:
@@ -448,14 +461,18 @@ class MixRows(beam.PTransform):
         # instead of through the runner process (issue #8, stages/handoff.py).
         rows = rows | "Handoff" >> Handoff("mixture", [beam.pvalue.AsIter(plan)])
         routed = rows | "Route" >> beam.ParDo(_RouteFn(seed, self._write_pool), plan=plan_side)
-        markers = plan | "AllShards" >> beam.FlatMap(lambda p: [(s, None) for s in range(p.num_shards)])
-        stats = (
-            (routed, markers)
-            | "WithEmptyShards" >> beam.Flatten()
+        writer = _WriteShardFn(self._out, self._write_pool, self._rg, self._comp, self._level)
+        written = (
+            routed
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShards" >> beam.ParDo(
-                _WriteShardFn(self._out, self._write_pool, self._rg, self._comp, self._level), plan=plan_side)
+            | "WriteShards" >> beam.ParDo(writer, plan=plan_side)
         )
+        # Shards no document was routed to are written empty afterwards, by the same writer. (A
+        # Flatten of the routed rows with one marker per shard, before the GroupByKey, made the
+        # local runner pass every routed row through one more stage: issue #8.)
+        empty = plan | "EmptyShards" >> beam.ParDo(
+            _EmptyShardsFn(writer), written=beam.pvalue.AsList(written | "WrittenNames" >> beam.Map(lambda s: s["file"])))
+        stats = (written, empty) | "AllShardStats" >> beam.Flatten()
         self.shards = stats | "TrainShardInfo" >> beam.FlatMap(
             lambda s: [{k: s[k] for k in ("file", "rows", "bytes", "sha256")}] if s["kind"] == "train" else [])
         extra: dict[str, Any] = {}

@@ -129,10 +129,15 @@ class WriteShards(beam.PTransform):
         self._spill_bytes = spill_bytes or SPILL_BYTES
         self.shard_count: beam.PCollection | None = None
 
-    def expand(self, records: beam.PCollection) -> beam.PCollection:
-        spill = self._spill if self._spill is not None else _is_local_runner(records.pipeline)
+    def expand(self, records: beam.PCollection | tuple[beam.PCollection, ...]) -> beam.PCollection:
+        # A tuple of PCollections (e.g. the rejected records of every stage) is written as one
+        # set of shards. On local runners each part is spilled where it is produced and only
+        # the run files are merged, so no record passes through the runner (issue #8).
+        parts = list(records) if isinstance(records, (tuple, list)) else [records]
+        spill = self._spill if self._spill is not None else _is_local_runner(parts[0].pipeline)
         if spill:
-            return self._expand_spill(records)
+            return self._expand_spill(parts)
+        records = parts[0] if len(parts) == 1 else tuple(parts) | "FlattenParts" >> beam.Flatten()
         rows = records | "ToRow" >> beam.ParDo(_ToRowFn(self._to_row, self._prefix, self._seed))
         max_bytes = self._max_bytes
         n_shards = (
@@ -158,11 +163,15 @@ class WriteShards(beam.PTransform):
         )
 
     # >>> local-runner spill path (issue #6, owner: runners) >>>
-    def _expand_spill(self, records: beam.PCollection) -> beam.PCollection:
+    def _expand_spill(self, parts: list[beam.PCollection]) -> beam.PCollection:
         spill_dir = os.path.join(os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir(),
                                  f"corpusflow-spill-{self._prefix}-{uuid.uuid4().hex}")
-        runs = records | "SpillRuns" >> beam.ParDo(
-            _SpillRunsFn(spill_dir, self._schema, self._to_row, self._prefix, self._seed, self._spill_bytes))
+        spills = [
+            part | ("SpillRuns" if i == 0 else f"SpillRuns{i}") >> beam.ParDo(
+                _SpillRunsFn(spill_dir, self._schema, self._to_row, self._prefix, self._seed, self._spill_bytes))
+            for i, part in enumerate(parts)
+        ]
+        runs = spills[0] if len(spills) == 1 else tuple(spills) | "FlattenRuns" >> beam.Flatten()
         max_bytes = self._max_bytes
         n_shards = (
             runs
