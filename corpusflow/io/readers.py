@@ -176,6 +176,12 @@ def record_to_outcome(
 
 
 _STREAM_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, ValueError)
+try:  # ISA-L's inflate (corpusflow.io.filesystems.inflate_backend) raises its own error type
+    from isal import isal_zlib
+
+    _STREAM_ERRORS = (*_STREAM_ERRORS, isal_zlib.error)
+except ImportError:  # pragma: no cover
+    pass
 try:  # zstandard raises its own error type on a truncated frame
     import zstandard
 
