@@ -22,7 +22,13 @@ bundle boundaries and worker count do not matter.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import pickle
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -68,6 +74,7 @@ from corpusflow.mixture.pool import (
 from corpusflow.mixture.report import build_report, dataset_card
 from corpusflow.stages.base import StageCounters
 from corpusflow.stages.handoff import Handoff
+from corpusflow.stages.write import _is_local_runner
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +370,73 @@ class _WriteShardFn(beam.DoFn):
             yield {"kind": "pool", "file": pname, **pinfo, "tokens": sum(r[P_N_TOKENS] for r in pool)}
 
 
+_RUN_BATCH = 256  # routed copies pickled per call
+
+
+class _RouteToRunsFn(beam.DoFn):
+    """Local runners: routes like ``route`` but appends the copies to one run file per (bundle,
+    shard) instead of emitting them; emits ``(shard, path)`` per file at the end of the bundle."""
+
+    def __init__(self, route: _RouteFn, spill_dir: str) -> None:
+        self._route, self._dir = route, spill_dir
+
+    def start_bundle(self) -> None:
+        self._bufs: dict[int, list[Any]] = {}
+        self._files: dict[int, tuple[str, Any]] = {}
+
+    def process(self, row: tuple[Any, ...], plan: MixturePlan) -> Iterable[Any]:
+        for shard, value in self._route.process(row, plan):
+            buf = self._bufs.setdefault(shard, [])
+            buf.append(value)
+            if len(buf) >= _RUN_BATCH:
+                self._dump(shard)
+        return ()
+
+    def _dump(self, shard: int) -> None:
+        buf = self._bufs.pop(shard, None)
+        if not buf:
+            return
+        if shard not in self._files:
+            os.makedirs(self._dir, exist_ok=True)
+            path = os.path.join(self._dir, f"shard-{shard:05d}-{uuid.uuid4().hex}.pkl")
+            self._files[shard] = (path, open(path, "wb"))  # noqa: SIM115 - closed in finish_bundle
+        self._files[shard][1].write(pickle.dumps(buf, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def finish_bundle(self) -> Iterable[Any]:
+        for shard in list(self._bufs):
+            self._dump(shard)
+        for shard, (path, f) in sorted(self._files.items()):
+            f.close()
+            yield _windowed((shard, path))
+        self._files = {}
+
+
+class _WriteShardFromRunsFn(beam.DoFn):
+    """(shard, run file paths) -> the shard written by ``writer`` from the files' copies."""
+
+    def __init__(self, writer: _WriteShardFn) -> None:
+        self._writer = writer
+
+    def process(self, element: tuple[int, Iterable[str]], plan: MixturePlan) -> Iterable[dict[str, Any]]:
+        index, paths = element
+        paths = sorted(paths)
+
+        def values() -> Iterable[Any]:
+            for path in paths:
+                with open(path, "rb") as f:
+                    while True:
+                        try:
+                            batch = pickle.load(f)
+                        except EOFError:
+                            break
+                        yield from batch
+
+        yield from self._writer.process((index, values()), plan)
+        for path in paths:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
 class _EmptyShardsFn(beam.DoFn):
     """Plan -> the stats of every shard that received no row, written empty by ``writer``."""
 
@@ -421,12 +495,16 @@ class MixRows(beam.PTransform):
         count_tokens: count tokens of the rows first (False when a pool already holds counts).
         write_pool: also write every row to ``pool/`` (the pipeline run; a re-mix reads it).
         tokenizer_info, count_info, pool_info: recorded in the report.
+        spill: route the copies through local run files (True) or a GroupByKey of the copies
+            (False); default: run files on Beam's local runners (same shards either way).
     """
 
     def __init__(self, cfg: MixtureStageConfig, seed: int, output_dir: str, output_cfg: Any = None, *,
                  count_tokens: bool, write_pool: bool, tokenizer_info: dict[str, Any],
-                 count_info: dict[str, Any], pool_info: dict[str, Any], name: str = "") -> None:
+                 count_info: dict[str, Any], pool_info: dict[str, Any], name: str = "",
+                 spill: bool | None = None) -> None:
         super().__init__()
+        self._spill = spill
         self._cfg, self._seed, self._out = cfg, seed, output_dir
         self._count, self._write_pool = count_tokens, write_pool
         self._tok_info, self._count_info, self._pool_info, self._name = (
@@ -460,13 +538,27 @@ class MixRows(beam.PTransform):
         # Routing waits for the plan: rows reach it through local files on a local runner
         # instead of through the runner process (issue #8, stages/handoff.py).
         rows = rows | "Handoff" >> Handoff("mixture", [beam.pvalue.AsIter(plan)])
-        routed = rows | "Route" >> beam.ParDo(_RouteFn(seed, self._write_pool), plan=plan_side)
         writer = _WriteShardFn(self._out, self._write_pool, self._rg, self._comp, self._level)
-        written = (
-            routed
-            | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShards" >> beam.ParDo(writer, plan=plan_side)
-        )
+        if _is_local_runner(rows.pipeline) if self._spill is None else self._spill:
+            # Local runners: the routed copies go to per-shard run files and only (shard, path)
+            # pairs are grouped, so no document passes through the runner process (issue #8).
+            spill_dir = os.path.join(os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir(),
+                                     f"corpusflow-mixture-{uuid.uuid4().hex}")
+            written = (
+                rows
+                | "Route" >> beam.ParDo(_RouteToRunsFn(_RouteFn(seed, self._write_pool), spill_dir), plan=plan_side)
+                | "GroupByShard" >> beam.GroupByKey()
+                | "WriteShards" >> beam.ParDo(_WriteShardFromRunsFn(writer), plan=plan_side)
+            )
+            _ = (written | "CountWritten" >> beam.combiners.Count.Globally()
+                 | "RemoveRuns" >> beam.Map(lambda _n, d=spill_dir: shutil.rmtree(d, ignore_errors=True)))
+        else:
+            written = (
+                rows
+                | "Route" >> beam.ParDo(_RouteFn(seed, self._write_pool), plan=plan_side)
+                | "GroupByShard" >> beam.GroupByKey()
+                | "WriteShards" >> beam.ParDo(writer, plan=plan_side)
+            )
         # Shards no document was routed to are written empty afterwards, by the same writer. (A
         # Flatten of the routed rows with one marker per shard, before the GroupByKey, made the
         # local runner pass every routed row through one more stage: issue #8.)
