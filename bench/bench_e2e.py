@@ -449,13 +449,13 @@ def _fmt(v: Any, nd: int = 0) -> str:
 
 
 def tables(data: dict[str, Any]) -> str:
-    """Markdown tables from the newest complete entry per (size, mode)."""
+    """Markdown tables from the newest corpusflow entry per (size, mode, label)."""
     latest: dict[tuple[int, str, str], dict[str, Any]] = {}
     for r in data["runs"]:
         if "corpusflow" not in r:
             continue
         key = (r["docs"], r["corpusflow"]["mode"], r.get("label", ""))
-        if key not in latest or (("datatrove" in r) >= ("datatrove" in latest[key]) and r["time"] >= latest[key]["time"]):
+        if key not in latest or r["time"] >= latest[key]["time"]:  # newest; datatrove paired below
             latest[key] = r
     rows = [latest[k] for k in sorted(latest)]
     if not rows:
