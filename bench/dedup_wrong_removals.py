@@ -54,7 +54,7 @@ def main() -> None:
         t = pq.read_table(path, columns=["id", "kept_id", "stage"]).to_pylist()
         kept_of.update({r["id"]: (r["kept_id"], r["stage"]) for r in t})
     wrong = [t for t in truth if t["id"] not in kept and t["id"] in kept_of and (
-        t["kind"] == "original" and not t["cluster"]
+        (t["kind"] == "original" and not t["cluster"])
         or (t["cluster"] and (t["jaccard"] or 0) < args.lo))]
     need = {t["id"] for t in wrong} | {kept_of[t["id"]][0] for t in wrong}
     texts: dict[str, str] = {}

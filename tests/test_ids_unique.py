@@ -28,13 +28,13 @@ def _run(specs: list[FileSpec], sources: list[SourceConfig], from_read: bool, ou
         docs = res.kept | "Unique" >> MakeIdsUnique(read.id_places if from_read else None)
         _ = (docs | beam.Map(lambda d: json.dumps([d.id, d.source, d.file, d.line, d.meta.get("original_id")]))
              | beam.io.WriteToText(str(out)))
-    rows = [json.loads(line) for f in sorted(out.parent.glob(out.name + "*")) for line in open(f)]
+    rows = [json.loads(line) for f in sorted(out.parent.glob(out.name + "*")) for line in f.read_text().splitlines()]
     return sorted(map(tuple, rows))
 
 
 def test_id_only_read_gives_the_same_renames(tmp_path: Path, shared_data: Path) -> None:
     with gzip.open(shared_data / "ja" / "ja_wiki_paragraphs.jsonl.gz", "rt", encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for _, line in zip(range(40), f)]
+        texts = [json.loads(line)["text"] for _, line in zip(range(40), f, strict=False)]
     a, b = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
     rows_a = [json.dumps({"id": f"d{i % 15}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts[:30])]
     rows_a.append(json.dumps({"id": "d1", "text": "x" * 5000}))  # too long: rejected, never renamed
