@@ -327,12 +327,19 @@ def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[st
 
 
 # Beam loggers that relay every worker log line ("Worker: ...") or print per-worker start-up
-# notices in multi_processing / portable runs (beam.md §8).
+# notices in multi_processing / portable runs (beam.md §8), and Beam's INFO chatter at
+# pipeline construction.
 _NOISY_LOGGERS = (
     "apache_beam.runners.portability.local_job_service",
     "apache_beam.runners.worker.worker_pool_main",
     "apache_beam.runners.worker.sdk_worker_main",
     "apache_beam.runners.portability.portable_runner",
+    # One INFO line per string type hint Beam reads (every DoFn signature here, with
+    # `from __future__ import annotations`): hundreds of lines before the first document.
+    "apache_beam.typehints.native_type_compatibility",
+    "apache_beam.io.gcp.bigquery",
+    "apache_beam.runners.worker.statecache",
+    "apache_beam.transforms.util",
 )
 
 

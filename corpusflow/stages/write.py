@@ -288,7 +288,6 @@ class _WriteFromRunsFn(beam.DoFn):
 
     def process(self, index: int, runs: list[dict[str, Any]], n_shards: int) -> Iterator[dict[str, Any]]:
         import numpy as np
-        import pyarrow.compute as pc
 
         pieces = []
         for run in sorted(runs, key=lambda r: r["path"]):
@@ -298,8 +297,12 @@ class _WriteFromRunsFn(beam.DoFn):
                 take = np.nonzero(h % np.uint64(n_shards) == np.uint64(index))[0]
                 if take.size:
                     pieces.append(table.take(pa.array(take)))  # copies out of the mapping
-        if not pieces:
-            return  # no row hashed here: finish_run writes the empty shard
+        if pieces:  # no row hashed here: finish_run writes the empty shard
+            yield self._write(index, n_shards, pieces)
+
+    def _write(self, index: int, n_shards: int, pieces: list[pa.Table]) -> dict[str, Any]:
+        import pyarrow.compute as pc
+
         table = pa.concat_tables(pieces)
         order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in _KEY_NAMES])
         table = table.take(order).drop_columns(_KEY_NAMES).combine_chunks()
@@ -307,7 +310,7 @@ class _WriteFromRunsFn(beam.DoFn):
         name = shard_name(self._prefix, index, n_shards)
         info = write_parquet_atomic(join(self._dir, name), table, row_group_rows=self._rg,
                                     compression=self._comp, compression_level=self._level)
-        yield {"file": name, **info}
+        return {"file": name, **info}
 
 
 def _remove_spill_dir(_count: int, spill_dir: str) -> None:
