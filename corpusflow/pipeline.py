@@ -191,6 +191,19 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
         stats.append(w.shard_count | f"{cap}Count" >> beam.Map(lambda c, n=name: ("nshards", n, c)))
         ledger_parts += [pc | f"Ledger{cap}{i}" >> beam.Map(ledger_key) for i, pc in enumerate(parts)]
 
+    if read.id_places is not None:
+        # The id-only second read must see exactly the documents the main read kept (a file that
+        # changed, or a transient object-store failure in one read only, would leave ids out of
+        # the rename map): both are counted per source and compared in finish_run.
+        for label, pcoll, key in (("Documents", first.kept, lambda d: d.source),
+                                  ("IdPlaces", read.id_places, lambda kv: kv[1][0])):
+            stats.append(
+                pcoll
+                | f"ReadCheck{label}" >> beam.Map(lambda x, k=key: (k(x), 1))
+                | f"ReadCheck{label}Count" >> beam.CombinePerKey(sum)
+                | f"ReadCheck{label}Stat" >> beam.MapTuple(lambda src, n, w=label: ("readcheck", w, src, n))
+            )
+
     ledger = (
         (
             *ledger_parts,
@@ -315,6 +328,7 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
     ledger: dict[tuple[str, str, str, str], int] = {}
     shards: dict[str, list[dict[str, Any]]] = {k: [] for k in OUTPUT_DIRS}
     counts: dict[str, int] = {}
+    readcheck: dict[str, dict[str, int]] = {}  # source -> {"Documents": n, "IdPlaces": n}
     extra: dict[str, Any] = {}
     for item in items:
         kind = item[0]
@@ -324,6 +338,8 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
             shards.setdefault(item[1], []).append(item[2])
         elif kind == "nshards":
             counts[item[1]] = item[2]
+        elif kind == "readcheck":
+            readcheck.setdefault(item[2], {})[item[1]] = item[3]
         else:
             extra[kind] = item[1] if len(item) == 2 else item[1:]
     sources = [s.name for s in cfg.sources]
@@ -371,6 +387,12 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
     if not summary["total"]["conserved"]:
         bad = {s: v for s, v in summary["by_source"].items() if not v["conserved"]}
         problems.append(f"conservation check failed: input != kept + rejected + duplicates + errors for {bad}")
+    differ = {src: c for src, c in sorted(readcheck.items()) if c.get("Documents", 0) != c.get("IdPlaces", 0)}
+    if differ:
+        problems.append(
+            "the id-only read of the inputs (limits.unique_ids) saw other documents than the main read "
+            f"(per source: {differ}); were the input files changed during the run, or was a read "
+            "interrupted? Re-run, or set limits.unique_ids=false if ids are known to be unique")
     total_in = summary["total"]["input"]
     err_rate = summary["total"]["errors"] / total_in if total_in else 0.0
     manifest["error_rate"] = round(err_rate, 6)

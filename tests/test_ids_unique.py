@@ -51,3 +51,26 @@ def test_id_only_read_gives_the_same_renames(tmp_path: Path, shared_data: Path) 
     assert len(ids) == len(set(ids)) == 40
     renamed = [r for r in from_read if r[4] is not None]
     assert len(renamed) == 25  # d0..d14 twice in wa (15 renamed) + d0..d9 again in wb (10 renamed)
+
+
+def test_run_fails_loudly_when_the_id_read_misses_documents(tmp_path: Path, shared_data: Path, monkeypatch) -> None:
+    """A second read that sees fewer documents (file changed, read interrupted) must not pass."""
+    import json as _json
+
+    from corpusflow.stages import read as read_stage
+    from tests.helpers import run_cli
+
+    original = read_stage._ReadIdsFn.process
+
+    def drop_first(self, item):  # type: ignore[no-untyped-def]
+        places = list(original(self, item))
+        yield from places[1:]
+
+    monkeypatch.setattr(read_stage._ReadIdsFn, "process", drop_first)
+    out = tmp_path / "out"
+    src = shared_data / "en" / "c4_sample.jsonl.gz"
+    config = Path(__file__).resolve().parents[1] / "configs" / "pipelines" / "langid_only.yaml"
+    assert run_cli("run", str(config), "--input", str(src), "--output", str(out), "-q") == 1
+    failed = _json.loads((out / "FAILED.json").read_text())
+    assert any("id-only read" in p for p in failed["problems"])
+    assert not (out / "manifest.json").exists()
