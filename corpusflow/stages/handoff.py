@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -36,7 +35,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from corpusflow.stages.write import _is_local_runner
+from corpusflow.stages.write import _is_local_runner, new_spill_dir
 
 #: Pickled bytes per run file: small enough that the consumer stage is split evenly over workers.
 RUN_BYTES = 16 << 20
@@ -86,17 +85,22 @@ class _SpillFn(beam.DoFn):
             yield WindowedValue(self._close(), MIN_TIMESTAMP, [GlobalWindow()])
 
 
+def read_run_file(path: str) -> Iterator[Any]:
+    """The elements of a run file: a sequence of pickled lists, appended one after another."""
+    with open(path, "rb") as f:
+        while True:
+            try:
+                batch = pickle.load(f)
+            except EOFError:
+                return
+            yield from batch
+
+
 class _UnspillFn(beam.DoFn):
     """Run file path -> its elements; the file is deleted once read (``barriers`` are unused)."""
 
     def process(self, path: str, *barriers: Any) -> Iterator[Any]:
-        with open(path, "rb") as f:
-            while True:
-                try:
-                    batch = pickle.load(f)
-                except EOFError:
-                    break
-                yield from batch
+        yield from read_run_file(path)
         os.remove(path)
         with contextlib.suppress(OSError):  # the last reader removes the (then empty) directory
             os.rmdir(os.path.dirname(path))
@@ -122,8 +126,7 @@ class Handoff(beam.PTransform):
         local = self._local if self._local is not None else _is_local_runner(pcoll.pipeline)
         if not local:
             return pcoll
-        spill_dir = os.path.join(os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir(),
-                                 f"corpusflow-handoff-{self._name}-{uuid.uuid4().hex}")
+        spill_dir = new_spill_dir(f"handoff-{self._name}")
         return (
             pcoll
             | "SpillRuns" >> beam.ParDo(_SpillFn(spill_dir, self._run_bytes))

@@ -27,7 +27,6 @@ import logging
 import os
 import pickle
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -73,8 +72,9 @@ from corpusflow.mixture.pool import (
 )
 from corpusflow.mixture.report import build_report, dataset_card
 from corpusflow.stages.base import StageCounters
-from corpusflow.stages.handoff import Handoff
-from corpusflow.stages.write import _is_local_runner
+from corpusflow.stages.handoff import BATCH as HANDOFF_BATCH
+from corpusflow.stages.handoff import Handoff, read_run_file
+from corpusflow.stages.write import _is_local_runner, new_spill_dir
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +370,6 @@ class _WriteShardFn(beam.DoFn):
             yield {"kind": "pool", "file": pname, **pinfo, "tokens": sum(r[P_N_TOKENS] for r in pool)}
 
 
-_RUN_BATCH = 256  # routed copies pickled per call
-
-
 class _RouteToRunsFn(beam.DoFn):
     """Local runners: routes like ``route`` but appends the copies to one run file per (bundle,
     shard) instead of emitting them; emits ``(shard, path)`` per file at the end of the bundle."""
@@ -388,7 +385,7 @@ class _RouteToRunsFn(beam.DoFn):
         for shard, value in self._route.process(row, plan):
             buf = self._bufs.setdefault(shard, [])
             buf.append(value)
-            if len(buf) >= _RUN_BATCH:
+            if len(buf) >= HANDOFF_BATCH:
                 self._dump(shard)
         return ()
 
@@ -420,18 +417,8 @@ class _WriteShardFromRunsFn(beam.DoFn):
     def process(self, element: tuple[int, Iterable[str]], plan: MixturePlan) -> Iterable[dict[str, Any]]:
         index, paths = element
         paths = sorted(paths)
-
-        def values() -> Iterable[Any]:
-            for path in paths:
-                with open(path, "rb") as f:
-                    while True:
-                        try:
-                            batch = pickle.load(f)
-                        except EOFError:
-                            break
-                        yield from batch
-
-        yield from self._writer.process((index, values()), plan)
+        values = (v for path in paths for v in read_run_file(path))
+        yield from self._writer.process((index, values), plan)
         for path in paths:
             with contextlib.suppress(OSError):
                 os.remove(path)
@@ -542,8 +529,7 @@ class MixRows(beam.PTransform):
         if _is_local_runner(rows.pipeline) if self._spill is None else self._spill:
             # Local runners: the routed copies go to per-shard run files and only (shard, path)
             # pairs are grouped, so no document passes through the runner process (issue #8).
-            spill_dir = os.path.join(os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir(),
-                                     f"corpusflow-mixture-{uuid.uuid4().hex}")
+            spill_dir = new_spill_dir("mixture")
             written = (
                 rows
                 | "Route" >> beam.ParDo(_RouteToRunsFn(_RouteFn(seed, self._write_pool), spill_dir), plan=plan_side)

@@ -164,8 +164,7 @@ class WriteShards(beam.PTransform):
 
     # >>> local-runner spill path (issue #6, owner: runners) >>>
     def _expand_spill(self, parts: list[beam.PCollection]) -> beam.PCollection:
-        spill_dir = os.path.join(os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir(),
-                                 f"corpusflow-spill-{self._prefix}-{uuid.uuid4().hex}")
+        spill_dir = new_spill_dir(f"spill-{self._prefix}")
         spills = [
             part | ("SpillRuns" if i == 0 else f"SpillRuns{i}") >> beam.ParDo(
                 _SpillRunsFn(spill_dir, self._schema, self._to_row, self._prefix, self._seed, self._spill_bytes))
@@ -203,6 +202,13 @@ _KEY_FIELDS = [pa.field("__k0", pa.uint64(), nullable=False)] + [
 ]
 _KEY_NAMES = [f.name for f in _KEY_FIELDS]
 _SPILL_BATCH_ROWS = 2000  # rows converted to Arrow at a time (Python dicts are ~3x larger)
+
+
+def new_spill_dir(kind: str) -> str:
+    """A fresh directory name for one transform's local run files: ``$CORPUSFLOW_SPILL_DIR`` or the
+    system temp directory, ``corpusflow-{kind}-{uuid}`` (created by the first writer)."""
+    root = os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir()
+    return os.path.join(root, f"corpusflow-{kind}-{uuid.uuid4().hex}")
 
 
 def _is_local_runner(pipeline: beam.Pipeline) -> bool:
