@@ -50,13 +50,9 @@ import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure import FULL_CONFIG, HERE, MAKE_CORPUS, REPO, process_tree
 from measure import machine as measure_machine
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-SHARED = os.path.join(os.path.dirname(REPO), "shared")
-MAKE_CORPUS = os.path.join(SHARED, "bench", "make_corpus.py")
-FULL_CONFIG = os.path.join(REPO, "configs", "pipelines", "full_ja80_en20.yaml")
 LID = os.path.join(REPO, "corpusflow", "resources", "lid.176.ftz")
 RESULTS = os.path.join(HERE, "results", "e2e.json")
 PROFILE_RESULTS = os.path.join(HERE, "results", "e2e_profile.json")
@@ -71,34 +67,6 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # ------------------------------------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    """Children of every thread of ``pid`` (Beam starts its SDK workers from a non-main thread)."""
-    out: list[int] = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                out.extend(int(x) for x in f.read().split())
-        except OSError:
-            continue
-    return out
-
-
-def _tree(root: int) -> list[int]:
-    out, stack, seen = [], [root], set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        out.append(pid)
-        stack.extend(_children(pid))
-    return out
-
-
 def _stat_cpu(pid: int, *, children: bool = True) -> float:
     """utime + stime (+ cutime + cstime of its reaped children) of one process, in seconds."""
     try:
@@ -111,7 +79,7 @@ def _stat_cpu(pid: int, *, children: bool = True) -> float:
 
 def tree_cpu_seconds(root: int) -> float:
     """CPU seconds of ``root`` and every live descendant, reaped descendants included."""
-    return sum(_stat_cpu(pid) for pid in _tree(root))
+    return sum(_stat_cpu(pid) for pid in process_tree(root))
 
 
 def _role(pid: int, root: int) -> str:
@@ -127,7 +95,7 @@ def _role(pid: int, root: int) -> str:
 
 def tree_rss_bytes(root: int) -> int:
     total = 0
-    for pid in _tree(root):
+    for pid in process_tree(root):
         try:
             with open(f"/proc/{pid}/statm") as f:
                 total += int(f.read().split()[1]) * PAGE
@@ -165,7 +133,7 @@ def run_tracked(cmd: list[str], *, env: dict[str, str] | None = None, interval: 
         while not done.is_set():
             peak = max(peak, tree_rss_bytes(proc.pid))
             cpu_seen = max(cpu_seen, tree_cpu_seconds(proc.pid))
-            for pid in _tree(proc.pid):
+            for pid in process_tree(proc.pid):
                 role = own[pid][0] if pid in own else _role(pid, proc.pid)
                 own[pid] = (role, max(own.get(pid, (role, 0.0))[1], _stat_cpu(pid, children=False)))
             time.sleep(interval)

@@ -44,14 +44,8 @@ import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from measure import machine, run_measured
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-SHARED = os.path.join(os.path.dirname(REPO), "shared")
-MAKE_CORPUS = os.path.join(SHARED, "bench", "make_corpus.py")
-FULL = os.path.join(REPO, "configs", "pipelines", "full_ja80_en20.yaml")
-
+from measure import FULL_CONFIG as FULL
+from measure import HERE, MAKE_CORPUS, REPO, machine, run_measured
 
 # ------------------------------------------------------------------------------------------------
 # Corpora and configs

@@ -14,6 +14,12 @@ import sys
 import threading
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+MAKE_CORPUS = os.path.join(SHARED, "bench", "make_corpus.py")
+FULL_CONFIG = os.path.join(REPO, "configs", "pipelines", "full_ja80_en20.yaml")
+
 
 def _children(pid: int) -> list[int]:
     """Children of every thread of ``pid``: Beam's FnApiRunner starts its multi_processing SDK
@@ -32,20 +38,29 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _tree_rss_bytes(root: int) -> int:
-    total, stack, seen = 0, [root], set()
-    page = os.sysconf("SC_PAGE_SIZE")
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (every thread's children, see :func:`_children`)."""
+    out: list[int] = []
+    stack, seen = [root], set()
     while stack:
         pid = stack.pop()
         if pid in seen:
             continue
         seen.add(pid)
+        out.append(pid)
+        stack.extend(_children(pid))
+    return out
+
+
+def _tree_rss_bytes(root: int) -> int:
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in process_tree(root):
         try:
             with open(f"/proc/{pid}/statm") as f:
                 total += int(f.read().split()[1]) * page
         except OSError:
             continue
-        stack.extend(_children(pid))
     return total
 
 
