@@ -4,9 +4,9 @@ A step with a side input (dedup's routing waits for the verdicts, the mixture's 
 the plan, id renaming for the id collisions) cannot be fused with the step that produces its
 main input, so on Beam's local runner (FnApiRunner) the main input is *materialised*: every
 element is encoded, sent over gRPC to the runner process, buffered there in memory, sent back
-and decoded. For documents that is the largest Beam overhead of a run (issue #8: ~300 µs of
-CPU per document and hop, measured by switching one hop off), and the runner process holds
-the whole collection in RAM.
+and decoded, and the runner process holds the whole collection in RAM. With the hand-off the
+full pipeline on 10k documents (multi_processing ×2) went from 3,506 to 3,252 CPU-µs per
+document, same output (issue #8, ``python -m corpusflow.profiling``).
 
 On a local runner (every worker shares this machine's file system) :class:`Handoff` instead
 appends the elements, pickled in batches, to local "run" files of about ``run_bytes`` each
