@@ -104,6 +104,7 @@ def _word_code(cp: int) -> int:
 
 
 _TABLES: dict[str, np.ndarray] = {}
+_ASTRAL: dict[str, dict[int, int]] = {}  # codes of characters above U+FFFF met so far (emoji...)
 
 
 def _table(kind: str) -> np.ndarray:
@@ -125,7 +126,12 @@ def _map_codepoints(text: str, kind: str) -> np.ndarray | None:
         out[bmp] = tab[cps[bmp]]
         astral = cps[~bmp]
         uniq, inv = np.unique(astral, return_inverse=True)
-        out[~bmp] = np.array([fn(int(cp)) for cp in uniq], dtype=np.uint32)[inv]
+        cache = _ASTRAL.setdefault(kind, {})
+        codes = [cache.get(cp) for cp in uniq.tolist()]
+        for i, cp in enumerate(uniq.tolist()):
+            if codes[i] is None:
+                codes[i] = cache[cp] = fn(cp)
+        out[~bmp] = np.array(codes, dtype=np.uint32)[inv]
     else:
         out = tab[cps]
     if (out == _SPECIAL).any():

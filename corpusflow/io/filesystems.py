@@ -189,7 +189,7 @@ class GzipChunkReader(io.RawIOBase):
                 return 0
             self._fill()
         n = min(len(b), len(self._buf) - self._pos)
-        b[:n] = self._buf[self._pos : self._pos + n]
+        b[:n] = memoryview(self._buf)[self._pos : self._pos + n]  # no intermediate copy
         self._pos += n
         return n
 
