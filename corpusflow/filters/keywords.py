@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from corpusflow.filters import kernels
 from corpusflow.filters.text import _K_CHAR, _K_STEP, TextView, codepoints, window_hashes
 
 _KATA_LO, _KATA_HI, _CHOON = 0x30A1, 0x30F4, 0x30FC  # HojiChar's [ァ-ヴー]
@@ -236,6 +237,14 @@ class KeywordIndex:
             sc["text"], sc["cps"] = text, cps
         return sc["text"], sc["cps"]
 
+    def _find_singles(self, text: str, found: list[tuple[int, int, str]]) -> None:
+        """Append (start, 1, keyword) for every occurrence of the one-character keywords."""
+        for c in self._singles:
+            p = text.find(c)
+            while p >= 0:
+                found.append((p, 1, c))
+                p = text.find(c, p + 1)
+
     def _verify(self, text: str, cand: np.ndarray, found: list[tuple[int, int, str]]) -> None:
         """Append (start, length, keyword) for the keywords that really start at ``cand``."""
         entries = self._entries
@@ -291,33 +300,48 @@ class KeywordIndex:
         if n == 0:
             sc["hits"] = out
             return out
-        text, cps = self._folded(view)
         found: list[tuple[int, int, str]] = []
-        if self._has_single:
-            for c in self._singles:
-                p = text.find(c)
-                while p >= 0:
-                    found.append((p, 1, c))
-                    p = text.find(c, p + 1)
-        if n >= 2 and self._word_starts_only:
-            self._verify(text, self._word_start_candidates(cps), found)
-        elif n >= 2 and (self._has2 or self._has3):
-            if cps is view.cps:
-                h2 = view.hashes(2)
-                h3 = view.hashes(3)
+        kern = kernels.get()
+        if kern is not None:
+            # one compiled pass over the code points (folded on the fly) gives the same candidate
+            # positions as the bitmap lookups below; the folded text is built only when needed
+            cand = None
+            if n >= 2 and (self._word_starts_only or self._has2 or self._has3):
+                cand = kern.kw_candidates(
+                    view.cps, self._bm2, self._bm3, _SHIFT, self._has2, self._has3, self.ignore_case,
+                    self._word_starts_only, self._first, _NOT_ALNUM,
+                )
+            if self._has_single or (cand is not None and len(cand)):
+                text, _ = self._folded(view)
             else:
-                hs = window_hashes(cps, 3)
-                h2, h3 = hs[1], hs[2]
-            # bitmap lookups: ``take`` on the (non-negative) int64 view of the top hash bits
-            # avoids numpy's fancy-indexing cast of uint64 indices
-            if self._has2:
-                mask = self._bm2.take((h2 >> _SHIFT).view(np.int64))
-            else:
-                mask = np.zeros(len(h2), dtype=bool)
-            if self._has3 and len(h3):
-                head = mask[: len(h3)]
-                np.logical_or(head, self._bm3.take((h3 >> _SHIFT).view(np.int64)), out=head)
-            self._verify(text, mask.nonzero()[0], found)
+                text = view.text
+            if self._has_single:
+                self._find_singles(text, found)
+            if cand is not None and len(cand):
+                self._verify(text, cand, found)
+        else:
+            text, cps = self._folded(view)
+            if self._has_single:
+                self._find_singles(text, found)
+            if n >= 2 and self._word_starts_only:
+                self._verify(text, self._word_start_candidates(cps), found)
+            elif n >= 2 and (self._has2 or self._has3):
+                if cps is view.cps:
+                    h2 = view.hashes(2)
+                    h3 = view.hashes(3)
+                else:
+                    hs = window_hashes(cps, 3)
+                    h2, h3 = hs[1], hs[2]
+                # bitmap lookups: ``take`` on the (non-negative) int64 view of the top hash bits
+                # avoids numpy's fancy-indexing cast of uint64 indices
+                if self._has2:
+                    mask = self._bm2.take((h2 >> _SHIFT).view(np.int64))
+                else:
+                    mask = np.zeros(len(h2), dtype=bool)
+                if self._has3 and len(h3):
+                    head = mask[: len(h3)]
+                    np.logical_or(head, self._bm3.take((h3 >> _SHIFT).view(np.int64)), out=head)
+                self._verify(text, mask.nonzero()[0], found)
         # boundary checks on the characters of ``text`` (aligned with ``cps``: folding keeps
         # one character per code point), as plain string comparisons
         for p, k, w in found:

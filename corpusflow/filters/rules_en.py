@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field, field_validator
 
+from corpusflow.filters import kernels
 from corpusflow.filters.base import (
     Failure,
     Filter,
@@ -48,6 +49,7 @@ from corpusflow.filters.text import (
     C_WIDE_LATIN,
     N_CLASSES,
     TextView,
+    _powers,
     dup_counts,
     run_lengths_sorted,
     span_hashes,
@@ -306,6 +308,10 @@ class GopherRepetition(Filter):
             "dup_line_chars": ratio(ldupc, n),
         }
         ns = sorted(set(p.max_top_ngram) | set(p.max_dup_ngram))
+        kern = kernels.get()
+        if kern is not None and ns:
+            self._measure_ngrams_compiled(kern, view, out)
+            return out
         stats = _word_ngram_stats(view, ns) if ns else {}
         for k in sorted(p.max_top_ngram):
             h, chars = stats[k]
@@ -336,6 +342,27 @@ class GopherRepetition(Filter):
                 total, cand = self._dup_chars(h, chars, k, cand)
                 out[f"dup{k}gram"] = ratio(total, n)
         return out
+
+    def _measure_ngrams_compiled(self, kern: Any, view: TextView, out: dict[str, float]) -> None:
+        """The word n-gram signals from one compiled kernel: the same hashes
+        (:func:`_word_ngram_stats`), the same most-frequent n-grams and the same left-to-right
+        repeat scan as the numpy code below, so the same integers and the same ratios."""
+        p = self.params
+        n = view.n_chars
+        # contiguous copies: one compiled specialisation whatever the token count
+        starts, ends = view.token_spans
+        m = len(starts)
+        top_ns = sorted(p.max_top_ngram)
+        dup_ns = sorted(p.max_dup_ngram)
+        inv, fwd = _powers(len(view.cps))
+        best, length, dup = kern.gopher_ngrams(
+            view.cps, np.ascontiguousarray(starts), np.ascontiguousarray(ends), inv, fwd, np.array(top_ns, dtype=np.int64), np.array(dup_ns, dtype=np.int64)
+        )
+        best_l, length_l, dup_l = best.tolist(), length.tolist(), dup.tolist()
+        for i, k in enumerate(top_ns):
+            out[f"top{k}gram"] = ratio(best_l[i] * (length_l[i] + (k - 1)), n) if m >= k else 0.0
+        for i, k in enumerate(dup_ns):
+            out[f"dup{k}gram"] = ratio(dup_l[i], n)
 
     @staticmethod
     def _dup_chars(

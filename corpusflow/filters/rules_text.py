@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from pydantic import Field, field_validator
 
+from corpusflow.filters import kernels
 from corpusflow.filters.base import (
     Failure,
     Filter,
@@ -129,6 +130,9 @@ class SingleCharRepetition(Filter):
         a = view.cps
         if len(a) == 0:
             return {"": 0.0}
+        kern = kernels.get()
+        if kern is not None:  # the same maximum, in one compiled pass
+            return {"": float(kern.longest_run(a))}
         change = (a[1:] != a[:-1]).nonzero()[0]
         if len(change) == 0:
             return {"": float(len(a))}
@@ -240,6 +244,17 @@ class CharRepetition(Filter):
         max: float = Field(0.33, ge=0, le=1, description="Reject when the ratio is >= this (HojiChar 0.33).")
 
     def measure(self, view: TextView) -> dict[str, float]:
+        kern = kernels.get()
+        if kern is not None:
+            # compiled: the same n-gram hashes, sorted and counted in one pass; windows, distinct
+            # n-grams and the repeated n-grams' counts (largest first) give the same ratio
+            windows, distinct, repeated_desc = kern.char_repetition_counts(view.cps, self.params.n)
+            if windows == 0:
+                return {"": 0.0}
+            k = min(int(math.sqrt(distinct)), len(repeated_desc))
+            if k <= 0:
+                return {"": 0.0}
+            return {"": float(int(repeated_desc[:k].sum())) / float(windows)}
         runs = view.ngram_runs(self.params.n)
         if len(runs) == 0:
             return {"": 0.0}

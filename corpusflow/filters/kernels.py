@@ -1,0 +1,368 @@
+"""Compiled (numba) kernels for the hot loops of the filter rules, with the numpy code as fallback.
+
+Every kernel here computes *exactly* what the numpy code of the rule that calls it computes —
+the same 64-bit hashes (:func:`corpusflow.filters.text.window_hashes` and
+:func:`~corpusflow.filters.text.span_hashes`), the same candidate positions, the same integer
+counts — in one pass over the code points instead of a dozen small numpy calls (whose fixed cost
+dominates on 1-5 KB documents). The rules turn the integers into the same float signals as
+before, so decisions, reason codes and every signal value are unchanged (checked by
+``tests/test_filters_kernels.py``, which runs both paths on real JA/EN text).
+
+Kernels:
+
+* :func:`kw_candidates` — positions whose 2-gram hash or 3-gram hash hits the keyword bitmaps
+  (:class:`~corpusflow.filters.keywords.KeywordIndex`), optionally only at word starts;
+* :func:`char_repetition_counts` — BigScience character-repetition counts (``text.char_repetition``);
+* :func:`longest_run` — longest run of one character (``text.single_char_repetition``);
+* :func:`gopher_ngrams` — Gopher word n-gram statistics (``en.gopher_repetition``).
+
+When numba is missing or ``CORPUSFLOW_NO_NUMBA=1`` is set, :func:`get` returns ``None`` and the
+rules use their numpy code. Compilation happens once per process (cached on disk by numba), in
+the chain's ``setup()`` (:func:`warm_up`), not on the first document.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+_K_CHAR = np.uint64(0x9E3779B97F4A7C15)  # = corpusflow.filters.text._K_CHAR
+_K_STEP = np.uint64(0xBF58476D1CE4E5B9)  # = corpusflow.filters.text._K_STEP
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # slot of a value in the hash tables of group_ids
+
+_STATE: dict[str, Any] = {"kernels": None, "tried": False, "disabled": False}
+
+
+_KERNEL_NAMES = ("group_ids", "dup_chars", "kw_candidates", "char_repetition_counts", "longest_run",
+                 "gopher_ngrams")
+
+
+def _compile() -> SimpleNamespace | None:
+    """Compile the kernels below with numba (callees first, so that callers see dispatchers).
+
+    The functions are defined at module level, so numba's on-disk cache holds them all (a
+    kernel that called another one through a closure would be recompiled in every process).
+    """
+    if os.environ.get("CORPUSFLOW_NO_NUMBA"):
+        return None
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a dependency; the numpy code still works
+        return None
+    g = globals()
+    out = {}
+    for name in _KERNEL_NAMES:
+        fn = g[name]
+        if not hasattr(fn, "py_func"):
+            g[name] = njit(cache=True, nogil=True, boundscheck=False)(fn)
+        out[name] = g[name]
+    return SimpleNamespace(**out)
+
+
+# The kernels (plain Python until :func:`_compile` replaces them by their numba versions; the
+# rules call them only through :func:`get`).
+
+
+def kw_candidates(cps, bm2, bm3, shift, has2, has3, fold_case, word_starts, first, not_alnum):  # type: ignore[no-untyped-def]
+    """Positions p (ascending) whose 2-gram hash is in ``bm2`` or whose 3-gram hash is in
+    ``bm3``. ``fold_case``: ASCII A-Z read as a-z. ``word_starts``: only positions whose
+    character is in ``first`` and, after position 0, whose previous character is in
+    ``not_alnum`` (the word-boundary pre-selection of KeywordIndex)."""
+    n = cps.shape[0]
+    out = np.empty(max(n - 1, 0), dtype=np.int64)
+    k = 0
+    if n < 2:
+        return out[:0]
+    c0 = np.uint64(cps[0])
+    if fold_case and c0 >= 0x41 and c0 <= 0x5A:
+        c0 += np.uint64(0x20)
+    c1 = np.uint64(cps[1])
+    if fold_case and c1 >= 0x41 and c1 <= 0x5A:
+        c1 += np.uint64(0x20)
+    for p in range(n - 1):
+        if p + 2 < n:
+            c2 = np.uint64(cps[p + 2])
+            if fold_case and c2 >= 0x41 and c2 <= 0x5A:
+                c2 += np.uint64(0x20)
+        else:
+            c2 = np.uint64(0)
+        ok = True
+        if word_starts:
+            ok = first[c0]
+            if ok and p > 0:
+                prev = np.uint64(cps[p - 1])
+                if fold_case and prev >= 0x41 and prev <= 0x5A:
+                    prev += np.uint64(0x20)
+                ok = not_alnum[prev]
+        if ok:
+            h2 = (c0 * _K_CHAR) * _K_STEP ^ (c1 * _K_CHAR)
+            hit = has2 and bm2[h2 >> shift]
+            if not hit and has3 and p + 2 < n:
+                h3 = h2 * _K_STEP ^ (c2 * _K_CHAR)
+                hit = bm3[h3 >> shift]
+            if hit:
+                out[k] = p
+                k += 1
+        c0 = c1
+        c1 = c2
+    return out[:k]
+
+def group_ids(vals):  # type: ignore[no-untyped-def]
+    """Group equal values: (group id of every value, numbered by first appearance; size of
+    every group). An open-addressing hash table on the exact 64-bit values, so linear time;
+    the groups are exactly those a sort would find."""
+    m = vals.shape[0]
+    cap = 16
+    while cap < 2 * m:
+        cap *= 2
+    bits = 0
+    while (1 << bits) < cap:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    mask = cap - 1
+    keys = np.empty(cap, dtype=np.uint64)
+    slot_gid = np.full(cap, -1, dtype=np.int64)
+    gid = np.empty(m, dtype=np.int64)
+    sizes = np.zeros(m, dtype=np.int64)
+    ng = 0
+    for i in range(m):
+        v = vals[i]
+        s = np.int64((v * _MIX) >> shift)
+        while True:
+            g = slot_gid[s]
+            if g < 0:
+                keys[s] = v
+                slot_gid[s] = ng
+                gid[i] = ng
+                sizes[ng] = 1
+                ng += 1
+                break
+            if keys[s] == v:
+                gid[i] = g
+                sizes[g] += 1
+                break
+            s = (s + 1) & mask
+    return gid, sizes[:ng]
+
+def char_repetition_counts(cps, n):  # type: ignore[no-untyped-def]
+    """(windows, distinct n-grams, repeated n-gram counts sorted descending) of the character
+    n-grams, hashed as ``window_hashes`` does."""
+    m = cps.shape[0] - n + 1
+    if m <= 0:
+        return 0, 0, np.zeros(0, dtype=np.int64)
+    h = np.empty(m, dtype=np.uint64)
+    for i in range(m):
+        x = np.uint64(cps[i]) * _K_CHAR
+        for j in range(1, n):
+            x = x * _K_STEP ^ (np.uint64(cps[i + j]) * _K_CHAR)
+        h[i] = x
+    _, sizes = group_ids(h)
+    nrep = 0
+    for g in range(sizes.shape[0]):
+        if sizes[g] > 1:
+            nrep += 1
+    rep = np.empty(nrep, dtype=np.int64)
+    j = 0
+    for g in range(sizes.shape[0]):
+        if sizes[g] > 1:
+            rep[j] = sizes[g]
+            j += 1
+    rep.sort()
+    return m, sizes.shape[0], rep[::-1].copy()
+
+def longest_run(cps):  # type: ignore[no-untyped-def]
+    """Length of the longest run of one repeated code point (0 for an empty array)."""
+    n = cps.shape[0]
+    if n == 0:
+        return 0
+    best = 1
+    run = 1
+    for i in range(1, n):
+        if cps[i] == cps[i - 1]:
+            run += 1
+        else:
+            if run > best:
+                best = run
+            run = 1
+    if run > best:
+        best = run
+    return best
+
+def dup_chars(h, chars, k, cand, first_n):  # type: ignore[no-untyped-def]
+    """rules_en.GopherRepetition._dup_chars (same candidate pruning, same greedy skip)."""
+    m = h.shape[0]
+    empty = np.zeros(0, dtype=np.int64)
+    if m < 2:
+        return 0, empty
+    if first_n:
+        pos = np.arange(m)
+    else:
+        cnt = 0
+        for i in range(cand.shape[0]):
+            if cand[i] < m:
+                cnt += 1
+        pos = np.empty(cnt, dtype=np.int64)
+        j = 0
+        for i in range(cand.shape[0]):
+            if cand[i] < m:
+                pos[j] = cand[i]
+                j += 1
+    npos = pos.shape[0]
+    if npos < 2:
+        return 0, pos[:0]
+    sub = np.empty(npos, dtype=np.uint64)
+    for i in range(npos):
+        sub[i] = h[pos[i]]
+    gid, sizes = group_ids(sub)
+    if sizes.shape[0] == npos:  # no n-gram occurs twice
+        return 0, pos[:0]
+    # groups are numbered by first appearance in ``pos`` (ascending): a window repeats an
+    # earlier one exactly when its group was opened before it
+    ng = 0
+    for i in range(npos):
+        if sizes[gid[i]] > 1:
+            ng += 1
+    group = np.empty(ng, dtype=np.int64)
+    j = 0
+    opened = 0
+    total = 0
+    nxt = -1
+    for i in range(npos):
+        g = gid[i]
+        if sizes[g] > 1:
+            group[j] = pos[i]
+            j += 1
+        if g < opened:  # an earlier window had the same n-gram
+            q = pos[i]
+            if q >= nxt:
+                total += chars[q]
+                nxt = q + k
+        else:
+            opened += 1
+    return total, group
+
+def gopher_ngrams(cps, starts, ends, inv, fwd, top_ns, dup_ns):  # type: ignore[no-untyped-def]
+    """Per n of ``top_ns``: (count of the most frequent word n-gram, characters of the longest
+    of them without the joining spaces); per n of ``dup_ns`` (ascending): characters of
+    repeated n-grams. Word hashes are ``span_hashes``, n-gram hashes ``window_hashes`` of
+    them; ``inv``/``fwd`` are the power tables of ``span_hashes``."""
+    m = starts.shape[0]
+    top_best = np.zeros(top_ns.shape[0], dtype=np.int64)
+    top_len = np.zeros(top_ns.shape[0], dtype=np.int64)
+    dup_tot = np.zeros(dup_ns.shape[0], dtype=np.int64)
+    if m == 0:
+        return top_best, top_len, dup_tot
+    ncp = cps.shape[0]
+    # span_hashes: prefix sums of (c * K1 + 1) * B^-i, re-based at each word start
+    pre = np.empty(ncp + 1, dtype=np.uint64)
+    pre[0] = np.uint64(0)
+    acc = np.uint64(0)
+    for i in range(ncp):
+        acc += (np.uint64(cps[i]) * _K_CHAR + np.uint64(1)) * inv[i]
+        pre[i + 1] = acc
+    a = np.empty(m, dtype=np.uint64)
+    csum = np.zeros(m + 1, dtype=np.int64)
+    for w in range(m):
+        s = starts[w]
+        e = ends[w]
+        x = (pre[e] - pre[s]) * fwd[s]
+        x ^= x >> np.uint64(31)
+        x *= _K_STEP
+        x ^= np.uint64(e - s)
+        x ^= x >> np.uint64(29)
+        a[w] = x * _K_CHAR  # window_hashes(word hashes): h_1 = wh * K1
+        csum[w + 1] = csum[w] + (e - s)
+    nmax = 1
+    for t in range(top_ns.shape[0]):
+        nmax = max(nmax, top_ns[t])
+    for t in range(dup_ns.shape[0]):
+        nmax = max(nmax, dup_ns[t])
+    # hs[n-1][i] = hash of words i..i+n-1 (rows beyond the text's words stay unused)
+    hs = np.empty((nmax, m), dtype=np.uint64)
+    for i in range(m):
+        hs[0, i] = a[i]
+    for n in range(2, nmax + 1):
+        for i in range(m - n + 1):
+            hs[n - 1, i] = hs[n - 2, i] * _K_STEP ^ a[i + n - 1]
+    for t in range(top_ns.shape[0]):
+        n = top_ns[t]
+        cnt = m - n + 1
+        if cnt <= 0:
+            continue
+        gid, sizes = group_ids(hs[n - 1, :cnt])
+        best = 0
+        for g in range(sizes.shape[0]):
+            if sizes[g] > best:
+                best = sizes[g]
+        # the longest window among the n-grams occurring ``best`` times
+        length = 0
+        for i in range(cnt):
+            if sizes[gid[i]] == best:
+                c = csum[i + n] - csum[i]
+                if c > length:
+                    length = c
+        top_best[t] = best
+        top_len[t] = length
+    cand = np.zeros(0, dtype=np.int64)
+    for t in range(dup_ns.shape[0]):
+        n = dup_ns[t]
+        cnt = max(m - n + 1, 0)
+        chars = np.empty(cnt, dtype=np.int64)
+        for i in range(cnt):
+            chars[i] = csum[i + n] - csum[i]
+        total, cand = dup_chars(hs[n - 1, :cnt], chars, n, cand, t == 0)
+        dup_tot[t] = total
+    return top_best, top_len, dup_tot
+
+
+def get() -> SimpleNamespace | None:
+    """The compiled kernels, or ``None`` (numba missing, ``CORPUSFLOW_NO_NUMBA=1``, or inside
+    :func:`disabled`): callers then use their numpy code."""
+    if _STATE["disabled"]:
+        return None
+    if not _STATE["tried"]:
+        _STATE["kernels"] = _compile()
+        _STATE["tried"] = True
+    return _STATE["kernels"]
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Run the numpy code paths inside the block (tests compare both paths)."""
+    old = _STATE["disabled"]
+    _STATE["disabled"] = True
+    try:
+        yield
+    finally:
+        _STATE["disabled"] = old
+
+
+_WARM: dict[str, bool] = {}
+
+
+def warm_up() -> bool:
+    """Compile (or load from numba's disk cache) every kernel now; True when numba is used."""
+    k = get()
+    if k is None:
+        return False
+    if not _WARM.get("done"):
+        cps = np.frombuffer("ab cd ab cd ab cd ef".encode("utf-32-le"), dtype=np.uint32)
+        bm = np.zeros(1 << 18, dtype=np.bool_)
+        lut = np.zeros(0x110001, dtype=np.bool_)
+        k.kw_candidates(cps, bm, bm, np.uint64(46), True, True, False, False, lut, lut)
+        k.kw_candidates(cps, bm, bm, np.uint64(46), True, True, True, True, lut, lut)
+        k.char_repetition_counts(cps, 5)
+        k.longest_run(cps)
+        from corpusflow.filters.text import _powers
+
+        inv, fwd = _powers(len(cps))
+        st = np.array([0, 3, 6], dtype=np.int64)
+        k.gopher_ngrams(cps, st, st + 2, inv, fwd, np.array([2, 3], dtype=np.int64),
+                        np.array([5, 6], dtype=np.int64))
+        _WARM["done"] = True
+    return True
