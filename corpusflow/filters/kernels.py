@@ -14,7 +14,10 @@ Kernels:
   (:class:`~corpusflow.filters.keywords.KeywordIndex`), optionally only at word starts;
 * :func:`char_repetition_counts` — BigScience character-repetition counts (``text.char_repetition``);
 * :func:`longest_run` — longest run of one character (``text.single_char_repetition``);
-* :func:`gopher_ngrams` — Gopher word n-gram statistics (``en.gopher_repetition``).
+* :func:`gopher_ngrams` — Gopher word n-gram statistics (``en.gopher_repetition``);
+* :func:`class_counts` — characters per class (:attr:`TextView.class_counts`);
+* :func:`tokens` — whitespace tokens and word statistics (:attr:`TextView.token_spans`,
+  ``rules_en.word_stats``).
 
 When numba is missing or ``CORPUSFLOW_NO_NUMBA=1`` is set, :func:`get` returns ``None`` and the
 rules use their numpy code. Compilation happens once per process (cached on disk by numba), in
@@ -39,7 +42,7 @@ _STATE: dict[str, Any] = {"kernels": None, "tried": False, "disabled": False}
 
 
 _KERNEL_NAMES = ("group_ids", "dup_chars", "kw_candidates", "char_repetition_counts", "longest_run",
-                 "gopher_ngrams")
+                 "gopher_ngrams", "class_counts", "tokens")
 
 
 def _compile() -> SimpleNamespace | None:
@@ -364,5 +367,58 @@ def warm_up() -> bool:
         st = np.array([0, 3, 6], dtype=np.int64)
         k.gopher_ngrams(cps, st, st + 2, inv, fwd, np.array([2, 3], dtype=np.int64),
                         np.array([5, 6], dtype=np.int64))
+        from corpusflow.filters.text import C_NEWLINE, C_SPACE, CLASS_LUT, N_CLASSES, TOKEN_BITS
+
+        k.class_counts(cps, CLASS_LUT, N_CLASSES)
+        k.tokens(cps, CLASS_LUT, C_SPACE, C_NEWLINE, TOKEN_BITS)
         _WARM["done"] = True
     return True
+
+
+def class_counts(cps, lut, n_classes):  # type: ignore[no-untyped-def]
+    """Number of characters of every class (``np.bincount(lut[cps], minlength=n_classes)``)."""
+    out = np.zeros(n_classes, dtype=np.int64)
+    for i in range(cps.shape[0]):
+        out[lut[cps[i]]] += 1
+    return out
+
+
+def tokens(cps, lut, space_a, space_b, bits):  # type: ignore[no-untyped-def]
+    """Whitespace tokens and the word statistics of ``rules_en.word_stats`` in one pass.
+
+    A token is a maximal run of characters whose class (``lut``) is neither ``space_a`` nor
+    ``space_b``; ``bits[class]``: 1 = word character, 2 = letter. Returns (starts, ends, tokens
+    with a word character, word characters, tokens with a letter)."""
+    n = cps.shape[0]
+    starts = np.empty(n // 2 + 1, dtype=np.int64)
+    ends = np.empty(n // 2 + 1, dtype=np.int64)
+    m = 0
+    words = 0
+    word_chars = 0
+    alpha = 0
+    acc = 0
+    inside = False
+    for i in range(n):
+        c = lut[cps[i]]
+        if c == space_a or c == space_b:  # noqa: SIM109 - two scalar compares in numba
+            if inside:
+                ends[m] = i
+                m += 1
+                words += acc & 1
+                alpha += (acc >> 1) & 1
+                inside = False
+        else:
+            b = bits[c]
+            word_chars += b & 1
+            if inside:
+                acc |= b
+            else:
+                starts[m] = i
+                acc = b
+                inside = True
+    if inside:
+        ends[m] = n
+        m += 1
+        words += acc & 1
+        alpha += (acc >> 1) & 1
+    return starts[:m].copy(), ends[:m].copy(), words, word_chars, alpha

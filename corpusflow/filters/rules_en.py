@@ -117,7 +117,12 @@ def word_stats(view: TextView) -> dict[str, float]:
     if st is not None:
         return st
     starts, _ = view.token_spans
-    if len(starts) == 0:
+    ts = view.token_stats  # counted by the compiled token kernel, with the same bit table
+    if ts is not None:
+        words, word_chars, alpha = ts
+        st = {"tokens": float(len(starts)), "words": float(words), "word_chars": float(word_chars),
+              "alpha_tokens": float(alpha)}
+    elif len(starts) == 0:
         st = {"tokens": 0.0, "words": 0.0, "word_chars": 0.0, "alpha_tokens": 0.0}
     else:
         # one byte per character: bit 1 = word character, bit 2 = letter. OR-ing each token's

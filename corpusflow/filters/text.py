@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from corpusflow.filters import kernels
+
 if TYPE_CHECKING:
     from corpusflow.document import Document
 
@@ -96,6 +98,15 @@ _LUT[ord("\n")] = C_NEWLINE
 _LUT[0x110000] = C_OTHER  # sentinel slot, never produced by text
 
 CLASS_LUT = _LUT
+
+# Per class, for the English word statistics (``rules_en.word_stats``): bit 1 = part of a word
+# (not whitespace, punctuation, symbols or pictographs), bit 2 = a letter of any script (OTHER
+# is mostly non-Latin letters).
+_NOT_WORD_CLASSES = (C_SYMBOL, C_KUTEN, C_TOTEN, C_EMOJI, C_SPACE, C_NEWLINE)
+_LETTER_CLASSES = (C_LATIN, C_WIDE_LATIN, C_HIRAGANA, C_KATAKANA, C_KANJI, C_CHOON, C_HALF_KATAKANA, C_OTHER)
+TOKEN_BITS = np.ones(N_CLASSES, dtype=np.uint8)
+TOKEN_BITS[list(_NOT_WORD_CLASSES)] = 0
+TOKEN_BITS[list(_LETTER_CLASSES)] |= 2
 
 # Hash constants for character n-gram windows (64-bit, wrap-around arithmetic).
 _K_CHAR = np.uint64(0x9E3779B97F4A7C15)
@@ -261,7 +272,11 @@ class TextView:
     def class_counts(self) -> np.ndarray:
         """Number of characters of every class, indexed by ``C_*``."""
         if self._cc is None:
-            self._cc = np.bincount(self.classes, minlength=N_CLASSES)
+            kern = kernels.get()
+            if kern is not None and self._classes is None:  # no per-character class array needed
+                self._cc = kern.class_counts(self.cps, CLASS_LUT, N_CLASSES)
+            else:
+                self._cc = np.bincount(self.classes, minlength=N_CLASSES)
         return self._cc
 
     def count(self, *classes: int) -> int:
@@ -330,6 +345,14 @@ class TextView:
         sc = self.cache("tokens")
         sp = sc.get("spans")
         if sp is None:
+            kern = kernels.get()
+            if kern is not None:
+                starts, ends, words, word_chars, alpha = kern.tokens(
+                    self.cps, CLASS_LUT, C_SPACE, C_NEWLINE, TOKEN_BITS
+                )
+                sp = sc["spans"] = (starts, ends)
+                sc["stats"] = (words, word_chars, alpha)
+                return sp
             cls = self.classes
             space = (cls == C_SPACE) | (cls == C_NEWLINE)
             edge = np.empty(len(cls) + 1, dtype=bool)
@@ -345,6 +368,13 @@ class TextView:
         return sp
 
     # --- character n-grams ------------------------------------------------------------------
+    @property
+    def token_stats(self) -> tuple[int, int, int] | None:
+        """(tokens with a word character, word characters, tokens with a letter) when the
+        compiled token kernel produced :attr:`token_spans`, else ``None``."""
+        _ = self.token_spans
+        return self.cache("tokens").get("stats")
+
     def hashes(self, n: int) -> np.ndarray:
         """Hashes of all character n-grams of the text (cached, computed incrementally)."""
         hs = self._hashes
