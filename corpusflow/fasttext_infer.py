@@ -371,7 +371,11 @@ def _predict_kernel(data, minn, maxn, bucket, eos_wid, slots, whash, wblob, woff
     """
     f32 = np.float32
     dim = inp.shape[1]
-    hidden[:] = 0
+    # A local accumulator, copied to `hidden` at the end: LLVM may then keep it in registers
+    # (it cannot prove that an argument array does not alias `inp`): 81 -> 56 us per document
+    # (/tmp/ftab2.py: sum of per-document minima of 15 runs, 300 make_corpus documents).
+    hidden_out = hidden
+    hidden = np.zeros(dim, dtype=np.float32)
     n_inputs = 0
     n = data.shape[0]
     cap_mask = slots.shape[0] - 1
@@ -476,11 +480,13 @@ def _predict_kernel(data, minn, maxn, bucket, eos_wid, slots, whash, wblob, woff
                 nch += 1
             i += 1
     if n_inputs == 0:
+        hidden_out[:] = 0
         return 0
     # Model::computeHidden: hidden.mul(1.0 / n) with the factor rounded to float
     scale = f32(1.0 / n_inputs)
     for j in range(dim):
         hidden[j] = hidden[j] * scale
+    hidden_out[:] = hidden
     # HierarchicalSoftmaxLoss::dfs, iteratively: left child first, same pruning
     min_score = f32(math.log(np.float64(threshold) + _LOG_EPS))
     stack_node = np.empty(2 * osz + 2, dtype=np.int32)
