@@ -373,7 +373,7 @@ def _predict_kernel(data, minn, maxn, bucket, eos_wid, slots, whash, wblob, woff
     dim = inp.shape[1]
     # A local accumulator, copied to `hidden` at the end: LLVM may then keep it in registers
     # (it cannot prove that an argument array does not alias `inp`): 81 -> 56 us per document
-    # (/tmp/ftab2.py: sum of per-document minima of 15 runs, 300 make_corpus documents).
+    # (sum of per-document minima, make_corpus documents; see bench/bench_langid.py).
     hidden_out = hidden
     hidden = np.zeros(dim, dtype=np.float32)
     n_inputs = 0
