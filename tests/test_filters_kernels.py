@@ -253,3 +253,40 @@ def test_disabled_restores_state():
     with kernels.disabled():
         assert kernels.get() is None
     assert kernels.get() is before
+
+
+# Line and sentence spans ------------------------------------------------------------------------
+
+
+@needs_numba
+def test_spans_are_the_string_lists(real_texts):
+    """The compiled spans cut exactly :attr:`TextView.lines` and :attr:`TextView.ja_sentences`,
+    and their summaries are :func:`dup_counts` plus the longest length."""
+    from corpusflow.filters.text import dup_counts
+
+    extra = ["a\r\n b \n\n\u3000c\u3000\n", "はい。。いいえ！？\n 本当 。\n", "…\n...\n・", "x\x1cy\x1f\n\x85"]
+    for t in real_texts["ja"] + real_texts["en"] + extra:
+        v = TextView(t)
+        for kind, ref in (("lines", v.lines), ("sentences", v.ja_sentences)):
+            starts, ends = v.spans(kind)
+            assert [t[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)] == ref, t[:100]
+            n, dup, chars, dup_chars, longest = v.span_summary(kind)
+            assert (n, dup, chars, dup_chars) == dup_counts(ref)
+            assert longest == max(map(len, ref), default=0)
+            for suffixes in (("...", "…"), ("・", "…", "..."), ("。",), ("",)):
+                assert v.count_endings(kind, suffixes) == sum(1 for x in ref if x.endswith(suffixes))
+
+
+@needs_numba
+def test_span_summary_counts_strings_when_hashes_collide(monkeypatch):
+    """If two different lines shared a hash, the kernel says so and the strings are counted."""
+    real = kernels.get()
+
+    def colliding(cps, starts, ends):  # what span_dups returns on a hash collision
+        return len(starts), 0, 0, 0, 0, False
+
+    fake = type(real)(**{**vars(real), "span_dups": colliding})
+    monkeypatch.setitem(kernels._STATE, "kernels", fake)
+    v = TextView("ab\ncd\nab\nxyz")
+    # 4 lines, "ab" once more: 1 duplicate of 2 characters, 9 characters in all
+    assert v.span_summary("lines")[:4] == (4, 1, 9, 2)

@@ -17,7 +17,10 @@ Kernels:
 * :func:`gopher_ngrams` — Gopher word n-gram statistics (``en.gopher_repetition``);
 * :func:`class_counts` — characters per class (:attr:`TextView.class_counts`);
 * :func:`tokens` — whitespace tokens and word statistics (:attr:`TextView.token_spans`,
-  ``rules_en.word_stats``).
+  ``rules_en.word_stats``);
+* :func:`line_spans`, :func:`sentence_spans` — the non-empty stripped lines and the Swallow
+  sentences as spans, and :func:`span_dups` / :func:`count_suffixes` — their duplicate counts
+  (confirmed character by character) and how many end with given suffixes.
 
 When numba is missing or ``CORPUSFLOW_NO_NUMBA=1`` is set, :func:`get` returns ``None`` and the
 rules use their numpy code. Compilation happens once per process (cached on disk by numba), in
@@ -42,7 +45,8 @@ _STATE: dict[str, Any] = {"kernels": None, "tried": False, "disabled": False}
 
 
 _KERNEL_NAMES = ("group_ids", "dup_chars", "kw_candidates", "char_repetition_counts", "longest_run",
-                 "gopher_ngrams", "class_counts", "tokens")
+                 "gopher_ngrams", "class_counts", "tokens", "line_spans", "sentence_spans", "span_dups",
+                 "count_suffixes")
 
 
 def _compile() -> SimpleNamespace | None:
@@ -371,6 +375,12 @@ def warm_up() -> bool:
 
         k.class_counts(cps, CLASS_LUT, N_CLASSES)
         k.tokens(cps, CLASS_LUT, C_SPACE, C_NEWLINE, TOKEN_BITS)
+        from corpusflow.filters.text import C_KUTEN
+
+        ls, le = k.line_spans(cps, CLASS_LUT, C_SPACE, 10)
+        k.sentence_spans(cps, CLASS_LUT, C_SPACE, C_KUTEN, 10)
+        k.span_dups(cps, ls, le)
+        k.count_suffixes(cps, ls, le, np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64))
         _WARM["done"] = True
     return True
 
@@ -422,3 +432,127 @@ def tokens(cps, lut, space_a, space_b, bits):  # type: ignore[no-untyped-def]
         words += acc & 1
         alpha += (acc >> 1) & 1
     return starts[:m].copy(), ends[:m].copy(), words, word_chars, alpha
+
+
+def line_spans(cps, lut, space_cls, nl):  # type: ignore[no-untyped-def]
+    """(starts, ends) of the non-empty lines of ``text.split("\\n")`` after ``str.strip()``
+    (the whitespace classes are exactly ``str.isspace``), as :attr:`TextView.lines` keeps them."""
+    n = cps.shape[0]
+    starts = np.empty(n // 2 + 1, dtype=np.int64)
+    ends = np.empty(n // 2 + 1, dtype=np.int64)
+    m = 0
+    a = 0
+    for i in range(n + 1):
+        if i == n or cps[i] == nl:
+            s = a
+            e = i
+            while s < e and lut[cps[s]] == space_cls:
+                s += 1
+            while e > s and lut[cps[e - 1]] == space_cls:
+                e -= 1
+            if e > s:
+                starts[m] = s
+                ends[m] = e
+                m += 1
+            a = i + 1
+    return starts[:m].copy(), ends[:m].copy()
+
+
+def sentence_spans(cps, lut, space_cls, kuten_cls, nl):  # type: ignore[no-untyped-def]
+    """(starts, ends) of the Swallow sentences of :attr:`TextView.ja_sentences`: the matches of
+    ``[^。．！？!?\\n]+[。．！？!?]?`` (the kuten class is exactly these six characters) found left
+    to right, stripped, non-empty."""
+    n = cps.shape[0]
+    starts = np.empty(n // 2 + 1, dtype=np.int64)
+    ends = np.empty(n // 2 + 1, dtype=np.int64)
+    m = 0
+    i = 0
+    while i < n:
+        c = cps[i]
+        if c == nl or lut[c] == kuten_cls:
+            i += 1
+            continue
+        s = i
+        while i < n and cps[i] != nl and lut[cps[i]] != kuten_cls:
+            i += 1
+        if i < n and lut[cps[i]] == kuten_cls:
+            i += 1
+        e = i
+        while s < e and lut[cps[s]] == space_cls:
+            s += 1
+        while e > s and lut[cps[e - 1]] == space_cls:
+            e -= 1
+        if e > s:
+            starts[m] = s
+            ends[m] = e
+            m += 1
+    return starts[:m].copy(), ends[:m].copy()
+
+
+def span_dups(cps, starts, ends):  # type: ignore[no-untyped-def]
+    """:func:`corpusflow.filters.text.dup_counts` of the substrings ``[starts[i], ends[i])``:
+    (items, duplicate occurrences, characters, duplicate characters, longest, exact). Equal
+    hashes are confirmed by comparing the code points; ``exact`` is False when two different
+    substrings share a hash (the caller then counts the strings themselves)."""
+    m = starts.shape[0]
+    h = np.empty(m, dtype=np.uint64)
+    total = 0
+    longest = 0
+    for j in range(m):
+        s = starts[j]
+        e = ends[j]
+        x = np.uint64(e - s) * _K_STEP
+        for i in range(s, e):
+            x = (x ^ (np.uint64(cps[i]) * _K_CHAR)) * _K_STEP
+        h[j] = x ^ (x >> np.uint64(29))
+        total += e - s
+        if e - s > longest:
+            longest = e - s
+    gid, sizes = group_ids(h)
+    ng = sizes.shape[0]
+    if ng == m:
+        return m, 0, total, 0, longest, True
+    first = np.full(ng, -1, dtype=np.int64)
+    dup_chars = 0
+    for j in range(m):
+        g = gid[j]
+        f = first[g]
+        if f < 0:
+            first[g] = j
+            continue
+        # a later occurrence: check it is the same string as the group's first one
+        s0 = starts[f]
+        s1 = starts[j]
+        ln = ends[j] - s1
+        if ends[f] - s0 != ln:
+            return m, 0, total, 0, longest, False
+        for i in range(ln):
+            if cps[s0 + i] != cps[s1 + i]:
+                return m, 0, total, 0, longest, False
+        dup_chars += ln
+    return m, m - ng, total, dup_chars, longest, True
+
+
+def count_suffixes(cps, starts, ends, suf, suf_off):  # type: ignore[no-untyped-def]
+    """How many substrings ``[starts[i], ends[i])`` end with one of the suffixes (code points
+    ``suf[suf_off[k]:suf_off[k + 1]]``), as ``str.endswith(tuple)`` counts them."""
+    m = starts.shape[0]
+    ns = suf_off.shape[0] - 1
+    cnt = 0
+    for j in range(m):
+        s = starts[j]
+        e = ends[j]
+        for k in range(ns):
+            a = suf_off[k]
+            ln = suf_off[k + 1] - a
+            if ln > e - s:
+                continue
+            ok = True
+            for i in range(ln):
+                if cps[e - ln + i] != suf[a + i]:
+                    ok = False
+                    break
+            if ok:
+                cnt += 1
+                break
+    return cnt

@@ -329,6 +329,9 @@ class AvgSentenceLength(Filter):
         max: float | None = Field(90, ge=1, description="Maximum mean length (Swallow 90).")
 
     def measure(self, view: TextView) -> dict[str, float]:
+        if view.spans("sentences") is not None:  # compiled: the same count and total length
+            n, _, total, _, _ = view.span_summary("sentences")
+            return {"": total / n if n else 0.0, "sentences": float(n)}
         a = _sentence_lengths(view)
         return {"": sum(a) / len(a) if a else 0.0, "sentences": float(len(a))}
 
@@ -352,6 +355,9 @@ class MaxSentenceLength(Filter):
         max: int = Field(200, ge=1, description="Maximum sentence length (Swallow 200).")
 
     def measure(self, view: TextView) -> dict[str, float]:
+        if view.spans("sentences") is not None:
+            n, _, _, _, longest = view.span_summary("sentences")
+            return {"": float(longest) if n else 0.0}
         a = _sentence_lengths(view)
         return {"": float(max(a)) if a else 0.0}
 
@@ -373,8 +379,11 @@ class EllipsisSentences(Filter):
         endings: list[str] = Field(default_factory=lambda: ["・", "…", "..."], min_length=1)
 
     def measure(self, view: TextView) -> dict[str, float]:
-        sents = view.ja_sentences
         ends = tuple(self.params.endings)
+        if view.spans("sentences") is not None:
+            n = view.span_summary("sentences")[0]
+            return {"": ratio(view.count_endings("sentences", ends), n)}
+        sents = view.ja_sentences
         return {"": ratio(sum(1 for s in sents if s.endswith(ends)), len(sents))}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
@@ -401,11 +410,16 @@ class DuplicateLines(Filter):
     causes = ("too_many", "too_many_chars")
     Params = _DupParams
 
+    span_kind: ClassVar[str] = "lines"
+
     def _items(self, view: TextView) -> list[str]:
         return view.lines
 
     def measure(self, view: TextView) -> dict[str, float]:
-        n, dup, chars, dup_chars = dup_counts(self._items(view))
+        if view.spans(self.span_kind) is not None:  # compiled: the same four counts
+            n, dup, chars, dup_chars, _ = view.span_summary(self.span_kind)
+        else:
+            n, dup, chars, dup_chars = dup_counts(self._items(view))
         return {"": ratio(dup, n), "chars": ratio(dup_chars, chars)}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
@@ -417,6 +431,8 @@ class DuplicateLines(Filter):
 class DuplicateSentences(DuplicateLines):
     """Swallow ``duplicate_sentence_fraction`` (> 0.30) and ``..._in_character`` (> 0.20), over
     the Swallow sentences. Reasons: ``ja.duplicate_sentences.too_many`` / ``too_many_chars``."""
+
+    span_kind: ClassVar[str] = "sentences"
 
     def _items(self, view: TextView) -> list[str]:
         return view.ja_sentences

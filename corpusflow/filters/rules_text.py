@@ -189,8 +189,13 @@ class ShortLines(Filter):
         min_lines: int = Field(1, ge=1, description="Only judge documents with at least this many lines.")
 
     def measure(self, view: TextView) -> dict[str, float]:
-        lines = view.lines
         k = self.params.max_line_chars
+        sp = view.spans("lines")
+        if sp is not None:  # compiled line spans: the same lengths
+            n = len(sp[0])
+            short = int(np.count_nonzero((sp[1] - sp[0]) <= k))
+            return {"": ratio(short, n), "lines": float(n)}
+        lines = view.lines
         short = sum(1 for ln in lines if len(ln) <= k)
         return {"": ratio(short, len(lines)), "lines": float(len(lines))}
 
@@ -217,6 +222,9 @@ class EndingEllipsis(Filter):
         max: float = Field(0.7, ge=0, le=1, description="Maximum share of lines ending with an ellipsis.")
 
     def measure(self, view: TextView) -> dict[str, float]:
+        sp = view.spans("lines")
+        if sp is not None:
+            return {"": ratio(view.count_endings("lines", ("...", "…")), len(sp[0]))}
         lines = view.lines
         e = sum(1 for ln in lines if ln.endswith(("...", "…")))
         return {"": ratio(e, len(lines))}

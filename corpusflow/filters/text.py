@@ -332,6 +332,52 @@ class TextView:
             self._sents = list(filter(None, map(str.strip, _SENTENCE_RE.findall(self.text))))
         return self._sents
 
+    def spans(self, kind: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(starts, ends) of the :attr:`lines` (``kind="lines"``) or of the :attr:`ja_sentences`
+        (``"sentences"``) as computed by the compiled kernels, or ``None`` without them (the
+        rules then use the string lists)."""
+        kern = kernels.get()
+        if kern is None:
+            return None
+        sc = self.cache("spans:" + kind)
+        sp = sc.get("spans")
+        if sp is None:
+            if kind == "lines":
+                sp = kern.line_spans(self.cps, CLASS_LUT, C_SPACE, 0x0A)
+            elif kind == "sentences":
+                sp = kern.sentence_spans(self.cps, CLASS_LUT, C_SPACE, C_KUTEN, 0x0A)
+            else:
+                raise ValueError(f"unknown span kind {kind!r}")
+            sc["spans"] = sp
+        return sp
+
+    def span_summary(self, kind: str) -> tuple[int, int, int, int, int]:
+        """(items, duplicate occurrences, characters, duplicate characters, longest item) of the
+        lines or sentences: :func:`dup_counts` and the longest length, from the kernels (equal
+        hashes are confirmed character by character, else the strings are counted). Needs
+        :meth:`spans` to be available."""
+        sc = self.cache("spans:" + kind)
+        r = sc.get("summary")
+        if r is None:
+            sp = self.spans(kind)
+            assert sp is not None, "span_summary needs the compiled kernels"
+            starts, ends = sp
+            n, dup, chars, dup_chars, longest, exact = kernels.get().span_dups(self.cps, starts, ends)
+            if not exact:  # two different strings share a hash: count the strings themselves
+                t = self.text
+                n, dup, chars, dup_chars = dup_counts([t[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
+                                                                           strict=True)])
+            r = sc["summary"] = (int(n), int(dup), int(chars), int(dup_chars), int(longest))
+        return r
+
+    def count_endings(self, kind: str, suffixes: tuple[str, ...]) -> int:
+        """How many lines or sentences end with one of ``suffixes`` (``str.endswith``), from the
+        kernels. Needs :meth:`spans` to be available."""
+        sp = self.spans(kind)
+        assert sp is not None, "count_endings needs the compiled kernels"
+        key = _suffix_table(suffixes)
+        return int(kernels.get().count_suffixes(self.cps, sp[0], sp[1], key[0], key[1]))
+
     @property
     def words(self) -> list[str]:
         """Whitespace-separated tokens (the English word splitter of the Gopher/C4/FineWeb rules)."""
@@ -410,6 +456,21 @@ class TextView:
         if d is None:
             d = self._scratch[key] = {}
         return d
+
+
+_SUFFIX_TABLES: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _suffix_table(suffixes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Code points and offsets of ``suffixes`` for :func:`kernels.count_suffixes` (cached)."""
+    t = _SUFFIX_TABLES.get(suffixes)
+    if t is None:
+        cps = [codepoints(x).astype(np.int64) for x in suffixes]
+        off = np.zeros(len(cps) + 1, dtype=np.int64)
+        off[1:] = np.cumsum([len(c) for c in cps])
+        flat = np.concatenate(cps) if cps else np.zeros(0, dtype=np.int64)
+        t = _SUFFIX_TABLES[suffixes] = (flat, off)
+    return t
 
 
 def dup_counts(items: list[str]) -> tuple[int, int, int, int]:
