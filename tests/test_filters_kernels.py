@@ -290,3 +290,22 @@ def test_span_summary_counts_strings_when_hashes_collide(monkeypatch):
     v = TextView("ab\ncd\nab\nxyz")
     # 4 lines, "ab" once more: 1 duplicate of 2 characters, 9 characters in all
     assert v.span_summary("lines")[:4] == (4, 1, 9, 2)
+
+
+@needs_numba
+@pytest.mark.parametrize("profile,lang", [("ja_web", "ja"), ("en_web", "en")])
+def test_keyword_hits_equal_numpy(real_texts, profile, lang):
+    """Every hit (list, start, length, keyword), in the same order, on both paths; also for an
+    index that folds case and width and mixes katakana, ASCII and one-character keywords."""
+    chain = build_chain(profile, lang=lang).setup()
+    indexes = {id(s._kw_index): s._kw_index for s in chain.steps if isinstance(s, KeywordUser)}
+    extra = KeywordIndex(fold_width=True, ignore_case=True)
+    extra.add("x", ["Cookie", "ＳＥＸ", "アダルト", "死", "the", "of the", "。"], katakana_boundary=True,
+              word_boundary=False)
+    indexes[0] = extra.finalize()
+    for idx in indexes.values():
+        for t in real_texts["ja"] + real_texts["en"] + ["THE Cookie of THE ｃｏｏｋｉｅ", "死アダルト死"]:
+            fast = idx.match(TextView(t))
+            with kernels.disabled():
+                slow = idx.match(TextView(t))
+            assert fast == slow, t[:100]

@@ -11,7 +11,8 @@ before, so decisions, reason codes and every signal value are unchanged (checked
 Kernels:
 
 * :func:`kw_candidates` — positions whose 2-gram hash or 3-gram hash hits the keyword bitmaps
-  (:class:`~corpusflow.filters.keywords.KeywordIndex`), optionally only at word starts;
+  (:class:`~corpusflow.filters.keywords.KeywordIndex`), optionally only at word starts, and
+  :func:`kw_find` — the keywords that really start there (exact code-point comparison);
 * :func:`char_repetition_counts` — BigScience character-repetition counts (``text.char_repetition``);
 * :func:`longest_run` — longest run of one character (``text.single_char_repetition``);
 * :func:`gopher_ngrams` — Gopher word n-gram statistics (``en.gopher_repetition``);
@@ -44,9 +45,11 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # slot of a value in the hash tables of gr
 _STATE: dict[str, Any] = {"kernels": None, "tried": False, "disabled": False}
 
 
-_KERNEL_NAMES = ("group_ids", "dup_chars", "kw_candidates", "char_repetition_counts", "longest_run",
-                 "gopher_ngrams", "class_counts", "tokens", "line_spans", "sentence_spans", "span_dups",
-                 "count_suffixes")
+_KERNEL_NAMES = (  # callees before their callers
+    "group_ids", "dup_chars", "kw_candidates", "kw_find", "char_repetition_counts", "longest_run",
+    "gopher_ngrams", "class_counts", "tokens", "push_stripped", "line_spans", "sentence_spans",
+    "span_dups", "count_suffixes",
+)
 
 
 def _compile() -> SimpleNamespace | None:
@@ -363,6 +366,9 @@ def warm_up() -> bool:
         lut = np.zeros(0x110001, dtype=np.bool_)
         k.kw_candidates(cps, bm, bm, np.uint64(46), True, True, False, False, lut, lut)
         k.kw_candidates(cps, bm, bm, np.uint64(46), True, True, True, True, lut, lut)
+        i64 = np.zeros(16, dtype=np.int64)
+        k.kw_find(cps, bm, bm, np.uint64(46), True, True, True, True, lut, lut, np.zeros(16, dtype=np.uint64),
+                  np.full(16, -1, dtype=np.int64), i64, i64[:1], 2)
         k.char_repetition_counts(cps, 5)
         k.longest_run(cps)
         from corpusflow.filters.text import _powers
@@ -434,6 +440,20 @@ def tokens(cps, lut, space_a, space_b, bits):  # type: ignore[no-untyped-def]
     return starts[:m].copy(), ends[:m].copy(), words, word_chars, alpha
 
 
+def push_stripped(cps, lut, space_cls, s, e, starts, ends, m):  # type: ignore[no-untyped-def]
+    """Append ``[s, e)`` without leading/trailing whitespace (``str.strip``) to the span arrays
+    unless it is empty; returns the new number of spans."""
+    while s < e and lut[cps[s]] == space_cls:
+        s += 1
+    while e > s and lut[cps[e - 1]] == space_cls:
+        e -= 1
+    if e > s:
+        starts[m] = s
+        ends[m] = e
+        m += 1
+    return m
+
+
 def line_spans(cps, lut, space_cls, nl):  # type: ignore[no-untyped-def]
     """(starts, ends) of the non-empty lines of ``text.split("\\n")`` after ``str.strip()``
     (the whitespace classes are exactly ``str.isspace``), as :attr:`TextView.lines` keeps them."""
@@ -444,16 +464,7 @@ def line_spans(cps, lut, space_cls, nl):  # type: ignore[no-untyped-def]
     a = 0
     for i in range(n + 1):
         if i == n or cps[i] == nl:
-            s = a
-            e = i
-            while s < e and lut[cps[s]] == space_cls:
-                s += 1
-            while e > s and lut[cps[e - 1]] == space_cls:
-                e -= 1
-            if e > s:
-                starts[m] = s
-                ends[m] = e
-                m += 1
+            m = push_stripped(cps, lut, space_cls, a, i, starts, ends, m)
             a = i + 1
     return starts[:m].copy(), ends[:m].copy()
 
@@ -477,15 +488,7 @@ def sentence_spans(cps, lut, space_cls, kuten_cls, nl):  # type: ignore[no-untyp
             i += 1
         if i < n and lut[cps[i]] == kuten_cls:
             i += 1
-        e = i
-        while s < e and lut[cps[s]] == space_cls:
-            s += 1
-        while e > s and lut[cps[e - 1]] == space_cls:
-            e -= 1
-        if e > s:
-            starts[m] = s
-            ends[m] = e
-            m += 1
+        m = push_stripped(cps, lut, space_cls, s, i, starts, ends, m)
     return starts[:m].copy(), ends[:m].copy()
 
 
@@ -556,3 +559,85 @@ def count_suffixes(cps, starts, ends, suf, suf_off):  # type: ignore[no-untyped-
                 cnt += 1
                 break
     return cnt
+
+
+def kw_find(cps, bm2, bm3, shift, has2, has3, fold_case, word_starts, first, not_alnum,  # type: ignore[no-untyped-def]
+            tkeys, tids, kw_cps, kw_off, maxlen):
+    """Keyword occurrences of 2+ characters: at every :func:`kw_candidates` position, every
+    keyword that really starts there (hash-table lookup of the n-gram hash, then code points
+    compared), in ``KeywordIndex._verify``'s order: the 2-character keyword first, then longer
+    ones, longest first. ``tkeys``/``tids``: open-addressing table of keyword hashes
+    (``keyword_hash``) to keyword ids; ``kw_cps[kw_off[i]:kw_off[i + 1]]``: keyword ``i``.
+    Returns (starts, lengths, keyword ids)."""
+    cand = kw_candidates(cps, bm2, bm3, shift, has2, has3, fold_case, word_starts, first, not_alnum)
+    n = cps.shape[0]
+    cap = tkeys.shape[0]
+    bits = 0
+    while (1 << bits) < cap:
+        bits += 1
+    tshift = np.uint64(64 - bits)
+    mask = cap - 1
+    out_p = np.empty(16, dtype=np.int64)
+    out_l = np.empty(16, dtype=np.int64)
+    out_i = np.empty(16, dtype=np.int64)
+    k = 0
+    lens = np.empty(maxlen + 1, dtype=np.int64)
+    ids = np.empty(maxlen + 1, dtype=np.int64)
+    for ci in range(cand.shape[0]):
+        p = cand[ci]
+        c = np.uint64(cps[p])
+        if fold_case and c >= 0x41 and c <= 0x5A:
+            c += np.uint64(0x20)
+        h = c * _K_CHAR
+        nf = 0
+        top = min(maxlen, n - p)
+        for ln in range(2, top + 1):
+            c = np.uint64(cps[p + ln - 1])
+            if fold_case and c >= 0x41 and c <= 0x5A:
+                c += np.uint64(0x20)
+            h = h * _K_STEP ^ (c * _K_CHAR)
+            s = np.int64((h * _MIX) >> tshift)
+            while tids[s] >= 0:
+                if tkeys[s] == h:
+                    kid = tids[s]
+                    a = kw_off[kid]
+                    if kw_off[kid + 1] - a == ln:
+                        same = True
+                        for i in range(ln):
+                            x = np.uint64(cps[p + i])
+                            if fold_case and x >= 0x41 and x <= 0x5A:
+                                x += np.uint64(0x20)
+                            if x != np.uint64(kw_cps[a + i]):
+                                same = False
+                                break
+                        if same:
+                            lens[nf] = ln
+                            ids[nf] = kid
+                            nf += 1
+                            break
+                s = (s + 1) & mask
+        if nf == 0:
+            continue
+        if k + nf > out_p.shape[0]:
+            m2 = 2 * (k + nf)
+            np2 = np.empty(m2, dtype=np.int64)
+            nl2 = np.empty(m2, dtype=np.int64)
+            ni2 = np.empty(m2, dtype=np.int64)
+            np2[:k] = out_p[:k]
+            nl2[:k] = out_l[:k]
+            ni2[:k] = out_i[:k]
+            out_p, out_l, out_i = np2, nl2, ni2
+        # lens ascending: the 2-character keyword (if any) first, then the others longest first
+        j0 = 0
+        if lens[0] == 2:
+            out_p[k] = p
+            out_l[k] = 2
+            out_i[k] = ids[0]
+            k += 1
+            j0 = 1
+        for j in range(nf - 1, j0 - 1, -1):
+            out_p[k] = p
+            out_l[k] = lens[j]
+            out_i[k] = ids[j]
+            k += 1
+    return out_p[:k], out_l[:k], out_i[:k]

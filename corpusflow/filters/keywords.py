@@ -218,8 +218,35 @@ class KeywordIndex:
         self._word_starts_only = bool(entries) and all(
             code == 2 for lst in entries.values() for _, _, code in lst
         )
+        self._build_exact_table()
         self._ready = True
         return self
+
+    def _build_exact_table(self) -> None:
+        """Keywords of 2+ characters for the compiled :func:`~corpusflow.filters.kernels.kw_find`:
+        their code points, and an open-addressing table from :func:`keyword_hash` to their ids."""
+        multi = sorted(w for w in self._entries if len(w) > 1)
+        self._multi = multi
+        cps = [codepoints(w).astype(np.int64) for w in multi]
+        off = np.zeros(len(multi) + 1, dtype=np.int64)
+        off[1:] = np.cumsum([len(c) for c in cps]) if cps else []
+        self._kw_cps = np.concatenate(cps) if cps else np.zeros(0, dtype=np.int64)
+        self._kw_off = off
+        self._maxlen = max((len(w) for w in multi), default=2)
+        cap = 16
+        while cap < 4 * len(multi):
+            cap *= 2
+        bits = cap.bit_length() - 1
+        keys = np.zeros(cap, dtype=np.uint64)
+        ids = np.full(cap, -1, dtype=np.int64)
+        for i, w in enumerate(multi):
+            h = np.uint64(int(window_hashes(codepoints(w), len(w))[-1][0]))
+            slot = int((int(h) * int(kernels._MIX)) % (1 << 64)) >> (64 - bits)
+            while ids[slot] >= 0:
+                slot = (slot + 1) & (cap - 1)
+            keys[slot] = h
+            ids[slot] = i
+        self._tkeys, self._tids = keys, ids
 
     def _folded(self, view: TextView) -> tuple[str, np.ndarray]:
         """Text and code points as matched: as stored, or ASCII-lower-cased for ``ignore_case``."""
@@ -303,22 +330,22 @@ class KeywordIndex:
         found: list[tuple[int, int, str]] = []
         kern = kernels.get()
         if kern is not None:
-            # one compiled pass over the code points (folded on the fly) gives the same candidate
-            # positions as the bitmap lookups below; the folded text is built only when needed
-            cand = None
+            # one compiled pass over the code points (folded on the fly) finds the same candidate
+            # positions as the bitmap lookups below and the keywords that really start there;
+            # the boundary checks below read the unfolded text: folding A-Z to a-z changes no
+            # character's katakana or alphanumeric class
+            if self._has_single:
+                self._find_singles(self._folded(view)[0], found)
+            text = view.text
             if n >= 2 and (self._word_starts_only or self._has2 or self._has3):
-                cand = kern.kw_candidates(
+                ps, ls, ids = kern.kw_find(
                     view.cps, self._bm2, self._bm3, _SHIFT, self._has2, self._has3, self.ignore_case,
                     self._word_starts_only, self._first, _NOT_ALNUM,
+                    self._tkeys, self._tids, self._kw_cps, self._kw_off, self._maxlen,
                 )
-            if self._has_single or (cand is not None and len(cand)):
-                text, _ = self._folded(view)
-            else:
-                text = view.text
-            if self._has_single:
-                self._find_singles(text, found)
-            if cand is not None and len(cand):
-                self._verify(text, cand, found)
+                if len(ps):
+                    multi = self._multi
+                    found.extend(zip(ps.tolist(), ls.tolist(), [multi[i] for i in ids.tolist()], strict=True))
         else:
             text, cps = self._folded(view)
             if self._has_single:
