@@ -10,9 +10,9 @@ before, so decisions, reason codes and every signal value are unchanged (checked
 
 Kernels:
 
-* :func:`kw_candidates` — positions whose 2-gram hash or 3-gram hash hits the keyword bitmaps
-  (:class:`~corpusflow.filters.keywords.KeywordIndex`), optionally only at word starts, and
-  :func:`kw_find` — the keywords that really start there (exact code-point comparison);
+* :func:`kw_find` — every occurrence of the keywords of a
+  :class:`~corpusflow.filters.keywords.KeywordIndex` (optionally only at word starts), found
+  with small pre-selection tables and confirmed by comparing code points;
 * :func:`char_repetition_counts` — BigScience character-repetition counts (``text.char_repetition``);
 * :func:`longest_run` — longest run of one character (``text.single_char_repetition``);
 * :func:`gopher_ngrams` — Gopher word n-gram statistics (``en.gopher_repetition``);
@@ -46,7 +46,7 @@ _STATE: dict[str, Any] = {"kernels": None, "tried": False, "disabled": False}
 
 
 _KERNEL_NAMES = (  # callees before their callers
-    "group_ids", "dup_chars", "kw_candidates", "kw_find", "char_repetition_counts", "longest_run",
+    "group_ids", "dup_chars", "kw_find", "char_repetition_counts", "longest_run",
     "gopher_ngrams", "class_counts", "tokens", "push_stripped", "line_spans", "sentence_spans",
     "span_dups", "count_suffixes",
 )
@@ -74,53 +74,73 @@ def _compile() -> SimpleNamespace | None:
     return SimpleNamespace(**out)
 
 
+def get() -> SimpleNamespace | None:
+    """The compiled kernels, or ``None`` (numba missing, ``CORPUSFLOW_NO_NUMBA=1``, or inside
+    :func:`disabled`): callers then use their numpy code."""
+    if _STATE["disabled"]:
+        return None
+    if not _STATE["tried"]:
+        _STATE["kernels"] = _compile()
+        _STATE["tried"] = True
+    return _STATE["kernels"]
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Run the numpy code paths inside the block (tests compare both paths)."""
+    old = _STATE["disabled"]
+    _STATE["disabled"] = True
+    try:
+        yield
+    finally:
+        _STATE["disabled"] = old
+
+
+_WARM: dict[str, bool] = {}
+
+
+def warm_up() -> bool:
+    """Compile (or load from numba's disk cache) every kernel now; True when numba is used."""
+    k = get()
+    if k is None:
+        return False
+    if not _WARM.get("done"):
+        cps = np.frombuffer("ab cd ab cd ab cd ef".encode("utf-32-le"), dtype=np.uint32)
+        lut = np.zeros(0x110001, dtype=np.bool_)
+        i64 = np.zeros(16, dtype=np.int64)
+        for fold in (False, True):
+            k.kw_find(cps, fold, fold, lut, lut, np.zeros(1024, dtype=np.uint64), np.zeros(4096, dtype=np.uint64),
+                      True, np.zeros(16, dtype=np.uint64), np.full(16, -1, dtype=np.int64), i64, i64[:1], 2,
+                      np.empty((4, 3), dtype=np.int64))
+        k.char_repetition_counts(cps, 5)
+        k.longest_run(cps)
+        from corpusflow.filters.text import (
+            C_KUTEN,
+            C_NEWLINE,
+            C_SPACE,
+            CLASS_LUT,
+            N_CLASSES,
+            TOKEN_BITS,
+            _powers,
+        )
+
+        inv, fwd = _powers(len(cps))
+        st = np.array([0, 3, 6], dtype=np.int64)
+        k.gopher_ngrams(cps, st, st + 2, inv, fwd, np.array([2, 3], dtype=np.int64),
+                        np.array([5, 6], dtype=np.int64))
+        k.class_counts(cps, CLASS_LUT, N_CLASSES)
+        k.tokens(cps, CLASS_LUT, C_SPACE, C_NEWLINE, TOKEN_BITS)
+        ls, le = k.line_spans(cps, CLASS_LUT, C_SPACE, 10)
+        k.sentence_spans(cps, CLASS_LUT, C_SPACE, C_KUTEN, 10)
+        k.span_dups(cps, ls, le)
+        k.count_suffixes(cps, ls, le, np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64))
+        _WARM["done"] = True
+    return True
+
+
 # The kernels (plain Python until :func:`_compile` replaces them by their numba versions; the
 # rules call them only through :func:`get`).
 
-
-def kw_candidates(cps, bm2, bm3, shift, has2, has3, fold_case, word_starts, first, not_alnum):  # type: ignore[no-untyped-def]
-    """Positions p (ascending) whose 2-gram hash is in ``bm2`` or whose 3-gram hash is in
-    ``bm3``. ``fold_case``: ASCII A-Z read as a-z. ``word_starts``: only positions whose
-    character is in ``first`` and, after position 0, whose previous character is in
-    ``not_alnum`` (the word-boundary pre-selection of KeywordIndex)."""
-    n = cps.shape[0]
-    out = np.empty(max(n - 1, 0), dtype=np.int64)
-    k = 0
-    if n < 2:
-        return out[:0]
-    c0 = np.uint64(cps[0])
-    if fold_case and c0 >= 0x41 and c0 <= 0x5A:
-        c0 += np.uint64(0x20)
-    c1 = np.uint64(cps[1])
-    if fold_case and c1 >= 0x41 and c1 <= 0x5A:
-        c1 += np.uint64(0x20)
-    for p in range(n - 1):
-        if p + 2 < n:
-            c2 = np.uint64(cps[p + 2])
-            if fold_case and c2 >= 0x41 and c2 <= 0x5A:
-                c2 += np.uint64(0x20)
-        else:
-            c2 = np.uint64(0)
-        ok = True
-        if word_starts:
-            ok = first[c0]
-            if ok and p > 0:
-                prev = np.uint64(cps[p - 1])
-                if fold_case and prev >= 0x41 and prev <= 0x5A:
-                    prev += np.uint64(0x20)
-                ok = not_alnum[prev]
-        if ok:
-            h2 = (c0 * _K_CHAR) * _K_STEP ^ (c1 * _K_CHAR)
-            hit = has2 and bm2[h2 >> shift]
-            if not hit and has3 and p + 2 < n:
-                h3 = h2 * _K_STEP ^ (c2 * _K_CHAR)
-                hit = bm3[h3 >> shift]
-            if hit:
-                out[k] = p
-                k += 1
-        c0 = c1
-        c1 = c2
-    return out[:k]
 
 def group_ids(vals):  # type: ignore[no-untyped-def]
     """Group equal values: (group id of every value, numbered by first appearance; size of
@@ -330,67 +350,6 @@ def gopher_ngrams(cps, starts, ends, inv, fwd, top_ns, dup_ns):  # type: ignore[
     return top_best, top_len, dup_tot
 
 
-def get() -> SimpleNamespace | None:
-    """The compiled kernels, or ``None`` (numba missing, ``CORPUSFLOW_NO_NUMBA=1``, or inside
-    :func:`disabled`): callers then use their numpy code."""
-    if _STATE["disabled"]:
-        return None
-    if not _STATE["tried"]:
-        _STATE["kernels"] = _compile()
-        _STATE["tried"] = True
-    return _STATE["kernels"]
-
-
-@contextlib.contextmanager
-def disabled() -> Iterator[None]:
-    """Run the numpy code paths inside the block (tests compare both paths)."""
-    old = _STATE["disabled"]
-    _STATE["disabled"] = True
-    try:
-        yield
-    finally:
-        _STATE["disabled"] = old
-
-
-_WARM: dict[str, bool] = {}
-
-
-def warm_up() -> bool:
-    """Compile (or load from numba's disk cache) every kernel now; True when numba is used."""
-    k = get()
-    if k is None:
-        return False
-    if not _WARM.get("done"):
-        cps = np.frombuffer("ab cd ab cd ab cd ef".encode("utf-32-le"), dtype=np.uint32)
-        bm = np.zeros(1 << 18, dtype=np.bool_)
-        lut = np.zeros(0x110001, dtype=np.bool_)
-        k.kw_candidates(cps, bm, bm, np.uint64(46), True, True, False, False, lut, lut)
-        k.kw_candidates(cps, bm, bm, np.uint64(46), True, True, True, True, lut, lut)
-        i64 = np.zeros(16, dtype=np.int64)
-        k.kw_find(cps, bm, bm, np.uint64(46), True, True, True, True, lut, lut, np.zeros(16, dtype=np.uint64),
-                  np.full(16, -1, dtype=np.int64), i64, i64[:1], 2)
-        k.char_repetition_counts(cps, 5)
-        k.longest_run(cps)
-        from corpusflow.filters.text import _powers
-
-        inv, fwd = _powers(len(cps))
-        st = np.array([0, 3, 6], dtype=np.int64)
-        k.gopher_ngrams(cps, st, st + 2, inv, fwd, np.array([2, 3], dtype=np.int64),
-                        np.array([5, 6], dtype=np.int64))
-        from corpusflow.filters.text import C_NEWLINE, C_SPACE, CLASS_LUT, N_CLASSES, TOKEN_BITS
-
-        k.class_counts(cps, CLASS_LUT, N_CLASSES)
-        k.tokens(cps, CLASS_LUT, C_SPACE, C_NEWLINE, TOKEN_BITS)
-        from corpusflow.filters.text import C_KUTEN
-
-        ls, le = k.line_spans(cps, CLASS_LUT, C_SPACE, 10)
-        k.sentence_spans(cps, CLASS_LUT, C_SPACE, C_KUTEN, 10)
-        k.span_dups(cps, ls, le)
-        k.count_suffixes(cps, ls, le, np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64))
-        _WARM["done"] = True
-    return True
-
-
 def class_counts(cps, lut, n_classes):  # type: ignore[no-untyped-def]
     """Number of characters of every class (``np.bincount(lut[cps], minlength=n_classes)``)."""
     out = np.zeros(n_classes, dtype=np.int64)
@@ -561,15 +520,23 @@ def count_suffixes(cps, starts, ends, suf, suf_off):  # type: ignore[no-untyped-
     return cnt
 
 
-def kw_find(cps, bm2, bm3, shift, has2, has3, fold_case, word_starts, first, not_alnum,  # type: ignore[no-untyped-def]
-            tkeys, tids, kw_cps, kw_off, maxlen):
-    """Keyword occurrences of 2+ characters: at every :func:`kw_candidates` position, every
-    keyword that really starts there (hash-table lookup of the n-gram hash, then code points
-    compared), in ``KeywordIndex._verify``'s order: the 2-character keyword first, then longer
-    ones, longest first. ``tkeys``/``tids``: open-addressing table of keyword hashes
-    (``keyword_hash``) to keyword ids; ``kw_cps[kw_off[i]:kw_off[i + 1]]``: keyword ``i``.
-    Returns (starts, lengths, keyword ids)."""
-    cand = kw_candidates(cps, bm2, bm3, shift, has2, has3, fold_case, word_starts, first, not_alnum)
+def kw_find(cps, fold_case, word_starts, first, not_alnum, pre2, lenmask3, has2,  # type: ignore[no-untyped-def]
+            tkeys, tids, kw_cps, kw_off, maxlen, out):
+    """All occurrences of the keywords of 2+ characters, in ``KeywordIndex._verify``'s order
+    (positions ascending; at one position the 2-character keyword first, then longer ones,
+    longest first). Every position is looked at (with ``word_starts``: only where the index's
+    word-boundary pre-selection allows: the character starts a keyword and does not follow an
+    ASCII letter or digit); two small tables skip
+    the positions where no keyword can start: ``pre2``, a bitset over the top 16 bits of the
+    hash of every keyword's first two characters, and ``lenmask3``, per top 12 bits of the hash
+    of the first three characters, a bit for every length of the keywords starting so (bit 63:
+    63 or more). A length that passes is looked up in ``tkeys``/``tids`` (open-addressing
+    table of :func:`~corpusflow.filters.keywords.keyword_hash` to keyword ids) and the code
+    points are compared, so every reported occurrence is exact and none is missed.
+    ``kw_cps[kw_off[i]:kw_off[i + 1]]``: keyword ``i`` (folded as the text is).
+    Writes (start, length, keyword id) rows into ``out`` and returns how many there are (if
+    more than ``out`` holds, only the count is complete: call again with a larger ``out``).
+    No array is reallocated inside the loop (numba would count references at every step)."""
     n = cps.shape[0]
     cap = tkeys.shape[0]
     bits = 0
@@ -577,67 +544,90 @@ def kw_find(cps, bm2, bm3, shift, has2, has3, fold_case, word_starts, first, not
         bits += 1
     tshift = np.uint64(64 - bits)
     mask = cap - 1
-    out_p = np.empty(16, dtype=np.int64)
-    out_l = np.empty(16, dtype=np.int64)
-    out_i = np.empty(16, dtype=np.int64)
+    s48 = np.uint64(48)
+    s52 = np.uint64(52)
+    one = np.uint64(1)
+    cap_out = out.shape[0]
     k = 0
-    lens = np.empty(maxlen + 1, dtype=np.int64)
+    lens = np.empty(maxlen + 1, dtype=np.int64)  # at most one keyword per length
     ids = np.empty(maxlen + 1, dtype=np.int64)
-    for ci in range(cand.shape[0]):
-        p = cand[ci]
-        c = np.uint64(cps[p])
-        if fold_case and c >= 0x41 and c <= 0x5A:
-            c += np.uint64(0x20)
-        h = c * _K_CHAR
+    for p in range(n - 1):
+        c0 = np.uint64(cps[p])
+        if fold_case and c0 >= 0x41 and c0 <= 0x5A:
+            c0 += np.uint64(0x20)
+        c1 = np.uint64(cps[p + 1])
+        if fold_case and c1 >= 0x41 and c1 <= 0x5A:
+            c1 += np.uint64(0x20)
+        h = (c0 * _K_CHAR) * _K_STEP ^ (c1 * _K_CHAR)
+        t2 = h >> s48
+        if (pre2[np.int64(t2 >> np.uint64(6))] >> (t2 & np.uint64(63))) & one == 0:
+            continue
+        if word_starts:
+            if not first[c0]:
+                continue
+            if p > 0:
+                prev = np.uint64(cps[p - 1])
+                if fold_case and prev >= 0x41 and prev <= 0x5A:
+                    prev += np.uint64(0x20)
+                if not not_alnum[prev]:
+                    continue
+        lm = np.uint64(1 << 2) if has2 else np.uint64(0)
+        if p + 2 < n:
+            c2 = np.uint64(cps[p + 2])
+            if fold_case and c2 >= 0x41 and c2 <= 0x5A:
+                c2 += np.uint64(0x20)
+            lm |= lenmask3[np.int64((h * _K_STEP ^ (c2 * _K_CHAR)) >> s52)]
+        if lm == 0:
+            continue
         nf = 0
-        top = min(maxlen, n - p)
-        for ln in range(2, top + 1):
-            c = np.uint64(cps[p + ln - 1])
-            if fold_case and c >= 0x41 and c <= 0x5A:
-                c += np.uint64(0x20)
-            h = h * _K_STEP ^ (c * _K_CHAR)
-            s = np.int64((h * _MIX) >> tshift)
-            while tids[s] >= 0:
-                if tkeys[s] == h:
-                    kid = tids[s]
-                    a = kw_off[kid]
-                    if kw_off[kid + 1] - a == ln:
-                        same = True
-                        for i in range(ln):
-                            x = np.uint64(cps[p + i])
-                            if fold_case and x >= 0x41 and x <= 0x5A:
-                                x += np.uint64(0x20)
-                            if x != np.uint64(kw_cps[a + i]):
-                                same = False
+        ln = 2
+        while ln <= n - p:
+            if ln > 2:
+                c = np.uint64(cps[p + ln - 1])
+                if fold_case and c >= 0x41 and c <= 0x5A:
+                    c += np.uint64(0x20)
+                h = h * _K_STEP ^ (c * _K_CHAR)
+            bit = np.uint64(ln if ln < 63 else 63)
+            if (lm >> bit) & one:
+                s = np.int64((h * _MIX) >> tshift)
+                while tids[s] >= 0:
+                    if tkeys[s] == h:
+                        kid = tids[s]
+                        a = kw_off[kid]
+                        if kw_off[kid + 1] - a == ln:
+                            same = True
+                            for i in range(ln):
+                                x = np.uint64(cps[p + i])
+                                if fold_case and x >= 0x41 and x <= 0x5A:
+                                    x += np.uint64(0x20)
+                                if x != np.uint64(kw_cps[a + i]):
+                                    same = False
+                                    break
+                            if same:
+                                lens[nf] = ln
+                                ids[nf] = kid
+                                nf += 1
                                 break
-                        if same:
-                            lens[nf] = ln
-                            ids[nf] = kid
-                            nf += 1
-                            break
-                s = (s + 1) & mask
+                    s = (s + 1) & mask
+            # no set bit left above this length (bit 63 stands for every length >= 63)
+            if ln < 63 and (lm >> np.uint64(ln + 1)) == 0:
+                break
+            ln += 1
         if nf == 0:
             continue
-        if k + nf > out_p.shape[0]:
-            m2 = 2 * (k + nf)
-            np2 = np.empty(m2, dtype=np.int64)
-            nl2 = np.empty(m2, dtype=np.int64)
-            ni2 = np.empty(m2, dtype=np.int64)
-            np2[:k] = out_p[:k]
-            nl2[:k] = out_l[:k]
-            ni2[:k] = out_i[:k]
-            out_p, out_l, out_i = np2, nl2, ni2
         # lens ascending: the 2-character keyword (if any) first, then the others longest first
         j0 = 0
         if lens[0] == 2:
-            out_p[k] = p
-            out_l[k] = 2
-            out_i[k] = ids[0]
+            if k < cap_out:
+                out[k, 0] = p
+                out[k, 1] = 2
+                out[k, 2] = ids[0]
             k += 1
             j0 = 1
         for j in range(nf - 1, j0 - 1, -1):
-            out_p[k] = p
-            out_l[k] = lens[j]
-            out_i[k] = ids[j]
+            if k < cap_out:
+                out[k, 0] = p
+                out[k, 1] = lens[j]
+                out[k, 2] = ids[j]
             k += 1
-    return out_p[:k], out_l[:k], out_i[:k]
+    return k

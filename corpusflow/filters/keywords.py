@@ -232,6 +232,16 @@ class KeywordIndex:
         off[1:] = np.cumsum([len(c) for c in cps]) if cps else []
         self._kw_cps = np.concatenate(cps) if cps else np.zeros(0, dtype=np.int64)
         self._kw_off = off
+        # pre-selection tables (supersets: a bucket shared by two prefixes allows both)
+        pre2 = np.zeros(1 << 10, dtype=np.uint64)  # 2^16 bits: top 16 bits of the 2-gram hash
+        lenmask3 = np.zeros(1 << 12, dtype=np.uint64)  # per top 12 bits of the 3-gram hash
+        for w in multi:
+            hs = window_hashes(codepoints(w[:3]), min(len(w), 3))
+            t2 = int(hs[1][0]) >> 48
+            pre2[t2 >> 6] |= np.uint64(1 << (t2 & 63))
+            if len(w) >= 3:
+                lenmask3[int(hs[2][0]) >> 52] |= np.uint64(1 << min(len(w), 63))
+        self._pre2, self._lenmask3 = pre2, lenmask3
         self._maxlen = max((len(w) for w in multi), default=2)
         cap = 16
         while cap < 4 * len(multi):
@@ -330,22 +340,25 @@ class KeywordIndex:
         found: list[tuple[int, int, str]] = []
         kern = kernels.get()
         if kern is not None:
-            # one compiled pass over the code points (folded on the fly) finds the same candidate
-            # positions as the bitmap lookups below and the keywords that really start there;
-            # the boundary checks below read the unfolded text: folding A-Z to a-z changes no
-            # character's katakana or alphanumeric class
+            # one compiled pass over the code points (folded on the fly) finds every keyword that
+            # really starts at a position the numpy candidates below would verify; the boundary
+            # checks below read the unfolded text: folding A-Z to a-z changes no character's
+            # katakana or alphanumeric class
             if self._has_single:
                 self._find_singles(self._folded(view)[0], found)
             text = view.text
             if n >= 2 and (self._word_starts_only or self._has2 or self._has3):
-                ps, ls, ids = kern.kw_find(
-                    view.cps, self._bm2, self._bm3, _SHIFT, self._has2, self._has3, self.ignore_case,
-                    self._word_starts_only, self._first, _NOT_ALNUM,
-                    self._tkeys, self._tids, self._kw_cps, self._kw_off, self._maxlen,
-                )
-                if len(ps):
+                args = (view.cps, self.ignore_case, self._word_starts_only, self._first, _NOT_ALNUM, self._pre2,
+                        self._lenmask3, self._has2, self._tkeys, self._tids, self._kw_cps, self._kw_off,
+                        self._maxlen)
+                rows = np.empty((64, 3), dtype=np.int64)
+                k = kern.kw_find(*args, rows)
+                if k > len(rows):  # more hits than the buffer holds: again, with room for all
+                    rows = np.empty((k, 3), dtype=np.int64)
+                    kern.kw_find(*args, rows)
+                if k:
                     multi = self._multi
-                    found.extend(zip(ps.tolist(), ls.tolist(), [multi[i] for i in ids.tolist()], strict=True))
+                    found.extend((p, ln, multi[i]) for p, ln, i in rows[:k].tolist())
         else:
             text, cps = self._folded(view)
             if self._has_single:
