@@ -235,7 +235,7 @@ def test_spans_are_the_string_lists(real_texts):
     and their summaries are :func:`dup_counts` plus the longest length."""
     from corpusflow.filters.text import dup_counts
 
-    extra = ["a\r\n b \n\n\u3000c\u3000\n", "はい。。いいえ！？\n 本当 。\n", "…\n...\n・", "x\x1cy\x1f\n\x85"]
+    extra = ["- a\n* b\n•c\n-\n", "a\r\n b \n\n\u3000c\u3000\n", "はい。。いいえ！？\n 本当 。\n", "…\n...\n・", "x\x1cy\x1f\n\x85"]
     for t in real_texts["ja"] + real_texts["en"] + extra:
         v = TextView(t)
         for kind, ref in (("lines", v.lines), ("sentences", v.ja_sentences)):
@@ -246,6 +246,8 @@ def test_spans_are_the_string_lists(real_texts):
             assert longest == max(map(len, ref), default=0)
             for suffixes in (("...", "…"), ("・", "…", "..."), ("。",), ("",)):
                 assert v.count_endings(kind, suffixes) == sum(1 for x in ref if x.endswith(suffixes))
+            for prefixes in (("•", "-", "*"), ("第",), ("",)):
+                assert v.count_beginnings(kind, prefixes) == sum(1 for x in ref if x.startswith(prefixes))
 
 
 @needs_numba

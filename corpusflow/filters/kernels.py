@@ -20,8 +20,8 @@ Kernels:
 * :func:`tokens` — whitespace tokens and word statistics (:attr:`TextView.token_spans`,
   ``rules_en.word_stats``);
 * :func:`line_spans`, :func:`sentence_spans` — the non-empty stripped lines and the Swallow
-  sentences as spans, and :func:`span_dups` / :func:`count_suffixes` — their duplicate counts
-  (confirmed character by character) and how many end with given suffixes.
+  sentences as spans, and :func:`span_dups` / :func:`count_affixes` — their duplicate counts
+  (confirmed character by character) and how many begin or end with given strings.
 
 When numba is missing or ``CORPUSFLOW_NO_NUMBA=1`` is set, :func:`get` returns ``None`` and the
 rules use their numpy code. Compilation happens once per process (cached on disk by numba), in
@@ -48,7 +48,7 @@ _STATE: dict[str, Any] = {"kernels": None, "tried": False, "disabled": False}
 _KERNEL_NAMES = (  # callees before their callers
     "group_ids", "dup_chars", "kw_find", "char_repetition_counts", "longest_run",
     "gopher_ngrams", "class_counts", "tokens", "push_stripped", "line_spans", "sentence_spans",
-    "span_dups", "count_suffixes",
+    "span_dups", "count_affixes",
 )
 
 
@@ -133,7 +133,8 @@ def warm_up() -> bool:
         ls, le = k.line_spans(cps, CLASS_LUT, C_SPACE, 10)
         k.sentence_spans(cps, CLASS_LUT, C_SPACE, C_KUTEN, 10)
         k.span_dups(cps, ls, le)
-        k.count_suffixes(cps, ls, le, np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64))
+        for at_start in (False, True):
+            k.count_affixes(cps, ls, le, np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64), at_start)
         _WARM["done"] = True
     return True
 
@@ -495,23 +496,25 @@ def span_dups(cps, starts, ends):  # type: ignore[no-untyped-def]
     return m, m - ng, total, dup_chars, longest, True
 
 
-def count_suffixes(cps, starts, ends, suf, suf_off):  # type: ignore[no-untyped-def]
-    """How many substrings ``[starts[i], ends[i])`` end with one of the suffixes (code points
-    ``suf[suf_off[k]:suf_off[k + 1]]``), as ``str.endswith(tuple)`` counts them."""
+def count_affixes(cps, starts, ends, aff, aff_off, at_start):  # type: ignore[no-untyped-def]
+    """How many substrings ``[starts[i], ends[i])`` end (``at_start``: begin) with one of the
+    affixes (code points ``aff[aff_off[k]:aff_off[k + 1]]``), as ``str.endswith(tuple)``
+    (``str.startswith(tuple)``) counts them."""
     m = starts.shape[0]
-    ns = suf_off.shape[0] - 1
+    na = aff_off.shape[0] - 1
     cnt = 0
     for j in range(m):
         s = starts[j]
         e = ends[j]
-        for k in range(ns):
-            a = suf_off[k]
-            ln = suf_off[k + 1] - a
+        for k in range(na):
+            a = aff_off[k]
+            ln = aff_off[k + 1] - a
             if ln > e - s:
                 continue
+            b = s if at_start else e - ln
             ok = True
             for i in range(ln):
-                if cps[e - ln + i] != suf[a + i]:
+                if cps[b + i] != aff[a + i]:
                     ok = False
                     break
             if ok:

@@ -201,15 +201,23 @@ class GopherQuality(Filter):
         text = view.text
         ws = word_stats(view)
         nw = ws["words"]
-        lines = view.lines
-        nl = len(lines)
+        sp = view.spans("lines")
+        if sp is not None:  # compiled line spans: the same counts without the list of lines
+            nl = len(sp[0])
+            bullets = view.count_beginnings("lines", _BULLETS)
+            ellipses = view.count_endings("lines", _ELLIPSES)
+        else:
+            lines = view.lines
+            nl = len(lines)
+            bullets = sum(1 for ln in lines if ln.startswith(_BULLETS))
+            ellipses = sum(1 for ln in lines if ln.endswith(_ELLIPSES))
         low = lower_text(view)
         return {
             "mean_word_length": ratio(ws["word_chars"], nw),
             "hash_ratio": ratio(text.count("#"), nw),
             "ellipsis_ratio": ratio(text.count("...") + text.count("…"), nw),
-            "bullet_lines": ratio(sum(1 for ln in lines if ln.startswith(("•", "-", "*"))), nl),
-            "ellipsis_lines": ratio(sum(1 for ln in lines if ln.endswith(("...", "…"))), nl),
+            "bullet_lines": ratio(bullets, nl),
+            "ellipsis_lines": ratio(ellipses, nl),
             "alpha_words": ratio(ws["alpha_tokens"], ws["tokens"]),
             "stop_words": float(sum(1 for w in _STOP_WORDS if has_word(low, w))),
             "words": nw,
@@ -231,6 +239,8 @@ class GopherQuality(Filter):
         )
 
 
+_BULLETS = ("•", "-", "*")
+_ELLIPSES = ("...", "…")
 _PARA_SPLIT = re.compile(r"\n\n+")  # = \n{2,}, with a literal prefix re can search for
 
 
@@ -303,9 +313,11 @@ class GopherRepetition(Filter):
             paras = [x for x in _PARA_SPLIT.split(stripped) if x.strip()]
         else:  # one paragraph (always so after en.c4_lines, which joins lines with one newline)
             paras = [stripped] if stripped else []
-        lines = view.lines
         np_, pdup, _, pdupc = dup_counts(paras)
-        nl, ldup, _, ldupc = dup_counts(lines)
+        if view.spans("lines") is not None:  # compiled: the same counts
+            nl, ldup, _, ldupc, _ = view.span_summary("lines")
+        else:
+            nl, ldup, _, ldupc = dup_counts(view.lines)
         out: dict[str, float] = {
             "dup_paragraphs": ratio(pdup, np_),
             "dup_paragraph_chars": ratio(pdupc, n),
@@ -579,17 +591,25 @@ class FineWebQuality(Filter):
         max_list_ratio: float | None = Field(0.3, ge=0)
 
     def measure(self, view: TextView) -> dict[str, float]:
-        lines = view.lines
-        nl = len(lines)
         k = self.params.short_line_chars
-        _, _, _, dupc = dup_counts(lines)
+        sp = view.spans("lines")
+        if sp is not None:  # compiled line spans: the same counts without the list of lines
+            nl, _, _, dupc, _ = view.span_summary("lines")
+            punct = view.count_endings("lines", TERMINAL_PUNCTUATION)
+            short = int(np.count_nonzero((sp[1] - sp[0]) <= k))
+        else:
+            lines = view.lines
+            nl = len(lines)
+            _, _, _, dupc = dup_counts(lines)
+            term = _TERMINAL_CHARS
+            # lines are stripped and non-empty: ln[-1] exists
+            punct = sum(1 for ln in lines if ln[-1] in term)
+            short = sum(1 for ln in lines if len(ln) <= k)
         newlines = view.text.count("\n")
         no_nl = view.n_chars - newlines
-        term = _TERMINAL_CHARS
         return {
-            # lines are stripped and non-empty: ln[-1] exists
-            "line_punct": ratio(sum(1 for ln in lines if ln[-1] in term), nl),
-            "short_lines": ratio(sum(1 for ln in lines if len(ln) <= k), nl),
+            "line_punct": ratio(punct, nl),
+            "short_lines": ratio(short, nl),
             "dup_line_chars": ratio(dupc, no_nl),
             # tokens of str.split() (the whitespace classes are exactly str.isspace)
             "list_ratio": ratio(newlines, len(view.token_spans[0])),

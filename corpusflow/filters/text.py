@@ -373,10 +373,17 @@ class TextView:
     def count_endings(self, kind: str, suffixes: tuple[str, ...]) -> int:
         """How many lines or sentences end with one of ``suffixes`` (``str.endswith``), from the
         kernels. Needs :meth:`spans` to be available."""
+        return self._count_affixes(kind, suffixes, False)
+
+    def count_beginnings(self, kind: str, prefixes: tuple[str, ...]) -> int:
+        """How many lines or sentences begin with one of ``prefixes`` (``str.startswith``)."""
+        return self._count_affixes(kind, prefixes, True)
+
+    def _count_affixes(self, kind: str, affixes: tuple[str, ...], at_start: bool) -> int:
         sp = self.spans(kind)
-        assert sp is not None, "count_endings needs the compiled kernels"
-        key = _suffix_table(suffixes)
-        return int(kernels.get().count_suffixes(self.cps, sp[0], sp[1], key[0], key[1]))
+        assert sp is not None, "counting line/sentence affixes needs the compiled kernels"
+        flat, off = _affix_table(affixes)
+        return int(kernels.get().count_affixes(self.cps, sp[0], sp[1], flat, off, at_start))
 
     @property
     def words(self) -> list[str]:
@@ -458,18 +465,18 @@ class TextView:
         return d
 
 
-_SUFFIX_TABLES: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+_AFFIX_TABLES: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _suffix_table(suffixes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Code points and offsets of ``suffixes`` for :func:`kernels.count_suffixes` (cached)."""
-    t = _SUFFIX_TABLES.get(suffixes)
+def _affix_table(affixes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Code points and offsets of ``affixes`` for :func:`kernels.count_affixes` (cached)."""
+    t = _AFFIX_TABLES.get(affixes)
     if t is None:
-        cps = [codepoints(x).astype(np.int64) for x in suffixes]
+        cps = [codepoints(x).astype(np.int64) for x in affixes]
         off = np.zeros(len(cps) + 1, dtype=np.int64)
         off[1:] = np.cumsum([len(c) for c in cps])
         flat = np.concatenate(cps) if cps else np.zeros(0, dtype=np.int64)
-        t = _SUFFIX_TABLES[suffixes] = (flat, off)
+        t = _AFFIX_TABLES[affixes] = (flat, off)
     return t
 
 
