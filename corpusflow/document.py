@@ -54,7 +54,16 @@ class Document:
     line: int = -1
 
     def replace(self, **changes: Any) -> Document:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` applied (like :func:`dataclasses.replace`, about half the cost:
+        it runs once or twice per document per stage)."""
+        if not changes.keys() <= _DOC_FIELD_SET:
+            unknown = sorted(changes.keys() - _DOC_FIELD_SET)
+            raise TypeError(f"Document.replace() got unexpected field(s) {unknown}")
+        return Document(*[changes[n] if n in changes else getattr(self, n) for n in _DOC_FIELDS])
+
+
+_DOC_FIELDS = tuple(f.name for f in dataclasses.fields(Document))
+_DOC_FIELD_SET = frozenset(_DOC_FIELDS)
 
 
 @dataclass(slots=True)

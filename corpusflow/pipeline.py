@@ -53,6 +53,10 @@ IN_PROGRESS = "_IN_PROGRESS"
 MANIFEST = "manifest.json"
 FAILED = "FAILED.json"
 
+#: Run consecutive per-document stages in one DoFn (see :func:`build_pipeline`); False gives one
+#: ParDo per stage (same output; per-stage step timings in ``corpusflow.profiling``).
+FUSE_STAGES = True
+
 OUTPUT_DIRS = {"data": "train", "rejected": "rejected", "duplicates": "duplicates", "errors": "errors"}
 
 
@@ -133,26 +137,77 @@ def _ledger_key_error(rec: ErrorRecord) -> tuple[tuple[str, str, str, str], int]
     return ("error", rec.source, rec.stage, rec.error_class), 1
 
 
-def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
-    """Add the whole corpusflow graph for ``plan`` to pipeline ``p``."""
+def _fuse_stages(stages: list[tuple[str, str, beam.PTransform]],
+                 last_counts_kept: bool) -> list[tuple[str, list[str], beam.PTransform]]:
+    """Runs of consecutive per-document stages (those with a ``step()``) become one
+    :class:`~corpusflow.stages.chain.DocumentStages` labelled ``A+B+C``; others stay as they are.
+
+    Returns ``(label, stage names, transform)``; ``last_counts_kept`` asks a final fused group to
+    count the documents it keeps in its ledger output (nothing else follows it).
+    """
+    from corpusflow.stages.chain import DocumentStages
+
+    out: list[tuple[str, list[str], beam.PTransform]] = []
+    group: list[tuple[str, str, Any]] = []
+
+    def close(is_last: bool) -> None:
+        if not group:
+            return
+        steps = [step for _label, _name, step in group]
+        label = "+".join(label for label, _name, _step in group)
+        out.append((label, [name for _label, name, _step in group],
+                    DocumentStages(steps, count_kept=is_last and last_counts_kept)))
+        group.clear()
+
+    for label, name, transform in stages:
+        step_of = getattr(transform, "step", None)
+        step = step_of() if step_of is not None else None
+        if step is not None:
+            group.append((label, name, step))
+            continue
+        close(False)
+        out.append((label, [name], transform))
+    close(True)
+    return out
+
+
+def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None = None) -> None:
+    """Add the whole corpusflow graph for ``plan`` to pipeline ``p``.
+
+    With ``fuse_stages`` (default: :data:`FUSE_STAGES`) consecutive per-document stages (urls,
+    normalize, langid, filters) run in one DoFn (:class:`~corpusflow.stages.chain.DocumentStages`);
+    the outputs and the manifest are the same either way.
+    """
+    if fuse_stages is None:
+        fuse_stages = FUSE_STAGES
     cfg, out = plan.cfg, plan.output
     read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict,
                          id_places=cfg.limits.unique_ids)
     first: StageOutputs = p | "Read" >> read
     plan.stage_order = ["read"]
-    rejected = [first.rejected]
-    duplicates: list[beam.PCollection] = []
-    errors = [first.errors]
+    # Outcome records of every stage, with whether the stage already counted them in its ledger.
+    rejected: list[tuple[beam.PCollection, bool]] = [(first.rejected, False)]
+    duplicates: list[tuple[beam.PCollection, bool]] = []
+    errors: list[tuple[beam.PCollection, bool]] = [(first.errors, False)]
+    ledger_parts: list[beam.PCollection] = []
     docs = first.kept
     if cfg.limits.unique_ids:
         docs = docs | "UniqueIds" >> MakeIdsUnique(read.id_places)
-    for label, name, transform in _stage_transforms(cfg):
+    stages = [(label, [name], t) for label, name, t in _stage_transforms(cfg)]
+    if fuse_stages:
+        stages = _fuse_stages(_stage_transforms(cfg), last_counts_kept=True)
+    kept_counted = False
+    for label, names, transform in stages:
         res: StageOutputs = docs | label >> transform
-        plan.stage_order.append(name)
+        plan.stage_order.extend(names)
         docs = res.kept
-        rejected.append(res.rejected)
-        duplicates.append(res.duplicates)
-        errors.append(res.errors)
+        counted = res.ledger is not None
+        if counted:
+            ledger_parts.append(res.ledger)
+        kept_counted = counted and getattr(transform, "counts_kept", False)
+        rejected.append((res.rejected, counted))
+        duplicates.append((res.duplicates, counted))
+        errors.append((res.errors, counted))
 
     o = cfg.output
     common = dict(seed=cfg.seed, shard_max_bytes=o.shard_max_bytes, row_group_rows=o.row_group_rows,
@@ -178,28 +233,31 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan) -> None:
     # spill runs / ledger keys: flattening the records first would pass each of them through the
     # local runner once more (issue #8).
     with_text = o.write_rejected_text
-    ledger_parts = [docs | "LedgerKept" >> beam.Map(_ledger_key_kept)]
+    if not kept_counted:
+        ledger_parts.append(docs | "LedgerKept" >> beam.Map(_ledger_key_kept))
     for name, pcolls, schema, to_row, ledger_key in (
         ("rejected", rejected, REJECTED_SCHEMA, lambda r: rejected_row(r, with_text=with_text), _ledger_key_rejected),
         ("duplicates", duplicates, DUPLICATE_SCHEMA, duplicate_row, _ledger_key_dup),
         ("errors", errors, ERROR_SCHEMA, error_row, _ledger_key_error),
     ):
         cap = name.capitalize()
-        parts = tuple(pc for pc in pcolls if pc is not None) or (p | f"Empty{cap}" >> beam.Create([]),)
+        present = [(pc, counted) for pc, counted in pcolls if pc is not None]
+        parts = tuple(pc for pc, _counted in present) or (p | f"Empty{cap}" >> beam.Create([]),)
         w = WriteShards(fs.join(out, name), name, schema, to_row, **common)
         stats.append(parts | f"Write{cap}" >> w | f"{cap}Info" >> beam.Map(lambda i, n=name: ("shard", n, i)))
         stats.append(w.shard_count | f"{cap}Count" >> beam.Map(lambda c, n=name: ("nshards", n, c)))
-        ledger_parts += [pc | f"Ledger{cap}{i}" >> beam.Map(ledger_key) for i, pc in enumerate(parts)]
+        ledger_parts += [pc | f"Ledger{cap}{i}" >> beam.Map(ledger_key)
+                         for i, (pc, counted) in enumerate(present) if not counted]
 
     if read.id_places is not None:
         # The id-only second read must see exactly the documents the main read kept (a file that
         # changed, or a transient object-store failure in one read only, would leave ids out of
         # the rename map): both are counted per source and compared in finish_run.
-        for label, pcoll, key in (("Documents", first.kept, lambda d: d.source),
-                                  ("IdPlaces", read.id_places, lambda kv: kv[1][0])):
+        # The main read counts its Documents per file range itself (no step per document).
+        for label, pcoll in (("Documents", read.doc_counts),
+                             ("IdPlaces", read.id_places | "ReadCheckIdPlaces" >> beam.Map(lambda kv: (kv[1][0], 1)))):
             stats.append(
                 pcoll
-                | f"ReadCheck{label}" >> beam.Map(lambda x, k=key: (k(x), 1))
                 | f"ReadCheck{label}Count" >> beam.CombinePerKey(sum)
                 | f"ReadCheck{label}Stat" >> beam.MapTuple(lambda src, n, w=label: ("readcheck", w, src, n))
             )

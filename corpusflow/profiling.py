@@ -73,6 +73,10 @@ def stage_of(label: str) -> str:
     top = parts[0]
     if top in _TOP:
         return _TOP[top]
+    if "+" in top and all(t in _TOP for t in top.split("+")):
+        # Per-document stages fused into one DoFn (corpusflow.stages.chain): one joint group,
+        # e.g. "normalize+langid+filters" (corpusflow.pipeline.FUSE_STAGES = False separates them).
+        return "+".join(_TOP[t] for t in top.split("+"))
     if top == "Deduplicate":
         sub = parts[1] if len(parts) > 1 else ""
         if sub in ("Batch", "Signatures"):

@@ -19,11 +19,15 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from corpusflow import progress  # progress (issue #9)
+from corpusflow.document import Document, ErrorRecord, Rejected
 
 # Tagged-output names used by multi-output DoFns.
 TAG_REJECTED = "rejected"
 TAG_DUPLICATES = "duplicates"
 TAG_ERRORS = "errors"
+#: Ledger counts ``((kind, source, stage, reason), n)`` that a stage counted itself (see
+#: :class:`corpusflow.stages.chain.DocumentStages`): its records need no ledger step downstream.
+TAG_LEDGER = "ledger"
 
 
 class StageOutputs(NamedTuple):
@@ -31,6 +35,10 @@ class StageOutputs(NamedTuple):
     rejected: beam.PCollection | None = None
     duplicates: beam.PCollection | None = None
     errors: beam.PCollection | None = None
+    #: When set, ``((kind, source, stage, reason), n)`` counts of this stage's rejected and error
+    #: records (and of its kept documents when it was asked to count them); the pipeline then
+    #: adds these to the ledger instead of counting the records one by one.
+    ledger: beam.PCollection | None = None
 
 
 class StageCounters:
@@ -66,3 +74,31 @@ class StageCounters:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._progress = progress.acquire(self._ns)
+
+
+class DocStep:
+    """One per-document stage as plain Python: a document in, one outcome out.
+
+    :meth:`apply` returns the (possibly changed) :class:`~corpusflow.document.Document` to pass
+    on, or a :class:`~corpusflow.document.Rejected` / :class:`~corpusflow.document.ErrorRecord`
+    naming this stage. Counter increments go to :attr:`counts` (name -> n, Beam namespace
+    :attr:`stage`) and are published by the DoFn that runs the step, a batch at a time
+    (:class:`corpusflow.stages.chain.DocumentStages`), so a document costs a dict addition per
+    counter instead of a Beam metric update. Subclasses load their models in :meth:`setup` and
+    keep their constructors cheap to pickle.
+    """
+
+    stage: str = ""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def setup(self) -> None:
+        """Load models and tables (once per DoFn instance, on the worker)."""
+
+    def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
+        raise NotImplementedError
+
+    def inc(self, name: str, n: int = 1) -> None:
+        counts = self.counts
+        counts[name] = counts.get(name, 0) + n

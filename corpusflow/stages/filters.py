@@ -20,17 +20,15 @@ Counters (namespace ``filters``): ``docs_in``, ``kept``, ``rejected``, ``rejecte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 
 from corpusflow.document import Document, ErrorRecord, Rejected
 from corpusflow.filters.chain import FilterChain
 from corpusflow.filters.config import FilterStageConfig
 from corpusflow.filters.profiles import ProfileSpec, build_chain
-from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.base import DocStep, StageOutputs
 
 STAGE = "filters"
 FALLBACK = "*"
@@ -49,57 +47,55 @@ def _head(text: object) -> str:
     return text[:200] if isinstance(text, str) else repr(text)[:200]
 
 
-class _FilterFn(beam.DoFn):
+class FilterStep(DocStep):
+    """The quality filters on one document (counters: see the module docstring)."""
+
+    stage = STAGE
+
     def __init__(self, resolved: dict[str, dict[str, Any]], mode: str, keep_signals: bool) -> None:
+        super().__init__()
         self._resolved = resolved
         self._mode = mode
         self._keep_signals = keep_signals
 
     def setup(self) -> None:
         self._chains = build_chains(self._resolved, self._mode)
-        self._counters = StageCounters(STAGE)
 
-    def process(self, doc: Document) -> Iterator[Any]:
-        c = self._counters
-        c.inc("docs_in")
+    def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
+        inc = self.inc
+        inc("docs_in")
         chain = self._chains.get(doc.lang or "") or self._chains.get(FALLBACK)
         if chain is None:
-            c.inc("unfiltered")
-            c.inc("kept")
-            yield doc
-            return
+            inc("unfiltered")
+            inc("kept")
+            return doc
         try:
             res = chain.apply(doc)
             signals = res.signals if self._keep_signals else None
         except Exception as exc:  # a rule failed on this document: report it, keep the job going
-            c.inc("errors")
-            yield pvalue.TaggedOutput(
-                TAG_ERRORS,
-                ErrorRecord(
-                    source=doc.source, file=doc.file, offset=doc.line, offset_kind="line", stage=STAGE,
-                    error_class=type(exc).__name__, message=str(exc)[:500], head=_head(doc.text), doc_id=doc.id,
-                ),
+            inc("errors")
+            return ErrorRecord(
+                source=doc.source, file=doc.file, offset=doc.line, offset_kind="line", stage=STAGE,
+                error_class=type(exc).__name__, message=str(exc)[:500], head=_head(doc.text), doc_id=doc.id,
             )
-            return
         changes: dict[str, Any] = {}
         if res.changed:
             changes["text"] = res.text
-            c.inc("transformed")
+            inc("transformed")
         if signals:
             changes["signals"] = {**doc.signals, **signals}
         if res.failures and self._mode == "filter":
             v = res.failures[0]
-            c.inc("rejected")
-            c.inc(f"rejected.{v.reason}")
+            inc("rejected")
+            inc(f"rejected.{v.reason}")
             out = doc.replace(**changes) if changes else doc
-            yield pvalue.TaggedOutput(TAG_REJECTED, Rejected(out, STAGE, v.reason, v.detail()))
-            return
+            return Rejected(out, STAGE, v.reason, v.detail())
         if res.failures:
             for v in res.failures:
-                c.inc(f"tagged.{v.reason}")
+                inc(f"tagged.{v.reason}")
             changes["meta"] = {**doc.meta, "filter_reasons": [v.reason for v in res.failures]}
-        c.inc("kept")
-        yield doc.replace(**changes) if changes else doc
+        inc("kept")
+        return doc.replace(**changes) if changes else doc
 
 
 class ApplyFilters(beam.PTransform):
@@ -107,7 +103,7 @@ class ApplyFilters(beam.PTransform):
 
     Args:
         cfg: the validated :class:`~corpusflow.filters.config.FilterStageConfig`; its profiles are
-            resolved at construction (launch time) and shipped to the workers with the DoFn.
+            resolved at construction (launch time) and shipped to the workers with the step.
     """
 
     def __init__(self, cfg: FilterStageConfig) -> None:
@@ -115,8 +111,11 @@ class ApplyFilters(beam.PTransform):
         self._cfg = cfg
         self._resolved = cfg.resolved_profiles()
 
+    def step(self) -> FilterStep:
+        """This stage as a :class:`~corpusflow.stages.base.DocStep` (to run fused with its neighbours)."""
+        return FilterStep(self._resolved, self._cfg.mode, self._cfg.keep_signals)
+
     def expand(self, docs: beam.PCollection) -> StageOutputs:
-        outs = docs | "Filter" >> beam.ParDo(
-            _FilterFn(self._resolved, self._cfg.mode, self._cfg.keep_signals)
-        ).with_outputs(TAG_REJECTED, TAG_ERRORS, main="kept")
-        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])
+        from corpusflow.stages.chain import DocumentStages
+
+        return docs | "Filter" >> DocumentStages([self.step()])

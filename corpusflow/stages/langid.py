@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 
 from corpusflow.config import LangIdConfig, resolve_path
-from corpusflow.document import Document, Rejected, error_from_exception
+from corpusflow.document import Document, ErrorRecord, Rejected, error_from_exception
 from corpusflow.langid import FastTextLangId, identify
-from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.base import DocStep, StageOutputs
+
+STAGE = "langid"
 
 _MODELS: dict[str, FastTextLangId] = {}
 _LOCK = threading.Lock()
@@ -47,34 +46,38 @@ def _localize(path: str) -> str:
     return tmp
 
 
-class _LangIdFn(beam.DoFn):
+class LangIdStep(DocStep):
+    """Language ID on one document (counters: ``lang.<code>`` / ``lang.other``, ``rejected.<reason>``,
+    ``errors``)."""
+
+    stage = STAGE
+
     def __init__(self, cfg: LangIdConfig) -> None:
+        super().__init__()
         self._cfg = cfg
 
     def setup(self) -> None:
         self._model = _load_model(self._cfg.model)
-        self._counters = StageCounters("langid")
         c = self._cfg
         self._kw = dict(
             languages=frozenset(c.languages), min_score=c.min_score, min_score_by_lang=dict(c.min_score_by_lang),
             ja_script_check=c.ja_script_check, min_kana_fraction=c.min_kana_fraction, max_chars=c.max_chars,
         )
+        self._languages = self._kw["languages"]
         self._filter = c.mode == "filter"
 
-    def process(self, doc: Document) -> Iterator[Any]:
+    def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
         try:
             res = identify(self._model, doc.text, **self._kw)
         except Exception as exc:  # one bad record must not fail the job
-            self._counters.inc("errors")
-            yield pvalue.TaggedOutput(TAG_ERRORS, error_from_exception(doc, "langid", exc))
-            return
+            self.inc("errors")
+            return error_from_exception(doc, STAGE, exc)
         out = doc.replace(lang=res.lang, lang_score=round(res.score, 6))
         if res.reason is not None and self._filter:
-            self._counters.inc(f"rejected.{res.reason}")
-            yield pvalue.TaggedOutput(TAG_REJECTED, Rejected(out, "langid", res.reason))
-            return
-        self._counters.inc(f"lang.{res.lang}" if res.lang in self._kw["languages"] else "lang.other")
-        yield out
+            self.inc(f"rejected.{res.reason}")
+            return Rejected(out, STAGE, res.reason)
+        self.inc(f"lang.{res.lang}" if res.lang in self._languages else "lang.other")
+        return out
 
 
 class IdentifyLanguage(beam.PTransform):
@@ -88,7 +91,11 @@ class IdentifyLanguage(beam.PTransform):
         super().__init__()
         self._cfg = cfg
 
+    def step(self) -> LangIdStep:
+        """This stage as a :class:`~corpusflow.stages.base.DocStep` (to run fused with its neighbours)."""
+        return LangIdStep(self._cfg)
+
     def expand(self, docs: beam.PCollection) -> StageOutputs:
-        outs = docs | "LangId" >> beam.ParDo(_LangIdFn(self._cfg)).with_outputs(
-            TAG_REJECTED, TAG_ERRORS, main="kept")
-        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])
+        from corpusflow.stages.chain import DocumentStages
+
+        return docs | "LangId" >> DocumentStages([self.step()])

@@ -2,42 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import apache_beam as beam
-from apache_beam import pvalue
 
 from corpusflow.config import NormalizeConfig
-from corpusflow.document import Document, Rejected, error_from_exception
+from corpusflow.document import Document, ErrorRecord, Rejected, error_from_exception
 from corpusflow.normalize import normalize_text
-from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.base import DocStep, StageOutputs
 
 REASON_EMPTY = "normalize.empty"
+STAGE = "normalize"
 
 
-class _NormalizeFn(beam.DoFn):
+class NormalizeStep(DocStep):
+    """The normalise stage on one document (counters: ``rejected.normalize.empty``, ``errors``)."""
+
+    stage = STAGE
+
     def __init__(self, cfg: NormalizeConfig) -> None:
+        super().__init__()
         self._cfg = cfg
 
     def setup(self) -> None:
-        self._counters = StageCounters("normalize")
         c = self._cfg
         self._kw = dict(unicode_form=c.unicode_form, remove_control=c.remove_control,
                         collapse_spaces=c.collapse_spaces, max_blank_lines=c.max_blank_lines)
 
-    def process(self, doc: Document) -> Iterator[Any]:
+    def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
         try:
             text = normalize_text(doc.text, **self._kw)
         except Exception as exc:  # one bad record must not fail the job
-            self._counters.inc("errors")
-            yield pvalue.TaggedOutput(TAG_ERRORS, error_from_exception(doc, "normalize", exc))
-            return
+            self.inc("errors")
+            return error_from_exception(doc, STAGE, exc)
         if not text.strip():
-            self._counters.inc(f"rejected.{REASON_EMPTY}")
-            yield pvalue.TaggedOutput(TAG_REJECTED, Rejected(doc, "normalize", REASON_EMPTY))
-            return
-        yield doc if text == doc.text else doc.replace(text=text)
+            self.inc(f"rejected.{REASON_EMPTY}")
+            return Rejected(doc, STAGE, REASON_EMPTY)
+        return doc if text == doc.text else doc.replace(text=text)
 
 
 class NormalizeText(beam.PTransform):
@@ -47,7 +46,11 @@ class NormalizeText(beam.PTransform):
         super().__init__()
         self._cfg = cfg
 
+    def step(self) -> NormalizeStep:
+        """This stage as a :class:`~corpusflow.stages.base.DocStep` (to run fused with its neighbours)."""
+        return NormalizeStep(self._cfg)
+
     def expand(self, docs: beam.PCollection) -> StageOutputs:
-        outs = docs | "Normalize" >> beam.ParDo(_NormalizeFn(self._cfg)).with_outputs(
-            TAG_REJECTED, TAG_ERRORS, main="kept")
-        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])
+        from corpusflow.stages.chain import DocumentStages
+
+        return docs | "Normalize" >> DocumentStages([self.step()])

@@ -14,6 +14,7 @@ from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
 
 TAG_INPUT_COUNTS = "input_counts"
+TAG_DOC_COUNTS = "doc_counts"
 
 
 class StrictModeError(RuntimeError):
@@ -21,7 +22,8 @@ class StrictModeError(RuntimeError):
 
 
 class _ReadFileFn(beam.DoFn):
-    """Reads one file; emits one outcome per record and, at the end, the file's record count."""
+    """Reads one file (range); emits one outcome per record and, at the end, the range's record count
+    and its count of Documents (for the check against the id-only read)."""
 
     def __init__(self, sources: dict[str, SourceConfig], max_doc_chars: int, strict: bool = False) -> None:
         self._sources = sources
@@ -34,10 +36,11 @@ class _ReadFileFn(beam.DoFn):
     def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[Any]:
         spec, lo, hi = item  # a byte range of the file (issue #8: plan_ranges)
         source = self._sources[spec.source]
-        n = 0
+        n = n_docs = 0
         for out in iter_file(spec, source, self._max, (lo, hi)):
             n += 1
             if isinstance(out, Document):
+                n_docs += 1
                 yield out
             elif isinstance(out, Rejected):
                 self._counters.inc(f"rejected.{out.reason}")
@@ -56,6 +59,7 @@ class _ReadFileFn(beam.DoFn):
             self._counters.inc("files")
         self._counters.inc("records", n)
         yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, n))
+        yield pvalue.TaggedOutput(TAG_DOC_COUNTS, (spec.source, n_docs))
 
 
 class _ReadIdsFn(beam.DoFn):
@@ -83,7 +87,8 @@ class ReadDocuments(beam.PTransform):
     local JSONL file: see :func:`~corpusflow.io.readers.plan_ranges`; spread by a Reshuffle).
 
     Outputs: ``kept`` Documents, ``rejected`` (e.g. ``input.too_long``), ``errors`` (malformed
-    records), and :attr:`input_counts` ``(source, n_records)`` per file for the manifest. With
+    records), :attr:`input_counts` ``(source, n_records)`` per file for the manifest and
+    :attr:`doc_counts` ``(source, n_documents)`` per file (the Documents in ``kept``). With
     ``id_places=True``, also :attr:`id_places`: ``(id, (source, file, line))`` of every kept
     Document from a second, separate read of the same files (see :class:`_ReadIdsFn`).
     """
@@ -98,6 +103,7 @@ class ReadDocuments(beam.PTransform):
         self._max = max_doc_chars
         self._strict = strict
         self.input_counts: beam.PCollection | None = None
+        self.doc_counts: beam.PCollection | None = None
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> StageOutputs:
         files = (
@@ -106,9 +112,10 @@ class ReadDocuments(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
         )
         outs = files | "ReadFile" >> beam.ParDo(_ReadFileFn(self._sources, self._max, self._strict)).with_outputs(
-            TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, main="docs"
+            TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, TAG_DOC_COUNTS, main="docs"
         )
         self.input_counts = outs[TAG_INPUT_COUNTS]
+        self.doc_counts = outs[TAG_DOC_COUNTS]
         if self._with_ids:
             # Its own list of work items: consumers of one PCollection are fused into one stage by
             # the local runner, which would put the rename map downstream of the document read.

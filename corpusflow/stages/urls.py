@@ -8,38 +8,39 @@ text (as read) so the rejection can be audited.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 
 from corpusflow.document import Document, Rejected
 from corpusflow.extract_config import UrlFilterConfig
-from corpusflow.stages.base import TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.base import DocStep, StageOutputs
 from corpusflow.urlrules import rules_from_config
 
 STAGE = "urls"
 
 
-class _UrlFn(beam.DoFn):
+class UrlStep(DocStep):
+    """The URL rules on one document (counters: ``kept``, ``rejected.<reason>``)."""
+
+    stage = STAGE
+
     def __init__(self, cfg: UrlFilterConfig) -> None:
+        super().__init__()
         self._cfg = cfg
 
     def setup(self) -> None:
         self._rules = rules_from_config(self._cfg)
-        self._counters = StageCounters(STAGE)
 
-    def process(self, doc: Document) -> Iterator[Any]:
+    def apply(self, doc: Document) -> Document | Rejected:
         verdict = self._rules.check(doc.url)
         if verdict.reason is None:
-            self._counters.inc("kept")
-            yield doc
-            return
-        self._counters.inc(f"rejected.{verdict.reason}")
+            self.inc("kept")
+            return doc
+        self.inc(f"rejected.{verdict.reason}")
         if doc.meta.get("content_kind") == "html":
             doc = doc.replace(text="")  # do not copy raw HTML into the rejected output
-        yield pvalue.TaggedOutput(TAG_REJECTED, Rejected(doc, STAGE, verdict.reason, verdict.detail))
+        return Rejected(doc, STAGE, verdict.reason, verdict.detail)
 
 
 class FilterUrls(beam.PTransform):
@@ -57,8 +58,14 @@ class FilterUrls(beam.PTransform):
         if self._cfg.enabled:
             rules_from_config(self._cfg)
 
+    def step(self) -> UrlStep | None:
+        """This stage as a :class:`~corpusflow.stages.base.DocStep` (None when switched off)."""
+        return UrlStep(self._cfg) if self._cfg.enabled else None
+
     def expand(self, docs: beam.PCollection) -> StageOutputs:
-        if not self._cfg.enabled:
+        step = self.step()
+        if step is None:
             return StageOutputs(kept=docs)
-        outs = docs | "FilterUrls" >> beam.ParDo(_UrlFn(self._cfg)).with_outputs(TAG_REJECTED, main="kept")
-        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED])
+        from corpusflow.stages.chain import DocumentStages
+
+        return docs | "FilterUrls" >> DocumentStages([step])
