@@ -282,3 +282,20 @@ def test_keyword_hits_equal_numpy(real_texts, profile, lang):
             with kernels.disabled():
                 slow = idx.match(TextView(t))
             assert fast == slow, t[:100]
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_bbs_count_equals_reference_regex(real_texts, which):
+    """The date search that starts at :func:`kernels.first_date_candidate` finds the matches of
+    HojiChar's whole pattern: dates and episodes at the start, after other digits, in both
+    widths, after digit runs that are not dates."""
+    from corpusflow.filters.rules_ja import BBS_PATTERN, BBS_PATTERN_RUNS, bbs_count
+
+    crafted = [
+        "2018-10-10 投稿", "12018年1月2日", "第１２話と2020/1/1", "123 4567 2019.3.4", "99話", "1234年",
+        "価格1000円、2021年12月31日（金）", "１２３４５年６月７日", "3-4-5 1-2-3", "0話1話22話", "(月)（火）",
+    ]
+    with path(which):
+        for t in crafted + real_texts["ja"]:
+            assert bbs_count(TextView(t)) == len(BBS_PATTERN.findall(t)), t[:100]
+            assert bbs_count(TextView(t), True) == len(BBS_PATTERN_RUNS.findall(t)), t[:100]

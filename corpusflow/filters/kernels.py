@@ -21,7 +21,8 @@ Kernels:
   ``rules_en.word_stats``);
 * :func:`line_spans`, :func:`sentence_spans` — the non-empty stripped lines and the Swallow
   sentences as spans, and :func:`span_dups` / :func:`count_affixes` — their duplicate counts
-  (confirmed character by character) and how many begin or end with given strings.
+  (confirmed character by character) and how many begin or end with given strings;
+* :func:`first_date_candidate` — where the BBS date/episode regex can first match.
 
 When numba is missing or ``CORPUSFLOW_NO_NUMBA=1`` is set, :func:`get` returns ``None`` and the
 rules use their numpy code. Compilation happens once per process (cached on disk by numba), in
@@ -48,7 +49,7 @@ _STATE: dict[str, Any] = {"kernels": None, "tried": False, "disabled": False}
 _KERNEL_NAMES = (  # callees before their callers
     "group_ids", "dup_chars", "kw_find", "char_repetition_counts", "longest_run",
     "gopher_ngrams", "class_counts", "tokens", "push_stripped", "line_spans", "sentence_spans",
-    "span_dups", "count_affixes",
+    "span_dups", "count_affixes", "first_date_candidate",
 )
 
 
@@ -133,6 +134,7 @@ def warm_up() -> bool:
         ls, le = k.line_spans(cps, CLASS_LUT, C_SPACE, 10)
         k.sentence_spans(cps, CLASS_LUT, C_SPACE, C_KUTEN, 10)
         k.span_dups(cps, ls, le)
+        k.first_date_candidate(cps)
         for at_start in (False, True):
             k.count_affixes(cps, ls, le, np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64), at_start)
         _WARM["done"] = True
@@ -634,3 +636,30 @@ def kw_find(cps, fold_case, word_starts, first, not_alnum, pre2, lenmask3, has2,
                 out[k, 2] = ids[j]
             k += 1
     return k
+
+
+def first_date_candidate(cps):  # type: ignore[no-untyped-def]
+    """The first position where ``rules_ja``'s date/episode pattern
+    (``D(?:D{3}[年.\\-/] *D{1,2}[月.\\-/] *D{1,2}日?|D*話)``, D = ``[0-9０-９]``) can start, or -1.
+
+    A date needs four digits right before one of 年 . - / (so it starts 4 characters before the
+    end of a digit run); an episode needs a digit run ending right before 話 (it can start at
+    the run's first digit). Searching from here finds exactly the matches of a search from 0."""
+    n = cps.shape[0]
+    best = -1
+    i = 0
+    while i < n:
+        c = cps[i]
+        if not ((c >= 0x30 and c <= 0x39) or (c >= 0xFF10 and c <= 0xFF19)):
+            i += 1
+            continue
+        a = i
+        while i < n and ((cps[i] >= 0x30 and cps[i] <= 0x39) or (cps[i] >= 0xFF10 and cps[i] <= 0xFF19)):
+            i += 1
+        if i < n:
+            nxt = cps[i]
+            if nxt == 0x8A71:  # 話
+                return a
+            if i - a >= 4 and (nxt == 0x5E74 or nxt == 0x2E or nxt == 0x2D or nxt == 0x2F):  # 年 . - /
+                return i - 4
+    return best

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field, field_validator
 
+from corpusflow.filters import kernels
 from corpusflow.filters.base import (
     Failure,
     Filter,
@@ -637,9 +638,13 @@ def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
     if hy and hyphen_runs_as_one:
         hy = len(_HYPHEN_RUNS.findall(t))
     if view.count(C_DIGIT):
-        for m in _DATE_OR_EPISODE_RE.findall(t):
-            n += 1
-            hy -= m.count("-")
+        # compiled: skip to the first position where a date or an episode can start (-1: none)
+        kern = kernels.get()
+        start = kern.first_date_candidate(view.cps) if kern is not None else 0
+        if start >= 0:
+            for m in _DATE_OR_EPISODE_RE.findall(t, start):
+                n += 1
+                hy -= m.count("-")
     if "(" in t or "（" in t:
         n += _weekday_count(t)
     return n + hy
