@@ -21,6 +21,9 @@ rejection) mode:
   NgWordsFilterJa x3, DiscardRareKuten(250)), against our ``ja_llmjp`` without its compression
   rule (llm-jp's own code, not HojiChar's).
 
+The rules' compiled kernels (numba) are used unless ``CORPUSFLOW_NO_NUMBA=1`` (then the numpy
+code runs); the report says which (``kernels``).
+
 Usage::
 
     python bench/bench_filters.py [--corpus bench/corpora/filters20k] [--docs 20000]
@@ -149,7 +152,12 @@ def main() -> int:
                         "--seed", "1"], check=True)
     sets = {k: v[: args.max_docs] for k, v in load_corpus(corpus).items()}
 
+    from corpusflow.filters import kernels
     from corpusflow.filters.profiles import build_chain
+
+    # compiled kernels (numba) unless CORPUSFLOW_NO_NUMBA=1; compiled before any timing
+    kernel_path = "numba" if kernels.warm_up() else "numpy"
+    print(f"filter kernels: {kernel_path}", flush=True)
 
     load_before = os.getloadavg()
     results: dict[str, dict] = {}
@@ -205,6 +213,7 @@ def main() -> int:
                     "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
         "timing": "best of --repeats; docs_per_s_cpu uses process CPU time (the machine is shared)",
+        "kernels": kernel_path,
         "corpusflow": results,
         "hojichar": {"version": hoji_version, "results": hoji},
         "speedups": speedups,

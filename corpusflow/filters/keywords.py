@@ -9,6 +9,11 @@ the character n-gram hashes of :mod:`corpusflow.filters.text` instead:
    candidates (bitmap lookups on the character n-gram hashes, vectorised); candidates are
    verified with exact string lookups.
 
+With numba (:mod:`corpusflow.filters.kernels`), one compiled pass does both steps instead:
+a 2^16-bit set of keyword 2-character prefixes and per-prefix length masks pre-select
+positions, and each keyword that starts there is confirmed by comparing code points; the hits
+are the same, in the same order (``tests/test_filters_kernels.py``).
+
 Several lists (adult, discrimination, violence, advertisement, ...) share one
 :class:`KeywordIndex`, so a chain scans a text once whatever the number of lists. The bitmaps
 only pre-select: every hit is an exact string match.

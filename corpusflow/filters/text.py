@@ -9,6 +9,10 @@ Everything here is linear (or ``n log n`` for the sorts) in the text length: no 
 regular expressions, no quadratic loops. Texts are handled as numpy arrays of code points
 (``uint32``), so a 5 MB line or a million repeated characters cost a few vector operations.
 
+With numba, the per-character passes (class counts, tokens, line and sentence spans) run as
+compiled kernels (:mod:`corpusflow.filters.kernels`) that give the same numbers; the numpy code
+stays as the fallback (``CORPUSFLOW_NO_NUMBA=1``).
+
 Character classes follow the Swallow corpus definitions (``swallow-llm/swallow-corpus``
 ``quality.py``, see ``shared/specs/filters.md`` §2.2), with one documented extension for
 NFKC-normalised input (pitfall 6 of §8): ASCII ``!`` and ``?`` count as sentence ends (*kuten*)
