@@ -67,6 +67,8 @@ ERROR_SCHEMA = pa.schema(
 
 
 def _dumps(obj: dict[str, Any]) -> str:
+    if not obj:
+        return "{}"  # what json.dumps gives for an empty dict, without the encoder (most rows)
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
