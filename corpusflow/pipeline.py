@@ -193,9 +193,9 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     docs = first.kept
     if cfg.limits.unique_ids:
         docs = docs | "UniqueIds" >> MakeIdsUnique(read.id_places)
-    stages = [(label, [name], t) for label, name, t in _stage_transforms(cfg)]
-    if fuse_stages:
-        stages = _fuse_stages(_stage_transforms(cfg), last_counts_kept=True)
+    transforms = _stage_transforms(cfg)
+    stages = (_fuse_stages(transforms, last_counts_kept=True) if fuse_stages
+              else [(label, [name], t) for label, name, t in transforms])
     kept_counted = False
     for label, names, transform in stages:
         res: StageOutputs = docs | label >> transform
