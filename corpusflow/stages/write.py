@@ -293,29 +293,18 @@ class _WriteFromRunsFn(beam.DoFn):
         self._rg, self._comp, self._level = row_group_rows, compression, compression_level
 
     def process(self, index: int, runs: list[dict[str, Any]], n_shards: int) -> Iterator[dict[str, Any]]:
-        import contextlib
-
         import numpy as np
 
         pieces = []
-        # The runs stay mapped until the shard is written: a run whose rows all belong to this
-        # shard (always when N = 1) is used as it is, without copying it out of the mapping
-        # first (the sort's take copies every row once anyway).
-        with contextlib.ExitStack() as maps:
-            for run in sorted(runs, key=lambda r: r["path"]):
-                src = maps.enter_context(pa.memory_map(run["path"], "r"))
+        for run in sorted(runs, key=lambda r: r["path"]):
+            with pa.memory_map(run["path"], "r") as src:
                 table = pa.ipc.open_file(src).read_all()
-                if n_shards == 1:
-                    pieces.append(table)
-                    continue
                 h = table.column("__k0").to_numpy()
                 take = np.nonzero(h % np.uint64(n_shards) == np.uint64(index))[0]
-                if take.size == table.num_rows:
-                    pieces.append(table)
-                elif take.size:
-                    pieces.append(table.take(pa.array(take)))
-            if pieces and any(t.num_rows for t in pieces):  # no row hashed here: finish_run writes the empty shard
-                yield self._write(index, n_shards, pieces)
+                if take.size:
+                    pieces.append(table.take(pa.array(take)))  # copies out of the mapping
+        if pieces:  # no row hashed here: finish_run writes the empty shard
+            yield self._write(index, n_shards, pieces)
 
     def _write(self, index: int, n_shards: int, pieces: list[pa.Table]) -> dict[str, Any]:
         import pyarrow.compute as pc
