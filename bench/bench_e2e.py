@@ -416,6 +416,16 @@ def _fmt(v: Any, nd: int = 0) -> str:
     return str(v)
 
 
+def _commit(r: dict[str, Any]) -> str:
+    g = r.get("git") or {}
+    return f"{g.get('commit', '?')}{'+' if g.get('dirty_package') else ''}"
+
+
+def _code(r: dict[str, Any]) -> str:
+    """What ran: the label (HEAD when none) and the commit (+ when the package was modified)."""
+    return f"{r.get('label') or 'HEAD'} @{_commit(r)}"
+
+
 def tables(data: dict[str, Any]) -> str:
     """Markdown tables from the newest corpusflow entry per (size, mode, label)."""
     latest: dict[tuple[int, str, str], dict[str, Any]] = {}
@@ -428,6 +438,11 @@ def tables(data: dict[str, Any]) -> str:
     rows = [latest[k] for k in sorted(latest)]
     if not rows:
         return "(no results yet)"
+    # Every run of the same code, size and mode (the table shows the newest): run-to-run spread.
+    repeats: dict[tuple[int, str, str, str], list[float]] = collections.defaultdict(list)
+    for r in data["runs"]:
+        if "corpusflow" in r and r["corpusflow"].get("returncode", 0) == 0:
+            repeats[(r["docs"], r["corpusflow"]["mode"], r.get("label", ""), _commit(r))].append(r["corpusflow"]["docs_per_s"])
     # A corpusflow run without its own datatrove run (--skip-datatrove) is compared with the
     # fastest datatrove run on the same corpus (datatrove's code does not change between runs;
     # the fastest is the comparison least favourable to corpusflow); marked with † in the table.
@@ -457,13 +472,13 @@ def tables(data: dict[str, Any]) -> str:
         ratio_w = cf["docs_per_s"] / d["docs_per_s"] if d else None
         ratio_c = cf["docs_per_cpu_s"] / d["docs_per_cpu_s"] if d and d.get("docs_per_cpu_s") else None
         lines.append(
-            f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {r.get('label') or 'HEAD'}, {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
+            f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {_code(r)}, {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
             f"{_fmt(cf['docs_per_s'])} | {_fmt(cf['mb_per_s'], 2)} | {_fmt(cf['cpu_s'], 1)} | "
             f"{_fmt(cf['docs_per_cpu_s'])} | {_fmt(cf['peak_rss_mb'])} | {_fmt(d.get('wall_s'), 1)} | "
             f"{_fmt(d.get('docs_per_s'))} | {_fmt(d.get('cpu_s'), 1)} | {_fmt(d.get('docs_per_cpu_s'))} | "
             f"{_fmt(d.get('peak_rss_mb'))} | {_fmt(ratio_w, 1)}× | {_fmt(ratio_c, 1)}× | "
             f"{cf['load_before'][0]:.1f} / {d['load_before'][0]:.1f}{' †' if r.get('datatrove_time') else ''} |" if d else
-            f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {r.get('label') or 'HEAD'}, {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
+            f"| {r['docs']:,} | {r['jsonl_mb']:,.0f} | {_code(r)}, {cf['mode']} ×{cf['workers']} | {_fmt(cf['wall_s'], 1)} | "
             f"{_fmt(cf['docs_per_s'])} | {_fmt(cf['mb_per_s'], 2)} | {_fmt(cf['cpu_s'], 1)} | "
             f"{_fmt(cf['docs_per_cpu_s'])} | {_fmt(cf['peak_rss_mb'])} | – | – | – | – | – | – | – | "
             f"{cf['load_before'][0]:.1f} / – |"
@@ -471,11 +486,21 @@ def tables(data: dict[str, Any]) -> str:
     if paired:
         lines += ["", "† datatrove measured in a separate run on the same corpus and machine (the fastest of its "
                   "runs there, see bench/results/e2e.json), corpusflow with `--skip-datatrove`."]
+    spread = []
+    for r in rows:
+        runs = repeats.get((r["docs"], r["corpusflow"]["mode"], r.get("label", ""), _commit(r)), [])
+        if len(runs) > 1:
+            runs = sorted(runs)
+            med = runs[len(runs) // 2] if len(runs) % 2 else (runs[len(runs) // 2 - 1] + runs[len(runs) // 2]) / 2
+            spread.append(f"{r['docs']:,} docs, {_code(r)}, {r['corpusflow']['mode']}: {len(runs)} runs, "
+                          f"{' / '.join(_fmt(x) for x in runs)} docs/s (median {_fmt(med)})")
+    if spread:
+        lines += ["", "Repeated runs of the same code (the table shows the newest): " + "; ".join(spread) + "."]
     lines += ["", "Per-stage time of corpusflow: share of Beam's per-transform execution time (state sampler, "
               "summed over workers; wall time, so inflated by other load) and, in brackets, that share of "
               "the run's CPU time per input document:", ""]
     stages = [s for s in _stage_order(rows)]
-    lines.append("| stage | " + " | ".join(f"{r['docs']:,} ({r.get('label') or 'HEAD'})" for r in rows) + " |")
+    lines.append("| stage | " + " | ".join(f"{r['docs']:,} ({_code(r)})" for r in rows) + " |")
     lines.append("|---|" + "---:|" * len(rows))
     for s in stages:
         cells = []
@@ -517,7 +542,7 @@ def _scaling(rows: list[dict[str, Any]]) -> str:
     parts = []
     by_mode: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for r in rows:
-        by_mode[f"{r.get('label') or 'HEAD'}, {r['corpusflow']['mode']}"].append(r)
+        by_mode[f"{_code(r)}, {r['corpusflow']['mode']}"].append(r)
     for mode, rs in by_mode.items():
         rs = sorted(rs, key=lambda r: r["docs"])
         if len(rs) < 2:
