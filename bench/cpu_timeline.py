@@ -17,18 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_e2e import _stat_cpu
 from measure import process_tree
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def main() -> None:
@@ -44,9 +34,10 @@ def main() -> None:
     t0 = time.time()
     while p.poll() is None:
         time.sleep(args.every)
-        now = {pid: c for pid in process_tree(p.pid) if (c := cpu_seconds(pid)) is not None}
-        launcher = now.get(p.pid, 0.0) - prev.get(p.pid, 0.0)
-        workers = sum(c - prev.get(pid, 0.0) for pid, c in now.items() if pid != p.pid)
+        now = {pid: _stat_cpu(pid, children=False) for pid in process_tree(p.pid)}
+        delta = {pid: max(0.0, c - prev.get(pid, 0.0)) for pid, c in now.items()}  # 0 if it just exited
+        launcher = delta.pop(p.pid, 0.0)
+        workers = sum(delta.values())
         prev = now
         print((round(time.time() - t0, 1), round(launcher / args.every, 2), round(workers / args.every, 2)),
               flush=True)

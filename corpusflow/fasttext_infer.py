@@ -297,7 +297,7 @@ class FastTextModel:
         kern = _kernel()
         scores = np.empty(k, dtype=np.float32)
         nodes = np.empty(k, dtype=np.int32)
-        self.last_hidden = hidden = np.empty(self.input.shape[1], dtype=np.float32)
+        hidden = np.empty(self.input.shape[1], dtype=np.float32)  # per call: one model serves all threads
         got = kern(data, a.minn, a.maxn, a.bucket, self._eos_wid, self._slots, self._whash, self._wblob,
                    self._woff, self._sub_rows, self._sub_off, self._bits, self._ranks, self._rows_of_rank,
                    self.input, self.output, self._left, self._right, self._osz,
@@ -374,8 +374,9 @@ def _predict_kernel(data, minn, maxn, bucket, eos_wid, slots, whash, wblob, woff
     f32 = np.float32
     dim = inp.shape[1]
     # A local accumulator, copied to `hidden` at the end: LLVM may then keep it in registers
-    # (it cannot prove that an argument array does not alias `inp`): 81 -> 56 us per document
-    # (sum of per-document minima, make_corpus documents; see bench/bench_langid.py).
+    # (it cannot prove that an argument array does not alias `inp`): 81 -> 56 us per document,
+    # before/after in one process, as the sum of per-document minima over 300 make_corpus
+    # documents (the robust figure bench/bench_langid.py also reports).
     hidden_out = hidden
     hidden = np.zeros(dim, dtype=np.float32)
     n_inputs = 0

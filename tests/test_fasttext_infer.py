@@ -142,6 +142,26 @@ def test_langid_backends_agree(shared_data) -> None:
         assert numba.predict(line, 5) == ref.predict(line, 5)
 
 
+def test_unencodable_text_fails_like_the_binding_and_becomes_an_error_record(binding, compiled) -> None:
+    """A lone surrogate (json.loads makes one from "\\ud800") cannot be UTF-8: both backends raise
+    (the binding a bare TypeError from pybind, the compiled path the clearer UnicodeEncodeError),
+    and the language-ID step turns it into an error record instead of dropping the document."""
+    from corpusflow.config import LangIdConfig
+    from corpusflow.document import Document, ErrorRecord
+    from corpusflow.stages.langid import LangIdStep
+
+    line = "lone \ud800 surrogate"
+    with pytest.raises(UnicodeEncodeError):
+        compiled.predict(line, 5)
+    with pytest.raises((TypeError, UnicodeEncodeError)):
+        binding.f.predict(line, 5, 0.0, "replace")
+    step = LangIdStep(LangIdConfig())
+    step.setup()
+    out = step.apply(Document(id="d1", text=line, source="s"))
+    assert isinstance(out, ErrorRecord)
+    assert out.stage == "langid" and out.error_class == "UnicodeEncodeError"
+
+
 def test_no_numba_env_uses_the_binding(monkeypatch) -> None:
     monkeypatch.setenv("CORPUSFLOW_NO_NUMBA", "1")
     assert FastTextLangId(LID).backend == "binding"
