@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,6 +83,20 @@ class _ReadIdsFn(beam.DoFn):
                 yield out.id, (out.source, out.file, out.line)
 
 
+def _local_workers(pipeline: beam.Pipeline) -> int:
+    """Workers of Beam's local runner (``--direct_num_workers``; 0 means one per core), so that
+    :func:`~corpusflow.io.readers.plan_ranges` gives each the same work. 1 for other runners:
+    they balance work items themselves."""
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    from corpusflow.stages.write import _is_local_runner
+
+    if not _is_local_runner(pipeline):
+        return 1
+    n = pipeline.options.view_as(DirectOptions).direct_num_workers or 1
+    return n if n > 0 else (os.cpu_count() or 1)
+
+
 class ReadDocuments(beam.PTransform):
     """Reads every planned file in parallel (one work item per file, or per byte range of a big
     local JSONL file: see :func:`~corpusflow.io.readers.plan_ranges`; spread by a Reshuffle).
@@ -106,9 +121,10 @@ class ReadDocuments(beam.PTransform):
         self.doc_counts: beam.PCollection | None = None
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> StageOutputs:
+        ranges = plan_ranges(self._specs, workers=_local_workers(pbegin.pipeline))
         files = (
             pbegin
-            | "ListFiles" >> beam.Create(plan_ranges(self._specs))
+            | "ListFiles" >> beam.Create(ranges)
             | "SpreadFiles" >> beam.Reshuffle()
         )
         outs = files | "ReadFile" >> beam.ParDo(_ReadFileFn(self._sources, self._max, self._strict)).with_outputs(
@@ -121,7 +137,7 @@ class ReadDocuments(beam.PTransform):
             # the local runner, which would put the rename map downstream of the document read.
             self.id_places = (
                 pbegin
-                | "ListFilesForIds" >> beam.Create(plan_ranges(self._specs))
+                | "ListFilesForIds" >> beam.Create(ranges)
                 | "SpreadFilesForIds" >> beam.Reshuffle()
                 | "ReadIds" >> beam.ParDo(_ReadIdsFn(self._sources, self._max))
             )
