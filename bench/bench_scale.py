@@ -190,6 +190,9 @@ from corpusflow.dedup.minhash import MinHasher
 FastTextLangId(resolve_path("pkg:resources/lid.176.ftz"))
 kernels.warm_up()
 MinHasher(128, 1)
+from corpusflow.dedup.shingle import ngram_hashes
+import numpy as np
+ngram_hashes(np.zeros(1, dtype=np.uint64), 1, 0)
 """
 
 

@@ -20,10 +20,12 @@ from corpusflow.dedup.shingle import (
     SALT_CHAR,
     SALT_WORD,
     WordHasher,
+    char_elements,
     char_shingles,
     hash_char_shingle,
     hash_word_shingle,
     ngram_hashes,
+    ngram_hashes_numpy,
     normalize_chars,
     shingle_hashes,
     simplify_words,
@@ -168,6 +170,36 @@ def test_kernel_exact_on_hard_inputs():
         mh.signature(np.empty(0, np.uint64))
     with pytest.raises(ValueError):
         mh.signature_numpy(np.empty(0, np.uint64))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 9])
+@pytest.mark.parametrize("length", [1, 2, 4, 5, 6, 31, 2048])
+def test_compiled_ngram_hashes_equal_numpy(length, n):
+    """The numba n-gram kernel wraps around 2^64 exactly like numpy (full-range elements)."""
+    import os
+
+    from corpusflow.dedup import shingle
+
+    if not os.environ.get("CORPUSFLOW_NO_NUMBA"):
+        assert shingle._ngram_kernel() is not None
+    rng = np.random.default_rng(length * 31 + n)
+    els = rng.integers(0, 2**64 - 1, size=length, dtype=np.uint64, endpoint=True)
+    for salt in (SALT_CHAR, SALT_WORD):
+        assert np.array_equal(ngram_hashes(els, n, salt), ngram_hashes_numpy(els, n, salt))
+    # a strided view and a uint32 input give the same values as a contiguous uint64 copy
+    assert np.array_equal(ngram_hashes(els[::-1], n, SALT_CHAR), ngram_hashes_numpy(els[::-1].copy(), n, SALT_CHAR))
+    small = (els & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    assert np.array_equal(ngram_hashes(small, n, SALT_CHAR), ngram_hashes_numpy(small.astype(np.uint64), n, SALT_CHAR))
+
+
+def test_compiled_ngram_hashes_equal_numpy_on_real_text(ja_texts, en_texts):
+    words = WordHasher()
+    for t in ja_texts[:100]:
+        els = char_elements(t)
+        assert np.array_equal(ngram_hashes(els, 5, SALT_CHAR), ngram_hashes_numpy(els, 5, SALT_CHAR))
+    for t in en_texts[:100]:
+        els = words.elements(t)
+        assert np.array_equal(ngram_hashes(els, 5, SALT_WORD), ngram_hashes_numpy(els, 5, SALT_WORD))
 
 
 def test_compiled_kernel_is_used_and_equals_numpy_kernel(ja_texts, en_texts):

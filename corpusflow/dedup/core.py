@@ -22,7 +22,7 @@ import numpy as np
 from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.dedup.keep import RANK_WIDTH, centrality, context_columns, first_seen_rank, rank_key
 from corpusflow.dedup.minhash import MinHasher, band_keys
-from corpusflow.dedup.shingle import WordHasher, shingle_hashes
+from corpusflow.dedup.shingle import WordHasher, ngram_hashes, shingle_hashes
 from corpusflow.dedup.tables import NodeBatch, signature_similarity
 from corpusflow.document import Document, Duplicate
 from corpusflow.hashing import stable_hash64, text_digest
@@ -91,6 +91,7 @@ class SignatureComputer:
         self.hashers = {n: MinHasher(cfg.profiles[n].perms, seed) for n in self.names}
         self.width = max(cfg.profiles[n].perms for n in self.names)
         self.words = WordHasher()
+        ngram_hashes(np.zeros(1, dtype=np.uint64), 1, 0)  # compile (or load) the n-gram kernel now, in setup()
         self.no_shingles = 0
         self.cache_hits = 0
         self._cache: dict[tuple[int, int, str], np.ndarray | None] = {}
