@@ -295,16 +295,9 @@ class WordHasher:
         cache = self._cache
         if len(cache) > self._max:
             cache.clear()
-        vals = list(map(cache.get, words))  # C-level loop; misses come back as None
-        if None in vals:
-            for i, v in enumerate(vals):
-                if v is None:
-                    w = words[i]
-                    h = cache.get(w)
-                    if h is None:
-                        h = cache[w] = word_hash(w)
-                    vals[i] = h
-        return np.array(vals, dtype=np.uint64)
+        for w in set(words).difference(cache):  # C-level set ops; Python only for new words
+            cache[w] = word_hash(w)
+        return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
 def shingle_hashes(text: str, kind: str, n: int, words: WordHasher | None = None) -> np.ndarray:
