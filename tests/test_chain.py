@@ -53,9 +53,11 @@ def _docs() -> list[Document]:
             for i, t in enumerate(texts)]
 
 
-def test_steps_run_in_order_and_count_their_outcomes() -> None:
+@pytest.mark.parametrize("batch", [256, 1, 2, 3])  # all in finish_bundle; in process; both
+def test_steps_run_in_order_and_count_their_outcomes(monkeypatch, batch: int) -> None:
     from apache_beam.testing.test_pipeline import TestPipeline
 
+    monkeypatch.setattr(chain, "BATCH", batch)
     p = TestPipeline(runner="FnApiRunner")
     res = p | beam.Create(_docs()) | DocumentStages([_Upper(), _FailOnDigit()], count_kept=True)
     assert_that(res.kept | "KeptText" >> beam.Map(lambda d: d.text), equal_to(["ABC", "HELLO", "日本語"]),
@@ -88,6 +90,7 @@ def test_counters_are_published_in_batches(monkeypatch) -> None:
     from apache_beam.testing.test_pipeline import TestPipeline
 
     monkeypatch.setattr(chain, "FLUSH_EVERY", 2)  # several publications within one bundle
+    monkeypatch.setattr(chain, "BATCH", 2)
     p = TestPipeline(runner="FnApiRunner")
     _ = p | beam.Create(_docs()) | DocumentStages([_Upper()])
     result = p.run()

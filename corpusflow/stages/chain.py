@@ -5,7 +5,9 @@ either pass it on (possibly changed) or reject it (or record an error). As separ
 document pays Beam's per-step costs once per stage: a DoFnRunner call, a tagged-output
 dispatch, Beam metric updates per counter, and downstream one ledger ``Map`` plus a combiner
 insert per outcome record. :class:`DocumentStages` runs the stages' plain-Python steps
-(:class:`~corpusflow.stages.base.DocStep`) in sequence inside one DoFn instead:
+(:class:`~corpusflow.stages.base.DocStep`) in sequence inside one DoFn instead, on batches of
+:data:`BATCH` documents (each step over the whole batch, then the next; the last partial batch
+of a bundle runs in ``finish_bundle``):
 
 * each step keeps its own counters (Beam namespace = the stage name, same counter names as
   before), counted in a dict and published every :data:`FLUSH_EVERY` documents and at the end
@@ -39,12 +41,16 @@ from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, DocStep
 
 #: Documents between two publications of the steps' counters (Beam metrics and live progress).
 FLUSH_EVERY = 2000
+#: Documents run through the steps together: each step runs over the whole batch before the
+#: next one starts, so its model and tables stay in cache (~15% less CPU than one document
+#: through all steps at a time, measured in-process on 4,000 make_corpus documents).
+BATCH = 256
 
 LedgerKey = tuple[str, str, str, str]
 
 
 class _StepsFn(beam.DoFn):
-    """Runs the steps in order on each document; see the module docstring."""
+    """Runs the steps in order on batches of documents; see the module docstring."""
 
     def __init__(self, steps: Sequence[DocStep], count_kept: bool) -> None:
         self._steps = list(steps)
@@ -56,32 +62,44 @@ class _StepsFn(beam.DoFn):
         self._counters = [StageCounters(step.stage) for step in self._steps]
         self._ledger: dict[LedgerKey, int] = {}
         self._pending = 0
+        self._batch: list[Document] = []
 
     def start_bundle(self) -> None:
         self._ledger = {}
         self._pending = 0
+        self._batch = []
 
     def process(self, doc: Document) -> Iterator[Any]:
+        self._batch.append(doc)
+        if len(self._batch) >= BATCH:
+            yield from self._run_batch()
+
+    def _run_batch(self) -> Iterator[Any]:
+        """Each step over the whole batch, then the next step over the survivors."""
+        docs, self._batch = self._batch, []
+        self._pending += len(docs)
+        ledger = self._ledger
         for step in self._steps:
-            out = step.apply(doc)
-            if out.__class__ is Document:
-                doc = out  # type: ignore[assignment]
-                continue
-            if out.__class__ is Rejected:
-                key: LedgerKey = ("rejected", out.doc.source, out.stage, out.reason)  # type: ignore[union-attr]
-                tag = TAG_REJECTED
-            else:
-                key = ("error", out.source, out.stage, out.error_class)  # type: ignore[union-attr]
-                tag = TAG_ERRORS
-            self._ledger[key] = self._ledger.get(key, 0) + 1
-            yield pvalue.TaggedOutput(tag, out)
-            break
-        else:
-            if self._count_kept:
+            survivors: list[Document] = []
+            for doc in docs:
+                out = step.apply(doc)
+                if out.__class__ is Document:
+                    survivors.append(out)  # type: ignore[arg-type]
+                    continue
+                if out.__class__ is Rejected:
+                    key: LedgerKey = ("rejected", out.doc.source, out.stage, out.reason)  # type: ignore[union-attr]
+                    tag = TAG_REJECTED
+                else:
+                    key = ("error", out.source, out.stage, out.error_class)  # type: ignore[union-attr]
+                    tag = TAG_ERRORS
+                ledger[key] = ledger.get(key, 0) + 1
+                yield pvalue.TaggedOutput(tag, out)
+            docs = survivors
+        if self._count_kept:
+            for doc in docs:
                 key = ("kept", doc.source, "", doc.lang or "")
-                self._ledger[key] = self._ledger.get(key, 0) + 1
-            yield doc
-        self._pending += 1
+                ledger[key] = ledger.get(key, 0) + 1
+        yield from docs
         if self._pending >= FLUSH_EVERY:
             self._publish()
 
@@ -94,6 +112,11 @@ class _StepsFn(beam.DoFn):
         self._pending = 0
 
     def finish_bundle(self) -> Iterator[Any]:
+        for out in self._run_batch():  # the last, partial batch: outputs need an explicit window
+            if isinstance(out, pvalue.TaggedOutput):
+                yield pvalue.TaggedOutput(out.tag, WindowedValue(out.value, MIN_TIMESTAMP, [GlobalWindow()]))
+            else:
+                yield WindowedValue(out, MIN_TIMESTAMP, [GlobalWindow()])
         self._publish()
         ledger, self._ledger = self._ledger, {}
         for key, n in sorted(ledger.items()):
