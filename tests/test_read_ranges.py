@@ -182,7 +182,7 @@ def test_local_workers_from_options(argv: list[str], expected: int) -> None:
     assert _local_workers(p) == expected
 
 
-def test_local_workers_is_one_for_other_runners() -> None:
+def test_local_workers_is_unknown_for_other_runners() -> None:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.portable_runner import PortableRunner
@@ -190,4 +190,12 @@ def test_local_workers_is_one_for_other_runners() -> None:
     from corpusflow.stages.read import _local_workers
 
     p = beam.Pipeline(runner=PortableRunner(), options=PipelineOptions(["--direct_num_workers=4"]))
-    assert _local_workers(p) == 1
+    assert _local_workers(p) is None
+
+
+def test_unknown_worker_count_still_gets_many_equal_ranges(tmp_path: Path) -> None:
+    """A distributed runner never splits a work item: keep at least `parts` equal ranges."""
+    specs = _sized_files(tmp_path, [1000] * 5)
+    ranges = plan_ranges(specs, parts=16, min_bytes=1)
+    loads = _loads(ranges)
+    assert len(ranges) == 20 and max(loads) == min(loads)

@@ -431,7 +431,7 @@ def _plan_cost(sizes: list[int], counts: list[int], compressed: list[bool], work
 
 
 def plan_ranges(specs: list[FileSpec], parts: int = TARGET_PARTS, min_bytes: int = MIN_RANGE_BYTES,
-                workers: int = 1) -> list[tuple[FileSpec, int, int | None]]:
+                workers: int | None = None) -> list[tuple[FileSpec, int, int | None]]:
     """Split big local JSONL files into byte ranges so that ``workers`` workers get equal work.
 
     Beam's local runner (multi_processing) hands each worker a fixed, equal *number* of the work
@@ -450,6 +450,10 @@ def plan_ranges(specs: list[FileSpec], parts: int = TARGET_PARTS, min_bytes: int
     whole-file boundaries allow (:func:`_split_counts`), none below ``min_bytes`` decompressed
     bytes. Five equal ``.jsonl.gz`` files: 10 ranges for 2 workers, 20 for 4, whole files for 1.
 
+    ``workers=None`` (a distributed runner: the worker count is not known when the graph is built,
+    and a work item is never split) asks for at least ``parts`` ranges as equal in size as
+    possible: 20 for the five files.
+
     Each file becomes ``(spec, lo, hi)`` items that tile ``[0, None)`` (see :func:`iter_jsonl`);
     other formats, remote files and files of unknown size stay whole ``(spec, 0, None)``. What
     is read is the same whatever the plan; only the balance changes.
@@ -460,12 +464,16 @@ def plan_ranges(specs: list[FileSpec], parts: int = TARGET_PARTS, min_bytes: int
     compressed = [specs[i].path.lower().endswith(COMPRESSION_EXTS) for i in split_idx]
     counts_by_idx: dict[int, int] = {}
     if split_sizes:
-        workers = max(1, workers)
-        lo_n = max(len(split_sizes), min(parts, 4 * workers))
+        if workers is None:  # unknown: at least `parts` ranges, judged as if each had its own worker
+            lo_n = max(len(split_sizes), parts)
+        else:
+            workers = max(1, workers)
+            lo_n = max(len(split_sizes), min(parts, 4 * workers))
         best: tuple[float, int, list[int]] | None = None
         for total in range(lo_n, max(2 * parts, lo_n) + 1):
             counts = _split_counts(split_sizes, total, min_bytes)
-            key = (round(_plan_cost(split_sizes, counts, compressed, workers), 4), sum(counts), counts)
+            per = workers if workers is not None else sum(counts)
+            key = (round(_plan_cost(split_sizes, counts, compressed, per), 4), sum(counts), counts)
             if best is None or key[:2] < best[:2]:
                 best = key
         assert best is not None

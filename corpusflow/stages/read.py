@@ -83,16 +83,16 @@ class _ReadIdsFn(beam.DoFn):
                 yield out.id, (out.source, out.file, out.line)
 
 
-def _local_workers(pipeline: beam.Pipeline) -> int:
+def _local_workers(pipeline: beam.Pipeline) -> int | None:
     """Workers of Beam's local runner (``--direct_num_workers``; 0 means one per core), so that
-    :func:`~corpusflow.io.readers.plan_ranges` gives each the same work. 1 for other runners:
-    they balance work items themselves."""
+    :func:`~corpusflow.io.readers.plan_ranges` gives each the same work. None for other runners:
+    their worker count is not known here, so the plan asks for many equal ranges instead."""
     from apache_beam.options.pipeline_options import DirectOptions
 
     from corpusflow.stages.write import _is_local_runner
 
     if not _is_local_runner(pipeline):
-        return 1
+        return None
     n = pipeline.options.view_as(DirectOptions).direct_num_workers or 1
     return n if n > 0 else (os.cpu_count() or 1)
 
