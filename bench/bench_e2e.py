@@ -496,6 +496,22 @@ def tables(data: dict[str, Any]) -> str:
                           f"{' / '.join(_fmt(x) for x in runs)} docs/s (median {_fmt(med)})")
     if spread:
         lines += ["", "Repeated runs of the same code (the table shows the newest): " + "; ".join(spread) + "."]
+    # Every datatrove run, and the ratio of every run that measured both tools back to back.
+    dt_runs: dict[int, list[str]] = collections.defaultdict(list)
+    both = []
+    for r in data["runs"]:
+        if "datatrove" in r and r["datatrove"].get("docs_per_s"):
+            dt_runs[r["docs"]].append(_fmt(r["datatrove"]["docs_per_s"]))
+            if "corpusflow" in r:
+                cf, d = r["corpusflow"], r["datatrove"]
+                both.append(f"{r['docs']:,} docs, {_code(r)}: corpusflow {_fmt(cf['docs_per_s'])} docs/s, datatrove "
+                            f"{_fmt(d['docs_per_s'])} docs/s: {_fmt(cf['docs_per_s'] / d['docs_per_s'], 1)}× "
+                            f"(CPU {_fmt(cf['docs_per_cpu_s'] / d['docs_per_cpu_s'], 1)}×)")
+    if dt_runs:
+        lines += ["", "Every datatrove run, in order: " + "; ".join(
+            f"{n:,} docs: {', '.join(v)} docs/s" for n, v in sorted(dt_runs.items())) + "."]
+    if both:
+        lines += ["", "Both tools in one run, back to back: " + "; ".join(both) + "."]
     lines += ["", "Per-stage time of corpusflow: share of Beam's per-transform execution time (state sampler, "
               "summed over workers; wall time, so inflated by other load) and, in brackets, that share of "
               "the run's CPU time per input document:", ""]
