@@ -40,12 +40,13 @@ binding is used).
 from __future__ import annotations
 
 import math
-import os
 import struct
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from corpusflow.jit import numba_enabled  # noqa: F401 - re-exported (langid, tests)
 
 FASTTEXT_MAGIC = 793712314
 _LABEL_PREFIX = b"__label__"
@@ -338,17 +339,6 @@ _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
 _S1, _S2, _S4, _S56 = np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
 _LOG_EPS = 1e-5
-
-
-def numba_enabled() -> bool:
-    """Whether the compiled path may be used (numba importable, ``CORPUSFLOW_NO_NUMBA`` unset)."""
-    if os.environ.get("CORPUSFLOW_NO_NUMBA"):
-        return False
-    try:
-        import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return False
-    return True
 
 
 def _kernel() -> Any:

@@ -28,12 +28,12 @@ it runs ~5x faster than the numpy kernel (~140 µs for 2,000 shingles x 200 perm
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
 from corpusflow.dedup.shingle import MASK64, fmix64
+from corpusflow.jit import LazyKernel
 
 MERSENNE61 = np.uint64((1 << 61) - 1)
 MAX32 = np.uint64(0xFFFFFFFF)
@@ -41,14 +41,8 @@ _OFF = 9  # see the module docstring
 _CHUNK = 2048  # shingles per block: keeps the (perms x chunk) uint32 block in L2
 
 
-def _compile_kernel() -> Any:
-    """The numba kernel (see the module docstring), or None without numba."""
-    if os.environ.get("CORPUSFLOW_NO_NUMBA"):
-        return None
-    try:
-        from numba import njit
-    except ImportError:  # pragma: no cover - numba is a dependency; the numpy kernel still works
-        return None
+def _build_kernel(njit: Any) -> Any:
+    """The numba kernel (see the module docstring); built by :data:`_kernel`."""
 
     @njit(cache=True, nogil=True, boundscheck=False)
     def kernel(h, a, b, out):  # type: ignore[no-untyped-def]
@@ -93,14 +87,7 @@ def _compile_kernel() -> Any:
     return kernel
 
 
-_KERNEL: Any = False  # not compiled yet
-
-
-def _kernel() -> Any:
-    global _KERNEL
-    if _KERNEL is False:
-        _KERNEL = _compile_kernel()
-    return _KERNEL
+_kernel = LazyKernel(_build_kernel)  # _kernel(): the compiled kernel, or None (numpy kernel)
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

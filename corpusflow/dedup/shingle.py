@@ -22,7 +22,6 @@ duplicates).
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from corpusflow.jit import LazyKernel
 from corpusflow.normalize import nfkc
 
 MASK64 = (1 << 64) - 1
@@ -174,15 +174,9 @@ def _fmix64_int(x: int) -> int:
 _POW = [pow(_K, i, 1 << 64) for i in range(65)]
 
 
-def _compile_ngram_kernel() -> Any:
-    """numba version of :func:`ngram_hashes_numpy` (one pass, no temporaries), or None without
-    numba or with ``CORPUSFLOW_NO_NUMBA`` set. Same uint64 wrap-around arithmetic, same values."""
-    if os.environ.get("CORPUSFLOW_NO_NUMBA"):
-        return None
-    try:
-        from numba import njit
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
+def _build_ngram_kernel(njit: Any) -> Any:
+    """numba version of :func:`ngram_hashes_numpy` (no temporaries); built by :data:`_ngram_kernel`.
+    Same uint64 wrap-around arithmetic, same values."""
 
     @njit(cache=True, nogil=True, boundscheck=False)
     def kernel(elements, k, powers, add):  # type: ignore[no-untyped-def]
@@ -209,20 +203,13 @@ def _compile_ngram_kernel() -> Any:
     return kernel
 
 
-_NGRAM_KERNEL: Any = False  # not compiled yet
-
-
-def _ngram_kernel() -> Any:
-    global _NGRAM_KERNEL
-    if _NGRAM_KERNEL is False:
-        _NGRAM_KERNEL = _compile_ngram_kernel()
-    return _NGRAM_KERNEL
+_ngram_kernel = LazyKernel(_build_ngram_kernel)  # _ngram_kernel(): compiled, or None (numpy)
 
 
 def ngram_hashes(elements: np.ndarray, n: int, salt: int) -> np.ndarray:
     """64-bit hashes of all n-grams of ``elements`` (uint64); see the module docstring.
 
-    Compiled with numba when available (:func:`_compile_ngram_kernel`); the numpy version
+    Compiled with numba when available (:func:`_build_ngram_kernel`); the numpy version
     :func:`ngram_hashes_numpy` gives the same values and is the fallback.
     """
     m = int(elements.shape[0])

@@ -32,12 +32,13 @@ the chain's ``setup()`` (:func:`warm_up`), not on the first document.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+
+from corpusflow.jit import numba_enabled
 
 _K_CHAR = np.uint64(0x9E3779B97F4A7C15)  # = corpusflow.filters.text._K_CHAR
 _K_STEP = np.uint64(0xBF58476D1CE4E5B9)  # = corpusflow.filters.text._K_STEP
@@ -59,12 +60,10 @@ def _compile() -> SimpleNamespace | None:
     The functions are defined at module level, so numba's on-disk cache holds them all (a
     kernel that called another one through a closure would be recompiled in every process).
     """
-    if os.environ.get("CORPUSFLOW_NO_NUMBA"):
+    if not numba_enabled():
         return None
-    try:
-        from numba import njit
-    except ImportError:  # pragma: no cover - numba is a dependency; the numpy code still works
-        return None
+    from numba import njit
+
     g = globals()
     out = {}
     for name in _KERNEL_NAMES:

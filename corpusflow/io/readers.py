@@ -24,6 +24,7 @@ Pure Python (no Beam import); the Beam wiring is in :mod:`corpusflow.stages.read
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import re
@@ -390,8 +391,6 @@ def _split_counts(sizes: list[int], total_ranges: int, min_bytes: int) -> list[i
     """Ranges per file, summing to at most ``total_ranges``: each step splits the file whose
     ranges are currently the largest (never below ``min_bytes`` a range), so sizes end up as
     equal as whole-file boundaries allow. Deterministic: ties go to the earlier file."""
-    import heapq
-
     counts = [1] * len(sizes)
     caps = [max(1, z // max(1, min_bytes)) for z in sizes]
     heap = [(-z, i) for i, z in enumerate(sizes) if caps[i] > 1]
