@@ -111,9 +111,9 @@ def _cut_docs(paths: list[Path], target_bytes: int, limit: int) -> list[str]:
 
 
 def bench_signatures(args: argparse.Namespace) -> None:
+    from corpusflow.core.document import Document
     from corpusflow.dedup.config import DedupStageConfig
     from corpusflow.dedup.core import SignatureComputer
-    from corpusflow.document import Document
 
     data = SHARED / "data"
     sets = {
@@ -161,9 +161,9 @@ def _run_pipeline(corpus: str, out: str, runner: str, read_only: bool, overrides
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from corpusflow.config import load_config
+    from corpusflow.config.load import load_config
     from corpusflow.dedup.config import DedupStageConfig
-    from corpusflow.pipeline import plan_run
+    from corpusflow.run.rundir import plan_run
     from corpusflow.stages.dedup import Deduplicate
     from corpusflow.stages.read import ReadDocuments
 

@@ -95,9 +95,9 @@ def signatures_only(corpus: str, datatrove_python: str, n: int) -> dict:
     """Stage-1 (signature) CPU speed of datatrove and ours on the same n corpus documents."""
     import re
 
+    from corpusflow.core.document import Document
     from corpusflow.dedup.config import DedupStageConfig
     from corpusflow.dedup.core import SignatureComputer
-    from corpusflow.document import Document
 
     path = sorted(Path(corpus, "web").glob("*.jsonl.gz"))[-1]
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:

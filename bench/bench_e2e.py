@@ -11,7 +11,7 @@ For each size (run them one at a time with ``--sizes N``; results are appended a
 2. corpusflow: ``corpusflow run configs/pipelines/full_ja80_en20.yaml --input DIR/web/*.jsonl.gz``
    (normalise, language ID, ja_web/en_web filters, exact + MinHash dedup, 80/20 mixture by
    LLM-jp v3.1 tokens, Parquet), ``--direct_running_mode=multi_processing --direct_num_workers=2``
-   by default (``--mode in_memory`` for one process), through ``python -m corpusflow.profiling``,
+   by default (``--mode in_memory`` for one process), through ``python -m corpusflow.run.profiling``,
    which also records Beam's per-transform execution time (the per-stage table).
 3. datatrove: ``bench/datatrove_e2e.py`` run by the datatrove venv's python (``--datatrove-python``;
    datatrove is never installed in the system python), 2 worker processes, same input files.
@@ -247,7 +247,7 @@ def run_corpusflow(corpus: str, stats: dict[str, Any], args: argparse.Namespace,
     times = os.path.join(work, "stage_times.json")
     mode_args = [] if args.mode == "in_memory" else [
         f"--direct_running_mode={args.mode}", f"--direct_num_workers={args.workers}"]
-    cmd = [sys.executable, "-m", "corpusflow.profiling", "--stage-times", times, "--",
+    cmd = [sys.executable, "-m", "corpusflow.run.profiling", "--stage-times", times, "--",
            "run", FULL_CONFIG, "--input", os.path.join(corpus, "web", "*.jsonl.gz"), "--output", out,
            "--overwrite", "-q", *mode_args]
     env = dict(os.environ, CORPUSFLOW_SPILL_DIR=os.path.join(work, "spill"))

@@ -50,7 +50,7 @@ def _children_cpu() -> float:
 
 
 def warc_pages() -> list:
-    from corpusflow.document import Document
+    from corpusflow.core.document import Document
     from corpusflow.io.warc import iter_warc
 
     docs = []
@@ -94,7 +94,7 @@ def bench_read(repeat: int) -> dict:
 
 
 def bench_decode(ja: list[str], repeat: int) -> dict:
-    from corpusflow.html import decode_html
+    from corpusflow.text.html import decode_html
 
     out = {}
     for label, codec in (("utf8", "utf-8"), ("shift_jis_undeclared", "cp932"), ("euc_jp_undeclared", "euc_jp")):
@@ -111,7 +111,7 @@ def bench_decode(ja: list[str], repeat: int) -> dict:
 
 
 def bench_extract(pages: list[str], repeat: int, label: str) -> dict:
-    from corpusflow.html import InProcessExtractor, TimedExtractor, TrafilaturaOptions
+    from corpusflow.text.html import InProcessExtractor, TimedExtractor, TrafilaturaOptions
 
     out: dict = {"pages": len(pages) * repeat, "html_mb": round(sum(map(len, pages)) * repeat / 1e6, 2)}
     for name, opts in (("default", TrafilaturaOptions()), ("fast", TrafilaturaOptions(fast=True))):
@@ -158,7 +158,7 @@ def bench_extract(pages: list[str], repeat: int, label: str) -> dict:
 
 
 def bench_restart(pages: list[str]) -> dict:
-    from corpusflow.html import TimedExtractor, TrafilaturaOptions
+    from corpusflow.text.html import TimedExtractor, TrafilaturaOptions
 
     slow = "<html><body>" + "".join(f"<div><p>段落{i}の文章です。</p></div>" for i in range(40_000)) + "</body></html>"
     ext = TimedExtractor(TrafilaturaOptions(), timeout_s=0.2)
@@ -178,8 +178,9 @@ def bench_stage(docs: list, n_pages: int) -> dict:
     import apache_beam as beam
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from corpusflow.extract_config import ExtractConfig
-    from corpusflow.stages.extract import ExtractText
+    from corpusflow.stages.chain import DocumentStages
+    from corpusflow.steps.extract import ExtractStep
+    from corpusflow.text.config import ExtractConfig
 
     items = [docs[i % len(docs)].replace(id=f"p{i}") for i in range(n_pages)]
 
@@ -188,7 +189,7 @@ def bench_stage(docs: list, n_pages: int) -> dict:
         with beam.Pipeline(runner=FnApiRunner()) as p:
             pc = p | beam.Create(items)
             if with_stage:
-                pc = (pc | ExtractText(ExtractConfig())).kept
+                pc = (pc | DocumentStages([ExtractStep(ExtractConfig())])).kept
             _ = pc | beam.Map(lambda d: len(d.text)) | beam.combiners.Count.Globally()
         return time.perf_counter() - t0
 

@@ -94,7 +94,7 @@ print(json.dumps({"docs": len(texts), "cpu_s": best_cpu, "wall_s": best_wall, "r
 
 
 def load_corpus(corpus: Path) -> dict[str, list[str]]:
-    from corpusflow.normalize import normalize_text
+    from corpusflow.text.normalize import normalize_text
 
     truth = {}
     with gzip.open(corpus / "truth" / "docs.jsonl.gz", "rt", encoding="utf-8") as f:

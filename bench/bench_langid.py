@@ -3,7 +3,7 @@
     python bench/bench_langid.py [--corpus /work/benchdata/c100k_s1] [--docs 2000]
 
 Each document is prepared as the stage prepares it (normalised, first ``max_chars`` characters
-on one line) and labelled top-5 by both backends of :class:`corpusflow.langid.FastTextLangId`.
+on one line) and labelled top-5 by both backends of :class:`corpusflow.text.langid.FastTextLangId`.
 Reports process CPU µs per document over the whole set (best of ``--repeats``) and the sum of
 per-document minima (robust on a shared machine), and checks that both backends return the same
 labels and probabilities for every document. Writes bench/results/langid.json.
@@ -22,9 +22,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from measure import HERE, machine
 
-from corpusflow.config import resolve_path
-from corpusflow.langid import FastTextLangId, prepare_text
-from corpusflow.normalize import normalize_text
+from corpusflow.core.paths import resolve_path
+from corpusflow.text.langid import FastTextLangId, prepare_text
+from corpusflow.text.normalize import normalize_text
 
 
 def load_lines(corpus: str, n: int, max_chars: int) -> list[str]:

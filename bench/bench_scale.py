@@ -184,7 +184,7 @@ def run_size(n: int, args: argparse.Namespace, work: str) -> dict[str, Any]:
 
 _WARM_UP = """
 from corpusflow.config import resolve_path
-from corpusflow.langid import FastTextLangId
+from corpusflow.text.langid import FastTextLangId
 from corpusflow.filters import kernels
 from corpusflow.dedup.minhash import MinHasher
 FastTextLangId(resolve_path("pkg:resources/lid.176.ftz"))
@@ -266,15 +266,15 @@ def _timed(fn: Any, items: list[Any]) -> tuple[float, list[Any]]:
 
 def stage_costs(args: argparse.Namespace) -> dict[str, Any]:
     """CPU µs per document of each stage's pure logic, and the bytes it hands to the next shuffle."""
-    from corpusflow.config import load_config
+    from corpusflow.config.load import load_config
+    from corpusflow.core.schemas import DOC_SCHEMA, doc_row
     from corpusflow.dedup.core import SignatureComputer
     from corpusflow.io.parquet import table_to_bytes
     from corpusflow.io.readers import FileSpec, iter_jsonl
-    from corpusflow.langid import FastTextLangId, identify
     from corpusflow.mixture.tokenizers import load_tokenizer
-    from corpusflow.normalize import normalize_text
-    from corpusflow.schemas import DOC_SCHEMA, doc_row
-    from corpusflow.stages.filters import FALLBACK, build_chains
+    from corpusflow.steps.filters import FALLBACK, build_chains
+    from corpusflow.text.langid import FastTextLangId, identify
+    from corpusflow.text.normalize import normalize_text
 
     corpus = ensure_corpus(args.data, args.sizes[0], args.seed, args.build)
     with tempfile.TemporaryDirectory() as work:
@@ -303,7 +303,7 @@ def stage_costs(args: argparse.Namespace) -> dict[str, Any]:
               collapse_spaces=st.normalize.collapse_spaces, max_blank_lines=st.normalize.max_blank_lines)
     sec, docs = _timed(lambda ds: [d.replace(text=normalize_text(d.text, **kw)) for d in ds], docs)
     costs["normalize"] = {"us_per_doc": round(sec / n * 1e6, 1)}
-    from corpusflow.config import resolve_path
+    from corpusflow.core.paths import resolve_path
 
     model = FastTextLangId(resolve_path(st.langid.model))
     lkw = dict(languages=frozenset(st.langid.languages), min_score=st.langid.min_score,

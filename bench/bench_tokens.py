@@ -56,7 +56,7 @@ def convert_llmjp_to_hf(path: str) -> str:
     import sentencepiece as spm
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-    from corpusflow.config import resolve_path
+    from corpusflow.core.paths import resolve_path
 
     sp = spm.SentencePieceProcessor(
         model_file=resolve_path("pkg:resources/tokenizers/llm-jp-v3.1/llm-jp-tokenizer-100k.ver3.1.model"))
@@ -76,7 +76,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from corpusflow.commands.tokens import efficiency_rows, format_table
-    from corpusflow.document import Document
+    from corpusflow.core.document import Document
     from corpusflow.mixture.counting import count_exact
     from corpusflow.mixture.tokenizers import load_tokenizer
 

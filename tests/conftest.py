@@ -52,7 +52,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def langid_model():
-    from corpusflow.config import resolve_path
-    from corpusflow.langid import FastTextLangId
+    from corpusflow.core.paths import resolve_path
+    from corpusflow.text.langid import FastTextLangId
 
     return FastTextLangId(resolve_path("pkg:resources/lid.176.ftz"))

@@ -11,11 +11,11 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
-from corpusflow import pipeline
-from corpusflow.document import Document, ErrorRecord, Rejected, error_from_exception
+from corpusflow.core.document import Document, ErrorRecord, Rejected, error_from_exception
 from corpusflow.stages import chain
-from corpusflow.stages.base import DocStep
+from corpusflow.stages import graph as pipeline
 from corpusflow.stages.chain import DocumentStages
+from corpusflow.steps.base import DocStep
 from tests.helpers import load_manifest, run_cli
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "pipelines" / "demo.yaml"

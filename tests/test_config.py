@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from corpusflow.config import ConfigError, apply_overrides, load_config, resolve_path
+from corpusflow.config.load import apply_overrides, load_config
+from corpusflow.core.errors import ConfigError
+from corpusflow.core.paths import resolve_path
 from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]

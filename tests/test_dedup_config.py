@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from corpusflow.core.document import Document, Duplicate
 from corpusflow.dedup.config import DedupStageConfig, KeepRuleConfig, describe_lsh, s_curve
 from corpusflow.dedup.core import (
     ExactGroup,
@@ -17,7 +18,6 @@ from corpusflow.dedup.core import (
     route,
 )
 from corpusflow.dedup.keep import parse_date, rank_key
-from corpusflow.document import Document, Duplicate
 
 
 def test_defaults_follow_the_issue():

@@ -16,8 +16,8 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
+from corpusflow.core.document import Document
 from corpusflow.dedup.config import DedupStageConfig
-from corpusflow.document import Document
 from corpusflow.stages.dedup import Deduplicate
 
 _KANA = re.compile(r"[\u3040-\u30ff]")

@@ -13,7 +13,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import ValidationError
 
-from corpusflow.document import Document
+from corpusflow.core.document import Document
 from corpusflow.selection.config import DsirStageConfig
 from corpusflow.selection.dsir import (
     REASON_NOT_SELECTED,

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpusflow.langid import _script_masks, script_stats
-from corpusflow.normalize import nfkc, normalize_text
+from corpusflow.text.langid import _script_masks, script_stats
+from corpusflow.text.normalize import nfkc, normalize_text
 from tests.conftest import read_jsonl
 
 TRICKY = [

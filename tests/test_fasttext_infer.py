@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from corpusflow.config import resolve_path
-from corpusflow.fasttext_infer import (
+from corpusflow.core.paths import resolve_path
+from corpusflow.text.fasttext_infer import (
     FastTextModel,
     UnsupportedModel,
     _fnv1a_signed,
     _subword_buckets,
     numba_enabled,
 )
-from corpusflow.langid import FastTextLangId, prepare_text
-from corpusflow.normalize import normalize_text
+from corpusflow.text.langid import FastTextLangId, prepare_text
+from corpusflow.text.normalize import normalize_text
 from tests.conftest import read_jsonl
 
 pytestmark = pytest.mark.skipif(not numba_enabled(), reason="compiled path disabled (CORPUSFLOW_NO_NUMBA)")
@@ -146,9 +146,9 @@ def test_unencodable_text_fails_like_the_binding_and_becomes_an_error_record(bin
     """A lone surrogate (json.loads makes one from "\\ud800") cannot be UTF-8: both backends raise
     (the binding a bare TypeError from pybind, the compiled path the clearer UnicodeEncodeError),
     and the language-ID step turns it into an error record instead of dropping the document."""
-    from corpusflow.config import LangIdConfig
-    from corpusflow.document import Document, ErrorRecord
-    from corpusflow.stages.langid import LangIdStep
+    from corpusflow.core.document import Document, ErrorRecord
+    from corpusflow.steps.langid import LangIdStep
+    from corpusflow.text.config import LangIdConfig
 
     line = "lone \ud800 surrogate"
     with pytest.raises(UnicodeEncodeError):

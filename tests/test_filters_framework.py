@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from corpusflow.config import ConfigError, load_config
-from corpusflow.document import Document
+from corpusflow.config.load import load_config
+from corpusflow.core.document import Document
+from corpusflow.core.errors import ConfigError
 from corpusflow.filters.base import FILTERS, FilterConfigError, build_step
 from corpusflow.filters.chain import FilterChain
 from corpusflow.filters.config import FilterStageConfig

@@ -24,7 +24,7 @@ from corpusflow.filters.chain import FilterChain
 from corpusflow.filters.keywords import KeywordIndex, KeywordUser
 from corpusflow.filters.profiles import build_chain
 from corpusflow.filters.text import TextView
-from corpusflow.normalize import normalize_text
+from corpusflow.text.normalize import normalize_text
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HAVE_NUMBA = kernels.get() is not None

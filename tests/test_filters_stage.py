@@ -1,4 +1,4 @@
-"""ApplyFilters on the FnApiRunner: kept / rejected (reason + detail) / errors, per-reason counters,
+"""The filter step in DocumentStages on the FnApiRunner: kept / rejected (reason + detail) / errors, per-reason counters,
 tag mode, languages without a profile."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.filters.config import FilterStageConfig
-from corpusflow.stages.filters import ApplyFilters
+from corpusflow.stages.chain import DocumentStages
+from corpusflow.steps.filters import FilterStep
 from tests.test_filters_data import abc, cc, mc4, wiki
 
 
@@ -34,7 +35,7 @@ def _docs() -> list[Document]:
 def test_apply_filters_filter_mode():
     cfg = FilterStageConfig(enabled=True)
     p = beam.Pipeline(runner=FnApiRunner())
-    out = p | beam.Create(_docs()) | ApplyFilters(cfg)
+    out = p | beam.Create(_docs()) | DocumentStages([FilterStep(cfg.resolved_profiles(), cfg.mode, cfg.keep_signals)])
     assert_that(out.kept | "KeptIds" >> beam.Map(lambda d: d.id), equal_to(["ja_good", "en_good", "de_doc"]),
                 label="CheckKept")
     assert_that(
@@ -89,7 +90,7 @@ def test_apply_filters_filter_mode():
 def test_apply_filters_tag_mode_keeps_everything():
     cfg = FilterStageConfig(enabled=True, mode="tag", keep_signals=False)
     p = beam.Pipeline(runner=FnApiRunner())
-    out = p | beam.Create(_docs()) | ApplyFilters(cfg)
+    out = p | beam.Create(_docs()) | DocumentStages([FilterStep(cfg.resolved_profiles(), cfg.mode, cfg.keep_signals)])
     assert_that(
         out.kept | beam.Map(lambda d: (d.id, tuple(d.meta.get("filter_reasons", ())), bool(d.signals))),
         lambda rows: _check_tagged(rows),

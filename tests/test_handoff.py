@@ -8,7 +8,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from corpusflow.document import Document
+from corpusflow.core.document import Document
 from corpusflow.stages import handoff
 from corpusflow.stages.handoff import Handoff
 

@@ -1,4 +1,4 @@
-"""corpusflow.html: charset decoding of Japanese pages, the Japanese pre-filter, time-bounded
+"""corpusflow.text.html: charset decoding of Japanese pages, the Japanese pre-filter, time-bounded
 extraction. Pages are built from real Japanese web text (../shared/data/ja)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from corpusflow.html import (
+from corpusflow.text.html import (
     InProcessExtractor,
     TimedExtractor,
     TrafilaturaOptions,

@@ -10,7 +10,7 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from corpusflow.config import SourceConfig
+from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec
 from corpusflow.stages.ids import MakeIdsUnique
 from corpusflow.stages.read import ReadDocuments

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from corpusflow.hashing import stable_hash64
+from corpusflow.core.hashing import stable_hash64
 from corpusflow.report.samples import deciding_signals
 from corpusflow.report.terminal import display_width, render_sample, truncate, wrap
 from tests.helpers import read_parquet_rows, run_cli

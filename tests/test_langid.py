@@ -7,14 +7,14 @@ from collections import Counter
 
 import pytest
 
-from corpusflow.langid import (
+from corpusflow.text.langid import (
     REASON_EMPTY,
     REASON_JA_WITHOUT_KANA,
     REASON_LOW_SCORE,
     REASON_OTHER,
     identify,
 )
-from corpusflow.normalize import normalize_text
+from corpusflow.text.normalize import normalize_text
 from tests.conftest import read_jsonl
 
 ACCEPT = dict(languages={"ja", "en"}, min_score=0.5, min_score_by_lang={"en": 0.65})

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from corpusflow.document import Document
+from corpusflow.core.document import Document
 from corpusflow.mixture.config import MixtureStageConfig
 from corpusflow.mixture.pool import POOL_SCHEMA, TRAIN_SCHEMA, order_key, shard_of
 from corpusflow.stages.mixture import MixDocuments

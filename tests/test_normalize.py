@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpusflow.normalize import normalize_text
+from corpusflow.text.normalize import normalize_text
 
 
 @pytest.mark.parametrize(

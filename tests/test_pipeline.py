@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from corpusflow.schemas import DOC_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA
+from corpusflow.core.schemas import DOC_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA
 from tests.conftest import read_jsonl, write_jsonl
 from tests.helpers import load_manifest, read_parquet_rows, run_cli
 

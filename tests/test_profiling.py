@@ -1,10 +1,10 @@
-"""corpusflow.profiling: transform labels -> stage groups, and the per-stage table."""
+"""corpusflow.run.profiling: transform labels -> stage groups, and the per-stage table."""
 
 from __future__ import annotations
 
 import pytest
 
-from corpusflow.profiling import stage_of, stage_table
+from corpusflow.run.profiling import stage_of, stage_table
 
 
 @pytest.mark.parametrize(

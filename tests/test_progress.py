@@ -1,4 +1,4 @@
-"""Live progress (corpusflow.progress): counter -> stage table, slots, worker files, real runs."""
+"""Live progress (corpusflow.run.progress): counter -> stage table, slots, worker files, real runs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from corpusflow import progress
-from corpusflow.progress import ProgressReporter, render_block, render_line, stage_rows, stage_summary
+from corpusflow.run import progress
+from corpusflow.run.progress import ProgressReporter, render_block, render_line, stage_rows, stage_summary
 from tests.conftest import SHARED_DATA, read_jsonl, write_jsonl
 from tests.helpers import run_cli
 
@@ -100,7 +100,7 @@ def test_worker_process_writes_its_counts(tmp_path: Path) -> None:
     """A worker subprocess (another pid, ENV_DIR inherited) flushes its counts at exit."""
     d = tmp_path / "progress"
     d.mkdir()
-    code = ("from corpusflow import progress\n"
+    code = ("from corpusflow.run import progress\n"
             "s = progress.acquire('langid'); s['lang.ja'] = 7; s['rejected.langid.low_score'] = 2\n"
             "t = progress.acquire('langid'); t['lang.ja'] = 1\n")
     env = dict(os.environ, **{progress.ENV_DIR: str(d), progress.ENV_PID: "1"})
@@ -110,7 +110,7 @@ def test_worker_process_writes_its_counts(tmp_path: Path) -> None:
     assert progress.read_worker_files(str(d)) == {"langid": {"lang.ja": 8, "rejected.langid.low_score": 2}}
     # the launcher itself (ENV_PID == its pid) never writes files
     env[progress.ENV_PID] = "self"
-    out = subprocess.run([sys.executable, "-c", "import os; from corpusflow import progress;"
+    out = subprocess.run([sys.executable, "-c", "import os; from corpusflow.run import progress;"
                           f"os.environ['{progress.ENV_PID}'] = str(os.getpid());"
                           "print(progress.acquire('x'))"], env=env, check=True, capture_output=True,
                          text=True, timeout=60)
@@ -168,7 +168,7 @@ def _small_config(tmp_path: Path, n: int = 40) -> Path:
 
 def _final_progress(stderr: str) -> str:
     """The last progress log line (the CLI logs to stderr through logging.basicConfig)."""
-    lines = [ln.split("corpusflow.progress: ", 1)[1] for ln in stderr.splitlines() if "corpusflow.progress: " in ln]
+    lines = [ln.split("corpusflow.run.progress: ", 1)[1] for ln in stderr.splitlines() if "corpusflow.run.progress: " in ln]
     assert lines, "no progress log lines"
     assert lines[-1].endswith("(done)")
     return lines[-1]
@@ -191,7 +191,7 @@ def test_run_logs_progress_and_leaves_output_unchanged(tmp_path: Path, monkeypat
     on = json.loads((tmp_path / "on" / "manifest.json").read_text())
     captured = capsys.readouterr()
     final = _final_progress(captured.err)
-    assert sum("corpusflow.progress: progress " in ln for ln in captured.err.splitlines()) >= 2  # periodic
+    assert sum("corpusflow.run.progress: progress " in ln for ln in captured.err.splitlines()) >= 2  # periodic
     for part in _expected_line_parts(on):  # the last progress line agrees with the manifest
         assert part in final, (part, final)
     stdout = captured.out

@@ -11,10 +11,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpusflow.config import SourceConfig
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec, iter_file
-from corpusflow.normalize import normalize_text
+from corpusflow.text.normalize import normalize_text
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -67,7 +67,7 @@ def test_normalize_never_raises_and_is_idempotent(text: str) -> None:
 @SETTINGS
 @given(st.text(max_size=500))
 def test_langid_never_raises(langid_model, text: str) -> None:
-    from corpusflow.langid import identify
+    from corpusflow.text.langid import identify
 
     res = identify(langid_model, text, languages={"ja", "en"}, min_score=0.5, min_score_by_lang={})
     assert isinstance(res.lang, str) and 0.0 <= res.score <= 1.0 + 1e-3

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from corpusflow.config import SourceConfig
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
 from tests.conftest import read_jsonl
 

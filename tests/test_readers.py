@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpusflow.config import FieldMapping, SourceConfig
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.io.config import FieldMapping, SourceConfig
 from corpusflow.io.readers import FileSpec, detect_format, file_key, iter_file
 from tests.conftest import read_jsonl, write_jsonl
 

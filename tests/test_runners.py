@@ -1,6 +1,6 @@
 """Runner selection, and the same output from every runner.
 
-* Unit tests of :mod:`corpusflow.runners`: CLI names -> Beam options, the config's ``runner:``
+* Unit tests of :mod:`corpusflow.run.runners`: CLI names -> Beam options, the config's ``runner:``
   section with the CLI overriding it, usage errors for options that cannot work.
 * The demo pipeline (configs/pipelines/demo.yaml, whatever stages it enables) under
   DirectRunner in_memory, DirectRunner multi_processing (2 worker processes) and PortableRunner
@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from corpusflow.config import ConfigError, load_config
-from corpusflow.runners import (
+from corpusflow.config.load import load_config
+from corpusflow.core.errors import ConfigError
+from corpusflow.run.runners import (
     RunnerConfig,
     beam_options,
     check_paths_for_runner,
@@ -358,7 +359,7 @@ CASES = {  # name: (documents, shard_max_bytes, spill_bytes)
 
 
 def _docs(shared_data: Path, n: int) -> list:
-    from corpusflow.document import Document
+    from corpusflow.core.document import Document
     from tests.conftest import read_jsonl
 
     if not n:
@@ -378,7 +379,7 @@ def _write_cases(spill: bool, cases: dict, out: Path) -> None:
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from corpusflow.schemas import DOC_SCHEMA, doc_row
+    from corpusflow.core.schemas import DOC_SCHEMA, doc_row
     from corpusflow.stages.write import WriteShards
 
     with TestPipeline(runner="FnApiRunner") as p:

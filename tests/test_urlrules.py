@@ -1,12 +1,14 @@
-"""corpusflow.urlrules: host normalisation, suffix blocklist, llm-jp TLD allowlist."""
+"""corpusflow.text.urlrules: host normalisation, suffix blocklist, llm-jp TLD allowlist."""
 
 from __future__ import annotations
 
 import pytest
 
-from corpusflow.config import ConfigError, load_config, resolve_path
-from corpusflow.extract_config import UrlFilterConfig
-from corpusflow.urlrules import (
+from corpusflow.config.load import load_config
+from corpusflow.core.errors import ConfigError
+from corpusflow.core.paths import resolve_path
+from corpusflow.text.config import UrlFilterConfig
+from corpusflow.text.urlrules import (
     REASON_BLOCKED,
     REASON_INVALID,
     REASON_TLD,

@@ -14,7 +14,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.io.readers import FileSpec, iter_file
 from corpusflow.io.warc import WarcOptions, count_records, iter_warc, iter_wet
 from tests.conftest import read_jsonl
@@ -88,7 +88,7 @@ def test_offsets_are_gzip_member_offsets(warc_files):
 
 
 def test_readers_dispatch_formats_to_the_warc_reader(warc_files):
-    from corpusflow.config import SourceConfig
+    from corpusflow.io.config import SourceConfig
 
     src = SourceConfig(name="cc", paths=[str(warc_files[1])], format="auto")
     spec = FileSpec(source="cc", path=str(warc_files[1]), file_key=warc_files[1].name, format="warc")

@@ -1,4 +1,4 @@
-"""ExtractText and FilterUrls as Beam stages on the FnApiRunner, fed with the real sample WARC
+"""The extraction and URL steps as Beam stages on the FnApiRunner, fed with the real sample WARC
 pages plus Japanese pages built from real text, a pathological page and an oversized one."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import apache_beam as beam
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from corpusflow.document import Document
-from corpusflow.extract_config import ExtractConfig, UrlFilterConfig
+from corpusflow.core.document import Document
 from corpusflow.io.warc import iter_warc
-from corpusflow.stages.extract import ExtractText
-from corpusflow.stages.urls import FilterUrls
+from corpusflow.stages.chain import DocumentStages
+from corpusflow.steps.extract import ExtractStep
+from corpusflow.steps.urls import UrlStep
+from corpusflow.text.config import ExtractConfig, UrlFilterConfig
 from tests.conftest import read_jsonl
 
 
@@ -95,9 +96,9 @@ def inputs(shared_data) -> dict:
 def results(inputs, tmp_path_factory) -> dict:
     cfg = ExtractConfig(timeout_s=0.5, max_html_bytes=5_000_000)
     return run_stages(inputs["small"], ["slow", "huge"], inputs["ja"], {
-        "default": ExtractText(cfg),
-        "ja": ExtractText(cfg.model_copy(update={"ja_prefilter": True})),
-        "urls": FilterUrls(UrlFilterConfig(blocked_hosts=["5ch.net", "semanticscholar.org"], tld_allowlist=True)),
+        "default": DocumentStages([ExtractStep(cfg)]),
+        "ja": DocumentStages([ExtractStep(cfg.model_copy(update={"ja_prefilter": True}))]),
+        "urls": DocumentStages([UrlStep(UrlFilterConfig(blocked_hosts=["5ch.net", "semanticscholar.org"], tld_allowlist=True))]),
     }, tmp_path_factory.mktemp("stages"))
 
 
@@ -160,7 +161,7 @@ def test_url_rules_stage(results, inputs):
 def test_worker_pool_is_shared_by_threads(inputs):
     from concurrent.futures import ThreadPoolExecutor
 
-    from corpusflow.stages.extract import _POOLS, acquire_pool, release_pool
+    from corpusflow.steps.extract import _POOLS, acquire_pool, release_pool
 
     cfg = ExtractConfig(isolation="inprocess", workers_per_process=2)
     pool = acquire_pool(cfg)

@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from corpusflow.configbase import StrictModel
+from corpusflow.core.model import StrictModel
 
 ACCEPTS_EXTRA_ARGS = True
 
@@ -100,7 +100,9 @@ def _errors(err: ValidationError, prefix: str, origin: str) -> str:
 
 def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, Any, str]:
     """(MixtureStageConfig, seed or None, OutputConfig, name) from a mixture or pipeline YAML."""
-    from corpusflow.config import ConfigError, OutputConfig, apply_overrides
+    from corpusflow.config.load import apply_overrides
+    from corpusflow.config.pipeline import OutputConfig
+    from corpusflow.core.errors import ConfigError
     from corpusflow.mixture.config import MixtureStageConfig
 
     if not os.path.isfile(path):
@@ -303,7 +305,7 @@ def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, na
 
     from corpusflow import __version__
     from corpusflow.io import filesystems as fs
-    from corpusflow.runners import beam_options, normalize_beam_args
+    from corpusflow.run.runners import beam_options, normalize_beam_args
     from corpusflow.stages.mixture import MixPool, count_info
 
     try:

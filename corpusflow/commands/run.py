@@ -57,9 +57,11 @@ def run(args: argparse.Namespace) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from corpusflow.config import ConfigError, load_config
-    from corpusflow.pipeline import RunFailed, build_pipeline, finish_run, plan_run, prepare_output
-    from corpusflow.runners import check_paths_for_runner, is_dry_run, quiet_worker_logs, resolve_runner
+    from corpusflow.config.load import load_config
+    from corpusflow.core.errors import ConfigError
+    from corpusflow.run.rundir import RunFailed, finish_run, plan_run, prepare_output
+    from corpusflow.run.runners import check_paths_for_runner, is_dry_run, quiet_worker_logs, resolve_runner
+    from corpusflow.stages.graph import build_pipeline
 
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)
@@ -91,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         "running %s over %d file(s) from %d source(s) -> %s (%s)", cfg.name, len(plan.files),
         len(cfg.sources), plan.output, runner_summary)
     start = time.time()
-    # --- progress (issue #9): a no-op context unless the runner is watchable (corpusflow.progress).
-    from corpusflow.progress import stage_summary, watch_run
+    # --- progress (issue #9): a no-op context unless the runner is watchable (corpusflow.run.progress).
+    from corpusflow.run.progress import stage_summary, watch_run
 
     mode = "off" if args.quiet and args.progress == "auto" else args.progress
     watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)

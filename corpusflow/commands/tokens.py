@@ -51,8 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _read_documents(patterns: list[str], field: str, lang_field: str | None,
                     limit: int | None) -> tuple[list[Any], int]:
-    from corpusflow.config import FieldMapping, SourceConfig, expand_glob
-    from corpusflow.document import Document
+    from corpusflow.core.document import Document
+    from corpusflow.io.config import FieldMapping, SourceConfig
+    from corpusflow.io.filesystems import expand_glob
     from corpusflow.io.readers import FileSpec, detect_format, iter_file
 
     docs: list[Document] = []
@@ -81,8 +82,8 @@ def _languages(docs: list[Any], lang: str, lang_field: str | None) -> list[str]:
         return [str(d.meta.get(lang_field) or "und") for d in docs]
     if lang != "auto":
         return [lang] * len(docs)
-    from corpusflow.config import resolve_path
-    from corpusflow.langid import FastTextLangId, prepare_text
+    from corpusflow.core.paths import resolve_path
+    from corpusflow.text.langid import FastTextLangId, prepare_text
 
     model = FastTextLangId(resolve_path("pkg:resources/lid.176.ftz"))
     out = []

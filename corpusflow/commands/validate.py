@@ -15,7 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from corpusflow.config import ConfigError, check_source_paths, load_config
+    from corpusflow.config.checks import check_source_paths
+    from corpusflow.config.load import load_config
+    from corpusflow.core.errors import ConfigError
     from corpusflow.io.readers import plan_files
 
     try:

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from corpusflow.configbase import StrictModel
+from corpusflow.core.model import StrictModel
 
 KeepCriterion = Literal[
     "source_priority", "central", "first_seen", "longest", "shortest", "newest", "oldest", "id_hash"

@@ -19,13 +19,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from corpusflow.core.document import Document, Duplicate
+from corpusflow.core.hashing import stable_hash64, text_digest
 from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.dedup.keep import RANK_WIDTH, centrality, context_columns, first_seen_rank, rank_key
 from corpusflow.dedup.minhash import MinHasher, band_keys
 from corpusflow.dedup.shingle import WordHasher, ngram_hashes, shingle_hashes
 from corpusflow.dedup.tables import NodeBatch, signature_similarity
-from corpusflow.document import Document, Duplicate
-from corpusflow.hashing import stable_hash64, text_digest
 
 STAGE_EXACT = "dedup.exact"
 STAGE_MINHASH = "dedup.minhash"

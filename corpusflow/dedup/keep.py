@@ -13,9 +13,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from corpusflow.core.document import Document
+from corpusflow.core.hashing import stable_hash64
 from corpusflow.dedup.config import KeepRuleConfig
-from corpusflow.document import Document
-from corpusflow.hashing import stable_hash64
 
 RANK_WIDTH = 5
 _I64 = (1 << 63) - 1

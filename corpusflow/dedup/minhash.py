@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from corpusflow.core.jit import LazyKernel
 from corpusflow.dedup.shingle import MASK64, fmix64
-from corpusflow.jit import LazyKernel
 
 MERSENNE61 = np.uint64((1 << 61) - 1)
 MAX32 = np.uint64(0xFFFFFFFF)

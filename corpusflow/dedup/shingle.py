@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from corpusflow.jit import LazyKernel
-from corpusflow.normalize import nfkc
+from corpusflow.core.jit import LazyKernel
+from corpusflow.text.normalize import nfkc
 
 MASK64 = (1 << 64) - 1
 _K = 0x9E3779B97F4A7C15  # odd: the golden-ratio multiplier

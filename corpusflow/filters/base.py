@@ -30,9 +30,9 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import ValidationError
 
-from corpusflow.configbase import StrictModel
+from corpusflow.core.model import StrictModel
+from corpusflow.core.registry import Registry
 from corpusflow.filters.text import TextView
-from corpusflow.registry import Registry
 
 CATEGORIES = ("length", "composition", "sentence", "repetition", "ngword", "content", "url", "cleaner", "model")
 

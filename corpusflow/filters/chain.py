@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from corpusflow.document import Document
+from corpusflow.core.document import Document
 from corpusflow.filters import kernels
 from corpusflow.filters.base import Failure, Filter, Step
 from corpusflow.filters.keywords import share_indexes

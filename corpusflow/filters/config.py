@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from corpusflow.configbase import StrictModel
+from corpusflow.core.model import StrictModel
 
 
 class FilterStageConfig(StrictModel):

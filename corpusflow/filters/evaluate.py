@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from corpusflow.core.hashing import stable_hash64
 from corpusflow.filters.chain import FilterChain
-from corpusflow.hashing import stable_hash64
 
 
 @dataclass

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from corpusflow.jit import numba_enabled
+from corpusflow.core.jit import numba_enabled
 
 _K_CHAR = np.uint64(0x9E3779B97F4A7C15)  # = corpusflow.filters.text._K_CHAR
 _K_STEP = np.uint64(0xBF58476D1CE4E5B9)  # = corpusflow.filters.text._K_STEP

@@ -72,7 +72,7 @@ def read_wordlist(path: str | Path) -> list[str]:
 
     ``pkg:`` paths resolve inside the installed package. Duplicates are removed (first kept).
     """
-    from corpusflow.config import resolve_path
+    from corpusflow.core.paths import resolve_path
 
     p = Path(resolve_path(str(path)))
     words: list[str] = []

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from corpusflow.configbase import StrictModel
+from corpusflow.core.model import StrictModel
 from corpusflow.filters.base import FILTERS, FilterConfigError, Step, build_step, ensure_registered
 from corpusflow.filters.chain import FilterChain
 
@@ -101,7 +101,7 @@ def _is_path(ref: str) -> bool:
 
 def profile_path(ref: str) -> Path:
     """The file a profile reference points to (see the module docstring for the order)."""
-    from corpusflow.config import resolve_path
+    from corpusflow.core.paths import resolve_path
 
     if _is_path(ref):
         p = Path(resolve_path(ref))

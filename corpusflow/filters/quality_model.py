@@ -55,7 +55,7 @@ class QualityScoreParams(StepParams):
     @field_validator("model")
     @classmethod
     def _exists(cls, v: str) -> str:
-        from corpusflow.config import is_remote, resolve_path
+        from corpusflow.core.paths import is_remote, resolve_path
 
         path = resolve_path(v)
         if not is_remote(path) and not os.path.isfile(path):

@@ -30,7 +30,7 @@ import numpy as np
 from corpusflow.filters import kernels
 
 if TYPE_CHECKING:
-    from corpusflow.document import Document
+    from corpusflow.core.document import Document
 
 # ---------------------------------------------------------------------------------------------
 # Character classes (one lookup table over all of Unicode, 1.1 MB, built once per process)

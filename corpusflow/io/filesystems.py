@@ -24,6 +24,7 @@ Globs (``*``, ``?``, ``[...]``, ``**``) follow :func:`glob.glob` with ``recursiv
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import re
@@ -32,7 +33,7 @@ import threading
 import uuid
 from typing import IO, Any
 
-from corpusflow.config import is_remote, resolve_path
+from corpusflow.core.paths import is_remote, resolve_path
 
 S3_SCHEMES = ("s3",)
 GCS_SCHEMES = ("gs", "gcs")
@@ -484,3 +485,11 @@ def remove_tree(path: str) -> None:
         b = gcs_client().bucket(bucket)
         for k in keys:
             b.blob(k).delete()
+
+
+def expand_glob(pattern: str) -> list[str]:
+    """Expand a local or remote glob into a sorted list of files."""
+    pattern = resolve_path(pattern)
+    if is_remote(pattern):
+        return match_remote(pattern)
+    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))

@@ -2,10 +2,10 @@
 
 Every record of a file becomes exactly one of:
 
-* a :class:`~corpusflow.document.Document`,
-* a :class:`~corpusflow.document.Rejected` (stage ``read``; e.g. ``input.too_long`` for a
+* a :class:`~corpusflow.core.document.Document`,
+* a :class:`~corpusflow.core.document.Rejected` (stage ``read``; e.g. ``input.too_long`` for a
   document longer than ``limits.max_doc_chars``: rejected whole, never truncated),
-* an :class:`~corpusflow.document.ErrorRecord` (invalid UTF-8, a JSON line cut in half, a
+* an :class:`~corpusflow.core.document.ErrorRecord` (invalid UTF-8, a JSON line cut in half, a
   missing or non-string text field, a truncated compressed stream, a Parquet file without the
   mapped text column...), with the file, the 1-based line (JSONL) or row index (Parquet), the
   error class and message, and the first bytes of the record.
@@ -33,8 +33,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from corpusflow.config import SourceConfig, is_remote
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.core.paths import is_remote
+from corpusflow.io.config import SourceConfig
 
 Outcome = Document | Rejected | ErrorRecord
 
@@ -333,7 +334,7 @@ def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
 
 def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]]) -> list[FileSpec]:
     """The ordered list of files to read, with formats and stable file keys."""
-    from corpusflow.config import resolve_path
+    from corpusflow.core.paths import resolve_path
 
     specs: list[FileSpec] = []
     for s in sources:
@@ -366,7 +367,7 @@ def estimated_size(spec: FileSpec) -> int | None:
     Only a balance hint: a wrong value (a multi-member .gz, a file over 4 GiB) changes how
     evenly work is spread, never what is read, because the last range is open-ended.
     """
-    from corpusflow.config import is_remote
+    from corpusflow.core.paths import is_remote
 
     path = spec.path[len("file://"):] if spec.path.startswith("file://") else spec.path
     if spec.format != "jsonl" or is_remote(path):

@@ -8,17 +8,17 @@ Every WARC record is accounted for in one of two ways:
   count (input = kept + rejected + duplicates + errors counts what the reader yields).
 * **One outcome per page record** (``response`` in a WARC, ``conversion`` in a WET):
 
-  - a :class:`~corpusflow.document.Document`: for a WARC response, the HTML decoded to text
-    (:func:`corpusflow.html.decode_html`: HTTP header, ``<meta>``, Japanese detection) with
-    ``meta["content_kind"] = "html"`` so the extraction stage (:mod:`corpusflow.stages.extract`)
+  - a :class:`~corpusflow.core.document.Document`: for a WARC response, the HTML decoded to text
+    (:func:`corpusflow.text.html.decode_html`: HTTP header, ``<meta>``, Japanese detection) with
+    ``meta["content_kind"] = "html"`` so the extraction stage (:mod:`corpusflow.steps.extract`)
     turns it into plain text; for a WET conversion record the plain text with
     ``content_kind = "text"``;
-  - a :class:`~corpusflow.document.Rejected` at stage ``read`` with an empty text and the
+  - a :class:`~corpusflow.core.document.Rejected` at stage ``read`` with an empty text and the
     record's metadata: ``warc.http_status`` (status other than 200; the detail names it),
     ``warc.not_html`` (a non-HTML payload: images, PDF, JSON...), ``warc.empty`` (no payload),
     ``warc.too_large`` (record block over ``max_record_bytes``: not even read into memory),
     ``input.too_long`` (WET text over ``max_doc_chars``, as for JSONL);
-  - an :class:`~corpusflow.document.ErrorRecord` (stage ``read``) with the file and the record's
+  - an :class:`~corpusflow.core.document.ErrorRecord` (stage ``read``) with the file and the record's
     byte offset: ``UndecodableHtml`` (no charset decodes the page), ``InvalidUtf8`` (a WET record
     that is not UTF-8), ``TruncatedRecord`` (the file ends inside a record), ``CorruptRecord``
     (unreadable record header or compressed data), ``NotWarc`` (an ARC or non-WARC file),
@@ -54,8 +54,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from corpusflow.document import Document, ErrorRecord, Rejected
-from corpusflow.html import UndecodableHtml, decode_html, parse_content_type
+from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.text.html import UndecodableHtml, decode_html, parse_content_type
 
 Outcome = Document | Rejected | ErrorRecord
 
@@ -87,7 +87,7 @@ class WarcOptions:
             (``warc.too_large``) without being read into memory. Common Crawl truncates
             payloads itself (``WARC-Truncated``), so this only guards against other crawls.
         max_replacement_fraction: the lenient charset fallback accepts at most this share of
-            undecodable characters (see :func:`corpusflow.html.decode_html`).
+            undecodable characters (see :func:`corpusflow.text.html.decode_html`).
     """
 
     max_doc_chars: int = 2_000_000
@@ -133,7 +133,7 @@ def _drain(record: Any) -> bool:
 def _open(path: str) -> Any:
     import smart_open
 
-    from corpusflow.config import resolve_path
+    from corpusflow.core.paths import resolve_path
 
     return smart_open.open(resolve_path(path), "rb", compression="disable")
 

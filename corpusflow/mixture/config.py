@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from corpusflow.configbase import StrictModel
+from corpusflow.core.model import StrictModel
 
 TOKENIZER_KINDS = ("sentencepiece", "tiktoken", "hf")
 

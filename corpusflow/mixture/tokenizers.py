@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from corpusflow.core.registry import Registry
 from corpusflow.mixture.config import TokenizerSpec
-from corpusflow.registry import Registry
 
 # The Llama-3 pre-tokenizer pattern (published with the Llama-3 tokenizer; tiktoken syntax).
 LLAMA3_PATTERN = (
@@ -58,7 +58,7 @@ def file_sha256(path: str) -> str:
 
 
 def _resolve_local(path: str) -> str:
-    from corpusflow.config import is_remote, resolve_path
+    from corpusflow.core.paths import is_remote, resolve_path
 
     resolved = resolve_path(path)
     if is_remote(resolved):

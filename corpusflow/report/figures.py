@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusflow.hashing import stable_hash64
+from corpusflow.core.hashing import stable_hash64
 from corpusflow.report.load import RunData
 
 UND = "und"

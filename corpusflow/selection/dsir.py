@@ -20,7 +20,7 @@ Differences from the reference implementation, and why:
 * Japanese is featurised in characters, not ``wordpunct`` clauses (:mod:`.features`).
 * The Gumbel noise is not ``np.random.gumbel`` from the global, unseeded RNG (DSIR's results are
   not reproducible unless the caller seeds numpy; mixture.md §0.3, §4.1): ``u`` comes from a keyed
-  hash of (seed, source, id) (:func:`corpusflow.hashing.unit_interval`), so a document's key
+  hash of (seed, source, id) (:func:`corpusflow.core.hashing.unit_interval`), so a document's key
   does not depend on the order, the runner or the other documents.
 * Ties of keys are broken by document id, so "the k largest" is always exactly defined.
 
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from corpusflow.hashing import stable_hash64
+from corpusflow.core.hashing import stable_hash64
 from corpusflow.selection.features import FeatureParams, HashedNgramFeaturizer
 
 MODEL_FORMAT = "corpusflow-dsir-1"
@@ -138,7 +138,7 @@ class DsirModel:
         return buf.getvalue()
 
     def save(self, path: str) -> None:
-        from corpusflow.config import resolve_path
+        from corpusflow.core.paths import resolve_path
         from corpusflow.io import filesystems as fs
 
         fs.write_bytes_atomic(resolve_path(path), self.to_bytes())
@@ -164,7 +164,7 @@ class DsirModel:
 
     @classmethod
     def load(cls, path: str) -> DsirModel:
-        from corpusflow.config import resolve_path
+        from corpusflow.core.paths import resolve_path
         from corpusflow.io import filesystems as fs
 
         return cls.from_bytes(fs.read_bytes(resolve_path(path)), origin=path)
@@ -217,8 +217,9 @@ def read_texts(patterns: Sequence[str], text_field: str = "text") -> Iterator[st
     Malformed records are skipped (fitting needs texts, not accounting); a glob matching nothing
     raises ``FileNotFoundError``.
     """
-    from corpusflow.config import FieldMapping, SourceConfig, expand_glob
-    from corpusflow.document import Document
+    from corpusflow.core.document import Document
+    from corpusflow.io.config import FieldMapping, SourceConfig
+    from corpusflow.io.filesystems import expand_glob
     from corpusflow.io.readers import FileSpec, detect_format, iter_file
 
     for pat in patterns:
@@ -236,7 +237,7 @@ def read_texts(patterns: Sequence[str], text_field: str = "text") -> Iterator[st
 def fit_files(target: Sequence[str], raw: Sequence[str], params: FeatureParams | None = None, *,
               text_field: str = "text", alpha: float = 1.0, max_docs: int | None = None) -> DsirModel:
     """Fit from files (JSONL or Parquet, ``text_field`` holding the text)."""
-    from corpusflow.config import expand_glob
+    from corpusflow.io.filesystems import expand_glob
 
     model = fit(read_texts(target, text_field), read_texts(raw, text_field), params,
                 alpha=alpha, max_docs=max_docs)

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from corpusflow.hashing import stable_hash64
+from corpusflow.core.hashing import stable_hash64
 
 POSITIVE = "hq"
 NEGATIVE = "cc"
@@ -214,7 +214,7 @@ def _train_main(job_json: str) -> int:
 
 def _local_copy(path: str) -> str:
     """fastText loads from a local file: resolve ``pkg:``; copy an object-store model to a temp file."""
-    from corpusflow.config import is_remote, resolve_path
+    from corpusflow.core.paths import is_remote, resolve_path
 
     resolved = resolve_path(path)
     if not is_remote(resolved):

@@ -38,7 +38,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from corpusflow.config import resolve_path
+from corpusflow.core.paths import resolve_path
 
 KEYWORD_LISTS = (
     "pkg:resources/ngwords/hojichar/advertisement_keywords_ja.txt",

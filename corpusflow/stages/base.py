@@ -1,8 +1,8 @@
 """The contract every stage PTransform follows.
 
 A stage takes a ``PCollection[Document]`` and returns :class:`StageOutputs`: the documents it
-keeps, plus any of rejected (:class:`~corpusflow.document.Rejected`), duplicates
-(:class:`~corpusflow.document.Duplicate`) and errors (:class:`~corpusflow.document.ErrorRecord`).
+keeps, plus any of rejected (:class:`~corpusflow.core.document.Rejected`), duplicates
+(:class:`~corpusflow.core.document.Duplicate`) and errors (:class:`~corpusflow.core.document.ErrorRecord`).
 The pipeline builder (``pipelines/``, :mod:`corpusflow.pipeline`) chains ``kept`` into the next
 stage and flattens the other outputs into the writers, which also count them for the manifest.
 So a stage never drops a document silently: whatever leaves ``kept`` leaves through one of the
@@ -18,8 +18,7 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from corpusflow import progress  # progress (issue #9)
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.run import progress
 
 # Tagged-output names used by multi-output DoFns.
 TAG_REJECTED = "rejected"
@@ -44,7 +43,7 @@ class StageOutputs(NamedTuple):
 class StageCounters:
     """Caches Beam counters of one stage; names are a closed vocabulary plus reason codes.
 
-    The live progress of a run (:mod:`corpusflow.progress`) reads the same increments; the
+    The live progress of a run (:mod:`corpusflow.run.progress`) reads the same increments; the
     names it understands (``rejected.<reason>``, ``kept``, ``docs_in``, ...) are listed there.
     """
 
@@ -74,31 +73,3 @@ class StageCounters:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._progress = progress.acquire(self._ns)
-
-
-class DocStep:
-    """One per-document stage as plain Python: a document in, one outcome out.
-
-    :meth:`apply` returns the (possibly changed) :class:`~corpusflow.document.Document` to pass
-    on, or a :class:`~corpusflow.document.Rejected` / :class:`~corpusflow.document.ErrorRecord`
-    naming this stage. Counter increments go to :attr:`counts` (name -> n, Beam namespace
-    :attr:`stage`) and are published by the DoFn that runs the step, a batch at a time
-    (:class:`corpusflow.stages.chain.DocumentStages`), so a document costs a dict addition per
-    counter instead of a Beam metric update. Subclasses load their models in :meth:`setup` and
-    keep their constructors cheap to pickle.
-    """
-
-    stage: str = ""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def setup(self) -> None:
-        """Load models and tables (once per DoFn instance, on the worker)."""
-
-    def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
-        raise NotImplementedError
-
-    def inc(self, name: str, n: int = 1) -> None:
-        counts = self.counts
-        counts[name] = counts.get(name, 0) + n

@@ -36,8 +36,9 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from corpusflow.document import Document, Rejected
-from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, DocStep, StageCounters, StageOutputs
+from corpusflow.core.document import Document, Rejected
+from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.steps.base import DocStep
 
 #: Documents between two publications of the steps' counters (Beam metrics and live progress).
 FLUSH_EVERY = 2000
@@ -63,6 +64,10 @@ class _StepsFn(beam.DoFn):
         self._ledger: dict[LedgerKey, int] = {}
         self._pending = 0
         self._batch: list[Document] = []
+
+    def teardown(self) -> None:
+        for step in self._steps:
+            step.teardown()
 
     def start_bundle(self) -> None:
         self._ledger = {}

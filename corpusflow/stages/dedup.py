@@ -31,6 +31,7 @@ import numpy as np
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
+from corpusflow.core.document import Document, Duplicate
 from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.dedup.core import (
     ExactGroup,
@@ -53,7 +54,6 @@ from corpusflow.dedup.graph import (
     star_violations,
 )
 from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_similarity, split_pairs
-from corpusflow.document import Document, Duplicate
 from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
 from corpusflow.stages.handoff import Handoff
 
@@ -490,7 +490,7 @@ class Deduplicate(beam.PTransform):
         source_priority: source name -> priority (``sources[].priority``) for the keep rule.
 
     Returns :class:`StageOutputs` with ``kept`` (documents with ``meta.cluster_size``) and
-    ``duplicates`` (:class:`~corpusflow.document.Duplicate` with stage ``dedup.exact`` or
+    ``duplicates`` (:class:`~corpusflow.core.document.Duplicate` with stage ``dedup.exact`` or
     ``dedup.minhash``, the id kept instead, the cluster size and the estimated similarity).
     """
 

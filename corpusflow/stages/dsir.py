@@ -32,7 +32,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam import pvalue
 
-from corpusflow.document import Document, Rejected, error_from_exception
+from corpusflow.core.document import Document, Rejected, error_from_exception
 from corpusflow.selection.config import DsirStageConfig
 from corpusflow.selection.dsir import (
     REASON_NOT_SELECTED,

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 
-from corpusflow.document import Document
+from corpusflow.core.document import Document
 from corpusflow.stages.base import StageCounters
 from corpusflow.stages.handoff import Handoff
 

@@ -36,7 +36,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from corpusflow.document import Document
+from corpusflow.core.document import Document
 from corpusflow.io import filesystems as fs
 from corpusflow.io.parquet import write_parquet_atomic
 from corpusflow.mixture.allocate import MixturePlan, plan_mixture
@@ -632,7 +632,7 @@ class _ReadPoolFileFn(beam.DoFn):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from corpusflow.config import is_remote
+        from corpusflow.core.paths import is_remote
         from corpusflow.mixture.pool import POOL_COLUMNS
 
         def rows(pf: pq.ParquetFile) -> Iterable[tuple[Any, ...]]:

@@ -9,8 +9,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam import pvalue
 
-from corpusflow.config import SourceConfig
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
 

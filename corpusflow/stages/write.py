@@ -46,13 +46,10 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from corpusflow.hashing import stable_hash64
+from corpusflow.core.hashing import stable_hash64
+from corpusflow.core.schemas import shard_name
 from corpusflow.io.filesystems import join
 from corpusflow.io.parquet import write_parquet_atomic
-
-
-def shard_name(prefix: str, index: int, count: int) -> str:
-    return f"{prefix}-{index:05d}-of-{count:05d}.parquet"
 
 
 def _sort_key(row: dict[str, Any], kind: str, seed: int) -> tuple[Any, ...]:

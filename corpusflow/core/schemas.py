@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from corpusflow.document import Document, Duplicate, ErrorRecord, Rejected
+from corpusflow.core.document import Document, Duplicate, ErrorRecord, Rejected
 
 _DOC_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
@@ -125,3 +125,8 @@ def row_to_document(row: dict[str, Any]) -> Document:
         meta=json.loads(row.get("metadata") or "{}"), signals=json.loads(row.get("signals") or "{}"),
         file=row.get("file") or "", line=int(row.get("line") if row.get("line") is not None else -1),
     )
+
+
+def shard_name(prefix: str, index: int, count: int) -> str:
+    """File name of shard ``index`` of ``count`` (``train-00003-of-00010.parquet``)."""
+    return f"{prefix}-{index:05d}-of-{count:05d}.parquet"

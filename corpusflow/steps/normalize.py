@@ -1,13 +1,14 @@
-"""NormalizeText: Unicode form, newlines, whitespace and control characters (see corpusflow.normalize)."""
+"""Normalisation step: Unicode form, newlines, whitespace and control characters (see :mod:`corpusflow.text.normalize`).
+
+Documents left with no text are rejected (``normalize.empty``).
+"""
 
 from __future__ import annotations
 
-import apache_beam as beam
-
-from corpusflow.config import NormalizeConfig
-from corpusflow.document import Document, ErrorRecord, Rejected, error_from_exception
-from corpusflow.normalize import normalize_text
-from corpusflow.stages.base import DocStep, StageOutputs
+from corpusflow.core.document import Document, ErrorRecord, Rejected, error_from_exception
+from corpusflow.steps.base import DocStep
+from corpusflow.text.config import NormalizeConfig
+from corpusflow.text.normalize import normalize_text
 
 REASON_EMPTY = "normalize.empty"
 STAGE = "normalize"
@@ -37,20 +38,3 @@ class NormalizeStep(DocStep):
             self.inc(f"rejected.{REASON_EMPTY}")
             return Rejected(doc, STAGE, REASON_EMPTY)
         return doc if text == doc.text else doc.replace(text=text)
-
-
-class NormalizeText(beam.PTransform):
-    """Normalises every document; documents left with no text are rejected (``normalize.empty``)."""
-
-    def __init__(self, cfg: NormalizeConfig) -> None:
-        super().__init__()
-        self._cfg = cfg
-
-    def step(self) -> NormalizeStep:
-        """This stage as a :class:`~corpusflow.stages.base.DocStep` (to run fused with its neighbours)."""
-        return NormalizeStep(self._cfg)
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        from corpusflow.stages.chain import DocumentStages
-
-        return docs | "Normalize" >> DocumentStages([self.step()])

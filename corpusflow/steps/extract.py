@@ -1,4 +1,4 @@
-"""ExtractText: HTML documents (from WARC responses) to their main text with trafilatura.
+"""Extraction step: HTML documents (from WARC responses) to their main text with trafilatura.
 
 Only documents with ``meta["content_kind"] == "html"`` are processed; all others (JSONL,
 Parquet, WET) pass through untouched. For each HTML document, in this order:
@@ -6,7 +6,7 @@ Parquet, WET) pass through untouched. For each HTML document, in this order:
 1. larger than ``max_html_bytes`` (``meta.html_bytes`` from the reader, else the UTF-8 size of
    the text) -> rejected ``extract.too_large`` without parsing;
 2. with ``ja_prefilter`` on: no sign of Japanese (``<html lang>``, Content-Language, kana in the
-   title; :func:`corpusflow.html.ja_prefilter`) -> rejected ``extract.ja_prefilter.not_japanese``;
+   title; :func:`corpusflow.text.html.ja_prefilter`) -> rejected ``extract.ja_prefilter.not_japanese``;
 3. trafilatura over ``timeout_s`` -> rejected ``extract.timeout`` (the worker process is killed
    and replaced; the job goes on); trafilatura raising or its worker dying -> an error record
    (stage ``extract``) with the exception class and message;
@@ -26,16 +26,12 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import apache_beam as beam
-from apache_beam import pvalue
-from apache_beam.metrics import Metrics
-
-from corpusflow.document import Document, ErrorRecord, Rejected
-from corpusflow.extract_config import ExtractConfig
-from corpusflow.html import (
+from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.steps.base import DocStep
+from corpusflow.text.config import ExtractConfig
+from corpusflow.text.html import (
     ExtractResult,
     InProcessExtractor,
     TimedExtractor,
@@ -44,7 +40,6 @@ from corpusflow.html import (
     html_title,
     ja_prefilter,
 )
-from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
 
 STAGE = "extract"
 REASON_TOO_LARGE = "extract.too_large"
@@ -145,22 +140,32 @@ def release_pool(cfg: ExtractConfig) -> None:
             pool.close()
 
 
-class _ExtractFn(beam.DoFn):
-    """Borrows an extraction worker from the process's pool for each HTML page."""
+class ExtractStep(DocStep):
+    """HTML -> main text on one document, borrowing an extraction worker from the process's pool.
+
+    Counters: ``passthrough`` (not HTML), ``html``, ``kept``, ``rejected.<reason>``,
+    ``errors.<class>``, ``page_ms`` (total extraction milliseconds).
+    """
+
+    stage = STAGE
 
     def __init__(self, cfg: ExtractConfig) -> None:
+        super().__init__()
         self._cfg = cfg
         self._pool: WorkerPool | None = None
 
     def setup(self) -> None:
         self._pool = acquire_pool(self._cfg)
-        self._counters = StageCounters(STAGE)
-        self._ms = Metrics.distribution(STAGE, "page_ms")
 
     def teardown(self) -> None:
         if self._pool is not None:
             self._pool = None
             release_pool(self._cfg)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_pool"] = None  # a pool holds processes: never pickled, acquired in setup()
+        return state
 
     def _extract(self, page: str, url: str | None) -> ExtractResult:
         assert self._pool is not None
@@ -170,23 +175,21 @@ class _ExtractFn(beam.DoFn):
         finally:
             self._pool.release(ex)
 
-    def _reject(self, doc: Document, reason: str, detail: str, meta: dict[str, Any]) -> Any:
-        self._counters.inc(f"rejected.{reason}")
-        return pvalue.TaggedOutput(TAG_REJECTED, Rejected(doc.replace(text="", meta=meta), STAGE, reason, detail))
+    def _reject(self, doc: Document, reason: str, detail: str, meta: dict[str, Any]) -> Rejected:
+        self.inc(f"rejected.{reason}")
+        return Rejected(doc.replace(text="", meta=meta), STAGE, reason, detail)
 
-    def process(self, doc: Document) -> Iterator[Any]:
+    def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
         if doc.meta.get("content_kind") != "html":
-            self._counters.inc("passthrough")
-            yield doc
-            return
+            self.inc("passthrough")
+            return doc
         cfg = self._cfg
-        self._counters.inc("html")
+        self.inc("html")
         meta = dict(doc.meta)
         page = doc.text
         size = html_size(doc)
         if size > cfg.max_html_bytes:
-            yield self._reject(doc, REASON_TOO_LARGE, f"{size} bytes > {cfg.max_html_bytes}", meta)
-            return
+            return self._reject(doc, REASON_TOO_LARGE, f"{size} bytes > {cfg.max_html_bytes}", meta)
         title = html_title(page)
         if title:
             meta["title"] = title[:TITLE_MAX_CHARS]
@@ -196,54 +199,28 @@ class _ExtractFn(beam.DoFn):
         if cfg.ja_prefilter:
             why = ja_prefilter(page, meta.get("content_language"))
             if why is None:
-                yield self._reject(doc, REASON_NOT_JAPANESE,
-                                   f"html lang {lang!r}, title {(title or '')[:80]!r}", meta)
-                return
+                return self._reject(doc, REASON_NOT_JAPANESE,
+                                    f"html lang {lang!r}, title {(title or '')[:80]!r}", meta)
             meta["ja_prefilter"] = why
         res = self._extract(page, doc.url)
-        self._ms.update(int(res.seconds * 1000))
+        self.inc("page_ms", int(res.seconds * 1000))
         if res.status == "timeout":
-            yield self._reject(doc, REASON_TIMEOUT, f"over {cfg.timeout_s:g} s ({size} bytes)", meta)
-            return
+            return self._reject(doc, REASON_TIMEOUT, f"over {cfg.timeout_s:g} s ({size} bytes)", meta)
         if res.status in ("error", "crash"):
-            self._counters.inc(f"errors.{res.error_class or res.status}")
-            yield pvalue.TaggedOutput(TAG_ERRORS, ErrorRecord(
+            self.inc(f"errors.{res.error_class or res.status}")
+            return ErrorRecord(
                 source=doc.source, file=doc.file, offset=doc.line, offset_kind=_offset_kind(doc),
                 stage=STAGE, error_class=res.error_class or res.status, message=res.message[:2000],
                 head=page[:200], doc_id=doc.id,
-            ))
-            return
+            )
         text = (res.text or "").strip()
         if not text:
-            yield self._reject(doc, REASON_EMPTY, f"no main text in {size} bytes of HTML", meta)
-            return
+            return self._reject(doc, REASON_EMPTY, f"no main text in {size} bytes of HTML", meta)
         meta["content_kind"] = "text"
         meta["extractor"] = "trafilatura"
-        self._counters.inc("kept")
-        yield doc.replace(text=text, meta=meta)
+        self.inc("kept")
+        return doc.replace(text=text, meta=meta)
 
 
 def _offset_kind(doc: Document) -> str:
     return "byte" if "warc_offset" in doc.meta else "line"
-
-
-class ExtractText(beam.PTransform):
-    """HTML -> main text (see the module docstring for what is kept, rejected and why).
-
-    Accepts an :class:`~corpusflow.extract_config.ExtractConfig` or a whole
-    :class:`~corpusflow.config.PipelineConfig` (its ``stages.extract``). When ``enabled`` is
-    false every document passes through.
-    """
-
-    def __init__(self, cfg: Any) -> None:
-        super().__init__()
-        stages = getattr(cfg, "stages", None)
-        self._cfg: ExtractConfig = stages.extract if stages is not None else cfg
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        if not self._cfg.enabled:
-            return StageOutputs(kept=docs)
-        outs = docs | "Extract" >> beam.ParDo(_ExtractFn(self._cfg)).with_outputs(
-            TAG_REJECTED, TAG_ERRORS, main="kept"
-        )
-        return StageOutputs(kept=outs.kept, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])

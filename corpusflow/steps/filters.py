@@ -1,4 +1,4 @@
-"""ApplyFilters: the quality-filter stage (one filter chain per language, in one DoFn).
+"""Quality-filter step: one filter chain per language.
 
 Input: documents with ``lang`` set by language ID. For each document the chain of its
 language's profile runs (documents of languages without a profile pass through unchanged):
@@ -7,11 +7,11 @@ language's profile runs (documents of languages without a profile pass through u
   measured signals in ``doc.signals`` when ``keep_signals`` is on; in ``tag`` mode every
   document is kept and the reason codes it would have been dropped for are listed in
   ``doc.meta["filter_reasons"]``.
-* ``rejected``: :class:`~corpusflow.document.Rejected` with ``stage="filters"``, the stable
+* ``rejected``: :class:`~corpusflow.core.document.Rejected` with ``stage="filters"``, the stable
   reason code (``ja.hiragana_fraction.too_low``) and ``detail``, a short JSON of the deciding
   signal, its value and the threshold.
 * ``errors``: a rule that raises on a document does not crash the job: the document becomes an
-  :class:`~corpusflow.document.ErrorRecord` (``stage="filters"``).
+  :class:`~corpusflow.core.document.ErrorRecord` (``stage="filters"``).
 
 Counters (namespace ``filters``): ``docs_in``, ``kept``, ``rejected``, ``rejected.<reason>``,
 ``tagged.<reason>`` (tag mode), ``unfiltered`` (no profile for the language), ``errors``,
@@ -22,13 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import apache_beam as beam
-
-from corpusflow.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.filters.chain import FilterChain
-from corpusflow.filters.config import FilterStageConfig
 from corpusflow.filters.profiles import ProfileSpec, build_chain
-from corpusflow.stages.base import DocStep, StageOutputs
+from corpusflow.steps.base import DocStep
 
 STAGE = "filters"
 FALLBACK = "*"
@@ -96,26 +93,3 @@ class FilterStep(DocStep):
             changes["meta"] = {**doc.meta, "filter_reasons": [v.reason for v in res.failures]}
         inc("kept")
         return doc.replace(**changes) if changes else doc
-
-
-class ApplyFilters(beam.PTransform):
-    """Quality filters: ``docs | ApplyFilters(cfg)`` -> ``StageOutputs(kept, rejected, errors=...)``.
-
-    Args:
-        cfg: the validated :class:`~corpusflow.filters.config.FilterStageConfig`; its profiles are
-            resolved at construction (launch time) and shipped to the workers with the step.
-    """
-
-    def __init__(self, cfg: FilterStageConfig) -> None:
-        super().__init__()
-        self._cfg = cfg
-        self._resolved = cfg.resolved_profiles()
-
-    def step(self) -> FilterStep:
-        """This stage as a :class:`~corpusflow.stages.base.DocStep` (to run fused with its neighbours)."""
-        return FilterStep(self._resolved, self._cfg.mode, self._cfg.keep_signals)
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        from corpusflow.stages.chain import DocumentStages
-
-        return docs | "Filter" >> DocumentStages([self.step()])

@@ -533,7 +533,7 @@ class ProgressReporter:
 def progress_dir(output: str) -> str | None:
     """Where worker processes write progress for a run into ``output``: ``OUTPUT/_work/progress``
     for a local output; a fresh local temporary directory for an object-store output."""
-    from corpusflow.config import is_remote
+    from corpusflow.core.paths import is_remote
 
     if is_remote(output):
         import tempfile

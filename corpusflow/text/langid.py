@@ -7,7 +7,7 @@ How a document is labelled:
 
 1. The first ``max_chars`` characters, newlines replaced by spaces (fastText predicts one
    line; a newline would end the input early), go to the model: fastText's own arithmetic
-   compiled with numba (:mod:`corpusflow.fasttext_infer`, bit-identical to the binding's
+   compiled with numba (:mod:`corpusflow.text.fasttext_infer`, bit-identical to the binding's
    ``model.f.predict``), or the binding itself (see :class:`FastTextLangId`).
 2. The top label and its probability become ``lang`` / ``lang_score``.
 3. Script check (on by default). Japanese is the only language written with kana, so:
@@ -116,7 +116,7 @@ class LangResult:
 class FastTextLangId:
     """Loads ``lid.176`` once and labels texts. Construct in a DoFn's ``setup()``.
 
-    Prediction runs in :mod:`corpusflow.fasttext_infer` (compiled with numba, bit-identical labels
+    Prediction runs in :mod:`corpusflow.text.fasttext_infer` (compiled with numba, bit-identical labels
     and probabilities, ~4x faster; the kernel is compiled or loaded from numba's cache here, not
     on the first document). The fastText binding (``model.f.predict``, which works with numpy 2
     in every fastText build; the Python wrapper's ``predict`` breaks with numpy 2 in some builds
@@ -125,7 +125,7 @@ class FastTextLangId:
     """
 
     def __init__(self, model_path: str, *, backend: str = "auto") -> None:
-        from corpusflow import fasttext_infer as fi
+        from corpusflow.text import fasttext_infer as fi
 
         if backend not in ("auto", "numba", "binding"):
             raise ValueError(f"backend must be 'auto', 'numba' or 'binding', not {backend!r}")

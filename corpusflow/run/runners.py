@@ -48,7 +48,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from corpusflow.configbase import StrictModel
+from corpusflow.core.model import StrictModel
 
 RUNNERS = ("DirectRunner", "PortableRunner", "DataflowRunner", "SparkRunner", "FlinkRunner")
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
@@ -312,7 +312,7 @@ def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[st
     worker, so outputs would vanish and inputs would be missing. (Paths starting with ``pkg:``
     resolve on the launcher and are local too.)
     """
-    from corpusflow.config import is_remote
+    from corpusflow.core.paths import is_remote
 
     if summary.get("runner") not in DISTRIBUTED or summary.get("dry_run"):
         return

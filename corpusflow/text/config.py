@@ -5,22 +5,22 @@ Both models hang under ``stages`` in a pipeline config (``stages.extract``, ``st
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from corpusflow.configbase import StrictModel
+from corpusflow.core.model import StrictModel
 
 LLM_JP_TLDS = "pkg:resources/tld/llm_jp_valid_tlds.txt"
 
 
 class ExtractConfig(StrictModel):
-    """HTML to text with trafilatura (:mod:`corpusflow.stages.extract`).
+    """HTML to text with trafilatura (:mod:`corpusflow.steps.extract`).
 
     Only documents with ``meta.content_kind == "html"`` (WARC responses) are touched; JSONL,
     Parquet and WET documents pass through unchanged, so the stage is on by default; the
     pipeline adds it to the graph only when a source may read WARC files
-    (:func:`extraction_needed`).
+    (:func:`corpusflow.steps.catalog.extraction_needed`).
     """
 
     enabled: bool = Field(True, description="Extract the main text of HTML documents.")
@@ -72,10 +72,10 @@ class ExtractConfig(StrictModel):
 
 
 class UrlFilterConfig(StrictModel):
-    """URL and host rules (:mod:`corpusflow.stages.urls`), applied before extraction.
+    """URL and host rules (:mod:`corpusflow.steps.urls`), applied before extraction.
 
     Documents without a URL pass. The pipeline adds the stage to the graph only when it can act
-    (:func:`url_rules_needed`): a list is configured or a source reads WARC/WET files; so a
+    (:func:`corpusflow.steps.catalog.url_rules_needed`): a list is configured or a source reads WARC/WET files; so a
     JSONL-only run without lists has no URL stage. A host is blocked when it equals a listed domain or is a
     subdomain of one (``5ch.net`` blocks ``egg.5ch.net``). The TLD allowlist is llm-jp's
     (13 TLDs, filters.md §1.1) and is off by default: it removes usable Japanese pages (about
@@ -103,8 +103,8 @@ class UrlFilterConfig(StrictModel):
     def _check_lists(self) -> UrlFilterConfig:
         import os
 
-        from corpusflow.config import is_remote, resolve_path
-        from corpusflow.urlrules import normalize_host
+        from corpusflow.core.paths import is_remote, resolve_path
+        from corpusflow.text.urlrules import normalize_host
 
         bad = [h for h in self.blocked_hosts if normalize_host(h) is None]
         if bad:
@@ -116,38 +116,52 @@ class UrlFilterConfig(StrictModel):
         return self
 
 
-# --------------------------------------------------------------------------------------------
-# Whether the stages have anything to do in a given run (used by the pipeline builder)
-# --------------------------------------------------------------------------------------------
+class NormalizeConfig(StrictModel):
+    """Text normalisation. NFC is the default, not NFKC: see :mod:`corpusflow.text.normalize`."""
 
-WEB_FORMATS = frozenset({"warc", "wet"})
-
-
-def source_formats(cfg: Any) -> set[str]:
-    """Formats of a pipeline config's sources, from declared formats or path extensions
-    (``unknown`` when an ``auto`` glob does not tell)."""
-    from corpusflow.io.readers import detect_format
-
-    formats: set[str] = set()
-    for s in cfg.sources:
-        for pattern in s.paths:
-            try:
-                formats.add(detect_format(pattern, s.format))
-            except ValueError:
-                formats.add("unknown")
-    return formats
+    enabled: bool = True
+    unicode_form: Literal["NFC", "NFKC", "none"] = Field(
+        "NFC",
+        description="NFC keeps full-width Japanese punctuation (。！？，．) that the Japanese "
+        "filters count; NFKC folds it to ASCII (filters.md §8, pitfall 6).",
+    )
+    remove_control: bool = Field(True, description="Remove C0/C1 control characters except \\n and \\t.")
+    collapse_spaces: bool = Field(True, description="Collapse runs of spaces/tabs; strip line ends.")
+    max_blank_lines: int = Field(1, ge=0, description="Keep at most this many consecutive blank lines.")
 
 
-def extraction_needed(cfg: Any) -> bool:
-    """ExtractText joins the graph when enabled and a source may hold WARC (HTML) records."""
-    return bool(cfg.stages.extract.enabled and source_formats(cfg) & {"warc", "unknown"})
+class LangIdConfig(StrictModel):
+    """fastText lid.176 language identification."""
 
+    enabled: bool = True
+    mode: Literal["filter", "tag"] = Field(
+        "filter", description="'filter' rejects other languages and low scores; 'tag' only labels."
+    )
+    languages: list[str] = Field(default_factory=lambda: ["ja", "en"], min_length=1)
+    min_score: float = Field(0.5, ge=0.0, le=1.0, description="Minimum fastText probability.")
+    min_score_by_lang: dict[str, float] = Field(
+        default_factory=dict, description="Per-language minimum score, overriding min_score."
+    )
+    ja_script_check: bool = Field(
+        True,
+        description="Japanese must contain kana: kanji-only (Chinese) text labelled 'ja' is "
+        "rejected as langid.ja_without_kana.",
+    )
+    min_kana_fraction: float = Field(
+        0.05, ge=0.0, le=1.0, description="Minimum kana share of the CJK characters for 'ja'."
+    )
+    model: str = Field(
+        "pkg:resources/lid.176.ftz",
+        description="fastText model path (shipped in the package; or an object-store URL).",
+    )
+    max_chars: int = Field(
+        2000, ge=100, description="Characters of each document given to fastText (head of the text)."
+    )
 
-def url_rules_needed(cfg: Any) -> bool:
-    """FilterUrls joins the graph when enabled and it can act: a blocklist or the TLD allowlist
-    is configured, or a source reads WARC/WET (whose every record has a URL to check)."""
-    u = cfg.stages.urls
-    if not u.enabled:
-        return False
-    return bool(u.blocklist_files or u.blocked_hosts or u.tld_allowlist
-                or source_formats(cfg) & (WEB_FORMATS | {"unknown"}))
+    @field_validator("min_score_by_lang")
+    @classmethod
+    def _check_scores(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, s in v.items():
+            if not 0.0 <= s <= 1.0:
+                raise ValueError(f"score for {k!r} must be in [0, 1], got {s}")
+        return v

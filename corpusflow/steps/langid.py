@@ -1,17 +1,25 @@
-"""IdentifyLanguage: fastText lid.176 in setup(), language + score on each document."""
+"""Language-ID step: fastText lid.176 loaded once per process, language + score on each document.
+
+In ``filter`` mode other languages and low scores are rejected (``langid.other_language``,
+``langid.low_score``, ``langid.ja_without_kana``, ``langid.empty``: see :mod:`corpusflow.text.langid`);
+in ``tag`` mode nothing is rejected.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 
-import apache_beam as beam
-
-from corpusflow.config import LangIdConfig, resolve_path
-from corpusflow.document import Document, ErrorRecord, Rejected, error_from_exception
-from corpusflow.langid import FastTextLangId, identify
-from corpusflow.stages.base import DocStep, StageOutputs
+from corpusflow.core.document import Document, ErrorRecord, Rejected, error_from_exception
+from corpusflow.core.paths import is_remote, resolve_path
+from corpusflow.io.filesystems import read_bytes
+from corpusflow.steps.base import DocStep
+from corpusflow.text.config import LangIdConfig
+from corpusflow.text.langid import FastTextLangId, identify
 
 STAGE = "langid"
+
 
 _MODELS: dict[str, FastTextLangId] = {}
 _LOCK = threading.Lock()
@@ -30,16 +38,9 @@ def _load_model(path: str) -> FastTextLangId:
 
 def _localize(path: str) -> str:
     """fastText loads from a local file; copy an object-store model to a temp file once."""
-    from corpusflow.config import is_remote
-
     resolved = resolve_path(path)
     if not is_remote(resolved):
         return resolved
-    import os
-    import tempfile
-
-    from corpusflow.io.filesystems import read_bytes
-
     fd, tmp = tempfile.mkstemp(suffix=os.path.basename(resolved))
     with os.fdopen(fd, "wb") as f:
         f.write(read_bytes(resolved))
@@ -78,24 +79,3 @@ class LangIdStep(DocStep):
             return Rejected(out, STAGE, res.reason)
         self.inc(f"lang.{res.lang}" if res.lang in self._languages else "lang.other")
         return out
-
-
-class IdentifyLanguage(beam.PTransform):
-    """Labels documents with fastText lid.176; in ``filter`` mode rejects other languages.
-
-    Reason codes: ``langid.other_language``, ``langid.low_score``, ``langid.ja_without_kana``,
-    ``langid.empty`` (see :mod:`corpusflow.langid`). In ``tag`` mode nothing is rejected.
-    """
-
-    def __init__(self, cfg: LangIdConfig) -> None:
-        super().__init__()
-        self._cfg = cfg
-
-    def step(self) -> LangIdStep:
-        """This stage as a :class:`~corpusflow.stages.base.DocStep` (to run fused with its neighbours)."""
-        return LangIdStep(self._cfg)
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        from corpusflow.stages.chain import DocumentStages
-
-        return docs | "LangId" >> DocumentStages([self.step()])

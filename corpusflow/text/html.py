@@ -1,6 +1,6 @@
 """HTML pages to text: charset decoding, cheap Japanese pre-filter, time-bounded extraction.
 
-Pure Python (no Beam import). The Beam wiring is :mod:`corpusflow.stages.extract`; the WARC
+Pure Python (no Beam import). The Beam wiring is :mod:`corpusflow.steps.extract`; the WARC
 reader (:mod:`corpusflow.io.warc`) uses :func:`decode_html`.
 
 Charset decoding (:func:`decode_html`)
@@ -551,7 +551,7 @@ class TimedExtractor:
 
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        code = "import corpusflow.html as h; h._worker_entry()"
+        code = "import corpusflow.text.html as h; h._worker_entry()"
         args = [sys.executable, "-c", code, str(to_child_r), str(from_child_w),
                 json.dumps(asdict(self.options)), str(self.memory_mb)]
         try:

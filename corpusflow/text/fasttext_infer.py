@@ -24,14 +24,14 @@ its heap layout).
 What is reproduced of fastText's input handling (``Dictionary::getLine`` /
 ``computeSubwords``): tokens are separated by the bytes space, ``\\n \\r \\t \\v \\f`` and NUL
 (a newline ends the input, read as the end-of-sentence token ``</s>``, which is why
-:func:`corpusflow.langid.prepare_text` joins the lines first); a literal ``</s>`` token ends
+:func:`corpusflow.text.langid.prepare_text` joins the lines first); a literal ``</s>`` token ends
 the input too, after its own row; an in-vocabulary word adds its own row and its
 precomputed subword rows; an out-of-vocabulary word adds the rows of the 2-4 character n-grams of
 ``<word>`` (characters = UTF-8 sequences, FNV-1a over *signed* bytes as fastText hashes them,
 modulo ``bucket``, kept only if the pruned model has that bucket); tokens that start with
 ``__label__`` are not words. Word n-grams (``wordNgrams > 1``) and softmax/one-vs-all losses are
 not implemented: :class:`FastTextModel` refuses such models with a clear error, and
-:class:`corpusflow.langid.FastTextLangId` then falls back to the binding.
+:class:`corpusflow.text.langid.FastTextLangId` then falls back to the binding.
 
 Pure Python + numpy + numba; no Beam import. ``CORPUSFLOW_NO_NUMBA=1`` disables it (the
 binding is used).
@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from corpusflow.jit import numba_enabled  # noqa: F401 - re-exported (langid, tests)
+from corpusflow.core.jit import numba_enabled  # noqa: F401 - re-exported (langid, tests)
 
 FASTTEXT_MAGIC = 793712314
 _LABEL_PREFIX = b"__label__"

@@ -11,7 +11,7 @@ monitoring metrics, from the in-process worker and from ``multi_processing`` wor
 
 So per-stage timing needs no timer in the stages: run the CLI through :func:`main`
 
-    python -m corpusflow.profiling --stage-times OUT.json -- run CONFIG --output DIR [...]
+    python -m corpusflow.run.profiling --stage-times OUT.json -- run CONFIG --output DIR [...]
 
 which keeps the pipeline result, and writes OUT.json with the milliseconds of every transform
 and their sum per stage (:func:`stage_of` maps transform labels to the stages of the pipeline
@@ -144,7 +144,7 @@ def _capture_results() -> list[Any]:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m corpusflow.profiling --stage-times OUT.json -- <corpusflow CLI arguments>``."""
+    """``python -m corpusflow.run.profiling --stage-times OUT.json -- <corpusflow CLI arguments>``."""
     args = list(sys.argv[1:] if argv is None else argv)
     out_path = None
     if args[:1] == ["--stage-times"] and len(args) >= 2:
@@ -152,7 +152,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args[:1] == ["--"]:
         args = args[1:]
     if out_path is None or not args:
-        print("usage: python -m corpusflow.profiling --stage-times OUT.json -- run CONFIG ...", file=sys.stderr)
+        print("usage: python -m corpusflow.run.profiling --stage-times OUT.json -- run CONFIG ...", file=sys.stderr)
         return 2
     results = _capture_results()
     from corpusflow.cli import main as cli_main

@@ -19,7 +19,7 @@ names in their ASCII (punycode) form, so a list written either way matches. An I
 host like any other (and has no TLD: it fails the TLD allowlist).
 
 Reason codes: ``url.invalid`` (no parsable host), ``url.blocked_host``, ``url.tld_not_allowed``.
-Pure Python (no Beam import); the stage is :mod:`corpusflow.stages.urls`.
+Pure Python (no Beam import); the stage is :mod:`corpusflow.steps.urls`.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def load_list_file(path: str) -> list[str]:
     """Read a list file from a local path, a ``pkg:`` path or an object-store URL."""
     import smart_open
 
-    from corpusflow.config import resolve_path
+    from corpusflow.core.paths import resolve_path
 
     with smart_open.open(resolve_path(path), "r", encoding="utf-8") as fh:
         return read_list(fh)
@@ -195,7 +195,7 @@ class UrlRules:
 
 
 def rules_from_config(cfg: object) -> UrlRules:
-    """Build :class:`UrlRules` from a :class:`~corpusflow.extract_config.UrlFilterConfig`.
+    """Build :class:`UrlRules` from a :class:`~corpusflow.text.config.UrlFilterConfig`.
 
     List entries that are not hosts or domains (external lists such as UT1 have a few) are
     skipped with a warning that counts them and shows the first few.

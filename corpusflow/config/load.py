@@ -1,0 +1,209 @@
+"""Loading a config: YAML parsed with ``yaml.safe_load``, dotted overrides, ``--input`` sources,
+validation by pydantic, and one error line per bad key (see :func:`format_validation_error`).
+
+Relative paths are resolved against the current working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from corpusflow.config.checks import check_source_paths, check_stage_consistency
+from corpusflow.config.pipeline import PipelineConfig
+from corpusflow.core.errors import ConfigError
+from corpusflow.core.model import StrictModel
+
+
+def _parse_scalar(raw: str) -> Any:
+    """Parse an override value as YAML (so 0.8 is a float, [ja, en] a list, true a bool)."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply Hydra/OmegaConf-style dotted overrides: ``stages.langid.min_score=0.8``.
+
+    List items are addressed by index (``sources.0.paths=[a.jsonl]``) or, for sources, by name
+    (``sources.wiki.priority=2``).
+    """
+    for ov in overrides:
+        if "=" not in ov:
+            raise ConfigError(f"override {ov!r}: expected KEY=VALUE, e.g. stages.langid.min_score=0.8")
+        key, raw = ov.split("=", 1)
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise ConfigError(f"override {ov!r}: empty key")
+        node: Any = data
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            where = ".".join(parts[: i + 1])
+            if isinstance(node, list):
+                idx = _list_index(node, part, where)
+                if last:
+                    node[idx] = _parse_scalar(raw)
+                else:
+                    node = node[idx]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = _parse_scalar(raw)
+                else:
+                    if node.get(part) is None:
+                        node[part] = {}
+                    node = node[part]
+            else:
+                raise ConfigError(f"override {ov!r}: {where!r} is not a mapping or list")
+    return data
+
+
+def _list_index(node: list[Any], part: str, where: str) -> int:
+    if part.isdigit():
+        idx = int(part)
+        if idx >= len(node):
+            raise ConfigError(f"override key {where!r}: index {idx} out of range (list has {len(node)} items)")
+        return idx
+    for j, item in enumerate(node):
+        if isinstance(item, dict) and item.get("name") == part:
+            return j
+    names = [str(item.get("name")) for item in node if isinstance(item, dict)]
+    raise ConfigError(f"override key {where!r}: no item named {part!r} (names: {', '.join(names)})")
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[StrictModel] | None:
+    """Walk the model tree along an error location to find the model that owns the last key."""
+    model: Any = PipelineConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        ann = fields[part].annotation
+        model = _unwrap_model(ann)
+        if model is None:
+            return None
+    return model if hasattr(model, "model_fields") else None
+
+
+def _unwrap_model(ann: Any) -> Any:
+    if hasattr(ann, "model_fields"):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        m = _unwrap_model(arg)
+        if m is not None:
+            return m
+    return None
+
+
+def format_validation_error(err: ValidationError, origin: str = "config") -> str:
+    """One line per problem: dotted key, what is wrong, and the allowed keys or values."""
+    lines = [f"{origin}: {err.error_count()} problem(s)"]
+    for e in err.errors():
+        loc = tuple(e.get("loc", ()))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        etype = e.get("type", "")
+        if etype == "extra_forbidden":
+            owner = _model_at(loc)
+            allowed = ", ".join(owner.model_fields) if owner is not None else "?"
+            lines.append(f"  {key}: unknown key; allowed keys here: {allowed}")
+        elif etype == "missing":
+            lines.append(f"  {key}: required key is missing")
+        elif etype == "literal_error":
+            expected = (e.get("ctx") or {}).get("expected", "")
+            lines.append(f"  {key}: {e.get('input')!r} is not allowed; allowed values: {expected}")
+        else:
+            lines.append(f"  {key}: {e.get('msg')} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: list[str] | None = None,
+    data: dict[str, Any] | None = None,
+    inputs: list[str] | None = None,
+    check_inputs: bool = True,
+) -> PipelineConfig:
+    """Load, override and validate a config. Raises :class:`ConfigError` with a clear message.
+
+    Args:
+        path: YAML file (parsed with ``yaml.safe_load``: nothing in it is evaluated).
+        overrides: dotted ``KEY=VALUE`` overrides applied before validation.
+        data: an already-parsed config dict (instead of ``path``).
+        inputs: ``--input`` globs: replace the config's sources with one JSONL/Parquet source.
+        check_inputs: verify that every source glob matches at least one file.
+    """
+    origin = str(path) if path is not None else "config"
+    if data is None:
+        if path is None:
+            raise ConfigError("no config given")
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{origin}: top level must be a mapping, got {type(data).__name__}")
+    else:
+        data = json.loads(json.dumps(data))
+    if inputs:
+        template = (data.get("sources") or [{}])[0] if isinstance(data.get("sources"), list) else {}
+        src: dict[str, Any] = {"name": "input", "paths": list(inputs)}
+        if isinstance(template, dict) and "fields" in template:
+            src["fields"] = template["fields"]
+        data["sources"] = [src]
+        _drop_source_keyed_settings(data, {"input"})
+    if overrides:
+        data = apply_overrides(data, overrides)
+    import_plugins(data.get("plugins") or [])
+    try:
+        cfg = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, origin)) from None
+    check_stage_consistency(cfg)
+    if check_inputs:
+        check_source_paths(cfg)
+    return cfg
+
+
+def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:
+    """``--input`` replaces the sources: per-source mixture settings for the old ones no longer apply."""
+    import logging
+
+    mix = (data.get("stages") or {}).get("mixture") or {}
+    per_source = mix.get("sources") if isinstance(mix, dict) else None
+    if isinstance(per_source, dict):
+        dropped = sorted(k for k in per_source if str(k).split("/", 1)[0] not in names)
+        for k in dropped:
+            del per_source[k]
+        if dropped:
+            logging.getLogger(__name__).warning(
+                "--input replaces the config's sources: ignoring stages.mixture.sources settings for %s",
+                ", ".join(dropped))
+
+
+def import_plugins(names: Any) -> None:
+    """Import the plugin modules a config names (and only those), e.g. to register filters."""
+    import importlib
+
+    if not isinstance(names, list):
+        raise ConfigError("plugins: must be a list of module names")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", name):
+            raise ConfigError(f"plugins.{i}: {name!r} is not a module name")
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            raise ConfigError(f"plugins.{i}: cannot import {name!r}: {type(exc).__name__}: {exc}") from None

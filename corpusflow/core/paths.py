@@ -1,0 +1,25 @@
+"""Paths: ``pkg:`` paths inside the installed package, and which paths are object-store URLs.
+
+A ``pkg:`` prefix resolves inside the installed corpusflow package (``pkg:data/sample/ja_wiki.jsonl.gz``),
+so the embedded sample, the fastText model and the tokenizers are found wherever corpusflow is
+installed (including on remote workers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+PKG_PREFIX = "pkg:"
+REMOTE_SCHEMES = ("s3://", "gs://", "gcs://", "http://", "https://", "hdfs://", "az://", "abfs://")
+
+
+def resolve_path(path: str) -> str:
+    """Resolve ``pkg:`` paths inside the package; leave URLs and other paths as given."""
+    if path.startswith(PKG_PREFIX):
+        return str(PACKAGE_DIR / path[len(PKG_PREFIX) :])
+    return path
+
+
+def is_remote(path: str) -> bool:
+    return path.startswith(REMOTE_SCHEMES)

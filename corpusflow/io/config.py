@@ -1,0 +1,54 @@
+"""Input sources: a name, file globs, a format and a field mapping per source."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from corpusflow.core.model import StrictModel
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+INPUT_FORMATS = ("auto", "jsonl", "parquet", "warc", "wet")
+
+
+class FieldMapping(StrictModel):
+    """Which input field holds what. Dotted names reach into nested objects (``meta.url``)."""
+
+    text: str = Field("text", description="Field with the document text.")
+    id: str | None = Field(
+        "id",
+        description="Field with the document id. Missing ids (or id: null) get a stable id "
+        "derived from source, file name and line number.",
+    )
+    url: str | None = Field("url", description="Field with the URL (optional in the data).")
+    meta: list[str] = Field(
+        default_factory=list,
+        description="Extra fields passed through to the output's metadata column.",
+    )
+
+
+class SourceConfig(StrictModel):
+    """One input source: a name, file globs, a format and a field mapping."""
+
+    name: str = Field(description="Source key, written on every document (letters, digits, _ . -).")
+    paths: list[str] = Field(min_length=1, description="Globs of local paths or URLs (s3://, gs://).")
+    format: Literal["auto", "jsonl", "parquet", "warc", "wet"] = Field(
+        "auto", description="Input format; 'auto' decides by file extension."
+    )
+    fields: FieldMapping = Field(default_factory=FieldMapping)
+    lang: str | None = Field(
+        None, description="Expected language of the source (used when language ID is off)."
+    )
+    priority: int = Field(
+        0, description="Higher wins when choosing which duplicate to keep (dedup keep rule)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError("must contain only letters, digits, '_', '.', '-'")
+        return v

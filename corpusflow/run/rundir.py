@@ -1,0 +1,249 @@
+"""The run directory: plan, in-progress marker, stats, conservation check and ``manifest.json``.
+
+A run writes into one directory::
+
+    OUTPUT/_IN_PROGRESS        written at launch, removed when the manifest is written
+    OUTPUT/_work/stats.json    the job's counts and shard infos (written by the Beam graph)
+    OUTPUT/data/ rejected/ duplicates/ errors/ pool/   the Parquet outputs
+    OUTPUT/manifest.json       written last: a run directory without it is not finished
+    OUTPUT/FAILED.json         instead of the manifest when the run's checks failed
+
+After the job, :func:`finish_run` reads the stats, checks conservation (input = kept + rejected +
+duplicates + errors, per source) and the error rate, and writes ``manifest.json`` last.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from corpusflow import __version__
+from corpusflow.config.checks import check_source_paths
+from corpusflow.config.pipeline import PipelineConfig
+from corpusflow.core.schemas import DOC_SCHEMA, DUPLICATE_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA, shard_name
+from corpusflow.io import filesystems as fs
+from corpusflow.io.readers import FileSpec, plan_files
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = "_work"
+
+
+STATS_FILE = "stats.json"
+
+
+IN_PROGRESS = "_IN_PROGRESS"
+
+
+MANIFEST = "manifest.json"
+
+
+FAILED = "FAILED.json"
+
+
+OUTPUT_DIRS = {"data": "train", "rejected": "rejected", "duplicates": "duplicates", "errors": "errors"}
+
+
+class RunFailed(Exception):
+    """The job ran but its result is not acceptable (error rate, conservation)."""
+
+
+@dataclass
+class RunPlan:
+    cfg: PipelineConfig
+    output: str
+    files: list[FileSpec]
+    stage_order: list[str] = field(default_factory=list)
+
+
+def plan_run(cfg: PipelineConfig, output: str) -> RunPlan:
+    files = plan_files(cfg.sources, check_source_paths(cfg))
+    return RunPlan(cfg=cfg, output=output.rstrip("/") if len(output) > 1 else output, files=files)
+
+
+def prepare_output(output: str, *, overwrite: bool) -> None:
+    """Refuse a non-empty output directory unless ``overwrite``; mark the run as in progress."""
+    existing = fs.list_dir(output)
+    if existing and not overwrite:
+        finished = MANIFEST in existing
+        what = "a finished run" if finished else "files from an unfinished or failed run"
+        raise FileExistsError(
+            f"output directory {output} is not empty (it holds {what}); "
+            "pass --overwrite to replace it, or choose another --output"
+        )
+    if existing:
+        fs.remove_tree(output)
+    fs.write_bytes_atomic(fs.join(output, IN_PROGRESS), json.dumps({"started": time.time()}).encode())
+
+
+def _stage_table(ledger: dict[tuple[str, str, str, str], int], sources: Iterable[str],
+                 order: list[str]) -> list[dict[str, Any]]:
+    """Per stage and source: in, out, rejected by reason, duplicates, errors by class."""
+    stage_names = list(order)
+    # Sub-stages ("dedup.exact", "dedup.minhash") go right after their parent stage, in name order.
+    for stage in sorted({st for (_k, _s, st, _r) in ledger if st} - set(order)):
+        parent = stage.split(".", 1)[0]
+        if parent in stage_names:
+            at = stage_names.index(parent) + 1
+            while at < len(stage_names) and stage_names[at].startswith(parent + "."):
+                at += 1
+            stage_names.insert(at, stage)
+        else:
+            stage_names.append(stage)
+    # A parent whose outcomes are all reported by its sub-stages gets no row of its own.
+    own = {st for (_k, _s, st, _r) in ledger}
+    stage_names = [n for n in stage_names
+                   if n in own or not any(m.startswith(n + ".") for m in stage_names)]
+    table = []
+    current = {s: ledger.get(("input", s, "", ""), 0) for s in sources}
+    for stage in stage_names:
+        row: dict[str, Any] = {"stage": stage, "by_source": {}}
+        for s in sources:
+            rej = {r: n for (k, src, st, r), n in ledger.items() if k == "rejected" and src == s and st == stage}
+            err = {r: n for (k, src, st, r), n in ledger.items() if k == "error" and src == s and st == stage}
+            dup = sum(n for (k, src, st, _), n in ledger.items() if k == "duplicate" and src == s and st == stage)
+            n_in = current[s]
+            n_out = n_in - sum(rej.values()) - sum(err.values()) - dup
+            row["by_source"][s] = {"in": n_in, "out": n_out, "rejected": dict(sorted(rej.items())),
+                                   "duplicates": dup, "errors": dict(sorted(err.items()))}
+            current[s] = n_out
+        table.append(row)
+    return table
+
+
+def summarize_ledger(ledger: dict[tuple[str, str, str, str], int], sources: list[str]) -> dict[str, Any]:
+    by_source: dict[str, dict[str, Any]] = {}
+    for s in sources:
+        c = {k: 0 for k in ("input", "kept", "rejected", "duplicates", "errors")}
+        langs: dict[str, int] = {}
+        for (kind, src, _stage, extra), n in ledger.items():
+            if src != s:
+                continue
+            if kind == "input":
+                c["input"] += n
+            elif kind == "kept":
+                c["kept"] += n
+                langs[extra or "und"] = langs.get(extra or "und", 0) + n
+            elif kind == "rejected":
+                c["rejected"] += n
+            elif kind == "duplicate":
+                c["duplicates"] += n
+            elif kind == "error":
+                c["errors"] += n
+        c["accounted"] = c["kept"] + c["rejected"] + c["duplicates"] + c["errors"]
+        c["conserved"] = c["accounted"] == c["input"]
+        c["kept_by_lang"] = dict(sorted(langs.items()))
+        by_source[s] = c
+    total = {k: sum(v[k] for v in by_source.values())
+             for k in ("input", "kept", "rejected", "duplicates", "errors", "accounted")}
+    total["conserved"] = all(v["conserved"] for v in by_source.values())
+    return {"total": total, "by_source": by_source}
+
+
+def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict[str, Any]:
+    """Read the stats, verify them, write empty shards that got no rows, and write the manifest.
+
+    Raises :class:`RunFailed` (after writing ``FAILED.json``) when conservation does not hold
+    or the error rate is above ``limits.max_error_rate``.
+    """
+    cfg, out = plan.cfg, plan.output
+    items = json.loads(fs.read_bytes(fs.join(out, WORK_DIR, STATS_FILE)))
+    ledger: dict[tuple[str, str, str, str], int] = {}
+    shards: dict[str, list[dict[str, Any]]] = {k: [] for k in OUTPUT_DIRS}
+    counts: dict[str, int] = {}
+    readcheck: dict[str, dict[str, int]] = {}  # source -> {"Documents": n, "IdPlaces": n}
+    extra: dict[str, Any] = {}
+    for item in items:
+        kind = item[0]
+        if kind == "ledger":
+            ledger[tuple(item[1])] = item[2]  # type: ignore[index]
+        elif kind == "shard":
+            shards.setdefault(item[1], []).append(item[2])
+        elif kind == "nshards":
+            counts[item[1]] = item[2]
+        elif kind == "readcheck":
+            readcheck.setdefault(item[2], {})[item[1]] = item[3]
+        else:
+            extra[kind] = item[1] if len(item) == 2 else item[1:]
+    sources = [s.name for s in cfg.sources]
+    summary = summarize_ledger(ledger, sources)
+
+    # A shard whose hash range got no rows still exists, empty, so the N files are complete.
+    from corpusflow.io.parquet import write_parquet_atomic
+
+    schemas = {"data": DOC_SCHEMA, "rejected": REJECTED_SCHEMA, "duplicates": DUPLICATE_SCHEMA,
+               "errors": ERROR_SCHEMA}
+    for sub, prefix in OUTPUT_DIRS.items():
+        n = counts.get(sub, 0)
+        have = {s["file"] for s in shards.get(sub, [])}
+        if sub != "data" and not have:
+            continue  # no rejected/duplicates/errors at all: no files
+        for i in range(max(n, 1) if sub == "data" else n):
+            name = shard_name(prefix, i, max(n, 1))
+            if name not in have and not (sub == "data" and "mixture" in extra):
+                import pyarrow as pa
+
+                info = write_parquet_atomic(
+                    fs.join(out, sub, name), pa.Table.from_pylist([], schema=schemas[sub]),
+                    row_group_rows=cfg.output.row_group_rows, compression=cfg.output.compression,
+                    compression_level=cfg.output.compression_level,
+                )
+                shards[sub].append({"file": name, **info})
+        shards[sub] = sorted(shards[sub], key=lambda s: s["file"])
+
+    manifest: dict[str, Any] = {
+        "corpusflow_version": __version__,
+        "name": cfg.name,
+        "status": "complete",
+        "config_hash": cfg.config_hash(),
+        "seed": cfg.seed,
+        "runner": runner,
+        "seconds": round(seconds, 3),
+        "inputs": [{"source": f.source, "path": f.path, "format": f.format} for f in plan.files],
+        "counts": summary,
+        "stages": _stage_table(ledger, sources, plan.stage_order),
+        "outputs": shards,
+        **extra,
+        "config": cfg.to_jsonable(),
+    }
+    problems = []
+    if not summary["total"]["conserved"]:
+        bad = {s: v for s, v in summary["by_source"].items() if not v["conserved"]}
+        problems.append(f"conservation check failed: input != kept + rejected + duplicates + errors for {bad}")
+    differ = {src: c for src, c in sorted(readcheck.items()) if c.get("Documents", 0) != c.get("IdPlaces", 0)}
+    if differ:
+        problems.append(
+            "the id-only read of the inputs (limits.unique_ids) saw other documents than the main read "
+            f"(per source: {differ}); were the input files changed during the run, or was a read "
+            "interrupted? Re-run, or set limits.unique_ids=false if ids are known to be unique")
+    total_in = summary["total"]["input"]
+    err_rate = summary["total"]["errors"] / total_in if total_in else 0.0
+    manifest["error_rate"] = round(err_rate, 6)
+    if cfg.limits.strict and summary["total"]["errors"]:
+        problems.append(f"--strict: {summary['total']['errors']} record(s) failed; see {fs.join(out, 'errors')}/")
+    if err_rate > cfg.limits.max_error_rate:
+        problems.append(
+            f"error rate {err_rate:.2%} ({summary['total']['errors']} of {total_in} records) is above "
+            f"limits.max_error_rate={cfg.limits.max_error_rate:.2%}; see {fs.join(out, 'errors')}/ "
+            "(raise the limit with --max-error-rate if this is expected)"
+        )
+    if problems:
+        manifest["status"] = "failed"
+        manifest["problems"] = problems
+        fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes(manifest))
+        raise RunFailed("; ".join(problems))
+    fs.write_bytes_atomic(fs.join(out, MANIFEST), _json_bytes(manifest))
+    _remove_marker(out)
+    return manifest
+
+
+def _remove_marker(out: str) -> None:
+    fs.remove(fs.join(out, IN_PROGRESS))  # local, s3:// or gs:// (issue #6)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n").encode()

@@ -1,0 +1,211 @@
+"""Builds the corpusflow Beam graph from a run plan.
+
+Graph (each stage optional, in this order)::
+
+    ReadDocuments -> [FilterUrls] -> [ExtractText] -> NormalizeText -> IdentifyLanguage
+        -> [ApplyFilters] -> [Deduplicate] -> (WriteShards data/ | MixDocuments pool/ + data/)
+    rejected / duplicates / errors of every stage -> WriteShards rejected/ duplicates/ errors/
+    every outcome -> ledger counts -> OUTPUT/_work/stats.json
+
+The run directory around it (plan, manifest): :mod:`corpusflow.run.rundir`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import apache_beam as beam
+
+from corpusflow.config.pipeline import PipelineConfig
+from corpusflow.core.document import Document, Duplicate, ErrorRecord, Rejected
+from corpusflow.core.schemas import (
+    DOC_SCHEMA,
+    DUPLICATE_SCHEMA,
+    ERROR_SCHEMA,
+    REJECTED_SCHEMA,
+    doc_row,
+    duplicate_row,
+    error_row,
+    rejected_row,
+)
+from corpusflow.io import filesystems as fs
+from corpusflow.run.rundir import STATS_FILE, WORK_DIR, RunPlan
+from corpusflow.stages.base import StageOutputs
+from corpusflow.stages.chain import DocumentStages
+from corpusflow.stages.ids import MakeIdsUnique
+from corpusflow.stages.read import ReadDocuments
+from corpusflow.stages.write import WriteShards
+from corpusflow.steps.catalog import document_steps
+
+FUSE_STAGES = True
+
+
+def _dedup(cfg: PipelineConfig) -> beam.PTransform:
+    from corpusflow.stages.dedup import Deduplicate
+
+    return Deduplicate(cfg.stages.dedup, cfg.seed, {s.name: s.priority for s in cfg.sources})
+
+
+def _dsir(cfg: PipelineConfig) -> beam.PTransform:
+    from corpusflow.stages.dsir import SelectByImportance
+
+    return SelectByImportance(cfg.stages.dsir, cfg.seed, [s.name for s in cfg.sources])
+
+
+#: Stages that need the whole collection (not one document at a time), after the per-document
+#: steps of :data:`corpusflow.steps.catalog.STEPS`: (name, Beam label, when, transform factory).
+COLLECTION_STAGES: tuple[tuple[str, str, Callable[[PipelineConfig], bool],
+                               Callable[[PipelineConfig], beam.PTransform]], ...] = (
+    ("dedup", "Deduplicate", lambda c: c.stages.dedup.enabled, _dedup),
+    ("dsir", "SelectByImportance", lambda c: c.stages.dsir.enabled, _dsir),
+)
+
+
+def _stage_groups(cfg: PipelineConfig, fuse: bool) -> list[tuple[str, list[str], beam.PTransform]]:
+    """(Beam label, stage names, transform) in pipeline order.
+
+    The per-document steps run in one :class:`~corpusflow.stages.chain.DocumentStages` labelled
+    ``A+B+C`` (``fuse``) or one each; the last group counts the documents it keeps in its ledger
+    output when nothing follows it.
+    """
+    steps = document_steps(cfg)
+    rest = [(name, label, make(cfg)) for name, label, when, make in COLLECTION_STAGES if when(cfg)]
+    groups: list[tuple[str, list[str], beam.PTransform]] = []
+    chunks = [steps] if fuse else [[s] for s in steps]
+    for i, chunk in enumerate(c for c in chunks if c):
+        last = not rest and i == len(chunks) - 1
+        groups.append(("+".join(spec.label for spec, _ in chunk), [spec.name for spec, _ in chunk],
+                       DocumentStages([step for _, step in chunk], count_kept=last)))
+    groups += [(label, [name], t) for name, label, t in rest]
+    return groups
+
+
+def _ledger_key_kept(doc: Document) -> tuple[tuple[str, str, str, str], int]:
+    return ("kept", doc.source, "", doc.lang or ""), 1
+
+
+def _ledger_key_rejected(rec: Rejected) -> tuple[tuple[str, str, str, str], int]:
+    return ("rejected", rec.doc.source, rec.stage, rec.reason), 1
+
+
+def _ledger_key_dup(rec: Duplicate) -> tuple[tuple[str, str, str, str], int]:
+    return ("duplicate", rec.doc.source, rec.stage, ""), 1
+
+
+def _ledger_key_error(rec: ErrorRecord) -> tuple[tuple[str, str, str, str], int]:
+    return ("error", rec.source, rec.stage, rec.error_class), 1
+
+
+def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None = None) -> None:
+    """Add the whole corpusflow graph for ``plan`` to pipeline ``p``.
+
+    With ``fuse_stages`` (default: :data:`FUSE_STAGES`) consecutive per-document stages (urls,
+    normalize, langid, filters) run in one DoFn (:class:`~corpusflow.stages.chain.DocumentStages`);
+    the outputs and the manifest are the same either way.
+    """
+    if fuse_stages is None:
+        fuse_stages = FUSE_STAGES
+    cfg, out = plan.cfg, plan.output
+    read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict,
+                         id_places=cfg.limits.unique_ids)
+    first: StageOutputs = p | "Read" >> read
+    plan.stage_order = ["read"]
+    # Outcome records of every stage, with whether the stage already counted them in its ledger.
+    rejected: list[tuple[beam.PCollection, bool]] = [(first.rejected, False)]
+    duplicates: list[tuple[beam.PCollection, bool]] = []
+    errors: list[tuple[beam.PCollection, bool]] = [(first.errors, False)]
+    ledger_parts: list[beam.PCollection] = []
+    docs = first.kept
+    if cfg.limits.unique_ids:
+        docs = docs | "UniqueIds" >> MakeIdsUnique(read.id_places)
+    stages = _stage_groups(cfg, fuse_stages)
+    kept_counted = False
+    for label, names, transform in stages:
+        res: StageOutputs = docs | label >> transform
+        plan.stage_order.extend(names)
+        docs = res.kept
+        counted = res.ledger is not None
+        if counted:
+            ledger_parts.append(res.ledger)
+        kept_counted = counted and getattr(transform, "counts_kept", False)
+        rejected.append((res.rejected, counted))
+        duplicates.append((res.duplicates, counted))
+        errors.append((res.errors, counted))
+
+    o = cfg.output
+    common = dict(seed=cfg.seed, shard_max_bytes=o.shard_max_bytes, row_group_rows=o.row_group_rows,
+                  compression=o.compression, compression_level=o.compression_level)
+    stats: list[beam.PCollection] = []
+
+    # --- Mixture (issue #5) replaces the plain data writer here when enabled.
+    # >>> mixture wiring (issue #5, owner: mixture) >>>
+    if cfg.stages.mixture.enabled:
+        from corpusflow.stages.mixture import MixDocuments
+
+        mixer = MixDocuments(cfg.stages.mixture, cfg.seed, out, o, pipeline_cfg=cfg)
+        report = docs | "Mixture" >> mixer
+        stats.append(report | "MixtureReport" >> beam.Map(lambda r: ("mixture", r)))
+        stats.append(mixer.shards | "MixtureShardInfo" >> beam.Map(lambda i: ("shard", "data", i)))
+    # <<< mixture wiring <<<
+    else:
+        data_writer = WriteShards(fs.join(out, "data"), "train", DOC_SCHEMA, doc_row, **common)
+        stats.append(docs | "WriteData" >> data_writer | "DataInfo" >> beam.Map(lambda i: ("shard", "data", i)))
+        stats.append(data_writer.shard_count | "DataCount" >> beam.Map(lambda n: ("nshards", "data", n)))
+
+    # The outcome records of every stage are written (and counted) per stage and merged only as
+    # spill runs / ledger keys: flattening the records first would pass each of them through the
+    # local runner once more (issue #8).
+    with_text = o.write_rejected_text
+    if not kept_counted:
+        ledger_parts.append(docs | "LedgerKept" >> beam.Map(_ledger_key_kept))
+    for name, pcolls, schema, to_row, ledger_key in (
+        ("rejected", rejected, REJECTED_SCHEMA, lambda r: rejected_row(r, with_text=with_text), _ledger_key_rejected),
+        ("duplicates", duplicates, DUPLICATE_SCHEMA, duplicate_row, _ledger_key_dup),
+        ("errors", errors, ERROR_SCHEMA, error_row, _ledger_key_error),
+    ):
+        cap = name.capitalize()
+        present = [(pc, counted) for pc, counted in pcolls if pc is not None]
+        parts = tuple(pc for pc, _counted in present) or (p | f"Empty{cap}" >> beam.Create([]),)
+        w = WriteShards(fs.join(out, name), name, schema, to_row, **common)
+        stats.append(parts | f"Write{cap}" >> w | f"{cap}Info" >> beam.Map(lambda i, n=name: ("shard", n, i)))
+        stats.append(w.shard_count | f"{cap}Count" >> beam.Map(lambda c, n=name: ("nshards", n, c)))
+        ledger_parts += [pc | f"Ledger{cap}{i}" >> beam.Map(ledger_key)
+                         for i, (pc, counted) in enumerate(present) if not counted]
+
+    if read.id_places is not None:
+        # The id-only second read must see exactly the documents the main read kept (a file that
+        # changed, or a transient object-store failure in one read only, would leave ids out of
+        # the rename map): both are counted per source and compared in finish_run.
+        # The main read counts its Documents per file range itself (no step per document).
+        for label, pcoll in (("Documents", read.doc_counts),
+                             ("IdPlaces", read.id_places | "ReadCheckIdPlaces" >> beam.Map(lambda kv: (kv[1][0], 1)))):
+            stats.append(
+                pcoll
+                | f"ReadCheck{label}Count" >> beam.CombinePerKey(sum)
+                | f"ReadCheck{label}Stat" >> beam.MapTuple(lambda src, n, w=label: ("readcheck", w, src, n))
+            )
+
+    ledger = (
+        (
+            *ledger_parts,
+            read.input_counts | "LedgerInput" >> beam.MapTuple(lambda s, n: (("input", s, "", ""), n)),
+        )
+        | "FlattenLedger" >> beam.Flatten()
+        | "CountLedger" >> beam.CombinePerKey(sum)
+        | "LedgerStat" >> beam.MapTuple(lambda k, n: ("ledger", list(k), n))
+    )
+    stats.append(ledger)
+    stats_path = fs.join(out, WORK_DIR, STATS_FILE)
+    _ = (
+        tuple(stats)
+        | "FlattenStats" >> beam.Flatten()
+        | "CollectStats" >> beam.combiners.ToList()
+        | "WriteStats" >> beam.Map(_write_stats, path=stats_path)
+    )
+
+
+def _write_stats(items: list[Any], path: str) -> None:
+    items = sorted(items, key=lambda x: json.dumps(x, sort_keys=True, default=str))
+    fs.write_bytes_atomic(path, json.dumps(items, ensure_ascii=False, default=str).encode())

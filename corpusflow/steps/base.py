@@ -1,0 +1,43 @@
+"""The per-document step contract.
+
+A step takes one :class:`~corpusflow.core.document.Document` and returns one outcome: the
+(possibly changed) document to pass on, or a :class:`~corpusflow.core.document.Rejected` /
+:class:`~corpusflow.core.document.ErrorRecord` naming its stage. So a step never drops a
+document silently. Steps are plain Python: the Beam wing runs any list of them in one DoFn
+(:class:`corpusflow.stages.chain.DocumentStages`), and tests run them directly.
+"""
+
+from __future__ import annotations
+
+from corpusflow.core.document import Document, ErrorRecord, Rejected
+
+
+class DocStep:
+    """One per-document stage as plain Python: a document in, one outcome out.
+
+    :meth:`apply` returns the (possibly changed) :class:`~corpusflow.core.document.Document` to pass
+    on, or a :class:`~corpusflow.core.document.Rejected` / :class:`~corpusflow.core.document.ErrorRecord`
+    naming this stage. Counter increments go to :attr:`counts` (name -> n, Beam namespace
+    :attr:`stage`) and are published by the DoFn that runs the step, a batch at a time
+    (:class:`corpusflow.stages.chain.DocumentStages`), so a document costs a dict addition per
+    counter instead of a Beam metric update. Subclasses load their models in :meth:`setup` and
+    keep their constructors cheap to pickle.
+    """
+
+    stage: str = ""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def setup(self) -> None:
+        """Load models and tables (once per DoFn instance, on the worker)."""
+
+    def teardown(self) -> None:
+        """Release what :meth:`setup` acquired (worker processes, pools)."""
+
+    def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
+        raise NotImplementedError
+
+    def inc(self, name: str, n: int = 1) -> None:
+        counts = self.counts
+        counts[name] = counts.get(name, 0) + n
