@@ -152,11 +152,11 @@ def main() -> int:
                         "--seed", "1"], check=True)
     sets = {k: v[: args.max_docs] for k, v in load_corpus(corpus).items()}
 
-    from corpusflow.filters import kernels
     from corpusflow.filters.profiles import build_chain
+    from corpusflow.filters.text import warm_up_kernels
 
     # compiled kernels (numba) unless CORPUSFLOW_NO_NUMBA=1; compiled before any timing
-    kernel_path = "numba" if kernels.warm_up() else "numpy"
+    kernel_path = "numba" if warm_up_kernels() else "numpy"
     print(f"filter kernels: {kernel_path}", flush=True)
 
     load_before = os.getloadavg()

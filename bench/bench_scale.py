@@ -183,12 +183,12 @@ def run_size(n: int, args: argparse.Namespace, work: str) -> dict[str, Any]:
 
 
 _WARM_UP = """
-from corpusflow.config import resolve_path
+from corpusflow.core.paths import resolve_path
 from corpusflow.text.langid import FastTextLangId
-from corpusflow.filters import kernels
+from corpusflow.filters.text import warm_up_kernels
 from corpusflow.dedup.minhash import MinHasher
 FastTextLangId(resolve_path("pkg:resources/lid.176.ftz"))
-kernels.warm_up()
+warm_up_kernels()
 MinHasher(128, 1)
 from corpusflow.dedup.shingle import ngram_hashes
 import numpy as np

@@ -83,7 +83,8 @@ BUILTIN_MODULES = ("corpusflow.filters.rules_text", "corpusflow.filters.rules_ja
 
 def builtin_rules() -> list[str]:
     """Registry names of the built-in rules (plug-ins registered elsewhere are left out)."""
-    from corpusflow.filters.base import FILTERS, ensure_registered
+    from corpusflow.filters.base import FILTERS
+    from corpusflow.filters.catalog import ensure_registered
 
     ensure_registered()
     return [n for n in FILTERS.names() if FILTERS.get(n).__module__ in BUILTIN_MODULES]

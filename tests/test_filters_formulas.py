@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from corpusflow.filters.base import build_step
+from corpusflow.filters.catalog import build_step
 from corpusflow.filters.chain import FilterChain
 from corpusflow.filters.keywords import KeywordIndex, non_overlapping
 from corpusflow.filters.rules_ja import BBS_PATTERN, BBS_PATTERN_RUNS, bbs_count

@@ -12,7 +12,8 @@ import pytest
 from corpusflow.config.load import load_config
 from corpusflow.core.document import Document
 from corpusflow.core.errors import ConfigError
-from corpusflow.filters.base import FILTERS, FilterConfigError, build_step
+from corpusflow.filters.base import FILTERS, FilterConfigError
+from corpusflow.filters.catalog import build_step
 from corpusflow.filters.chain import FilterChain
 from corpusflow.filters.config import FilterStageConfig
 from corpusflow.filters.evaluate import DropStats, evaluate_chain

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from corpusflow.filters import kernels
-from corpusflow.filters.base import build_step
+from corpusflow.filters.catalog import build_step
 from corpusflow.filters.chain import FilterChain
 from corpusflow.filters.keywords import KeywordIndex, KeywordUser
 from corpusflow.filters.profiles import build_chain

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from corpusflow.core.document import Document
-from corpusflow.filters.base import build_step, ensure_registered
+from corpusflow.filters.catalog import build_step, ensure_registered
 from corpusflow.filters.chain import FilterChain
 from tests.test_filters_data import abc, abeja, builtin_rules, c4, cc, kwdlc, mc4, wiki
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from corpusflow.filters.base import FilterConfigError, build_step
+from corpusflow.filters.base import FilterConfigError
+from corpusflow.filters.catalog import build_step
 from corpusflow.filters.text import TextView
 from corpusflow.selection.quality import QualityModel, TrainParams, fasttext_line, train
 from corpusflow.selection.quality_data import load_keywords, weak_labels

@@ -300,13 +300,10 @@ def _prepare_output(output: str, run_output: str, pool_dir: str, *, overwrite: b
 def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, name: str, pool_dir: str,
               pool_meta: dict[str, Any], run_manifest: dict[str, Any] | None, files: list[str],
               recount: bool) -> int:
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from corpusflow import __version__
     from corpusflow.io import filesystems as fs
-    from corpusflow.run.runners import beam_options, normalize_beam_args
-    from corpusflow.stages.mixture import MixPool, count_info
+    from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline
+    from corpusflow.stages.mixture import count_info, remix_graph
 
     try:
         beam_argv, runner_summary = beam_options(args.runner, normalize_beam_args(args.extra_args))
@@ -319,11 +316,10 @@ def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, na
     result: dict[str, Any] = {}
     start = time.time()
     try:
-        with beam.Pipeline(options=PipelineOptions(beam_argv)) as p:
-            report = p | "MixPool" >> MixPool(
-                mix, seed, [fs.join(pool_dir, f) for f in files], args.output, output_cfg, recount=recount,
-                pool_info=pool_info, count_info=cinfo, name=name)
-            report | "Keep" >> beam.Map(_stash, path=fs.join(args.output, "_work", "mixture.json"))
+        run_pipeline(beam_argv, lambda p: remix_graph(
+            p, mix, seed, [fs.join(pool_dir, f) for f in files], args.output, output_cfg, recount=recount,
+            pool_info=pool_info, count_info=cinfo, name=name,
+            report_path=fs.join(args.output, "_work", "mixture.json")))
     except Exception as exc:
         print(f"corpusflow mix: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -353,12 +349,6 @@ def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, na
                           (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
     _print_summary(result, args.output, seconds)
     return 0
-
-
-def _stash(report: dict[str, Any], path: str) -> None:
-    from corpusflow.io import filesystems as fs
-
-    fs.write_bytes_atomic(path, json.dumps(report, ensure_ascii=False).encode())
 
 
 def _print_summary(report: dict[str, Any], output: str, seconds: float) -> None:

@@ -54,13 +54,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from corpusflow.config.load import load_config
     from corpusflow.core.errors import ConfigError
     from corpusflow.run.rundir import RunFailed, finish_run, plan_run, prepare_output
-    from corpusflow.run.runners import check_paths_for_runner, is_dry_run, quiet_worker_logs, resolve_runner
+    from corpusflow.run.runners import (
+        check_paths_for_runner,
+        is_dry_run,
+        quiet_worker_logs,
+        resolve_runner,
+        run_pipeline,
+    )
     from corpusflow.stages.graph import build_pipeline
 
     if args.quiet:
@@ -99,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
     mode = "off" if args.quiet and args.progress == "auto" else args.progress
     watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)
     try:
-        with watch, beam.Pipeline(options=PipelineOptions(beam_argv)) as p:
-            build_pipeline(p, plan)
+        with watch:
+            run_pipeline(beam_argv, lambda p: build_pipeline(p, plan))
     except Exception as exc:  # the job itself failed
         print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -28,8 +28,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import ValidationError
-
 from corpusflow.core.model import StrictModel
 from corpusflow.core.registry import Registry
 from corpusflow.filters.text import TextView
@@ -211,16 +209,6 @@ def register(name: str):  # type: ignore[no-untyped-def]
     return deco
 
 
-def ensure_registered() -> None:
-    """Import the modules that define the built-in rules (idempotent)."""
-    from corpusflow.filters import (  # noqa: F401
-        quality_model,
-        rules_en,
-        rules_ja,
-        rules_text,
-    )
-
-
 class FilterConfigError(ValueError):
     """A bad filter name, parameter or profile (raised before any job starts)."""
 
@@ -231,38 +219,3 @@ def params_help(cls: type[Step]) -> str:
         default = f.default if f.default is not None or not f.is_required() else "required"
         parts.append(f"{fname} (default {default!r})")
     return ", ".join(parts) or "(none)"
-
-
-def build_step(
-    name: str,
-    params: Mapping[str, Any] | None = None,
-    *,
-    id: str | None = None,
-    languages: Iterable[str] | None = None,
-    where: str = "",
-) -> Step:
-    """Build a step from its registry name and raw parameters, with clear errors.
-
-    Raises:
-        FilterConfigError: unknown name (lists the known names) or bad parameters (lists the
-            allowed parameters with their defaults).
-    """
-    ensure_registered()
-    prefix = f"{where}: " if where else ""
-    if name not in FILTERS:
-        raise FilterConfigError(f"{prefix}unknown filter {name!r}; known filters: {', '.join(FILTERS.names())}")
-    cls = FILTERS.get(name)
-    try:
-        p = cls.Params.model_validate(dict(params or {}))
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            key = ".".join(str(x) for x in e.get("loc", ())) or "(params)"
-            if e.get("type") == "extra_forbidden":
-                problems.append(f"unknown parameter {key!r}")
-            else:
-                problems.append(f"parameter {key!r}: {e.get('msg')} (got {e.get('input')!r})")
-        raise FilterConfigError(
-            f"{prefix}filter {name!r}: {'; '.join(problems)}; allowed parameters: {params_help(cls)}"
-        ) from None
-    return cls(p, id=id, languages=languages)

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpusflow.core.document import Document
-from corpusflow.filters import kernels
 from corpusflow.filters.base import Failure, Filter, Step
 from corpusflow.filters.keywords import share_indexes
-from corpusflow.filters.text import TextView
+from corpusflow.filters.text import TextView, warm_up_kernels
 
 MODES = ("filter", "tag")
 
@@ -122,7 +121,7 @@ class FilterChain:
     def setup(self) -> FilterChain:
         """Load word lists and models once (the DoFn calls this in ``setup()``)."""
         if not self._ready:
-            kernels.warm_up()  # compile / load the numba kernels here, not on the first document
+            warm_up_kernels()  # compile / load the numba kernels here, not on the first document
             share_indexes(self.steps)
             for s in self.steps:
                 s.setup()

@@ -26,7 +26,7 @@ Kernels:
 
 When numba is missing or ``CORPUSFLOW_NO_NUMBA=1`` is set, :func:`get` returns ``None`` and the
 rules use their numpy code. Compilation happens once per process (cached on disk by numba), in
-the chain's ``setup()`` (:func:`warm_up`), not on the first document.
+the chain's ``setup()`` (:func:`corpusflow.filters.text.warm_up_kernels`), not on the first document.
 """
 
 from __future__ import annotations
@@ -94,50 +94,6 @@ def disabled() -> Iterator[None]:
         yield
     finally:
         _STATE["disabled"] = old
-
-
-_WARM: dict[str, bool] = {}
-
-
-def warm_up() -> bool:
-    """Compile (or load from numba's disk cache) every kernel now; True when numba is used."""
-    k = get()
-    if k is None:
-        return False
-    if not _WARM.get("done"):
-        cps = np.frombuffer("ab cd ab cd ab cd ef".encode("utf-32-le"), dtype=np.uint32)
-        lut = np.zeros(0x110001, dtype=np.bool_)
-        i64 = np.zeros(16, dtype=np.int64)
-        for fold in (False, True):
-            k.kw_find(cps, fold, fold, lut, lut, np.zeros(1024, dtype=np.uint64), np.zeros(4096, dtype=np.uint64),
-                      True, np.zeros(16, dtype=np.uint64), np.full(16, -1, dtype=np.int64), i64, i64[:1], 2,
-                      np.empty((4, 3), dtype=np.int64))
-        k.char_repetition_counts(cps, 5)
-        k.longest_run(cps)
-        from corpusflow.filters.text import (
-            C_KUTEN,
-            C_NEWLINE,
-            C_SPACE,
-            CLASS_LUT,
-            N_CLASSES,
-            TOKEN_BITS,
-            _powers,
-        )
-
-        inv, fwd = _powers(len(cps))
-        st = np.array([0, 3, 6], dtype=np.int64)
-        k.gopher_ngrams(cps, st, st + 2, inv, fwd, np.array([2, 3], dtype=np.int64),
-                        np.array([5, 6], dtype=np.int64))
-        k.class_counts(cps, CLASS_LUT, N_CLASSES)
-        k.tokens(cps, CLASS_LUT, C_SPACE, C_NEWLINE, TOKEN_BITS)
-        ls, le = k.line_spans(cps, CLASS_LUT, C_SPACE, 10)
-        k.sentence_spans(cps, CLASS_LUT, C_SPACE, C_KUTEN, 10)
-        k.span_dups(cps, ls, le)
-        k.first_date_candidate(cps)
-        for at_start in (False, True):
-            k.count_affixes(cps, ls, le, np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64), at_start)
-        _WARM["done"] = True
-    return True
 
 
 # The kernels (plain Python until :func:`_compile` replaces them by their numba versions; the

@@ -34,7 +34,8 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from corpusflow.core.model import StrictModel
-from corpusflow.filters.base import FILTERS, FilterConfigError, Step, build_step, ensure_registered
+from corpusflow.filters.base import FILTERS, FilterConfigError, Step
+from corpusflow.filters.catalog import build_step, ensure_registered
 from corpusflow.filters.chain import FilterChain
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"

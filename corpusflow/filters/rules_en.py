@@ -21,16 +21,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from corpusflow.filters import kernels
-from corpusflow.filters.base import (
-    Failure,
-    Filter,
-    StepParams,
-    Transform,
-    above,
-    below,
-    ratio,
-    register,
-)
+from corpusflow.filters.base import Failure, Filter, StepParams, Transform, above, below, ratio, register
 from corpusflow.filters.keywords import KeywordUser, load_wordlist, non_overlapping
 from corpusflow.filters.text import (
     C_CHOON,

@@ -16,16 +16,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from corpusflow.filters import kernels
-from corpusflow.filters.base import (
-    Failure,
-    Filter,
-    StepParams,
-    above,
-    at_least,
-    below,
-    ratio,
-    register,
-)
+from corpusflow.filters.base import Failure, Filter, StepParams, above, at_least, below, ratio, register
 from corpusflow.filters.text import (
     C_EMOJI,
     C_KUTEN,

@@ -30,6 +30,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from corpusflow.run.runners import capture_results
+
 TOTAL_MSECS = "ptransform_execution_time:total_msecs"
 
 #: Stage groups, in pipeline order (for tables).
@@ -123,26 +125,6 @@ def top_transforms(msecs: Mapping[str, int], n: int = 25) -> list[tuple[str, int
     return sorted(msecs.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
-def _capture_results() -> list[Any]:
-    """Make every ``Pipeline.run`` of this process remember its result; returns the list."""
-    import apache_beam as beam
-
-    results: list[Any] = []
-    original = beam.Pipeline.run
-    if getattr(original, "_corpusflow_profiling", False):
-        return original._corpusflow_results  # type: ignore[attr-defined, no-any-return]
-
-    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        res = original(self, *args, **kwargs)
-        results.append(res)
-        return res
-
-    run._corpusflow_profiling = True  # type: ignore[attr-defined]
-    run._corpusflow_results = results  # type: ignore[attr-defined]
-    beam.Pipeline.run = run  # type: ignore[method-assign]
-    return results
-
-
 def main(argv: Iterable[str] | None = None) -> int:
     """``python -m corpusflow.run.profiling --stage-times OUT.json -- <corpusflow CLI arguments>``."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -154,7 +136,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     if out_path is None or not args:
         print("usage: python -m corpusflow.run.profiling --stage-times OUT.json -- run CONFIG ...", file=sys.stderr)
         return 2
-    results = _capture_results()
+    results = capture_results()
     from corpusflow.cli import main as cli_main
 
     rc = cli_main(args)

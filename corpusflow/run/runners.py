@@ -33,8 +33,9 @@ Every Beam flag is checked against Beam's own option definitions before the job 
 misspelt flag is a usage error (exit 2) instead of Beam's "Discarding unparseable args"
 warning and a run with the wrong settings.
 
-Pure Python: Beam's option parser is imported lazily, and :class:`RunnerConfig` has no Beam
-import, so :mod:`corpusflow.config` can embed it.
+This module and :mod:`corpusflow.stages` are the only ones that import Beam: every pipeline is
+run by :func:`run_pipeline`. Beam is imported inside the functions that need it (each says so),
+because :class:`RunnerConfig` is part of every config and loading a config must stay cheap.
 """
 
 from __future__ import annotations
@@ -349,3 +350,38 @@ def quiet_worker_logs() -> None:
 
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run_pipeline(beam_argv: list[str], build: Any) -> Any:
+    """Build a Beam pipeline with ``build(pipeline)`` and run it to completion; returns its result.
+
+    The one place a corpusflow job is run, for ``run`` and ``mix`` alike.
+    """
+    import apache_beam as beam  # heavy: imported only when a job is run (see the module docstring)
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    p = beam.Pipeline(options=PipelineOptions(beam_argv))
+    build(p)
+    result = p.run()
+    result.wait_until_finish()
+    return result
+
+
+def capture_results() -> list[Any]:
+    """Make every ``Pipeline.run`` of this process remember its result (for step timings); returns the list."""
+    import apache_beam as beam  # heavy: only the profiler calls this
+
+    original = beam.Pipeline.run
+    if getattr(original, "_corpusflow_profiling", False):
+        return original._corpusflow_results  # type: ignore[attr-defined, no-any-return]
+    results: list[Any] = []
+
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        res = original(self, *args, **kwargs)
+        results.append(res)
+        return res
+
+    run._corpusflow_profiling = True  # type: ignore[attr-defined]
+    run._corpusflow_results = results  # type: ignore[attr-defined]
+    beam.Pipeline.run = run  # type: ignore[method-assign]
+    return results

@@ -23,6 +23,7 @@ bundle boundaries and worker count do not matter.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import pickle
@@ -679,3 +680,16 @@ class MixPool(beam.PTransform):
         report = rows | "Mix" >> self._mix
         self.shards = self._mix.shards
         return report
+
+
+def _write_report(report: dict[str, Any], path: str) -> None:
+    fs.write_bytes_atomic(path, json.dumps(report, ensure_ascii=False).encode())
+
+
+def remix_graph(p: beam.Pipeline, mix: MixtureStageConfig, seed: int, pool_files: list[str], output: str,
+                output_cfg: Any, *, recount: bool, pool_info: dict[str, Any], count_info: dict[str, Any],
+                name: str, report_path: str) -> None:
+    """The graph of ``corpusflow mix``: the pool of an earlier run -> a new mixture; the report to ``report_path``."""
+    report = p | "MixPool" >> MixPool(mix, seed, pool_files, output, output_cfg, recount=recount,
+                                      pool_info=pool_info, count_info=count_info, name=name)
+    _ = report | "Keep" >> beam.Map(_write_report, path=report_path)
