@@ -13,6 +13,8 @@ import importlib
 import logging
 import sys
 
+from corpusflow import __version__
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("corpusflow.commands.run", "run a pipeline config over its sources and write OUTPUT"),
     "validate": ("corpusflow.commands.validate", "check a config (keys, types, input files) without running"),
@@ -49,8 +51,6 @@ def main(argv: list[str] | None = None) -> int:
         force=True,
     )
     if getattr(args, "version", False):
-        from corpusflow import __version__
-
         print(f"corpusflow {__version__}")
         return 0
     if not getattr(args, "command", None):

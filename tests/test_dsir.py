@@ -212,6 +212,7 @@ def _stash(items: list, path: str) -> None:
 def run_stages(docs: list[Document], cfgs: dict[str, dict], out: Path,
                seed: int = SEED) -> dict[str, tuple[list, list, list]]:
     """Run one SelectByImportance per config over ``docs``, all in ONE pipeline (saves time)."""
+    from corpusflow.run.rundir import fit_dsir_model
     from corpusflow.stages.dsir import SelectByImportance
 
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
@@ -219,7 +220,7 @@ def run_stages(docs: list[Document], cfgs: dict[str, dict], out: Path,
         for tag, cfg in cfgs.items():
             stage_cfg = DsirStageConfig.model_validate({"enabled": True, **_seed_free(cfg)})
             res = pc | f"Dsir{tag}" >> SelectByImportance(stage_cfg, cfg.get("seed", seed),
-                                                          sorted({d.source for d in docs}))
+                                                          fit_dsir_model(stage_cfg))
             for name, col, fn in (
                 ("kept", res.kept, lambda d: [d.id, d.signals.get("dsir.log_weight")]),
                 ("rejected", res.rejected, lambda r: [r.doc.id, r.stage, r.reason, json.loads(r.detail)]),
@@ -285,7 +286,6 @@ def test_stage_is_deterministic_and_order_free(stage_runs) -> None:
 
 
 def test_stage_fit_at_launch_noise_none_and_small_pools(corpus, tmp_path: Path) -> None:
-    from corpusflow.stages.dsir import SelectByImportance
     from tests.conftest import write_jsonl
 
     tgt = write_jsonl(tmp_path / "target.jsonl", [{"text": t} for t in corpus["wiki_fit"][:300]])
@@ -304,9 +304,16 @@ def test_stage_fit_at_launch_noise_none_and_small_pools(corpus, tmp_path: Path) 
     # sources: only cc competes, wiki passes
     kept = runs["cc_only"][0]
     assert sum(i.startswith("wiki-") for i, _ in kept) == 20 and len(kept) == 25
-    # a misspelt source name fails before the job
-    with pytest.raises(ValueError, match="no pipeline source is called ccc"):
-        SelectByImportance(DsirStageConfig.model_validate({"enabled": True, **cfg, "sources": ["ccc"]}), 0, ["cc"])
+    # a misspelt source name fails before the job, in validate as in run
+    from corpusflow.config.checks import launch_checks
+    from corpusflow.config.pipeline import PipelineConfig
+    from corpusflow.core.errors import ConfigError
+
+    pcfg = PipelineConfig.model_validate({
+        "sources": [{"name": "cc", "paths": ["x.jsonl"]}],
+        "stages": {"dsir": {"enabled": True, **cfg, "sources": ["ccc"]}, "mixture": {"enabled": False}}})
+    with pytest.raises(ConfigError, match="no pipeline source is called ccc"):
+        launch_checks(pcfg)
 
 
 def test_fit_dsir_command(shared_data: Path, tmp_path: Path, capsys) -> None:

@@ -25,6 +25,7 @@ from corpusflow.filters.profiles import (
     load_profile,
     packaged_profiles,
     parse_profile,
+    profile_path,
 )
 from tests.test_filters_data import abc, builtin_rules, kwdlc, labelled, mc4, wiki
 
@@ -102,14 +103,17 @@ def test_a_new_rule_plugs_in_as_an_ordinary_registered_filter():
 # --- profiles ---------------------------------------------------------------------------------
 
 
-def test_shipped_profiles_and_user_copies_are_identical():
+def test_profiles_have_one_home_and_bare_names_ignore_the_working_directory(tmp_path, monkeypatch):
     names = packaged_profiles()
     assert {"ja_web", "en_web", "ja_llmjp", "ja_swallow", "en_fineweb"} <= set(names)
-    for n in names:
-        user = REPO / "configs" / "filters" / f"{n}.yaml"
-        assert user.is_file(), f"configs/filters/{n}.yaml missing"
-        assert user.read_bytes() == (PROFILE_DIR / f"{n}.yaml").read_bytes(), n
-    assert sorted(p.stem for p in (REPO / "configs" / "filters").glob("*.yaml")) == names
+    assert not (REPO / "configs" / "filters").exists()
+    # a file of the same name in the working directory is not picked up by a bare name ...
+    (tmp_path / "configs" / "filters").mkdir(parents=True)
+    (tmp_path / "configs" / "filters" / "ja_web.yaml").write_text("not: a profile\n")
+    monkeypatch.chdir(tmp_path)
+    assert profile_path("ja_web") == PROFILE_DIR / "ja_web.yaml"
+    # ... but a path is read as given
+    assert profile_path("configs/filters/ja_web.yaml") == Path("configs/filters/ja_web.yaml")
 
 
 @pytest.mark.parametrize("name", ["ja_web", "ja_llmjp", "ja_swallow", "en_web", "en_fineweb"])

@@ -38,7 +38,7 @@ def docs(shared_data: Path) -> list[Document]:
 
 
 def mix(docs: list[Document], out: Path, *, seed: int = SEED, mode: str = "in_memory", **cfg) -> dict:
-    from corpusflow.commands.mix import _stash
+    from corpusflow.stages.mixture import _write_report as _stash
 
     mcfg = MixtureStageConfig.model_validate({"enabled": True, "row_group_rows": 100, **cfg})
     argv = ["--runner=FnApiRunner"]

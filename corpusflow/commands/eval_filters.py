@@ -67,7 +67,7 @@ def _read_labels(path: str, text_field: str, label_field: str, bad: str) -> list
 
 
 def _parse_overrides(items: list[str], ids: list[str]) -> dict[str, dict[str, Any]]:
-    import yaml
+    import yaml  # lazy: heavy or optional dependency, loaded only when used
 
     out: dict[str, dict[str, Any]] = {}
     for it in items:

@@ -17,6 +17,9 @@ import argparse
 import sys
 import time
 
+from corpusflow.selection.dsir import fit_files
+from corpusflow.selection.features import FeatureParams
+
 EPILOG = """\
 example:
   corpusflow fit-dsir --target '../shared/data/ja/ja_wiki_paragraphs.jsonl.gz' \\
@@ -42,10 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
+    import numpy as np  # lazy: heavy or optional dependency, loaded only when used
 
-    from corpusflow.selection.dsir import fit_files
-    from corpusflow.selection.features import FeatureParams
 
     if args.alpha <= 0:
         print("error: --alpha must be > 0", file=sys.stderr)

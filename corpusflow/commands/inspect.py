@@ -12,6 +12,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections import Counter, defaultdict
+
+from corpusflow.report.load import NotARunError, load_run
+from corpusflow.report.samples import count_matches, matching_reasons, sample_duplicates, sample_rejected
+from corpusflow.report.terminal import render_sample
 
 EPILOG = """\
 examples:
@@ -50,7 +55,6 @@ def _width(args: argparse.Namespace) -> int:
 
 def list_ways_out(run) -> str:  # type: ignore[no-untyped-def]
     """Table of reason codes (by stage), duplicates and errors, with counts and top sources."""
-    from collections import Counter, defaultdict
 
     lines = []
     if run.rejected is not None and run.rejected.num_rows:
@@ -85,10 +89,6 @@ def list_ways_out(run) -> str:  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from corpusflow.report.load import NotARunError, load_run
-    from corpusflow.report.samples import count_matches, matching_reasons, sample_duplicates, sample_rejected
-    from corpusflow.report.terminal import render_sample
-
     if args.n < 1:
         print("corpusflow inspect: --n must be at least 1", file=sys.stderr)
         return 2

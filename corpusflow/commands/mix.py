@@ -35,7 +35,22 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from corpusflow import __version__
+from corpusflow.config.load import apply_overrides
+from corpusflow.config.pipeline import OutputConfig
+from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
+from corpusflow.io import filesystems as fs
+from corpusflow.mixture.allocate import MixtureConfigError, MixtureShortfall, plan_mixture
+from corpusflow.mixture.census import cell_of, census_from_columns, merge_census_dicts
+from corpusflow.mixture.config import MixtureStageConfig
+from corpusflow.mixture.counting import count_documents
+from corpusflow.mixture.pool import POOL_DIR, POOL_META
+from corpusflow.mixture.report import plan_table
+from corpusflow.mixture.tokenizers import load_tokenizer
+from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline
+from corpusflow.stages.mixture import DEFAULT_SHARD_BYTES, _check_tokenizer, count_info, remix_graph
+from corpusflow.stages.mixture import MixtureConfigError as StageConfigError
 
 ACCEPTS_EXTRA_ARGS = True
 
@@ -100,10 +115,6 @@ def _errors(err: ValidationError, prefix: str, origin: str) -> str:
 
 def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, Any, str]:
     """(MixtureStageConfig, seed or None, OutputConfig, name) from a mixture or pipeline YAML."""
-    from corpusflow.config.load import apply_overrides
-    from corpusflow.config.pipeline import OutputConfig
-    from corpusflow.core.errors import ConfigError
-    from corpusflow.mixture.config import MixtureStageConfig
 
     if not os.path.isfile(path):
         raise MixSetupError(f"config file not found: {path}")
@@ -145,8 +156,6 @@ def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, A
 
 def find_pool(run_output: str) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """(pool directory, its _pool.json, the run's manifest or None)."""
-    from corpusflow.io import filesystems as fs
-    from corpusflow.mixture.pool import POOL_DIR, POOL_META
 
     manifest = None
     mpath = fs.join(run_output, "manifest.json")
@@ -183,10 +192,8 @@ def needs_recount(mix: Any, pool_meta: dict[str, Any], tokenizer_info: dict[str,
 
 def census_from_pool(pool_dir: str, files: list[str], seed: int) -> dict[Any, Any]:
     """Census of a pool read column-wise with pyarrow (no text is read)."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
-    from corpusflow.io import filesystems as fs
-    from corpusflow.mixture.census import census_from_columns, merge_census_dicts
 
     parts = []
     for name in files:
@@ -201,12 +208,8 @@ def census_from_pool(pool_dir: str, files: list[str], seed: int) -> dict[Any, An
 
 def recount_census(pool_dir: str, files: list[str], mix: Any, seed: int) -> dict[Any, Any]:
     """Census after re-counting the pool's text with ``mix.tokenizer`` (in-process, for --dry-run)."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
-    from corpusflow.io import filesystems as fs
-    from corpusflow.mixture.census import cell_of, census_from_columns
-    from corpusflow.mixture.counting import count_documents
-    from corpusflow.mixture.tokenizers import load_tokenizer
 
     cols: dict[str, list[Any]] = {k: [] for k in ("id", "source", "lang", "text", "n_chars", "n_bytes")}
     for name in files:
@@ -237,11 +240,6 @@ def _inside(child: str, parent: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from corpusflow.mixture.allocate import MixtureConfigError, MixtureShortfall, plan_mixture
-    from corpusflow.mixture.report import plan_table
-    from corpusflow.stages.mixture import DEFAULT_SHARD_BYTES, _check_tokenizer
-    from corpusflow.stages.mixture import MixtureConfigError as StageConfigError
-
     try:
         mix, cfg_seed, output_cfg, name = load_mix_config(args.config, args.overrides)
         pool_dir, pool_meta, run_manifest = find_pool(args.source)
@@ -284,8 +282,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prepare_output(output: str, run_output: str, pool_dir: str, *, overwrite: bool) -> None:
-    from corpusflow.io import filesystems as fs
-
     if _same_dir(output, run_output):
         raise MixSetupError("--output must differ from --from (the earlier run's shards would be replaced)")
     if _inside(pool_dir, output):
@@ -300,11 +296,6 @@ def _prepare_output(output: str, run_output: str, pool_dir: str, *, overwrite: b
 def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, name: str, pool_dir: str,
               pool_meta: dict[str, Any], run_manifest: dict[str, Any] | None, files: list[str],
               recount: bool) -> int:
-    from corpusflow import __version__
-    from corpusflow.io import filesystems as fs
-    from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline
-    from corpusflow.stages.mixture import count_info, remix_graph
-
     try:
         beam_argv, runner_summary = beam_options(args.runner, normalize_beam_args(args.extra_args))
     except ValueError as exc:

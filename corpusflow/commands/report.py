@@ -12,6 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import webbrowser
+
+from corpusflow.report.build import build_run_report
+from corpusflow.report.load import NotARunError
+from corpusflow.report.tools import build_tool_report
 
 EPILOG = """\
 examples:
@@ -37,26 +42,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from corpusflow.report.load import NotARunError
-
     path = args.output
     try:
         if os.path.isfile(path) and path.endswith(".json"):
-            from corpusflow.report.tools import build_tool_report
-
             index, pngs = build_tool_report(path, args.out)
         else:
-            from corpusflow.report.build import build_run_report
-
             res = build_run_report(path, args.out, examples=not args.no_examples)
             index, pngs = res.index, res.pngs
     except (NotARunError, ValueError, FileNotFoundError) as exc:
         print(f"corpusflow report: {exc}", file=sys.stderr)
         return 2
     print(f"report: {index} ({len(pngs)} figure(s), also as PNG in {os.path.dirname(index)}/)")
-    if args.open:
-        import webbrowser
-
-        if not webbrowser.open("file://" + os.path.abspath(index)):
-            print("corpusflow report: no browser found; open the file above", file=sys.stderr)
+    if args.open and not webbrowser.open("file://" + os.path.abspath(index)):
+        print("corpusflow report: no browser found; open the file above", file=sys.stderr)
     return 0

@@ -7,6 +7,19 @@ import logging
 import sys
 import time
 
+from corpusflow.config.load import load_config
+from corpusflow.core.errors import ConfigError
+from corpusflow.run.progress import stage_summary, watch_run
+from corpusflow.run.rundir import RunFailed, finish_run, plan_run, prepare_output
+from corpusflow.run.runners import (
+    check_paths_for_runner,
+    is_dry_run,
+    quiet_worker_logs,
+    resolve_runner,
+    run_pipeline,
+)
+from corpusflow.stages.graph import build_pipeline
+
 ACCEPTS_EXTRA_ARGS = True  # unknown --flags are Beam pipeline options
 
 DESCRIPTION_EPILOG = """\
@@ -54,18 +67,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from corpusflow.config.load import load_config
-    from corpusflow.core.errors import ConfigError
-    from corpusflow.run.rundir import RunFailed, finish_run, plan_run, prepare_output
-    from corpusflow.run.runners import (
-        check_paths_for_runner,
-        is_dry_run,
-        quiet_worker_logs,
-        resolve_runner,
-        run_pipeline,
-    )
-    from corpusflow.stages.graph import build_pipeline
-
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)
     overrides = list(args.overrides)
@@ -97,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
         len(cfg.sources), plan.output, runner_summary)
     start = time.time()
     # --- progress (issue #9): a no-op context unless the runner is watchable (corpusflow.run.progress).
-    from corpusflow.run.progress import stage_summary, watch_run
 
     mode = "off" if args.quiet and args.progress == "auto" else args.progress
     watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)

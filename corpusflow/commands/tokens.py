@@ -20,6 +20,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from corpusflow.core.document import Document
+from corpusflow.core.paths import resolve_path
+from corpusflow.io.config import FieldMapping, SourceConfig
+from corpusflow.io.filesystems import expand_glob
+from corpusflow.io.readers import FileSpec, detect_format, iter_file
+from corpusflow.mixture.config import TokenizerSpec
+from corpusflow.mixture.counting import count_documents, count_exact
+from corpusflow.mixture.tokenizers import load_tokenizer
+from corpusflow.text.langid import FastTextLangId, prepare_text
+
 EPILOG = """\
 examples:
   corpusflow tokens --tokenizer llm-jp-v3.1 --tokenizer llama3 '../shared/data/ja/*.jsonl*'
@@ -51,11 +61,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _read_documents(patterns: list[str], field: str, lang_field: str | None,
                     limit: int | None) -> tuple[list[Any], int]:
-    from corpusflow.core.document import Document
-    from corpusflow.io.config import FieldMapping, SourceConfig
-    from corpusflow.io.filesystems import expand_glob
-    from corpusflow.io.readers import FileSpec, detect_format, iter_file
-
     docs: list[Document] = []
     errors = 0
     for pat in patterns:
@@ -82,8 +87,6 @@ def _languages(docs: list[Any], lang: str, lang_field: str | None) -> list[str]:
         return [str(d.meta.get(lang_field) or "und") for d in docs]
     if lang != "auto":
         return [lang] * len(docs)
-    from corpusflow.core.paths import resolve_path
-    from corpusflow.text.langid import FastTextLangId, prepare_text
 
     model = FastTextLangId(resolve_path("pkg:resources/lid.176.ftz"))
     out = []
@@ -96,7 +99,6 @@ def _languages(docs: list[Any], lang: str, lang_field: str | None) -> list[str]:
 def efficiency_rows(docs: list[Any], langs: list[str], counter: Any, *, estimate: bool, seed: int,
                     sample_rate: float, min_sample_docs: int, verify: bool) -> list[dict[str, Any]]:
     """One row per language for one tokenizer (see the module docstring)."""
-    from corpusflow.mixture.counting import count_documents, count_exact
 
     texts = [d.text for d in docs]
     cells = [(d.source, lang) for d, lang in zip(docs, langs, strict=True)]
@@ -160,9 +162,6 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from corpusflow.mixture.config import TokenizerSpec
-    from corpusflow.mixture.tokenizers import load_tokenizer
-
     try:
         counters = []
         for spec in args.tokenizer:

@@ -19,7 +19,11 @@ import argparse
 import json
 import sys
 import time
+from itertools import islice
 from pathlib import Path
+
+from corpusflow.selection.dsir import read_texts
+from corpusflow.selection.quality import TrainParams, train
 
 EPILOG = """\
 example (training files built from ../shared/data, see configs/recipes/README.md):
@@ -52,11 +56,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from itertools import islice
-
-    from corpusflow.selection.dsir import read_texts
-    from corpusflow.selection.quality import TrainParams, train
-
     if not 0.0 <= args.heldout < 1.0:
         print("error: --heldout must be in [0, 1)", file=sys.stderr)
         return 2

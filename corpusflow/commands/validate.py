@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from corpusflow.config.checks import check_source_paths
+from corpusflow.config.load import load_config
+from corpusflow.core.errors import ConfigError
+from corpusflow.dedup.config import describe_lsh
+from corpusflow.io.readers import plan_files
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="pipeline YAML")
@@ -15,11 +21,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from corpusflow.config.checks import check_source_paths
-    from corpusflow.config.load import load_config
-    from corpusflow.core.errors import ConfigError
-    from corpusflow.io.readers import plan_files
-
     try:
         cfg = load_config(args.config, overrides=args.overrides, inputs=args.input or None)
         files = plan_files(cfg.sources, check_source_paths(cfg))
@@ -43,7 +44,5 @@ def _stage_descriptions(cfg) -> list[str]:
     lines: list[str] = []
     # --- Dedup (issue #4) adds its LSH S-curve table here.
     if cfg.stages.dedup.enabled:
-        from corpusflow.dedup.config import describe_lsh
-
         lines.extend(describe_lsh(cfg.stages.dedup).splitlines())
     return lines

@@ -2,32 +2,81 @@
 
 from __future__ import annotations
 
+import os
+
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.errors import ConfigError
+from corpusflow.core.paths import is_remote, resolve_path
 from corpusflow.io.filesystems import expand_glob
+from corpusflow.mixture.config import check_against_pipeline
+from corpusflow.mixture.tokenizers import load_tokenizer
+from corpusflow.text.urlrules import rules_from_config
 
 
-def check_stage_consistency(cfg: PipelineConfig) -> None:
-    """Cross-stage checks that need the whole config (before any data is read).
+def launch_checks(cfg: PipelineConfig) -> None:
+    """Every check that needs the whole config, run by ``validate`` and ``run`` before any data is read.
 
-    An impossible mixture (a group no document can reach, a per-source setting for a source
-    that does not exist) and a tokenizer file that does not load are config errors.
+    Raises :class:`ConfigError` listing every problem found, each naming its key:
+
+    * the language-ID model file exists (local paths; object-store URLs are read by the workers);
+    * URL block lists load (``stages.urls``);
+    * filter profiles resolve and build (``stages.filters.profiles``);
+    * DSIR: ``k`` and one of ``model`` / ``fit`` are given, ``sources`` names existing sources,
+      and a local model file or the fit's input files exist;
+    * the mixture can work with this pipeline (a group some document can reach, per-source
+      settings for existing sources) and its tokenizer loads.
     """
-    mix = cfg.stages.mixture
-    if not mix.enabled:
-        return
-    from corpusflow.mixture.config import check_against_pipeline
-
-    problems = list(check_against_pipeline(mix, cfg))
-    try:
-        from corpusflow.mixture.tokenizers import load_tokenizer
-
-        load_tokenizer(mix.tokenizer)
-    except Exception as exc:
-        problems.append(f"stages.mixture.tokenizer: cannot load {getattr(mix.tokenizer, 'path', mix.tokenizer)!r}: "
-                        f"{type(exc).__name__}: {exc}")
+    problems: list[str] = []
+    st = cfg.stages
+    names = [s.name for s in cfg.sources]
+    if st.langid.enabled:
+        model = resolve_path(st.langid.model)
+        if not is_remote(model) and not os.path.isfile(model):
+            problems.append(f"stages.langid.model: file not found: {st.langid.model!r}")
+    if st.urls.enabled and (st.urls.blocklist_files or st.urls.blocked_hosts or st.urls.tld_allowlist):
+        try:
+            rules_from_config(st.urls)
+        except Exception as exc:
+            problems.append(f"stages.urls: cannot load the URL lists: {type(exc).__name__}: {exc}")
+    if st.filters.enabled:
+        try:
+            st.filters.resolved_profiles()
+        except Exception as exc:
+            problems.append(f"stages.filters.profiles: {exc}")
+    if st.dsir.enabled:
+        problems += _dsir_problems(cfg, names)
+    if st.mixture.enabled:
+        problems += [f"stages.mixture: {p}" for p in check_against_pipeline(st.mixture, cfg)]
+        try:
+            load_tokenizer(st.mixture.tokenizer)
+        except Exception as exc:
+            path = getattr(st.mixture.tokenizer, "path", st.mixture.tokenizer)
+            problems.append(f"stages.mixture.tokenizer: cannot load {path!r}: {type(exc).__name__}: {exc}")
     if problems:
-        raise ConfigError("config: the mixture cannot work with this pipeline\n  " + "\n  ".join(problems))
+        raise ConfigError("config: " + str(len(problems)) + " problem(s) found before reading any data\n  "
+                          + "\n  ".join(problems))
+
+
+def _dsir_problems(cfg: PipelineConfig, names: list[str]) -> list[str]:
+    d = cfg.stages.dsir
+    out: list[str] = []
+    if d.k is None or (d.model is None and d.fit is None):
+        out.append("stages.dsir: k and one of model / fit are required")
+    if d.sources is not None:
+        unknown = sorted(set(d.sources) - set(names))
+        if unknown:
+            out.append(f"stages.dsir.sources: no pipeline source is called {', '.join(unknown)} "
+                       f"(sources: {', '.join(names)})")
+    if d.model is not None:
+        m = resolve_path(str(d.model))
+        if not is_remote(m) and not os.path.isfile(m):
+            out.append(f"stages.dsir.model: file not found: {d.model!r}")
+    if d.fit is not None:
+        for key in ("target", "raw"):
+            for j, pat in enumerate(getattr(d.fit, key)):
+                if not expand_glob(pat):
+                    out.append(f"stages.dsir.fit.{key}.{j}: no file matches {pat!r}")
+    return out
 
 
 def check_source_paths(cfg: PipelineConfig) -> dict[str, list[str]]:

@@ -6,7 +6,9 @@ Relative paths are resolved against the current working directory.
 
 from __future__ import annotations
 
+import importlib
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from corpusflow.config.checks import check_source_paths, check_stage_consistency
+from corpusflow.config.checks import check_source_paths, launch_checks
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
@@ -172,7 +174,7 @@ def load_config(
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, origin)) from None
-    check_stage_consistency(cfg)
+    launch_checks(cfg)
     if check_inputs:
         check_source_paths(cfg)
     return cfg
@@ -180,7 +182,6 @@ def load_config(
 
 def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:
     """``--input`` replaces the sources: per-source mixture settings for the old ones no longer apply."""
-    import logging
 
     mix = (data.get("stages") or {}).get("mixture") or {}
     per_source = mix.get("sources") if isinstance(mix, dict) else None
@@ -196,7 +197,6 @@ def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:
 
 def import_plugins(names: Any) -> None:
     """Import the plugin modules a config names (and only those), e.g. to register filters."""
-    import importlib
 
     if not isinstance(names, list):
         raise ConfigError("plugins: must be a list of module names")

@@ -42,9 +42,6 @@ class OutputConfig(StrictModel):
     row_group_rows: int = Field(10_000, ge=1, description="Maximum rows per Parquet row group.")
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
     compression_level: int = Field(3, ge=1, le=22)
-    signals_as_columns: bool = Field(
-        False, description="Write each quality signal as its own column (else a JSON 'signals' column)."
-    )
     write_rejected_text: bool = Field(True, description="Include the text of rejected documents.")
 
 

@@ -37,7 +37,7 @@ class LazyKernel:
     def __call__(self) -> Any:
         if self._kernel is _UNSET:
             if numba_enabled():
-                from numba import njit
+                from numba import njit  # lazy: heavy or optional dependency, loaded only when used
 
                 self._kernel = self._build(njit)
             else:

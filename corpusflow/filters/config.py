@@ -6,7 +6,7 @@ Example (in a pipeline config)::
       filters:
         enabled: true
         mode: filter                  # or "tag": keep every document, record signals and reasons
-        profiles: {ja: ja_web, en: en_web}   # a shipped name, configs/filters/NAME.yaml, or a path
+        profiles: {ja: ja_web, en: en_web}   # a shipped name (corpusflow/filters/profiles/) or a path
         overrides:                    # per language: {rule id: {param: value}}; "enabled" toggles
           ja:
             ja.hiragana_fraction: {min: 0.15}
@@ -25,6 +25,8 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from corpusflow.core.model import StrictModel
+from corpusflow.filters.base import FilterConfigError
+from corpusflow.filters.profiles import apply_overrides, build_steps, load_profile
 
 
 class FilterStageConfig(StrictModel):
@@ -59,9 +61,6 @@ class FilterStageConfig(StrictModel):
 
     @model_validator(mode="after")
     def _resolve(self) -> FilterStageConfig:
-        from corpusflow.filters.base import FilterConfigError
-        from corpusflow.filters.profiles import apply_overrides, build_steps, load_profile
-
         unknown = sorted(set(self.overrides) - set(self.profiles))
         if unknown:
             raise ValueError(

@@ -62,7 +62,7 @@ def _compile() -> SimpleNamespace | None:
     """
     if not numba_enabled():
         return None
-    from numba import njit
+    from numba import njit  # lazy: heavy or optional dependency, loaded only when used
 
     g = globals()
     out = {}

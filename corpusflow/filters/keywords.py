@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from corpusflow.core.paths import resolve_path
 from corpusflow.filters import kernels
 from corpusflow.filters.text import _K_CHAR, _K_STEP, TextView, codepoints, window_hashes
 
@@ -72,7 +73,6 @@ def read_wordlist(path: str | Path) -> list[str]:
 
     ``pkg:`` paths resolve inside the installed package. Duplicates are removed (first kept).
     """
-    from corpusflow.core.paths import resolve_path
 
     p = Path(resolve_path(str(path)))
     words: list[str] = []

@@ -15,16 +15,16 @@ A profile file looks like::
         id: ja.ng_custom               # a second instance needs its own id (reason prefix)
         params: {wordlist: pkg:...}
 
-Profiles ship inside the package (``corpusflow/filters/profiles/NAME.yaml``), so they are found
-from an installed package and on remote workers; ``configs/filters/NAME.yaml`` in the repository
-are the user-facing copies, kept identical by a test. A reference is resolved as follows: a path
-(``pkg:...``, anything with ``/`` or a ``.yaml``/``.yml`` suffix) is read as given; a bare name
-is looked up in ``./configs/filters/NAME.yaml`` first, then in the package.
+Profiles have one home, inside the package (``corpusflow/filters/profiles/NAME.yaml``), so they
+are found from an installed package and on remote workers whatever the working directory. A
+reference is resolved as follows: a bare name is a shipped profile; a path (``pkg:...``, anything
+with ``/`` or a ``.yaml``/``.yml`` suffix) is read as given: copy a shipped profile to change it.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +34,12 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from corpusflow.core.model import StrictModel
+from corpusflow.core.paths import resolve_path
 from corpusflow.filters.base import FILTERS, FilterConfigError, Step
 from corpusflow.filters.catalog import build_step, ensure_registered
 from corpusflow.filters.chain import FilterChain
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-USER_PROFILE_DIR = Path("configs") / "filters"
 
 
 class StepSpec(StrictModel):
@@ -102,16 +102,12 @@ def _is_path(ref: str) -> bool:
 
 def profile_path(ref: str) -> Path:
     """The file a profile reference points to (see the module docstring for the order)."""
-    from corpusflow.core.paths import resolve_path
 
     if _is_path(ref):
         p = Path(resolve_path(ref))
         if not p.is_file():
             raise FilterConfigError(f"filter profile file not found: {ref}")
         return p
-    user = USER_PROFILE_DIR / f"{ref}.yaml"
-    if user.is_file():
-        return user
     pkg = PROFILE_DIR / f"{ref}.yaml"
     if pkg.is_file():
         return pkg
@@ -197,7 +193,6 @@ def apply_overrides(spec: ProfileSpec, overrides: Mapping[str, Any] | None, wher
 
 def import_plugins(modules: list[str], origin: str = "profile") -> None:
     """Import plug-in modules (each registers its rules on import)."""
-    import importlib
 
     for m in modules:
         try:

@@ -25,16 +25,16 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from corpusflow.core.paths import is_remote, resolve_path
 from corpusflow.filters.base import Failure, Filter, StepParams, below, register
 from corpusflow.filters.text import TextView
+from corpusflow.selection.quality import QualityModel
 
 _MODELS: dict[tuple[str, str, int], Any] = {}
 _LOCK = threading.Lock()
 
 
 def _load(path: str, label: str, max_chars: int) -> Any:
-    from corpusflow.selection.quality import QualityModel
-
     key = (path, label, max_chars)
     with _LOCK:
         m = _MODELS.get(key)
@@ -55,8 +55,6 @@ class QualityScoreParams(StepParams):
     @field_validator("model")
     @classmethod
     def _exists(cls, v: str) -> str:
-        from corpusflow.core.paths import is_remote, resolve_path
-
         path = resolve_path(v)
         if not is_remote(path) and not os.path.isfile(path):
             raise ValueError(f"model file not found: {v!r} (train one with `corpusflow train-quality`)")

@@ -24,13 +24,16 @@ Globs (``*``, ``?``, ``[...]``, ``**``) follow :func:`glob.glob` with ``recursiv
 
 from __future__ import annotations
 
+import bz2
 import glob
 import io
+import lzma
 import os
 import re
 import shutil
 import threading
 import uuid
+import zlib
 from typing import IO, Any
 
 from corpusflow.core.paths import is_remote, resolve_path
@@ -86,7 +89,7 @@ def _cached_client(kind: str, make: Any) -> Any:
 
 def _make_s3_client() -> Any:
     try:
-        import boto3
+        import boto3  # lazy: heavy or optional dependency, loaded only when used
     except ImportError as exc:  # pragma: no cover - boto3 comes with smart-open[s3]
         raise RemoteStorageError("s3:// needs boto3: pip install 'smart-open[s3]'") from exc
     return boto3.session.Session().client("s3")
@@ -149,12 +152,11 @@ def inflate_backend() -> Any:
     """
     if not os.environ.get("CORPUSFLOW_NO_ISAL"):
         try:
-            from isal import isal_zlib
+            from isal import isal_zlib  # lazy: heavy or optional dependency, loaded only when used
 
             return isal_zlib
         except ImportError:  # pragma: no cover - isal is a dependency
             pass
-    import zlib
 
     return zlib
 
@@ -232,7 +234,7 @@ def open_read(path: str, *, compressed: bool = True) -> IO[bytes]:
     if path.startswith("file://"):
         path = path[len("file://") :]
     if is_remote(path):
-        import smart_open
+        import smart_open  # lazy: heavy or optional dependency, loaded only when used
 
         raw: Any = smart_open.open(path, "rb", compression="disable", transport_params=_transport_params(path))
     else:
@@ -241,21 +243,13 @@ def open_read(path: str, *, compressed: bool = True) -> IO[bytes]:
         return raw
     name = path.lower()
     if name.endswith(".gz"):
-        import io
-
         return io.BufferedReader(GzipChunkReader(raw), buffer_size=1 << 20)  # type: ignore[return-value]
     if name.endswith(".bz2"):
-        import bz2
-
         return bz2.BZ2File(raw, "rb")  # type: ignore[return-value]
     if name.endswith(".xz"):
-        import lzma
-
         return lzma.LZMAFile(raw, "rb")  # type: ignore[return-value]
     if name.endswith(".zst"):
-        import io
-
-        import zstandard
+        import zstandard  # lazy: heavy or optional dependency, loaded only when used
 
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
         return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
@@ -269,7 +263,7 @@ def open_write(path: str) -> IO[bytes]:
     if is_remote(path):
         if scheme_of(path) not in S3_SCHEMES + GCS_SCHEMES:
             raise _unsupported(path, "write")
-        import smart_open
+        import smart_open  # lazy: heavy or optional dependency, loaded only when used
 
         return smart_open.open(path, "wb", compression="disable", transport_params=_transport_params(path))
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -409,7 +403,9 @@ def exists(path: str) -> bool:
         resp = client.list_objects_v2(Bucket=bucket, Prefix=key.rstrip("/") + "/", MaxKeys=1)
         if resp.get("KeyCount", 0):
             return True
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import (
+            ClientError,  # lazy: heavy or optional dependency, loaded only when used
+        )
 
         try:
             client.head_object(Bucket=bucket, Key=key)

@@ -24,6 +24,7 @@ Pure Python (no Beam import); the Beam wiring is in :mod:`corpusflow.stages.read
 
 from __future__ import annotations
 
+import fnmatch
 import heapq
 import json
 import os
@@ -34,8 +35,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpusflow.core.document import Document, ErrorRecord, Rejected
-from corpusflow.core.paths import is_remote
+from corpusflow.core.paths import is_remote, resolve_path
+from corpusflow.io import warc
 from corpusflow.io.config import SourceConfig
+from corpusflow.io.filesystems import open_read
 
 Outcome = Document | Rejected | ErrorRecord
 
@@ -203,7 +206,6 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
     outcomes of the whole file: a file that cannot be opened is reported by the range at 0, a
     stream that ends early by the range holding the position where it ended.
     """
-    from corpusflow.io.filesystems import open_read
 
     lo, hi = byte_range or (0, None)
     line_no = 0
@@ -275,9 +277,8 @@ def iter_parquet(
     A file whose schema lacks the mapped text column is reported as one error per row (so the
     counts still add up) with the columns it does have in the message.
     """
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
-    from corpusflow.io.filesystems import open_read
 
     fields = source.fields
     wanted = {fields.text.split(".")[0]}
@@ -325,8 +326,6 @@ def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
     elif spec.format == "parquet":
         yield from iter_parquet(spec, source, max_doc_chars)
     elif spec.format in ("warc", "wet"):
-        from corpusflow.io import warc  # provided by the Common Crawl reader (issue #11)
-
         yield from warc.iter_warc(spec, source, max_doc_chars)
     else:  # pragma: no cover - validated in plan_files
         raise ValueError(f"unknown format {spec.format!r}")
@@ -334,7 +333,6 @@ def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
 
 def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]]) -> list[FileSpec]:
     """The ordered list of files to read, with formats and stable file keys."""
-    from corpusflow.core.paths import resolve_path
 
     specs: list[FileSpec] = []
     for s in sources:
@@ -347,8 +345,6 @@ def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]
 
 
 def _matches(path: str, pattern: str) -> bool:
-    import fnmatch
-
     return fnmatch.fnmatch(path, pattern) or path == pattern
 
 
@@ -367,7 +363,6 @@ def estimated_size(spec: FileSpec) -> int | None:
     Only a balance hint: a wrong value (a multi-member .gz, a file over 4 GiB) changes how
     evenly work is spread, never what is read, because the last range is open-ended.
     """
-    from corpusflow.core.paths import is_remote
 
     path = spec.path[len("file://"):] if spec.path.startswith("file://") else spec.path
     if spec.format != "jsonl" or is_remote(path):

@@ -48,6 +48,7 @@ Pure Python (no Beam import); :mod:`corpusflow.io.readers` dispatches formats ``
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.core.paths import resolve_path
 from corpusflow.text.html import UndecodableHtml, decode_html, parse_content_type
 
 Outcome = Document | Rejected | ErrorRecord
@@ -131,9 +133,8 @@ def _drain(record: Any) -> bool:
 
 
 def _open(path: str) -> Any:
-    import smart_open
+    import smart_open  # lazy: heavy or optional dependency, loaded only when used
 
-    from corpusflow.core.paths import resolve_path
 
     return smart_open.open(resolve_path(path), "rb", compression="disable")
 
@@ -177,7 +178,6 @@ def iter_warc(
         return
     # Gzipped as a whole (one member holding many records): re-read through a decompressor,
     # skipping the page records already yielded. Record counts come from the second pass.
-    import gzip
 
     stats.update({k: v for k, v in first.items() if k.startswith("outcome.")})
     try:
@@ -279,7 +279,9 @@ def _checked_iterator(fh: Any) -> Any:
     read past the last complete record (and zlib's ``eof`` flag on the last member's
     decompressor) tell a complete file from a cut one.
     """
-    from warcio.archiveiterator import ArchiveIterator
+    from warcio.archiveiterator import (
+        ArchiveIterator,  # lazy: heavy or optional dependency, loaded only when used
+    )
 
     class _Checked(ArchiveIterator):  # type: ignore[misc]
         gzip_incomplete = False

@@ -8,6 +8,7 @@ and checks that the shards add up to the plan.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -126,8 +127,6 @@ def build_report(
 
 
 def _ceil(x: float) -> int:
-    import math
-
     return math.ceil(x - 1e-9)
 
 

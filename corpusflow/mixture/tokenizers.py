@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from corpusflow.core.paths import is_remote, resolve_path
 from corpusflow.core.registry import Registry
 from corpusflow.mixture.config import TokenizerSpec
 
@@ -58,8 +59,6 @@ def file_sha256(path: str) -> str:
 
 
 def _resolve_local(path: str) -> str:
-    from corpusflow.core.paths import is_remote, resolve_path
-
     resolved = resolve_path(path)
     if is_remote(resolved):
         raise ValueError(f"tokenizer files must be local (shipped in the package or on the worker): {path}")
@@ -122,7 +121,7 @@ class SentencePieceCounter(TokenCounter):
 
     def __init__(self, spec: TokenizerSpec, resolved_path: str) -> None:
         super().__init__(spec, resolved_path)
-        import sentencepiece as spm
+        import sentencepiece as spm  # lazy: heavy or optional dependency, loaded only when used
 
         self._sp = spm.SentencePieceProcessor(model_file=resolved_path)
 
@@ -143,8 +142,10 @@ class TiktokenCounter(TokenCounter):
 
     def __init__(self, spec: TokenizerSpec, resolved_path: str) -> None:
         super().__init__(spec, resolved_path)
-        import tiktoken
-        from tiktoken.load import load_tiktoken_bpe
+        import tiktoken  # lazy: heavy or optional dependency, loaded only when used
+        from tiktoken.load import (
+            load_tiktoken_bpe,  # lazy: heavy or optional dependency, loaded only when used
+        )
 
         # expected_hash makes tiktoken's path-keyed cache (in TMPDIR) verify its copy against
         # this exact file, so a changed file at the same path is never served stale.
@@ -174,7 +175,7 @@ class HFCounter(TokenCounter):
 
     def __init__(self, spec: TokenizerSpec, resolved_path: str) -> None:
         super().__init__(spec, resolved_path)
-        from tokenizers import Tokenizer
+        from tokenizers import Tokenizer  # lazy: heavy or optional dependency, loaded only when used
 
         self._tok = Tokenizer.from_file(resolved_path)
 

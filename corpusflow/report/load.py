@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpusflow.core.paths import is_remote
+
 MANIFEST = "manifest.json"
 FAILED = "FAILED.json"
 
@@ -135,7 +137,6 @@ def _lang_score_from_metadata(table: pa.Table) -> pa.Table:
 
 def load_run(root: str) -> RunData:
     """Manifest and small columns of every output of the run in ``root`` (a local directory)."""
-    from corpusflow.core.paths import is_remote
 
     if is_remote(root):
         raise NotARunError(f"{root}: reports and inspection read a local directory; copy the run first "

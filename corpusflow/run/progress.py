@@ -45,11 +45,14 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+from corpusflow.core.paths import is_remote
 
 log = logging.getLogger(__name__)
 
@@ -533,11 +536,8 @@ class ProgressReporter:
 def progress_dir(output: str) -> str | None:
     """Where worker processes write progress for a run into ``output``: ``OUTPUT/_work/progress``
     for a local output; a fresh local temporary directory for an object-store output."""
-    from corpusflow.core.paths import is_remote
 
     if is_remote(output):
-        import tempfile
-
         return tempfile.mkdtemp(prefix="corpusflow-progress-")
     return os.path.join(output, "_work", "progress")
 

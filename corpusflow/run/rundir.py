@@ -26,7 +26,11 @@ from corpusflow.config.checks import check_source_paths
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.schemas import DOC_SCHEMA, DUPLICATE_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA, shard_name
 from corpusflow.io import filesystems as fs
+from corpusflow.io.parquet import write_parquet_atomic
 from corpusflow.io.readers import FileSpec, plan_files
+from corpusflow.mixture.tokenizers import load_tokenizer
+from corpusflow.selection.config import DsirStageConfig
+from corpusflow.selection.dsir import fit_files
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +62,38 @@ class RunPlan:
     output: str
     files: list[FileSpec]
     stage_order: list[str] = field(default_factory=list)
+    #: What the run prepares once at launch and ships to the workers (see :func:`prepare_resources`).
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_run(cfg: PipelineConfig, output: str) -> RunPlan:
+    """The files to read (one spec per input file) and the prepared resources of a run."""
     files = plan_files(cfg.sources, check_source_paths(cfg))
-    return RunPlan(cfg=cfg, output=output.rstrip("/") if len(output) > 1 else output, files=files)
+    return RunPlan(cfg=cfg, output=output.rstrip("/") if len(output) > 1 else output, files=files,
+                   resources=prepare_resources(cfg))
+
+
+def fit_dsir_model(d: DsirStageConfig) -> bytes | None:
+    """The DSIR model fitted from ``d.fit`` (its bytes), or None when ``d.model`` names a file."""
+    if d.fit is None:
+        return None
+    f = d.fit
+    model = fit_files(f.target, f.raw, f.features.to_params(), text_field=f.text_field,
+                      alpha=f.alpha, max_docs=f.max_docs)
+    log.info("dsir: fitted on %d target / %d raw documents", model.target.docs, model.raw.docs)
+    return model.to_bytes()
+
+
+def prepare_resources(cfg: PipelineConfig) -> dict[str, Any]:
+    """Work done once at launch, explicitly, before the graph is built (never in a transform's
+    constructor): the DSIR model fitted when ``stages.dsir.fit`` is set (its bytes go to the
+    workers), and the mixture tokenizer's description (it is loaded once here)."""
+    out: dict[str, Any] = {}
+    if cfg.stages.dsir.enabled:
+        out["dsir_model"] = fit_dsir_model(cfg.stages.dsir)
+    if cfg.stages.mixture.enabled:
+        out["tokenizer_info"] = load_tokenizer(cfg.stages.mixture.tokenizer).info()
+    return out
 
 
 def prepare_output(output: str, *, overwrite: bool) -> None:
@@ -173,7 +204,6 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
     summary = summarize_ledger(ledger, sources)
 
     # A shard whose hash range got no rows still exists, empty, so the N files are complete.
-    from corpusflow.io.parquet import write_parquet_atomic
 
     schemas = {"data": DOC_SCHEMA, "rejected": REJECTED_SCHEMA, "duplicates": DUPLICATE_SCHEMA,
                "errors": ERROR_SCHEMA}
@@ -185,7 +215,7 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
         for i in range(max(n, 1) if sub == "data" else n):
             name = shard_name(prefix, i, max(n, 1))
             if name not in have and not (sub == "data" and "mixture" in extra):
-                import pyarrow as pa
+                import pyarrow as pa  # lazy: heavy or optional dependency, loaded only when used
 
                 info = write_parquet_atomic(
                     fs.join(out, sub, name), pa.Table.from_pylist([], schema=schemas[sub]),

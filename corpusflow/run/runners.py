@@ -44,12 +44,14 @@ import contextlib
 import difflib
 import io
 import json
+import logging
 import re
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from corpusflow.core.model import StrictModel
+from corpusflow.core.paths import is_remote
 
 RUNNERS = ("DirectRunner", "PortableRunner", "DataflowRunner", "SparkRunner", "FlinkRunner")
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
@@ -177,7 +179,10 @@ def _value(args: list[str], flag: str, default: str | None = None) -> str | None
 
 def check_beam_flags(argv: list[str]) -> None:
     """Raise ValueError for a flag Beam does not define or a value Beam's parser rejects."""
-    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+    from apache_beam.options.pipeline_options import (  # lazy: heavy or optional dependency, loaded only when used
+        PipelineOptions,
+        _BeamArgumentParser,
+    )
 
     parser = _BeamArgumentParser(allow_abbrev=False)
     seen: set[str] = set()
@@ -313,7 +318,6 @@ def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[st
     worker, so outputs would vanish and inputs would be missing. (Paths starting with ``pkg:``
     resolve on the launcher and are local too.)
     """
-    from corpusflow.core.paths import is_remote
 
     if summary.get("runner") not in DISTRIBUTED or summary.get("dry_run"):
         return
@@ -346,7 +350,6 @@ _NOISY_LOGGERS = (
 
 def quiet_worker_logs() -> None:
     """Set Beam's worker-relay loggers to WARNING (``corpusflow -v run`` keeps them)."""
-    import logging
 
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -358,7 +361,9 @@ def run_pipeline(beam_argv: list[str], build: Any) -> Any:
     The one place a corpusflow job is run, for ``run`` and ``mix`` alike.
     """
     import apache_beam as beam  # heavy: imported only when a job is run (see the module docstring)
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.options.pipeline_options import (
+        PipelineOptions,  # lazy: heavy or optional dependency, loaded only when used
+    )
 
     p = beam.Pipeline(options=PipelineOptions(beam_argv))
     build(p)

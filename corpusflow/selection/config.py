@@ -27,6 +27,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from corpusflow.core.model import StrictModel
+from corpusflow.core.paths import is_remote, resolve_path
+from corpusflow.io.filesystems import expand_glob
 from corpusflow.selection.features import FeatureParams
 
 
@@ -56,9 +58,6 @@ class DsirFitConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_files(self) -> DsirFitConfig:
-        from corpusflow.core.paths import is_remote, resolve_path
-        from corpusflow.io.filesystems import expand_glob
-
         missing = [p for p in (*self.target, *self.raw)
                    if not is_remote(resolve_path(p)) and not expand_glob(p)]
         if missing:
@@ -102,8 +101,6 @@ class DsirStageConfig(StrictModel):
         if self.k is None:
             raise ValueError("k (the number of documents to select) is required when enabled")
         if self.model is not None:
-            from corpusflow.core.paths import is_remote, resolve_path
-
             path = resolve_path(self.model)
             if not is_remote(path) and not os.path.isfile(path):
                 raise ValueError(f"model file not found: {self.model!r} (make one with `corpusflow fit-dsir`)")

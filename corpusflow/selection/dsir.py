@@ -39,7 +39,13 @@ from typing import Any
 
 import numpy as np
 
+from corpusflow.core.document import Document
 from corpusflow.core.hashing import stable_hash64
+from corpusflow.core.paths import resolve_path
+from corpusflow.io import filesystems as fs
+from corpusflow.io.config import FieldMapping, SourceConfig
+from corpusflow.io.filesystems import expand_glob
+from corpusflow.io.readers import FileSpec, detect_format, iter_file
 from corpusflow.selection.features import FeatureParams, HashedNgramFeaturizer
 
 MODEL_FORMAT = "corpusflow-dsir-1"
@@ -138,9 +144,6 @@ class DsirModel:
         return buf.getvalue()
 
     def save(self, path: str) -> None:
-        from corpusflow.core.paths import resolve_path
-        from corpusflow.io import filesystems as fs
-
         fs.write_bytes_atomic(resolve_path(path), self.to_bytes())
 
     @classmethod
@@ -164,9 +167,6 @@ class DsirModel:
 
     @classmethod
     def load(cls, path: str) -> DsirModel:
-        from corpusflow.core.paths import resolve_path
-        from corpusflow.io import filesystems as fs
-
         return cls.from_bytes(fs.read_bytes(resolve_path(path)), origin=path)
 
 
@@ -217,10 +217,6 @@ def read_texts(patterns: Sequence[str], text_field: str = "text") -> Iterator[st
     Malformed records are skipped (fitting needs texts, not accounting); a glob matching nothing
     raises ``FileNotFoundError``.
     """
-    from corpusflow.core.document import Document
-    from corpusflow.io.config import FieldMapping, SourceConfig
-    from corpusflow.io.filesystems import expand_glob
-    from corpusflow.io.readers import FileSpec, detect_format, iter_file
 
     for pat in patterns:
         files = expand_glob(pat)
@@ -237,7 +233,6 @@ def read_texts(patterns: Sequence[str], text_field: str = "text") -> Iterator[st
 def fit_files(target: Sequence[str], raw: Sequence[str], params: FeatureParams | None = None, *,
               text_field: str = "text", alpha: float = 1.0, max_docs: int | None = None) -> DsirModel:
     """Fit from files (JSONL or Parquet, ``text_field`` holding the text)."""
-    from corpusflow.io.filesystems import expand_glob
 
     model = fit(read_texts(target, text_field), read_texts(raw, text_field), params,
                 alpha=alpha, max_docs=max_docs)

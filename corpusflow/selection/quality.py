@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpusflow.core.hashing import stable_hash64
+from corpusflow.core.paths import is_remote, resolve_path
+from corpusflow.io.filesystems import read_bytes
 
 POSITIVE = "hq"
 NEGATIVE = "cc"
@@ -128,7 +130,7 @@ def train(
     Raises:
         ValueError: a side is empty, or fastText fails (e.g. too little data: "Encountered NaN").
     """
-    import numpy as np
+    import numpy as np  # lazy: heavy or optional dependency, loaded only when used
 
     p = params or TrainParams()
     rows: list[tuple[int, str, bool]] = []  # (order key, line, is_heldout)
@@ -198,7 +200,7 @@ def train(
 
 def _train_main(job_json: str) -> int:
     """Train from a prepared file and save the model (runs in a fresh interpreter, see train())."""
-    import fasttext
+    import fasttext  # lazy: heavy or optional dependency, loaded only when used
 
     job = json.loads(job_json)
     try:
@@ -214,12 +216,10 @@ def _train_main(job_json: str) -> int:
 
 def _local_copy(path: str) -> str:
     """fastText loads from a local file: resolve ``pkg:``; copy an object-store model to a temp file."""
-    from corpusflow.core.paths import is_remote, resolve_path
 
     resolved = resolve_path(path)
     if not is_remote(resolved):
         return resolved
-    from corpusflow.io.filesystems import read_bytes
 
     fd, tmp = tempfile.mkstemp(suffix="-" + os.path.basename(resolved))
     with os.fdopen(fd, "wb") as f:
@@ -234,7 +234,7 @@ class QualityModel:
     """
 
     def __init__(self, path: str, label: str = POSITIVE, max_chars: int = 3000) -> None:
-        import fasttext
+        import fasttext  # lazy: heavy or optional dependency, loaded only when used
 
         self.path = path
         self._model = fasttext.load_model(_local_copy(path))

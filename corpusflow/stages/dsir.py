@@ -38,7 +38,6 @@ from corpusflow.selection.dsir import (
     REASON_NOT_SELECTED,
     REASON_TOO_SHORT,
     DsirModel,
-    fit_files,
     is_selected,
     selection_key,
 )
@@ -136,31 +135,20 @@ class SelectByImportance(beam.PTransform):
     """DSIR: ``docs | SelectByImportance(cfg, seed)`` -> ``StageOutputs(kept, rejected, errors=...)``.
 
     Args:
-        cfg: the validated :class:`~corpusflow.selection.config.DsirStageConfig`. With ``fit``
-            the model is fitted here, at construction (launch) time, and shipped to the workers
-            (a few hundred KB); with ``model`` the workers load the file in ``setup()``.
+        cfg: the validated :class:`~corpusflow.selection.config.DsirStageConfig` (checked at launch by
+            :func:`corpusflow.config.checks.launch_checks`).
         seed: the pipeline seed (keys the Gumbel noise).
-        known_sources: source names of the pipeline, to reject a misspelt ``sources`` entry.
+        model_bytes: a model fitted by the run plan (:func:`corpusflow.run.rundir.prepare_resources`,
+            ``fit``), shipped to the workers (a few hundred KB); None: the workers load ``cfg.model``.
     """
 
-    def __init__(self, cfg: DsirStageConfig, seed: int, known_sources: list[str] | None = None) -> None:
+    def __init__(self, cfg: DsirStageConfig, seed: int, model_bytes: bytes | None = None) -> None:
         super().__init__()
-        if cfg.k is None or (cfg.model is None and cfg.fit is None):
-            raise ValueError("stages.dsir: k and one of model / fit are required")
-        if known_sources is not None and cfg.sources is not None:
-            unknown = sorted(set(cfg.sources) - set(known_sources))
-            if unknown:
-                raise ValueError(f"stages.dsir.sources: no pipeline source is called {', '.join(unknown)} "
-                                 f"(sources: {', '.join(known_sources)})")
+        if cfg.k is None or (cfg.model is None and model_bytes is None):
+            raise ValueError("stages.dsir: k and a model (a file, or one fitted by the run plan) are required")
         self._cfg = cfg
         self._seed = seed
-        self._model_bytes: bytes | None = None
-        if cfg.fit is not None:
-            f = cfg.fit
-            model = fit_files(f.target, f.raw, f.features.to_params(), text_field=f.text_field,
-                              alpha=f.alpha, max_docs=f.max_docs)
-            self._model_bytes = model.to_bytes()
-            log.info("dsir: fitted on %d target / %d raw documents", model.target.docs, model.raw.docs)
+        self._model_bytes = model_bytes
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
         k = int(self._cfg.k or 0)

@@ -34,7 +34,10 @@ from corpusflow.io import filesystems as fs
 from corpusflow.run.rundir import STATS_FILE, WORK_DIR, RunPlan
 from corpusflow.stages.base import StageOutputs
 from corpusflow.stages.chain import DocumentStages
+from corpusflow.stages.dedup import Deduplicate
+from corpusflow.stages.dsir import SelectByImportance
 from corpusflow.stages.ids import MakeIdsUnique
+from corpusflow.stages.mixture import MixDocuments
 from corpusflow.stages.read import ReadDocuments
 from corpusflow.stages.write import WriteShards
 from corpusflow.steps.catalog import document_steps
@@ -42,28 +45,24 @@ from corpusflow.steps.catalog import document_steps
 FUSE_STAGES = True
 
 
-def _dedup(cfg: PipelineConfig) -> beam.PTransform:
-    from corpusflow.stages.dedup import Deduplicate
-
+def _dedup(cfg: PipelineConfig, plan: RunPlan) -> beam.PTransform:
     return Deduplicate(cfg.stages.dedup, cfg.seed, {s.name: s.priority for s in cfg.sources})
 
 
-def _dsir(cfg: PipelineConfig) -> beam.PTransform:
-    from corpusflow.stages.dsir import SelectByImportance
-
-    return SelectByImportance(cfg.stages.dsir, cfg.seed, [s.name for s in cfg.sources])
+def _dsir(cfg: PipelineConfig, plan: RunPlan) -> beam.PTransform:
+    return SelectByImportance(cfg.stages.dsir, cfg.seed, plan.resources.get("dsir_model"))
 
 
 #: Stages that need the whole collection (not one document at a time), after the per-document
 #: steps of :data:`corpusflow.steps.catalog.STEPS`: (name, Beam label, when, transform factory).
 COLLECTION_STAGES: tuple[tuple[str, str, Callable[[PipelineConfig], bool],
-                               Callable[[PipelineConfig], beam.PTransform]], ...] = (
+                               Callable[[PipelineConfig, RunPlan], beam.PTransform]], ...] = (
     ("dedup", "Deduplicate", lambda c: c.stages.dedup.enabled, _dedup),
     ("dsir", "SelectByImportance", lambda c: c.stages.dsir.enabled, _dsir),
 )
 
 
-def _stage_groups(cfg: PipelineConfig, fuse: bool) -> list[tuple[str, list[str], beam.PTransform]]:
+def _stage_groups(cfg: PipelineConfig, plan: RunPlan, fuse: bool) -> list[tuple[str, list[str], beam.PTransform]]:
     """(Beam label, stage names, transform) in pipeline order.
 
     The per-document steps run in one :class:`~corpusflow.stages.chain.DocumentStages` labelled
@@ -71,7 +70,7 @@ def _stage_groups(cfg: PipelineConfig, fuse: bool) -> list[tuple[str, list[str],
     output when nothing follows it.
     """
     steps = document_steps(cfg)
-    rest = [(name, label, make(cfg)) for name, label, when, make in COLLECTION_STAGES if when(cfg)]
+    rest = [(name, label, make(cfg, plan)) for name, label, when, make in COLLECTION_STAGES if when(cfg)]
     groups: list[tuple[str, list[str], beam.PTransform]] = []
     chunks = [steps] if fuse else [[s] for s in steps]
     for i, chunk in enumerate(c for c in chunks if c):
@@ -120,7 +119,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     docs = first.kept
     if cfg.limits.unique_ids:
         docs = docs | "UniqueIds" >> MakeIdsUnique(read.id_places)
-    stages = _stage_groups(cfg, fuse_stages)
+    stages = _stage_groups(cfg, plan, fuse_stages)
     kept_counted = False
     for label, names, transform in stages:
         res: StageOutputs = docs | label >> transform
@@ -142,9 +141,8 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     # --- Mixture (issue #5) replaces the plain data writer here when enabled.
     # >>> mixture wiring (issue #5, owner: mixture) >>>
     if cfg.stages.mixture.enabled:
-        from corpusflow.stages.mixture import MixDocuments
-
-        mixer = MixDocuments(cfg.stages.mixture, cfg.seed, out, o, pipeline_cfg=cfg)
+        mixer = MixDocuments(cfg.stages.mixture, cfg.seed, out, o, name=cfg.name,
+                             tokenizer_info=plan.resources.get("tokenizer_info"))
         report = docs | "Mixture" >> mixer
         stats.append(report | "MixtureReport" >> beam.Map(lambda r: ("mixture", r)))
         stats.append(mixer.shards | "MixtureShardInfo" >> beam.Map(lambda i: ("shard", "data", i)))

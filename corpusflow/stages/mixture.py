@@ -38,6 +38,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusflow.core.document import Document
+from corpusflow.core.paths import is_remote
 from corpusflow.io import filesystems as fs
 from corpusflow.io.parquet import write_parquet_atomic
 from corpusflow.mixture.allocate import MixturePlan, plan_mixture
@@ -48,7 +49,7 @@ from corpusflow.mixture.census import (
     cell_of,
     select_key,
 )
-from corpusflow.mixture.config import MixtureStageConfig, check_against_pipeline
+from corpusflow.mixture.config import MixtureStageConfig
 from corpusflow.mixture.estimate import Calibration, calibration_key, sample_threshold
 from corpusflow.mixture.pool import (
     P_ID,
@@ -58,6 +59,7 @@ from corpusflow.mixture.pool import (
     P_N_TOKENS,
     P_SOURCE,
     P_TEXT,
+    POOL_COLUMNS,
     POOL_DIR,
     POOL_FORMAT_VERSION,
     POOL_META,
@@ -72,6 +74,7 @@ from corpusflow.mixture.pool import (
     train_table,
 )
 from corpusflow.mixture.report import build_report, dataset_card
+from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.stages.base import StageCounters
 from corpusflow.stages.handoff import BATCH as HANDOFF_BATCH
 from corpusflow.stages.handoff import Handoff, read_run_file
@@ -127,8 +130,6 @@ class _BatchedCountFn(beam.DoFn):
         self._counters = StageCounters("mixture")
 
     def setup(self) -> None:
-        from corpusflow.mixture.tokenizers import load_tokenizer
-
         if self._mode != "estimate":
             self._tok = load_tokenizer(self._spec)
         self._batch = int(self._spec.get("batch_size", 256))
@@ -441,8 +442,6 @@ class _EmptyShardsFn(beam.DoFn):
 def _finalize(stats: list[dict[str, Any]], plan: MixturePlan, *, output_dir: str, tokenizer: dict[str, Any],
               count: dict[str, Any], pool: dict[str, Any], name: str, write_pool: bool,
               calibrations: dict[Cell, Calibration] | None = None) -> dict[str, Any]:
-    import json
-
     train = [s for s in stats if s["kind"] == "train"]
     pool_files = sorted((s for s in stats if s["kind"] == "pool"), key=lambda s: s["file"])
     count = dict(count)
@@ -569,7 +568,6 @@ class MixRows(beam.PTransform):
 
 def _check_tokenizer(cfg: MixtureStageConfig) -> dict[str, Any]:
     """Load the tokenizer once in the driver: a missing or broken file fails before data is read."""
-    from corpusflow.mixture.tokenizers import load_tokenizer
 
     try:
         return load_tokenizer(cfg.tokenizer).info()
@@ -593,20 +591,17 @@ class MixDocuments(beam.PTransform):
     PCollection holds one JSON-able dict for ``manifest["mixture"]``; ``self.shards`` (after
     expansion) holds ``{"file", "rows", "bytes", "sha256"}`` per training shard.
 
-    Config problems visible without data (an unloadable tokenizer; with ``pipeline_cfg``, a
-    group no document can reach) raise :class:`MixtureConfigError` when the transform is built.
+    Config problems visible without data are found at launch
+    (:func:`corpusflow.config.checks.launch_checks`); ``tokenizer_info`` comes from the run plan
+    (:func:`corpusflow.run.rundir.prepare_resources`), so the tokenizer is loaded once at launch.
     """
 
     def __init__(self, cfg: MixtureStageConfig, seed: int, output_dir: str, output_cfg: Any = None, *,
-                 pipeline_cfg: Any = None, name: str = "") -> None:
+                 name: str = "", tokenizer_info: dict[str, Any] | None = None) -> None:
         super().__init__()
-        if pipeline_cfg is not None:
-            problems = check_against_pipeline(cfg, pipeline_cfg)
-            if problems:
-                raise MixtureConfigError("mixture config cannot work with this pipeline:\n  " + "\n  ".join(problems))
         self._cfg, self._seed, self._out, self._output_cfg = cfg, seed, output_dir, output_cfg
-        self._name = name or (getattr(pipeline_cfg, "name", "") if pipeline_cfg is not None else "")
-        self._tok_info = _check_tokenizer(cfg)
+        self._name = name
+        self._tok_info = tokenizer_info if tokenizer_info is not None else _check_tokenizer(cfg)
         self.shards: beam.PCollection | None = None
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
@@ -630,11 +625,9 @@ class _ReadPoolFileFn(beam.DoFn):
         self._batch = batch_rows
 
     def process(self, path: str) -> Iterable[tuple[Any, ...]]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # lazy: heavy or optional dependency, loaded only when used
+        import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
-        from corpusflow.core.paths import is_remote
-        from corpusflow.mixture.pool import POOL_COLUMNS
 
         def rows(pf: pq.ParquetFile) -> Iterable[tuple[Any, ...]]:
             for batch in pf.iter_batches(batch_size=self._batch, columns=list(POOL_COLUMNS)):

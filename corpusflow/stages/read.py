@@ -13,6 +13,7 @@ from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.write import _is_local_runner
 
 TAG_INPUT_COUNTS = "input_counts"
 TAG_DOC_COUNTS = "doc_counts"
@@ -87,9 +88,10 @@ def _local_workers(pipeline: beam.Pipeline) -> int | None:
     """Workers of Beam's local runner (``--direct_num_workers``; 0 means one per core), so that
     :func:`~corpusflow.io.readers.plan_ranges` gives each the same work. None for other runners:
     their worker count is not known here, so the plan asks for many equal ranges instead."""
-    from apache_beam.options.pipeline_options import DirectOptions
+    from apache_beam.options.pipeline_options import (
+        DirectOptions,  # lazy: heavy or optional dependency, loaded only when used
+    )
 
-    from corpusflow.stages.write import _is_local_runner
 
     if not _is_local_runner(pipeline):
         return None

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -70,7 +71,7 @@ class _ToRowFn(beam.DoFn):
         self._to_row, self._kind, self._seed = to_row, kind, seed
 
     def setup(self) -> None:
-        import zstandard
+        import zstandard  # lazy: heavy or optional dependency, loaded only when used
 
         self._cctx = zstandard.ZstdCompressor(level=1)
 
@@ -88,7 +89,7 @@ class _WriteShardFn(beam.DoFn):
         self._rg, self._comp, self._level = row_group_rows, compression, compression_level
 
     def setup(self) -> None:
-        import zstandard
+        import zstandard  # lazy: heavy or optional dependency, loaded only when used
 
         self._dctx = zstandard.ZstdDecompressor()
 
@@ -253,9 +254,15 @@ class _SpillRunsFn(beam.DoFn):
 
     def finish_bundle(self) -> Iterator[Any]:
         if self._n:
-            from apache_beam.transforms.window import GlobalWindow
-            from apache_beam.utils.timestamp import MIN_TIMESTAMP
-            from apache_beam.utils.windowed_value import WindowedValue
+            from apache_beam.transforms.window import (
+                GlobalWindow,  # lazy: heavy or optional dependency, loaded only when used
+            )
+            from apache_beam.utils.timestamp import (
+                MIN_TIMESTAMP,  # lazy: heavy or optional dependency, loaded only when used
+            )
+            from apache_beam.utils.windowed_value import (
+                WindowedValue,  # lazy: heavy or optional dependency, loaded only when used
+            )
 
             yield WindowedValue(self._flush(), MIN_TIMESTAMP, [GlobalWindow()])
 
@@ -290,7 +297,7 @@ class _WriteFromRunsFn(beam.DoFn):
         self._rg, self._comp, self._level = row_group_rows, compression, compression_level
 
     def process(self, index: int, runs: list[dict[str, Any]], n_shards: int) -> Iterator[dict[str, Any]]:
-        import numpy as np
+        import numpy as np  # lazy: heavy or optional dependency, loaded only when used
 
         pieces = []
         for run in sorted(runs, key=lambda r: r["path"]):
@@ -304,7 +311,7 @@ class _WriteFromRunsFn(beam.DoFn):
             yield self._write(index, n_shards, pieces)
 
     def _write(self, index: int, n_shards: int, pieces: list[pa.Table]) -> dict[str, Any]:
-        import pyarrow.compute as pc
+        import pyarrow.compute as pc  # lazy: heavy or optional dependency, loaded only when used
 
         table = pa.concat_tables(pieces)
         order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in _KEY_NAMES])
@@ -317,7 +324,5 @@ class _WriteFromRunsFn(beam.DoFn):
 
 
 def _remove_spill_dir(_count: int, spill_dir: str) -> None:
-    import shutil
-
     shutil.rmtree(spill_dir, ignore_errors=True)
 # <<< local-runner spill path <<<

@@ -5,11 +5,14 @@ Both models hang under ``stages`` in a pipeline config (``stages.extract``, ``st
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from corpusflow.core.model import StrictModel
+from corpusflow.core.paths import is_remote, resolve_path
+from corpusflow.text.urlrules import normalize_host
 
 LLM_JP_TLDS = "pkg:resources/tld/llm_jp_valid_tlds.txt"
 
@@ -101,11 +104,6 @@ class UrlFilterConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_lists(self) -> UrlFilterConfig:
-        import os
-
-        from corpusflow.core.paths import is_remote, resolve_path
-        from corpusflow.text.urlrules import normalize_host
-
         bad = [h for h in self.blocked_hosts if normalize_host(h) is None]
         if bad:
             raise ValueError(f"blocked_hosts: not a host or domain: {', '.join(map(repr, bad))}")

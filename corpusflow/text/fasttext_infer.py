@@ -346,7 +346,7 @@ def _kernel() -> Any:
     process after the first one on a machine loads it in ~0.1 s instead of compiling for ~2 s."""
     global _KERNEL
     if _KERNEL is None:
-        from numba import njit
+        from numba import njit  # lazy: heavy or optional dependency, loaded only when used
 
         _KERNEL = njit(cache=True, nogil=True)(_predict_kernel)
     return _KERNEL

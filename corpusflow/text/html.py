@@ -57,11 +57,13 @@ import json
 import logging
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -221,7 +223,7 @@ def _detect_japanese(body: bytes) -> tuple[str, str] | None:
 
 def _detect_other(body: bytes) -> tuple[str, str] | None:
     try:
-        from charset_normalizer import from_bytes
+        from charset_normalizer import from_bytes  # lazy: heavy or optional dependency, loaded only when used
     except ImportError:  # pragma: no cover - a dependency of trafilatura and requests
         return None
     match = from_bytes(body[:200_000]).best()
@@ -394,7 +396,7 @@ class TrafilaturaOptions:
 
 def extract_text(page: str, options: TrafilaturaOptions, url: str | None = None) -> str | None:
     """Main text of a page with trafilatura (plain text, paragraphs on separate lines)."""
-    import trafilatura
+    import trafilatura  # lazy: heavy or optional dependency, loaded only when used
 
     return trafilatura.extract(
         page,
@@ -437,8 +439,6 @@ def _worker_loop(conn: Any, options: dict[str, Any], memory_mb: int) -> None:
     """Child process loop: receive ``(page, url)``, send back a result tuple; None stops it."""
     if memory_mb > 0:
         try:
-            import resource
-
             limit = memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         except (ImportError, ValueError, OSError):  # pragma: no cover - non-Linux
@@ -476,7 +476,6 @@ def _worker_entry() -> None:
     The child talks over two inherited pipe descriptors, never stdout, so anything a library
     prints cannot corrupt the protocol.
     """
-    from multiprocessing.connection import Connection
 
     rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
     options = json.loads(sys.argv[3])
@@ -547,8 +546,6 @@ class TimedExtractor:
         self._lock = threading.Lock()
 
     def _start(self) -> None:
-        from multiprocessing.connection import Connection
-
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         code = "import corpusflow.text.html as h; h._worker_entry()"

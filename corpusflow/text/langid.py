@@ -11,7 +11,6 @@ How a document is labelled:
    ``model.f.predict``), or the binding itself (see :class:`FastTextLangId`).
 2. The top label and its probability become ``lang`` / ``lang_score``.
 3. Script check (on by default). Japanese is the only language written with kana, so:
-
    * a text labelled ``ja`` whose kana share of CJK characters is below ``min_kana_fraction``
      is kanji-only text: Chinese (or a list of kanji names) that lid.176 calls Japanese. It is
      rejected as ``langid.ja_without_kana``; Chinese is never accepted as ``ja``.
@@ -39,6 +38,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from corpusflow.text import fasttext_infer as fi
 
 REASON_OTHER = "langid.other_language"
 REASON_LOW_SCORE = "langid.low_score"
@@ -125,8 +126,6 @@ class FastTextLangId:
     """
 
     def __init__(self, model_path: str, *, backend: str = "auto") -> None:
-        from corpusflow.text import fasttext_infer as fi
-
         if backend not in ("auto", "numba", "binding"):
             raise ValueError(f"backend must be 'auto', 'numba' or 'binding', not {backend!r}")
         self._compiled: fi.FastTextModel | None = None

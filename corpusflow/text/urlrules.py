@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from corpusflow.core.paths import resolve_path
+
 REASON_INVALID = "url.invalid"
 REASON_BLOCKED = "url.blocked_host"
 REASON_TLD = "url.tld_not_allowed"
@@ -106,9 +108,8 @@ def read_list(lines: Iterable[str]) -> list[str]:
 
 def load_list_file(path: str) -> list[str]:
     """Read a list file from a local path, a ``pkg:`` path or an object-store URL."""
-    import smart_open
+    import smart_open  # lazy: heavy or optional dependency, loaded only when used
 
-    from corpusflow.core.paths import resolve_path
 
     with smart_open.open(resolve_path(path), "r", encoding="utf-8") as fh:
         return read_list(fh)
