@@ -48,7 +48,7 @@ from corpusflow.mixture.counting import count_documents
 from corpusflow.mixture.pool import POOL_DIR, POOL_META
 from corpusflow.mixture.report import plan_table
 from corpusflow.mixture.tokenizers import load_tokenizer
-from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline
+from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline, with_spill_dir
 from corpusflow.stages.mixture import DEFAULT_SHARD_BYTES, _check_tokenizer, count_info, remix_graph
 from corpusflow.stages.mixture import MixtureConfigError as StageConfigError
 
@@ -298,6 +298,7 @@ def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, na
               recount: bool) -> int:
     try:
         beam_argv, runner_summary = beam_options(args.runner, normalize_beam_args(args.extra_args))
+        beam_argv = with_spill_dir(beam_argv, args.output)
     except ValueError as exc:
         print(f"corpusflow mix: {exc}", file=sys.stderr)
         return 2

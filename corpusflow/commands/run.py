@@ -17,6 +17,7 @@ from corpusflow.run.runners import (
     quiet_worker_logs,
     resolve_runner,
     run_pipeline,
+    with_spill_dir,
 )
 from corpusflow.stages.graph import build_pipeline
 
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         # >>> runner selection (issue #6, owner: runners) >>>
         beam_argv, runner_summary = resolve_runner(args.runner, args.extra_args, cfg.runner)
         plan = plan_run(cfg, args.output)
+        beam_argv = with_spill_dir(beam_argv, plan.output)
         check_paths_for_runner(runner_summary, plan.output, [f.path for f in plan.files])
     except (ConfigError, ValueError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)

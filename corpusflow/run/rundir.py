@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from typing import Any
 from corpusflow import __version__
 from corpusflow.config.checks import check_source_paths
 from corpusflow.config.pipeline import PipelineConfig
+from corpusflow.core.paths import is_remote
 from corpusflow.core.schemas import DOC_SCHEMA, DUPLICATE_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA, shard_name
 from corpusflow.io import filesystems as fs
 from corpusflow.io.parquet import write_parquet_atomic
@@ -35,6 +38,8 @@ from corpusflow.selection.dsir import fit_files
 log = logging.getLogger(__name__)
 
 WORK_DIR = "_work"
+#: Local run files of the transforms (``--spill_dir``, see :mod:`corpusflow.stages.spill`).
+SPILL_DIR = "spill"
 
 
 STATS_FILE = "stats.json"
@@ -267,8 +272,15 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
         fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes(manifest))
         raise RunFailed("; ".join(problems))
     fs.write_bytes_atomic(fs.join(out, MANIFEST), _json_bytes(manifest))
+    _remove_spill(out)
     _remove_marker(out)
     return manifest
+
+
+def _remove_spill(out: str) -> None:
+    """The transforms remove their own run files; this removes what a crash or a kill left."""
+    if not is_remote(out):
+        shutil.rmtree(os.path.join(out, WORK_DIR, SPILL_DIR), ignore_errors=True)
 
 
 def _remove_marker(out: str) -> None:

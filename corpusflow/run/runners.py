@@ -45,8 +45,9 @@ import difflib
 import io
 import json
 import logging
+import os
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -105,6 +106,13 @@ class RunnerConfig(StrictModel):
     options: dict[str, OptionValue] = Field(
         default_factory=dict,
         description="Beam pipeline options, e.g. {direct_running_mode: multi_processing, direct_num_workers: 2}.",
+    )
+
+    shared_filesystem: Literal["auto", "true", "false"] = Field(
+        "auto",
+        description="Do the workers share this machine's file system? Then transforms hand data over "
+        "through local run files instead of the runner (much cheaper). auto: true for the "
+        "DirectRunner, false for every other runner (see corpusflow/stages/spill.py).",
     )
 
     @field_validator("name")
@@ -184,6 +192,8 @@ def check_beam_flags(argv: list[str]) -> None:
         _BeamArgumentParser,
     )
 
+    from corpusflow.stages import spill  # noqa: F401  (registers corpusflow's own pipeline options)
+
     parser = _BeamArgumentParser(allow_abbrev=False)
     seen: set[str] = set()
     for cls in PipelineOptions.__subclasses__():
@@ -211,8 +221,12 @@ def check_beam_flags(argv: list[str]) -> None:
         raise ValueError(f"unexpected argument(s) {' '.join(stray)}: give Beam options as --name=value")
 
 
-def beam_options(runner: str, extra: list[str], *, check: bool = True) -> tuple[list[str], dict[str, Any]]:
+def beam_options(runner: str, extra: list[str], *, check: bool = True,
+                 shared_fs: str = "auto") -> tuple[list[str], dict[str, Any]]:
     """Return (Beam argv, a summary for the manifest) for ``runner`` and option flags ``extra``.
+
+    ``--shared_filesystem`` is always set (from ``shared_fs``, a ``runner.shared_filesystem`` value, unless ``extra`` has it), so
+    every transform reads one resolved value (:class:`corpusflow.stages.spill.Spill`).
 
     Raises ValueError (a usage error: the CLI exits with code 2) for an unknown runner, an
     unknown or malformed flag, or a combination that cannot work (see the module docstring).
@@ -293,6 +307,10 @@ def beam_options(runner: str, extra: list[str], *, check: bool = True) -> tuple[
             # dry run, nothing is read or written now and there are no stats to check.
             summary["dry_run"] = True
             summary["output_executable_path"] = _value(argv, "--output_executable_path")
+    if not _has(argv, "--shared_filesystem"):
+        shared = resolve_shared_filesystem(runner, shared_fs)
+        argv.append(f"--shared_filesystem={'true' if shared else 'false'}")
+    summary["shared_filesystem"] = _value(argv, "--shared_filesystem") == "true"
     if check:
         check_beam_flags(argv)
     return argv, summary
@@ -304,7 +322,23 @@ def resolve_runner(cli_runner: str | None, cli_flags: list[str],
     cfg = config or RunnerConfig()
     name = canonical_runner(cli_runner) if cli_runner else cfg.name
     flags = merge_argv(options_to_argv(cfg.options), normalize_beam_args(list(cli_flags)))
-    return beam_options(name, flags)
+    return beam_options(name, flags, shared_fs=cfg.shared_filesystem)
+
+
+def resolve_shared_filesystem(runner: str, setting: str = "auto") -> bool:
+    """The resolved ``runner.shared_filesystem``: ``auto`` is true only for the DirectRunner, whose
+    workers all run on this machine."""
+    if setting == "auto":
+        return canonical_runner(runner) == "DirectRunner"
+    return setting == "true"
+
+
+def with_spill_dir(argv: list[str], output: str) -> list[str]:
+    """Point ``--spill_dir`` inside the run directory (``OUTPUT/_work/spill``) for a local output,
+    unless the user chose one: every temporary file of the run then lives under the run directory."""
+    if _has(argv, "--spill_dir") or is_remote(output):
+        return argv
+    return [*argv, f"--spill_dir={os.path.join(os.path.abspath(output), '_work', 'spill')}"]
 
 
 def is_dry_run(summary: dict[str, Any]) -> bool:

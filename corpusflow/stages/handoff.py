@@ -35,7 +35,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from corpusflow.stages.write import _is_local_runner, new_spill_dir
+from corpusflow.stages.spill import Spill
 
 #: Pickled bytes per run file: small enough that the consumer stage is split evenly over workers.
 RUN_BYTES = 16 << 20
@@ -114,7 +114,8 @@ class Handoff(beam.PTransform):
         barriers: the side inputs of the step that consumes the output (``AsDict(...)``,
             ``AsSingleton(...)``...): the reading step waits for them, so it runs in that step's
             stage instead of the producer's.
-        local: force the file path (True) or the pass-through (False); default: by runner.
+        local: force the file path (True) or the pass-through (False); default: the pipeline's
+            ``--shared_filesystem`` (:class:`~corpusflow.stages.spill.Spill`).
     """
 
     def __init__(self, name: str, barriers: list[Any], *, local: bool | None = None,
@@ -123,10 +124,11 @@ class Handoff(beam.PTransform):
         self._name, self._barriers, self._local, self._run_bytes = name, list(barriers), local, run_bytes
 
     def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
-        local = self._local if self._local is not None else _is_local_runner(pcoll.pipeline)
+        settings = Spill.of(pcoll.pipeline)
+        local = self._local if self._local is not None else settings.local
         if not local:
             return pcoll
-        spill_dir = new_spill_dir(f"handoff-{self._name}")
+        spill_dir = settings.new_dir(f"handoff-{self._name}")
         return (
             pcoll
             | "SpillRuns" >> beam.ParDo(_SpillFn(spill_dir, self._run_bytes))

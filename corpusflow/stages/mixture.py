@@ -78,7 +78,7 @@ from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.stages.base import StageCounters
 from corpusflow.stages.handoff import BATCH as HANDOFF_BATCH
 from corpusflow.stages.handoff import Handoff, read_run_file
-from corpusflow.stages.write import _is_local_runner, new_spill_dir
+from corpusflow.stages.spill import Spill
 
 log = logging.getLogger(__name__)
 
@@ -526,10 +526,11 @@ class MixRows(beam.PTransform):
         # instead of through the runner process (issue #8, stages/handoff.py).
         rows = rows | "Handoff" >> Handoff("mixture", [beam.pvalue.AsIter(plan)])
         writer = _WriteShardFn(self._out, self._write_pool, self._rg, self._comp, self._level)
-        if _is_local_runner(rows.pipeline) if self._spill is None else self._spill:
+        settings = Spill.of(rows.pipeline)
+        if settings.local if self._spill is None else self._spill:
             # Local runners: the routed copies go to per-shard run files and only (shard, path)
             # pairs are grouped, so no document passes through the runner process (issue #8).
-            spill_dir = new_spill_dir("mixture")
+            spill_dir = settings.new_dir("mixture")
             written = (
                 rows
                 | "Route" >> beam.ParDo(_RouteToRunsFn(_RouteFn(seed, self._write_pool), spill_dir), plan=plan_side)

@@ -13,7 +13,7 @@ from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
-from corpusflow.stages.write import _is_local_runner
+from corpusflow.stages.spill import Spill
 
 TAG_INPUT_COUNTS = "input_counts"
 TAG_DOC_COUNTS = "doc_counts"
@@ -86,14 +86,15 @@ class _ReadIdsFn(beam.DoFn):
 
 def _local_workers(pipeline: beam.Pipeline) -> int | None:
     """Workers of Beam's local runner (``--direct_num_workers``; 0 means one per core), so that
-    :func:`~corpusflow.io.readers.plan_ranges` gives each the same work. None for other runners:
-    their worker count is not known here, so the plan asks for many equal ranges instead."""
+    :func:`~corpusflow.io.readers.plan_ranges` gives each the same work. None when the workers do
+    not share this machine (``--shared_filesystem=false``): their count is not known here, so the
+    plan asks for many equal ranges instead."""
     from apache_beam.options.pipeline_options import (
         DirectOptions,  # lazy: heavy or optional dependency, loaded only when used
     )
 
 
-    if not _is_local_runner(pipeline):
+    if not Spill.of(pipeline).local:
         return None
     n = pipeline.options.view_as(DirectOptions).direct_num_workers or 1
     return n if n > 0 else (os.cpu_count() or 1)

@@ -39,7 +39,6 @@ import math
 import os
 import pickle
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -51,6 +50,7 @@ from corpusflow.core.hashing import stable_hash64
 from corpusflow.core.schemas import shard_name
 from corpusflow.io.filesystems import join
 from corpusflow.io.parquet import write_parquet_atomic
+from corpusflow.stages.spill import Spill
 
 
 def _sort_key(row: dict[str, Any], kind: str, seed: int) -> tuple[Any, ...]:
@@ -132,9 +132,10 @@ class WriteShards(beam.PTransform):
         # set of shards. On local runners each part is spilled where it is produced and only
         # the run files are merged, so no record passes through the runner (issue #8).
         parts = list(records) if isinstance(records, (tuple, list)) else [records]
-        spill = self._spill if self._spill is not None else _is_local_runner(parts[0].pipeline)
+        settings = Spill.of(parts[0].pipeline)
+        spill = self._spill if self._spill is not None else settings.local
         if spill:
-            return self._expand_spill(parts)
+            return self._expand_spill(parts, settings)
         records = parts[0] if len(parts) == 1 else tuple(parts) | "FlattenParts" >> beam.Flatten()
         rows = records | "ToRow" >> beam.ParDo(_ToRowFn(self._to_row, self._prefix, self._seed))
         max_bytes = self._max_bytes
@@ -161,8 +162,8 @@ class WriteShards(beam.PTransform):
         )
 
     # >>> local-runner spill path (issue #6, owner: runners) >>>
-    def _expand_spill(self, parts: list[beam.PCollection]) -> beam.PCollection:
-        spill_dir = new_spill_dir(f"spill-{self._prefix}")
+    def _expand_spill(self, parts: list[beam.PCollection], settings: Spill) -> beam.PCollection:
+        spill_dir = settings.new_dir(f"spill-{self._prefix}")
         spills = [
             part | ("SpillRuns" if i == 0 else f"SpillRuns{i}") >> beam.ParDo(
                 _SpillRunsFn(spill_dir, self._schema, self._to_row, self._prefix, self._seed, self._spill_bytes))
@@ -200,19 +201,6 @@ _KEY_FIELDS = [pa.field("__k0", pa.uint64(), nullable=False)] + [
 ]
 _KEY_NAMES = [f.name for f in _KEY_FIELDS]
 _SPILL_BATCH_ROWS = 2000  # rows converted to Arrow at a time (Python dicts are ~3x larger)
-
-
-def new_spill_dir(kind: str) -> str:
-    """A fresh directory name for one transform's local run files: ``$CORPUSFLOW_SPILL_DIR`` or the
-    system temp directory, ``corpusflow-{kind}-{uuid}`` (created by the first writer)."""
-    root = os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir()
-    return os.path.join(root, f"corpusflow-{kind}-{uuid.uuid4().hex}")
-
-
-def _is_local_runner(pipeline: beam.Pipeline) -> bool:
-    """True for Beam's DirectRunner/FnApiRunner: every worker runs on this machine."""
-    name = type(getattr(pipeline, "runner", None)).__name__
-    return name in ("FnApiRunner", "SwitchingDirectRunner", "DirectRunner", "BundleBasedDirectRunner")
 
 
 def _spill_schema(schema: pa.Schema) -> pa.Schema:
