@@ -36,7 +36,7 @@ import yaml
 from pydantic import ValidationError
 
 from corpusflow import __version__
-from corpusflow.config.load import apply_overrides
+from corpusflow.config.load import apply_overrides, format_validation_error
 from corpusflow.config.pipeline import OutputConfig
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
@@ -48,6 +48,7 @@ from corpusflow.mixture.counting import count_documents
 from corpusflow.mixture.pool import POOL_DIR, POOL_META
 from corpusflow.mixture.report import plan_table
 from corpusflow.mixture.tokenizers import load_tokenizer
+from corpusflow.run.rundir import WORK_DIR, prepare_output, write_manifest
 from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline, with_spill_dir
 from corpusflow.stages.mixture import DEFAULT_SHARD_BYTES, _check_tokenizer, count_info, remix_graph
 from corpusflow.stages.mixture import MixtureConfigError as StageConfigError
@@ -99,20 +100,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def _errors(err: ValidationError, prefix: str, origin: str) -> str:
-    lines = [f"{origin}: {err.error_count()} problem(s)"]
-    for e in err.errors():
-        key = ".".join([prefix, *[str(p) for p in e.get("loc", ())]]).strip(".") or "(top level)"
-        if e.get("type") == "extra_forbidden":
-            lines.append(f"  {key}: unknown key")
-        elif e.get("type") == "literal_error":
-            lines.append(f"  {key}: {e.get('input')!r} is not allowed; allowed values: "
-                         f"{(e.get('ctx') or {}).get('expected', '')}")
-        else:
-            lines.append(f"  {key}: {e.get('msg')} (got {e.get('input')!r})")
-    return "\n".join(lines)
-
-
 def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, Any, str]:
     """(MixtureStageConfig, seed or None, OutputConfig, name) from a mixture or pipeline YAML."""
 
@@ -137,17 +124,17 @@ def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, A
         try:
             MixFile.model_validate(data)
         except ValidationError as exc:
-            raise MixSetupError(_errors(exc, "", path)) from None
+            raise MixSetupError(format_validation_error(exc, path, root=MixFile)) from None
         mix_data, prefix = data["mixture"] or {}, "mixture"
         top = {"name": data.get("name"), "seed": data.get("seed"), "output": data.get("output")}
     try:
         mix = MixtureStageConfig.model_validate({**mix_data, "enabled": True})
     except ValidationError as exc:
-        raise MixSetupError(_errors(exc, prefix, path)) from None
+        raise MixSetupError(format_validation_error(exc, path, root=MixtureStageConfig, prefix=prefix)) from None
     try:
         output = OutputConfig.model_validate(top["output"] or {})
     except ValidationError as exc:
-        raise MixSetupError(_errors(exc, "output", path)) from None
+        raise MixSetupError(format_validation_error(exc, path, root=OutputConfig, prefix="output")) from None
     seed = top["seed"]
     if seed is not None and (not isinstance(seed, int) or seed < 0):
         raise MixSetupError(f"{path}: seed must be a non-negative integer, got {seed!r}")
@@ -286,11 +273,10 @@ def _prepare_output(output: str, run_output: str, pool_dir: str, *, overwrite: b
         raise MixSetupError("--output must differ from --from (the earlier run's shards would be replaced)")
     if _inside(pool_dir, output):
         raise MixSetupError(f"--output {output} contains the pool being read ({pool_dir})")
-    existing = fs.list_dir(output)
-    if existing and not overwrite:
-        raise MixSetupError(f"output directory {output} is not empty; pass --overwrite or choose another --output")
-    if existing:
-        fs.remove_tree(output)
+    try:
+        prepare_output(output, overwrite=overwrite, kind="mix")
+    except (FileExistsError, OSError) as exc:
+        raise MixSetupError(str(exc)) from None
 
 
 def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, name: str, pool_dir: str,
@@ -311,24 +297,24 @@ def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, na
         run_pipeline(beam_argv, lambda p: remix_graph(
             p, mix, seed, [fs.join(pool_dir, f) for f in files], args.output, output_cfg, recount=recount,
             pool_info=pool_info, count_info=cinfo, name=name,
-            report_path=fs.join(args.output, "_work", "mixture.json")))
+            report_path=fs.join(args.output, WORK_DIR, "mixture.json")))
     except Exception as exc:
         print(f"corpusflow mix: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     seconds = time.time() - start
-    result = json.loads(fs.read_bytes(fs.join(args.output, "_work", "mixture.json")))
-    fs.remove_tree(fs.join(args.output, "_work"))
+    result = json.loads(fs.read_bytes(fs.join(args.output, WORK_DIR, "mixture.json")))
+    fs.remove_tree(fs.join(args.output, WORK_DIR))
     cfg_json = mix.model_dump(mode="json")
     manifest = {
         "corpusflow_version": __version__,
         "kind": "mix",
         "name": name,
         "status": "complete",
-        "from": args.source,
-        "seed": seed,
         "config_hash": hashlib.sha256(json.dumps(cfg_json, sort_keys=True).encode()).hexdigest(),
+        "seed": seed,
         "runner": runner_summary,
         "seconds": round(seconds, 3),
+        "from": args.source,
         "upstream": None if run_manifest is None else {
             "name": run_manifest.get("name"), "config_hash": run_manifest.get("config_hash"),
             "counts": (run_manifest.get("counts") or {}).get("total"),
@@ -337,8 +323,7 @@ def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, na
         "mixture": result,
         "config": {"mixture": cfg_json, "output": output_cfg.model_dump(mode="json")},
     }
-    fs.write_bytes_atomic(fs.join(args.output, "manifest.json"),
-                          (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
+    write_manifest(args.output, manifest)
     _print_summary(result, args.output, seconds)
     return 0
 

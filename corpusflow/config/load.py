@@ -79,9 +79,9 @@ def _list_index(node: list[Any], part: str, where: str) -> int:
     raise ConfigError(f"override key {where!r}: no item named {part!r} (names: {', '.join(names)})")
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[StrictModel] | None:
+def _model_at(loc: tuple[Any, ...], root: type[StrictModel] = PipelineConfig) -> type[StrictModel] | None:
     """Walk the model tree along an error location to find the model that owns the last key."""
-    model: Any = PipelineConfig
+    model: Any = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
@@ -105,15 +105,20 @@ def _unwrap_model(ann: Any) -> Any:
     return None
 
 
-def format_validation_error(err: ValidationError, origin: str = "config") -> str:
-    """One line per problem: dotted key, what is wrong, and the allowed keys or values."""
+def format_validation_error(err: ValidationError, origin: str = "config", *,
+                            root: type[StrictModel] = PipelineConfig, prefix: str = "") -> str:
+    """One line per problem: dotted key, what is wrong, and the allowed keys or values.
+
+    ``root`` is the model that was validated and ``prefix`` the dotted key it sits under in the
+    file (``stages.mixture`` when a mixture section is validated on its own).
+    """
     lines = [f"{origin}: {err.error_count()} problem(s)"]
     for e in err.errors():
         loc = tuple(e.get("loc", ()))
-        key = ".".join(str(p) for p in loc) or "(top level)"
+        key = ".".join([prefix, *(str(p) for p in loc)]).strip(".") or "(top level)"
         etype = e.get("type", "")
         if etype == "extra_forbidden":
-            owner = _model_at(loc)
+            owner = _model_at(loc, root)
             allowed = ", ".join(owner.model_fields) if owner is not None else "?"
             lines.append(f"  {key}: unknown key; allowed keys here: {allowed}")
         elif etype == "missing":

@@ -101,8 +101,11 @@ def prepare_resources(cfg: PipelineConfig) -> dict[str, Any]:
     return out
 
 
-def prepare_output(output: str, *, overwrite: bool) -> None:
-    """Refuse a non-empty output directory unless ``overwrite``; mark the run as in progress."""
+def prepare_output(output: str, *, overwrite: bool, kind: str = "run") -> None:
+    """Refuse a non-empty output directory unless ``overwrite``; mark the run as in progress.
+
+    ``kind`` (``run`` or ``mix``) is recorded in the marker and, later, in the manifest.
+    """
     existing = fs.list_dir(output)
     if existing and not overwrite:
         finished = MANIFEST in existing
@@ -113,7 +116,7 @@ def prepare_output(output: str, *, overwrite: bool) -> None:
         )
     if existing:
         fs.remove_tree(output)
-    fs.write_bytes_atomic(fs.join(output, IN_PROGRESS), json.dumps({"started": time.time()}).encode())
+    fs.write_bytes_atomic(fs.join(output, IN_PROGRESS), json.dumps({"kind": kind, "started": time.time()}).encode())
 
 
 def _stage_table(ledger: dict[tuple[str, str, str, str], int], sources: Iterable[str],
@@ -232,6 +235,7 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
 
     manifest: dict[str, Any] = {
         "corpusflow_version": __version__,
+        "kind": "run",
         "name": cfg.name,
         "status": "complete",
         "config_hash": cfg.config_hash(),
@@ -267,14 +271,30 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
             "(raise the limit with --max-error-rate if this is expected)"
         )
     if problems:
-        manifest["status"] = "failed"
-        manifest["problems"] = problems
-        fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes(manifest))
+        write_failed(out, manifest, problems)
         raise RunFailed("; ".join(problems))
+    write_manifest(out, manifest)
+    return manifest
+
+
+#: Keys every manifest starts with, for ``run`` and ``mix`` alike (``kind`` tells them apart);
+#: a run adds ``inputs``, ``counts``, ``stages``; both add ``outputs``, ``mixture``, ``config``.
+MANIFEST_HEAD = ("corpusflow_version", "kind", "name", "status", "config_hash", "seed", "runner", "seconds")
+
+
+def write_manifest(out: str, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` (last: it marks the run directory as finished) and clean up."""
+    missing = [k for k in MANIFEST_HEAD if k not in manifest]
+    if missing:
+        raise ValueError(f"manifest without {', '.join(missing)}")
     fs.write_bytes_atomic(fs.join(out, MANIFEST), _json_bytes(manifest))
     _remove_spill(out)
     _remove_marker(out)
-    return manifest
+
+
+def write_failed(out: str, manifest: dict[str, Any], problems: list[str]) -> None:
+    """Write ``FAILED.json``: the manifest that would have been written, with why it was not."""
+    fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes({**manifest, "status": "failed", "problems": problems}))
 
 
 def _remove_spill(out: str) -> None:
