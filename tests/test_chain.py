@@ -27,9 +27,7 @@ class _Upper(DocStep):
     stage = "upper"
 
     def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
-        self.inc("docs_in")
         if doc.text.startswith("x"):
-            self.inc("rejected.upper.x")
             return Rejected(doc, self.stage, "upper.x")
         return doc.replace(text=doc.text.upper())
 
@@ -40,9 +38,8 @@ class _FailOnDigit(DocStep):
     stage = "digits"
 
     def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
-        self.inc("docs_in")
         if doc.text[-1].isdigit():
-            self.inc("errors")
+            self.info("digit_seen")
             return error_from_exception(doc, self.stage, ValueError("digit"))
         return doc
 
@@ -80,10 +77,10 @@ def test_steps_run_in_order_and_count_their_outcomes(monkeypatch, batch: int) ->
         q = result.metrics().query(MetricsFilter().with_namespace(ns).with_name(name))["counters"]
         return sum(c.committed or c.attempted or 0 for c in q)
 
-    assert counter("upper", "docs_in") == 7
-    assert counter("upper", "rejected.upper.x") == 2
-    assert counter("digits", "docs_in") == 5
-    assert counter("digits", "errors") == 2
+    # the outcome counters come from the records the steps return (core/outcomes.py vocabulary)
+    assert (counter("upper", "in"), counter("upper", "kept"), counter("upper", "rejected.upper.x")) == (7, 5, 2)
+    assert (counter("digits", "in"), counter("digits", "kept"), counter("digits", "error.ValueError")) == (5, 3, 2)
+    assert counter("digits", "info.digit_seen") == 2
 
 
 def test_counters_are_published_in_batches(monkeypatch) -> None:
@@ -95,7 +92,7 @@ def test_counters_are_published_in_batches(monkeypatch) -> None:
     _ = p | beam.Create(_docs()) | DocumentStages([_Upper()])
     result = p.run()
     result.wait_until_finish()
-    q = result.metrics().query(MetricsFilter().with_namespace("upper").with_name("docs_in"))["counters"]
+    q = result.metrics().query(MetricsFilter().with_namespace("upper").with_name("in"))["counters"]
     assert sum(c.committed or c.attempted or 0 for c in q) == 7
 
 

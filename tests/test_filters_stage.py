@@ -77,14 +77,13 @@ def test_apply_filters_filter_mode():
         q = res.metrics().query(MetricsFilter().with_namespace("filters").with_name(name))["counters"]
         return sum(c.committed or c.attempted for c in q)
 
-    assert counter("docs_in") == 7
+    assert counter("in") == 7
     assert counter("kept") == 3
-    assert counter("rejected") == 3
     assert counter("rejected.ja.hiragana_fraction.too_low") == 1
     assert counter("rejected.ja.promo_vocabulary.too_dense") == 1
     assert counter("rejected.en.word_count.too_few") == 1
-    assert counter("errors") == 1
-    assert counter("unfiltered") == 1
+    assert counter("error.TypeError") == 1
+    assert counter("info.unfiltered") == 1
 
 
 def test_apply_filters_tag_mode_keeps_everything():

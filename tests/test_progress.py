@@ -26,35 +26,35 @@ ORDER = ["read", "normalize", "langid", "filters", "dedup"]
     [
         # finished run: read counted its records; normalize only its rejections; langid counts kept
         (
-            {"read": {"records": 473, "files": 7}, "normalize": {"rejected.normalize.empty": 3},
+            {"read": {"in": 473, "info.files": 7}, "normalize": {"rejected.normalize.empty": 3},
              "langid": {"rejected.langid.other_language": 31, "rejected.langid.low_score": 9,
-                        "lang.ja": 300, "lang.en": 130}},
+                        "kept": 430, "info.lang.ja": 300, "info.lang.en": 130}},
             {"read": (473, 473), "normalize": (473, 470), "langid": (470, 430)},
         ),
-        # mid-run: read's "records" comes at the end of a file, so it is still 0; documents
+        # mid-run: read's "in" comes at the end of a file, so it is still 0; documents
         # already seen downstream prove that at least 120 + 2 + 5 were read
         (
-            {"read": {"errors.json_decode": 2}, "normalize": {"rejected.normalize.empty": 5},
-             "langid": {"lang.ja": 100, "rejected.langid.low_score": 20}},
+            {"read": {"error.json_decode": 2}, "normalize": {"rejected.normalize.empty": 5},
+             "langid": {"kept": 100, "info.lang.ja": 100, "rejected.langid.low_score": 20}},
             {"read": (127, 125), "normalize": (125, 120), "langid": (120, 100)},
         ),
         # a chain stage that counts nothing gets its numbers from its neighbours
         (
-            {"read": {"records": 50}, "langid": {"lang.en": 40}},
+            {"read": {"in": 50}, "langid": {"kept": 40}},
             {"read": (50, 50), "normalize": (50, 50), "langid": (50, 40), "dedup": (40, 40)},
         ),
         # duplicates and an explicit kept count
         (
-            {"read": {"records": 10}, "dedup": {"duplicates.exact": 3, "kept": 7}},
+            {"read": {"in": 10}, "dedup": {"duplicate.exact": 3, "kept": 7}},
             {"read": (10, 10), "normalize": (10, 10), "langid": (10, 10), "dedup": (10, 7)},
         ),
-        # the vocabularies of the real filter and dedup stages: a bare "rejected" total is not
-        # counted twice, "<kind>_duplicates" are duplicates, "documents" entered dedup
+        # the outcome vocabulary of the real stages; info.* counters are not outcomes
         (
-            {"read": {"records": 100}, "langid": {"lang.ja": 90, "rejected.langid.low_score": 10},
-             "filters": {"docs_in": 90, "rejected": 30, "rejected.ja.hiragana_fraction.too_low": 30, "kept": 60,
-                         "transformed": 12},
-             "dedup": {"documents": 60, "exact_duplicates": 5, "minhash_duplicates": 4, "kept": 51}},
+            {"read": {"in": 100}, "langid": {"in": 100, "kept": 90, "info.lang.ja": 90,
+                                             "rejected.langid.low_score": 10},
+             "filters": {"in": 90, "rejected.ja.hiragana_fraction.too_low": 30, "kept": 60,
+                         "info.transformed": 12},
+             "dedup": {"in": 60, "duplicate.exact": 5, "duplicate.minhash": 4, "kept": 51}},
             {"langid": (100, 90), "filters": (90, 60), "dedup": (60, 51)},
         ),
         # nothing counted yet: unknown, not zero
@@ -68,8 +68,8 @@ def test_stage_rows_derive_in_and_kept(counts, expected) -> None:
 
 
 def test_stage_rows_reasons_errors_and_other_namespaces() -> None:
-    rows = stage_rows({"read": {"records": 9, "errors.json_decode": 2, "rejected.input.too_long": 1},
-                       "mixture": {"docs_tokenized": 6, "tokens_counted": 1234}}, ["read"])
+    rows = stage_rows({"read": {"in": 9, "error.json_decode": 2, "rejected.input.too_long": 1},
+                       "mixture": {"info.docs_tokenized": 6, "info.tokens_counted": 1234}}, ["read"])
     read, mix = rows
     assert (read.rejected, read.errors, read.kept) == (1, 2, 6)
     assert read.top_reason() == ("error:json_decode", 2)
@@ -132,17 +132,17 @@ def test_bar_mode_redraws_in_place_and_keeps_log_lines_above(monkeypatch) -> Non
         with ProgressReporter(["read", "langid"], stream=tty, interval=3600, title="t") as rep:
             assert rep.mode == "bar"
             slot = progress.acquire("langid")
-            slot["lang.ja"] = 41
+            slot["kept"] = 41
             rep.tick()
             first = tty.getvalue()
             assert "corpusflow · t" in first and "langid" in first and "41" in first
             logging.getLogger("corpusflow.test").warning("a log line")
-            slot["lang.ja"] = 42
+            slot["kept"] = 42
             rep.tick()
         out = tty.getvalue()
     finally:
         root.removeHandler(handler)
-    n = len(render_block(stage_rows({"langid": {"lang.ja": 41}}, ["read", "langid"]), 0))
+    n = len(render_block(stage_rows({"langid": {"kept": 41}}, ["read", "langid"]), 0))
     erase = f"\x1b[{n}F\x1b[J"
     # the block was erased before the log line was written, then drawn again below it
     assert out.index(erase) < out.index("a log line") < out.rindex("42")

@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from corpusflow.core import outcomes
 from corpusflow.core.paths import is_remote
 
 log = logging.getLogger(__name__)
@@ -212,29 +213,17 @@ class StageProgress:
         return max(self.reasons.items(), key=lambda kv: (kv[1], kv[0]))
 
 
-IN_NAMES = frozenset({"records", "docs_in", "documents"})
-KEPT_NAMES = frozenset({"kept", "docs_out"})
-
-
 def _classify(name: str) -> tuple[str, str]:
-    """(kind, key) of a counter name; kind is rejected, errors, duplicates, kept, in or other.
-
-    A bare ``rejected`` (a total next to ``rejected.<reason>``) is *other*, so it is not
-    counted twice; a bare ``errors`` is an error without a class.
-    """
-    if name.startswith("rejected."):
-        return "rejected", name[len("rejected."):]
-    if name.startswith("errors."):
-        return "errors", name[len("errors."):]
-    if name == "errors":
-        return "errors", "error"
-    if name == "duplicates" or name.startswith("duplicates.") or name.endswith("_duplicates"):
-        return "duplicates", name
-    if name in KEPT_NAMES or name.startswith("lang."):
-        return "kept", name
-    if name in IN_NAMES:
-        return "in", name
-    return "other", name
+    """(kind, key) of a counter name in the outcome vocabulary (:mod:`corpusflow.core.outcomes`):
+    kind is rejected, errors, duplicates, kept, in or other (``info.*``)."""
+    kind, detail = outcomes.parse(name)
+    return {
+        outcomes.REJECTED: ("rejected", detail),
+        outcomes.ERROR: ("errors", detail),
+        outcomes.DUPLICATE: ("duplicates", detail),
+        outcomes.KEPT: ("kept", name),
+        outcomes.IN: ("in", name),
+    }.get(kind, ("other", detail))
 
 
 def stage_rows(counts: Mapping[str, Mapping[str, int]], order: Iterable[str]) -> list[StageProgress]:

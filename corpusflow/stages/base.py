@@ -18,6 +18,7 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from corpusflow.core import outcomes
 from corpusflow.run import progress
 
 # Tagged-output names used by multi-output DoFns.
@@ -41,10 +42,10 @@ class StageOutputs(NamedTuple):
 
 
 class StageCounters:
-    """Caches Beam counters of one stage; names are a closed vocabulary plus reason codes.
-
-    The live progress of a run (:mod:`corpusflow.run.progress`) reads the same increments; the
-    names it understands (``rejected.<reason>``, ``kept``, ``docs_in``, ...) are listed there.
+    """Caches Beam counters of one stage (namespace = stage), named in the outcome vocabulary of
+    :mod:`corpusflow.core.outcomes`: use :meth:`received`, :meth:`kept`, :meth:`rejected`,
+    :meth:`duplicate`, :meth:`error` and :meth:`info`. The live progress of a run
+    (:mod:`corpusflow.run.progress`) reads the same increments.
     """
 
     def __init__(self, namespace: str) -> None:
@@ -64,7 +65,25 @@ class StageCounters:
         if p is not None:
             p[name] = p.get(name, 0) + n
 
-    # --- progress (issue #9): a slot belongs to one process; re-acquire it after unpickling.
+    def received(self, n: int = 1) -> None:
+        self.inc(outcomes.IN, n)
+
+    def kept(self, n: int = 1) -> None:
+        self.inc(outcomes.KEPT, n)
+
+    def rejected(self, reason: str, n: int = 1) -> None:
+        self.inc(outcomes.counter(outcomes.REJECTED, reason), n)
+
+    def duplicate(self, kind: str, n: int = 1) -> None:
+        self.inc(outcomes.counter(outcomes.DUPLICATE, kind), n)
+
+    def error(self, error_class: str, n: int = 1) -> None:
+        self.inc(outcomes.counter(outcomes.ERROR, error_class), n)
+
+    def info(self, name: str, n: int = 1) -> None:
+        self.inc(outcomes.info(name), n)
+
+    # A progress slot belongs to one process: re-acquire it after unpickling.
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["_progress"] = None

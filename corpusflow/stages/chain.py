@@ -36,7 +36,9 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from corpusflow.core import outcomes
 from corpusflow.core.document import Document, Rejected
+from corpusflow.core.outcomes import LedgerKey
 from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, StageCounters, StageOutputs
 from corpusflow.steps.base import DocStep
 
@@ -47,7 +49,6 @@ FLUSH_EVERY = 2000
 #: through all steps at a time, measured in-process on 4,000 make_corpus documents).
 BATCH = 256
 
-LedgerKey = tuple[str, str, str, str]
 
 
 class _StepsFn(beam.DoFn):
@@ -86,23 +87,28 @@ class _StepsFn(beam.DoFn):
         ledger = self._ledger
         for step in self._steps:
             survivors: list[Document] = []
+            counts = step.counts
+            counts[outcomes.IN] = counts.get(outcomes.IN, 0) + len(docs)
             for doc in docs:
                 out = step.apply(doc)
                 if out.__class__ is Document:
                     survivors.append(out)  # type: ignore[arg-type]
                     continue
                 if out.__class__ is Rejected:
-                    key: LedgerKey = ("rejected", out.doc.source, out.stage, out.reason)  # type: ignore[union-attr]
+                    key: LedgerKey = (outcomes.REJECTED, out.doc.source, out.stage, out.reason)  # type: ignore[union-attr]
                     tag = TAG_REJECTED
                 else:
-                    key = ("error", out.source, out.stage, out.error_class)  # type: ignore[union-attr]
+                    key = (outcomes.ERROR, out.source, out.stage, out.error_class)  # type: ignore[union-attr]
                     tag = TAG_ERRORS
                 ledger[key] = ledger.get(key, 0) + 1
+                name = outcomes.counter(key[0], key[3])
+                counts[name] = counts.get(name, 0) + 1
                 yield pvalue.TaggedOutput(tag, out)
+            counts[outcomes.KEPT] = counts.get(outcomes.KEPT, 0) + len(survivors)
             docs = survivors
         if self._count_kept:
             for doc in docs:
-                key = ("kept", doc.source, "", doc.lang or "")
+                key = (outcomes.KEPT, doc.source, "", doc.lang or "")
                 ledger[key] = ledger.get(key, 0) + 1
         yield from docs
         if self._pending >= FLUSH_EVERY:

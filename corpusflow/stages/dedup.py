@@ -80,11 +80,11 @@ class _SignatureFn(beam.DoFn):
 
     def process(self, batch: list[Document]) -> Iterable[Any]:
         rows = self.comp.compute(batch)
-        self.counters.inc("documents", len(rows))
+        self.counters.received(len(rows))
         for name, now in (("no_shingles", self.comp.no_shingles), ("minhash_fixups", self.comp.fixups),
                           ("signature_cache_hits", self.comp.cache_hits)):
             if now != self._seen[name]:
-                self.counters.inc(name, now - self._seen[name])
+                self.counters.info(name, now - self._seen[name])
                 self._seen[name] = now
         yield from rows.split(self.cfg.shards, by="dlo")
 
@@ -98,8 +98,8 @@ class _ExactFn(beam.DoFn):
     def process(self, kv: tuple[int, Iterable[NodeBatch]]) -> Iterable[Any]:
         rows = NodeBatch.concat(list(kv[1]))
         reps, groups = resolve_exact(rows, self.cfg.exact, self.cfg.keep.order)
-        Metrics.counter(NS, "exact_groups").inc(len(groups))
-        Metrics.counter(NS, "exact_copies").inc(len(rows) - len(reps))
+        Metrics.counter(NS, "info.exact_groups").inc(len(groups))
+        Metrics.counter(NS, "info.exact_copies").inc(len(rows) - len(reps))
         for g in groups:
             yield pvalue.TaggedOutput(TAG_EXACT, g)
         if not self.cfg.minhash:
@@ -118,12 +118,12 @@ class _BucketEdgesFn(beam.DoFn):
         keys = np.concatenate([p[0] for p in parts])
         uids = np.concatenate([p[1] for p in parts])
         child, parent, sizes = bucket_edges(keys, uids)
-        Metrics.counter(NS, "band_pairs").inc(int(keys.size))
-        Metrics.counter(NS, "candidate_buckets").inc(int(sizes.size))
+        Metrics.counter(NS, "info.band_pairs").inc(int(keys.size))
+        Metrics.counter(NS, "info.candidate_buckets").inc(int(sizes.size))
         if sizes.size:
             Metrics.distribution(NS, "max_bucket_size").update(int(sizes.max()))
         if child.size:
-            Metrics.counter(NS, "candidate_edges").inc(int(child.size))
+            Metrics.counter(NS, "info.candidate_edges").inc(int(child.size))
             yield child, parent
 
 
@@ -187,8 +187,8 @@ class _VerifyFn(beam.DoFn):
         width = max(csig.shape[1], psig.shape[1])
         sim = signature_similarity(_pad_to(csig, width), _pad_to(psig, width), nperm)
         ok = sim >= self.threshold
-        Metrics.counter(NS, "verified_edges").inc(int(ok.sum()))
-        Metrics.counter(NS, "rejected_edges").inc(int((~ok).sum()))
+        Metrics.counter(NS, "info.verified_edges").inc(int(ok.sum()))
+        Metrics.counter(NS, "info.rejected_edges").inc(int((~ok).sum()))
         if ok.any():
             yield child[ok], parent[ok]
 
@@ -258,8 +258,8 @@ class UnionFindCombine(beam.CombineFn):
 
 def _split_labels(labels: tuple[np.ndarray, np.ndarray], shards: int) -> Iterable[Any]:
     nodes, roots = labels
-    Metrics.counter(NS, "cluster_nodes").inc(int(nodes.size))
-    Metrics.counter(NS, "clusters").inc(int((nodes == roots).sum()))
+    Metrics.counter(NS, "info.cluster_nodes").inc(int(nodes.size))
+    Metrics.counter(NS, "info.clusters").inc(int((nodes == roots).sum()))
     yield from split_pairs(nodes, roots, nodes, shards)
 
 
@@ -360,8 +360,8 @@ class _Components(beam.PTransform):
 
         def count(kv: Any) -> Any:
             nodes, roots = kv[1]
-            Metrics.counter(NS, "cluster_nodes").inc(int(nodes.size))
-            Metrics.counter(NS, "clusters").inc(int((nodes == roots).sum()))
+            Metrics.counter(NS, "info.cluster_nodes").inc(int(nodes.size))
+            Metrics.counter(NS, "info.clusters").inc(int((nodes == roots).sum()))
             return kv
 
         return labels | "CountLabels" >> beam.Map(count)
@@ -414,7 +414,7 @@ def _decide(kv: tuple[int, Iterable[Any]], order: list[str]) -> Iterable[tuple[i
     rows = NodeBatch.concat([p[0] for p in parts])
     roots = np.concatenate([p[1] for p in parts])
     verdicts = decide_clusters(rows, roots, order)
-    Metrics.counter(NS, "near_dropped").inc(sum(1 for _, v in verdicts if not v.keeper))
+    Metrics.counter(NS, "info.near_dropped").inc(sum(1 for _, v in verdicts if not v.keeper))
     yield from verdicts
 
 
@@ -442,10 +442,10 @@ class _RouteFn(beam.DoFn):
 
 def _emit(out: Document | Duplicate, counters: StageCounters) -> Iterable[Any]:
     if isinstance(out, Duplicate):
-        counters.inc(out.stage.replace("dedup.", "") + "_duplicates")
+        counters.duplicate(out.stage.replace("dedup.", ""))
         yield pvalue.TaggedOutput(TAG_DUPLICATES, out)
     else:
-        counters.inc("kept")
+        counters.kept()
         yield out
 
 

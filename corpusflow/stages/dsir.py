@@ -74,27 +74,26 @@ class _WeighFn(beam.DoFn):
 
     def process(self, doc: Document) -> Iterator[Any]:
         c = self._counters
-        c.inc("docs_in")
+        c.received()
         if (self._langs is not None and doc.lang not in self._langs) or (
             self._sources is not None and doc.source not in self._sources
         ):
-            c.inc("passed")
-            c.inc("kept")
+            c.info("passed")
+            c.kept()
             yield pvalue.TaggedOutput(TAG_PASS, doc)
             return
         try:
             lw, n_units = self._model.log_weight(doc.text, self._cfg.min_units)
         except Exception as exc:  # a document the featurizer cannot handle: report, go on
-            c.inc("errors")
+            c.error(type(exc).__name__)
             yield pvalue.TaggedOutput(TAG_ERRORS, error_from_exception(doc, STAGE, exc))
             return
         if lw is None:
-            c.inc("rejected")
-            c.inc(f"rejected.{REASON_TOO_SHORT}")
+            c.rejected(REASON_TOO_SHORT)
             detail = json.dumps({"units": n_units, "min_units": self._cfg.min_units}, separators=(",", ":"))
             yield pvalue.TaggedOutput(TAG_REJECTED, Rejected(doc, STAGE, REASON_TOO_SHORT, detail))
             return
-        c.inc("candidates")
+        c.info("candidates")
         key = selection_key(lw, doc.source, doc.id, self._seed, self._cfg.noise)
         yield (key, doc.replace(signals={**doc.signals, SIGNAL: _round(lw)}))
 
@@ -110,11 +109,10 @@ class _SelectFn(beam.DoFn):
         key, doc = item
         thr = (float(threshold[0]), str(threshold[1])) if threshold else None
         if self._k > 0 and is_selected(key, doc.id, thr):
-            self._counters.inc("kept")
+            self._counters.kept()
             yield doc
             return
-        self._counters.inc("rejected")
-        self._counters.inc(f"rejected.{REASON_NOT_SELECTED}")
+        self._counters.rejected(REASON_NOT_SELECTED)
         d = {"log_weight": doc.signals.get(SIGNAL), "key": _round(key), "k": self._k}
         if thr is not None:
             d["kth_key"] = _round(thr[0])

@@ -19,7 +19,9 @@ from typing import Any
 import apache_beam as beam
 
 from corpusflow.config.pipeline import PipelineConfig
+from corpusflow.core import outcomes
 from corpusflow.core.document import Document, Duplicate, ErrorRecord, Rejected
+from corpusflow.core.outcomes import LedgerKey
 from corpusflow.core.schemas import (
     DOC_SCHEMA,
     DUPLICATE_SCHEMA,
@@ -81,20 +83,20 @@ def _stage_groups(cfg: PipelineConfig, plan: RunPlan, fuse: bool) -> list[tuple[
     return groups
 
 
-def _ledger_key_kept(doc: Document) -> tuple[tuple[str, str, str, str], int]:
-    return ("kept", doc.source, "", doc.lang or ""), 1
+def _ledger_key_kept(doc: Document) -> tuple[LedgerKey, int]:
+    return (outcomes.KEPT, doc.source, "", doc.lang or ""), 1
 
 
-def _ledger_key_rejected(rec: Rejected) -> tuple[tuple[str, str, str, str], int]:
-    return ("rejected", rec.doc.source, rec.stage, rec.reason), 1
+def _ledger_key_rejected(rec: Rejected) -> tuple[LedgerKey, int]:
+    return (outcomes.REJECTED, rec.doc.source, rec.stage, rec.reason), 1
 
 
-def _ledger_key_dup(rec: Duplicate) -> tuple[tuple[str, str, str, str], int]:
-    return ("duplicate", rec.doc.source, rec.stage, ""), 1
+def _ledger_key_dup(rec: Duplicate) -> tuple[LedgerKey, int]:
+    return (outcomes.DUPLICATE, rec.doc.source, rec.stage, ""), 1
 
 
-def _ledger_key_error(rec: ErrorRecord) -> tuple[tuple[str, str, str, str], int]:
-    return ("error", rec.source, rec.stage, rec.error_class), 1
+def _ledger_key_error(rec: ErrorRecord) -> tuple[LedgerKey, int]:
+    return (outcomes.ERROR, rec.source, rec.stage, rec.error_class), 1
 
 
 def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None = None) -> None:
@@ -188,7 +190,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     ledger = (
         (
             *ledger_parts,
-            read.input_counts | "LedgerInput" >> beam.MapTuple(lambda s, n: (("input", s, "", ""), n)),
+            read.input_counts | "LedgerInput" >> beam.MapTuple(lambda s, n: ((outcomes.INPUT, s, "", ""), n)),
         )
         | "FlattenLedger" >> beam.Flatten()
         | "CountLedger" >> beam.CombinePerKey(sum)

@@ -47,7 +47,7 @@ class _RenameFn(beam.DoFn):
         if new is None:
             yield doc
             return
-        self._counters.inc("renamed")
+        self._counters.info("renamed")
         yield doc.replace(id=new, meta={**doc.meta, "original_id": doc.id})
 
 

@@ -150,7 +150,7 @@ class _BatchedCountFn(beam.DoFn):
             if not self._sampled(row, thresholds):
                 cal = calibrations.get(_row_cell(row))
                 n = cal.estimate(row[P_N_CHARS]) if cal is not None else 0
-                self._counters.inc("tokens_estimated", n)
+                self._counters.info("tokens_estimated", n)
                 yield _with_tokens(row, n)
         elif self._mode == "exact" or self._sampled(row, thresholds or {}):
             self._buf.append(row)
@@ -162,8 +162,8 @@ class _BatchedCountFn(beam.DoFn):
             return
         rows, self._buf = self._buf, []
         counts = self._tok.count([r[P_TEXT] for r in rows])
-        self._counters.inc("tokens_counted", int(counts.sum()))
-        self._counters.inc("docs_tokenized", len(rows))
+        self._counters.info("tokens_counted", int(counts.sum()))
+        self._counters.info("docs_tokenized", len(rows))
         for r, n in zip(rows, counts.tolist(), strict=True):
             if self._mode == "sample":
                 self._calib.setdefault(_row_cell(r), Calibration()).add(r[P_N_CHARS], n)
@@ -311,8 +311,8 @@ class _RouteFn(beam.DoFn):
             if b < b_p:
                 copies = k + (1 if b < b_e else 0)
         if copies:
-            self._counters.inc("docs_selected")
-            self._counters.inc("copies", copies)
+            self._counters.info("docs_selected")
+            self._counters.info("copies", copies)
         for j in range(copies):
             key = order_key(seed, source, doc_id, j)
             yield shard_of(key, n), (key, j, self._write_pool and j == 0, row)

@@ -45,7 +45,7 @@ class _ReadFileFn(beam.DoFn):
                 n_docs += 1
                 yield out
             elif isinstance(out, Rejected):
-                self._counters.inc(f"rejected.{out.reason}")
+                self._counters.rejected(out.reason)
                 yield pvalue.TaggedOutput(TAG_REJECTED, out)
             elif isinstance(out, ErrorRecord):
                 if self._strict:
@@ -53,13 +53,14 @@ class _ReadFileFn(beam.DoFn):
                         f"--strict: malformed record in {out.file} at {out.offset_kind} {out.offset}: "
                         f"{out.error_class}: {out.message}"
                     )
-                self._counters.inc(f"errors.{out.error_class}")
+                self._counters.error(out.error_class)
                 yield pvalue.TaggedOutput(TAG_ERRORS, out)
             else:  # pragma: no cover - programming error in a reader
                 raise TypeError(f"reader yielded {type(out).__name__}")
         if lo == 0:
-            self._counters.inc("files")
-        self._counters.inc("records", n)
+            self._counters.info("files")
+        self._counters.received(n)
+        self._counters.kept(n_docs)
         yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, n))
         yield pvalue.TaggedOutput(TAG_DOC_COUNTS, (spec.source, n_docs))
 

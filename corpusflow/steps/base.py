@@ -17,10 +17,12 @@ class DocStep:
 
     :meth:`apply` returns the (possibly changed) :class:`~corpusflow.core.document.Document` to pass
     on, or a :class:`~corpusflow.core.document.Rejected` / :class:`~corpusflow.core.document.ErrorRecord`
-    naming this stage. Counter increments go to :attr:`counts` (name -> n, Beam namespace
-    :attr:`stage`) and are published by the DoFn that runs the step, a batch at a time
-    (:class:`corpusflow.stages.chain.DocumentStages`), so a document costs a dict addition per
-    counter instead of a Beam metric update. Subclasses load their models in :meth:`setup` and
+    naming this stage. The runner of the steps counts the outcomes (``in``, ``kept``,
+    ``rejected.<reason>``, ``error.<class>``: :mod:`corpusflow.core.outcomes`) from what
+    :meth:`apply` returns; a step counts only extra facts with :meth:`info` (``info.<name>``).
+    Counts go to :attr:`counts` (name -> n, Beam namespace :attr:`stage`) and are published by
+    the DoFn that runs the step, a batch at a time (:class:`corpusflow.stages.chain.DocumentStages`),
+    so a document costs a dict addition per counter instead of a Beam metric update. Subclasses load their models in :meth:`setup` and
     keep their constructors cheap to pickle.
     """
 
@@ -38,6 +40,8 @@ class DocStep:
     def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
         raise NotImplementedError
 
-    def inc(self, name: str, n: int = 1) -> None:
+    def info(self, name: str, n: int = 1) -> None:
+        """Count ``info.<name>`` (a fact that is not an outcome: a language seen, a page parsed)."""
+        key = "info." + name
         counts = self.counts
-        counts[name] = counts.get(name, 0) + n
+        counts[key] = counts.get(key, 0) + n

@@ -143,8 +143,8 @@ def release_pool(cfg: ExtractConfig) -> None:
 class ExtractStep(DocStep):
     """HTML -> main text on one document, borrowing an extraction worker from the process's pool.
 
-    Counters: ``passthrough`` (not HTML), ``html``, ``kept``, ``rejected.<reason>``,
-    ``errors.<class>``, ``page_ms`` (total extraction milliseconds).
+    Extra counters: ``info.passthrough`` (not HTML), ``info.html``, ``info.page_ms`` (total
+    extraction milliseconds).
     """
 
     stage = STAGE
@@ -176,15 +176,14 @@ class ExtractStep(DocStep):
             self._pool.release(ex)
 
     def _reject(self, doc: Document, reason: str, detail: str, meta: dict[str, Any]) -> Rejected:
-        self.inc(f"rejected.{reason}")
         return Rejected(doc.replace(text="", meta=meta), STAGE, reason, detail)
 
     def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
         if doc.meta.get("content_kind") != "html":
-            self.inc("passthrough")
+            self.info("passthrough")
             return doc
         cfg = self._cfg
-        self.inc("html")
+        self.info("html")
         meta = dict(doc.meta)
         page = doc.text
         size = html_size(doc)
@@ -203,11 +202,10 @@ class ExtractStep(DocStep):
                                     f"html lang {lang!r}, title {(title or '')[:80]!r}", meta)
             meta["ja_prefilter"] = why
         res = self._extract(page, doc.url)
-        self.inc("page_ms", int(res.seconds * 1000))
+        self.info("page_ms", int(res.seconds * 1000))
         if res.status == "timeout":
             return self._reject(doc, REASON_TIMEOUT, f"over {cfg.timeout_s:g} s ({size} bytes)", meta)
         if res.status in ("error", "crash"):
-            self.inc(f"errors.{res.error_class or res.status}")
             return ErrorRecord(
                 source=doc.source, file=doc.file, offset=doc.line, offset_kind=_offset_kind(doc),
                 stage=STAGE, error_class=res.error_class or res.status, message=res.message[:2000],
@@ -218,7 +216,6 @@ class ExtractStep(DocStep):
             return self._reject(doc, REASON_EMPTY, f"no main text in {size} bytes of HTML", meta)
         meta["content_kind"] = "text"
         meta["extractor"] = "trafilatura"
-        self.inc("kept")
         return doc.replace(text=text, meta=meta)
 
 

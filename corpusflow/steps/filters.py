@@ -13,9 +13,9 @@ language's profile runs (documents of languages without a profile pass through u
 * ``errors``: a rule that raises on a document does not crash the job: the document becomes an
   :class:`~corpusflow.core.document.ErrorRecord` (``stage="filters"``).
 
-Counters (namespace ``filters``): ``docs_in``, ``kept``, ``rejected``, ``rejected.<reason>``,
-``tagged.<reason>`` (tag mode), ``unfiltered`` (no profile for the language), ``errors``,
-``transformed``.
+Counters (namespace ``filters``): the outcomes (``in``, ``kept``, ``rejected.<reason>``,
+``error.<class>``), plus ``info.tagged.<reason>`` (tag mode), ``info.unfiltered`` (no profile for
+the language) and ``info.transformed`` (text changed by a profile's transform).
 """
 
 from __future__ import annotations
@@ -59,18 +59,15 @@ class FilterStep(DocStep):
         self._chains = build_chains(self._resolved, self._mode)
 
     def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
-        inc = self.inc
-        inc("docs_in")
+        info = self.info
         chain = self._chains.get(doc.lang or "") or self._chains.get(FALLBACK)
         if chain is None:
-            inc("unfiltered")
-            inc("kept")
+            info("unfiltered")
             return doc
         try:
             res = chain.apply(doc)
             signals = res.signals if self._keep_signals else None
         except Exception as exc:  # a rule failed on this document: report it, keep the job going
-            inc("errors")
             return ErrorRecord(
                 source=doc.source, file=doc.file, offset=doc.line, offset_kind="line", stage=STAGE,
                 error_class=type(exc).__name__, message=str(exc)[:500], head=_head(doc.text), doc_id=doc.id,
@@ -78,18 +75,15 @@ class FilterStep(DocStep):
         changes: dict[str, Any] = {}
         if res.changed:
             changes["text"] = res.text
-            inc("transformed")
+            info("transformed")
         if signals:
             changes["signals"] = {**doc.signals, **signals}
         if res.failures and self._mode == "filter":
             v = res.failures[0]
-            inc("rejected")
-            inc(f"rejected.{v.reason}")
             out = doc.replace(**changes) if changes else doc
             return Rejected(out, STAGE, v.reason, v.detail())
         if res.failures:
             for v in res.failures:
-                inc(f"tagged.{v.reason}")
+                info(f"tagged.{v.reason}")
             changes["meta"] = {**doc.meta, "filter_reasons": [v.reason for v in res.failures]}
-        inc("kept")
         return doc.replace(**changes) if changes else doc

@@ -48,8 +48,7 @@ def _localize(path: str) -> str:
 
 
 class LangIdStep(DocStep):
-    """Language ID on one document (counters: ``lang.<code>`` / ``lang.other``, ``rejected.<reason>``,
-    ``errors``)."""
+    """Language ID on one document (extra counters: ``info.lang.<code>`` / ``info.lang.other``)."""
 
     stage = STAGE
 
@@ -71,11 +70,9 @@ class LangIdStep(DocStep):
         try:
             res = identify(self._model, doc.text, **self._kw)
         except Exception as exc:  # one bad record must not fail the job
-            self.inc("errors")
             return error_from_exception(doc, STAGE, exc)
         out = doc.replace(lang=res.lang, lang_score=round(res.score, 6))
         if res.reason is not None and self._filter:
-            self.inc(f"rejected.{res.reason}")
             return Rejected(out, STAGE, res.reason)
-        self.inc(f"lang.{res.lang}" if res.lang in self._languages else "lang.other")
+        self.info(f"lang.{res.lang}" if res.lang in self._languages else "lang.other")
         return out

@@ -15,7 +15,7 @@ STAGE = "normalize"
 
 
 class NormalizeStep(DocStep):
-    """The normalise stage on one document (counters: ``rejected.normalize.empty``, ``errors``)."""
+    """The normalise stage on one document (rejects ``normalize.empty``)."""
 
     stage = STAGE
 
@@ -32,9 +32,7 @@ class NormalizeStep(DocStep):
         try:
             text = normalize_text(doc.text, **self._kw)
         except Exception as exc:  # one bad record must not fail the job
-            self.inc("errors")
             return error_from_exception(doc, STAGE, exc)
         if not text.strip():
-            self.inc(f"rejected.{REASON_EMPTY}")
             return Rejected(doc, STAGE, REASON_EMPTY)
         return doc if text == doc.text else doc.replace(text=text)

@@ -17,7 +17,7 @@ STAGE = "urls"
 
 
 class UrlStep(DocStep):
-    """The URL rules on one document (counters: ``kept``, ``rejected.<reason>``)."""
+    """The URL rules on one document (rejects ``url.*``)."""
 
     stage = STAGE
 
@@ -31,9 +31,7 @@ class UrlStep(DocStep):
     def apply(self, doc: Document) -> Document | Rejected:
         verdict = self._rules.check(doc.url)
         if verdict.reason is None:
-            self.inc("kept")
             return doc
-        self.inc(f"rejected.{verdict.reason}")
         if doc.meta.get("content_kind") == "html":
             doc = doc.replace(text="")  # do not copy raw HTML into the rejected output
         return Rejected(doc, STAGE, verdict.reason, verdict.detail)
