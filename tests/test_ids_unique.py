@@ -25,7 +25,7 @@ def _run(specs: list[FileSpec], sources: list[SourceConfig], from_read: bool, ou
     with beam.Pipeline(runner=FnApiRunner()) as p:
         read = ReadDocuments(specs, sources, max_doc_chars=2000, id_places=from_read)
         res = p | "Read" >> read
-        docs = res.kept | "Unique" >> MakeIdsUnique(read.id_places if from_read else None)
+        docs = res.kept | "Unique" >> MakeIdsUnique(res.id_places if from_read else None)
         _ = (docs | beam.Map(lambda d: json.dumps([d.id, d.source, d.file, d.line, d.meta.get("original_id")]))
              | beam.io.WriteToText(str(out)))
     rows = [json.loads(line) for f in sorted(out.parent.glob(out.name + "*")) for line in f.read_text().splitlines()]

@@ -45,7 +45,7 @@ def mix(docs: list[Document], out: Path, *, seed: int = SEED, mode: str = "in_me
     if mode != "in_memory":
         argv += [f"--direct_running_mode={mode}", "--direct_num_workers=2"]
     with beam.Pipeline(options=PipelineOptions(argv)) as p:
-        report = p | beam.Create(docs) | MixDocuments(mcfg, seed, str(out))
+        report, _shards = p | beam.Create(docs) | MixDocuments(mcfg, seed, str(out))
         report | beam.Map(_stash, path=str(out / "report.json"))
     return json.loads((out / "report.json").read_text())
 

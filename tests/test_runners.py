@@ -47,34 +47,54 @@ RUN_KEYS = ("runner", "seconds")
 
 
 @pytest.mark.parametrize("runner,flags,argv,summary", [
-    ("DirectRunner", [], ["--runner=FnApiRunner"],
+    ("DirectRunner", [], ["--runner=FnApiRunner", "--shared_filesystem=true"],
      {"runner": "DirectRunner", "engine": "FnApiRunner", "mode": "in_memory", "workers": 1}),
     ("direct", ["--direct_running_mode", "multi_processing"],
-     ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+     ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2",
+      "--shared_filesystem=true"],
      {"mode": "multi_processing", "workers": 2}),
     ("FnApiRunner", ["--direct_running_mode=multi_threading", "--direct_num_workers=0"],
-     ["--runner=FnApiRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=0"],
+     ["--runner=FnApiRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=0",
+      "--shared_filesystem=true"],
      {"mode": "multi_threading", "workers": 0}),
-    ("PortableRunner", [], ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
+    ("PortableRunner", [], ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK",
+      "--shared_filesystem=false"],
      {"runner": "PortableRunner", "job_endpoint": "embed", "environment_type": "LOOPBACK"}),
     ("portable", ["--environment_type=EXTERNAL", "--environment_config=localhost:50000",
                   "--job_endpoint=localhost:8099"],
      ["--runner=PortableRunner", "--environment_type=EXTERNAL", "--environment_config=localhost:50000",
-      "--job_endpoint=localhost:8099"],
+      "--job_endpoint=localhost:8099", "--shared_filesystem=false"],
      {"environment_type": "EXTERNAL", "environment_config": "localhost:50000", "job_endpoint": "localhost:8099"}),
     ("SparkRunner", ["--spark_master_url=spark://host:7077"],
-     ["--runner=SparkRunner", "--spark_master_url=spark://host:7077"],
+     ["--runner=SparkRunner", "--spark_master_url=spark://host:7077", "--shared_filesystem=false"],
      {"runner": "SparkRunner", "spark_master_url": "spark://host:7077"}),
     ("flink", ["--flink_master=host:8081", "--parallelism=8"],
-     ["--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=8"], {"runner": "FlinkRunner"}),
+     ["--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=8", "--shared_filesystem=false"], {"runner": "FlinkRunner"}),
     ("SparkRunner", ["--output_executable_path=job.jar", "--spark_version=3"],
-     ["--runner=SparkRunner", "--output_executable_path=job.jar", "--spark_version=3"],
+     ["--runner=SparkRunner", "--output_executable_path=job.jar", "--spark_version=3",
+      "--shared_filesystem=false"],
      {"runner": "SparkRunner", "dry_run": True, "output_executable_path": "job.jar"}),
 ])
 def test_runner_names_map_to_explicit_beam_options(runner, flags, argv, summary) -> None:
     got_argv, got_summary = beam_options(runner, flags)
     assert got_argv == argv
     assert summary.items() <= got_summary.items()
+
+
+@pytest.mark.parametrize("runner,setting,flags,expected", [
+    ("DirectRunner", "auto", [], "true"),
+    ("PortableRunner", "auto", [], "false"),
+    ("SparkRunner", "auto", ["--spark_master_url=spark://h:7077"], "false"),
+    ("PortableRunner", "true", [], "true"),          # e.g. EXTERNAL workers on this machine
+    ("DirectRunner", "false", [], "false"),          # force the shuffle path locally
+    ("DirectRunner", "true", ["--shared_filesystem=false"], "false"),  # the command line wins
+])
+def test_shared_filesystem_is_resolved_once_into_the_options(runner, setting, flags, expected) -> None:
+    from corpusflow.run.runners import RunnerConfig, resolve_runner
+
+    argv, summary = resolve_runner(runner, flags, RunnerConfig(name=runner, shared_filesystem=setting))
+    assert [a for a in argv if a.startswith("--shared_filesystem")] == [f"--shared_filesystem={expected}"]
+    assert summary["shared_filesystem"] is (expected == "true")
 
 
 @pytest.mark.parametrize("runner,flags,message", [
@@ -132,17 +152,20 @@ def _cfg_with_runner(tmp_path: Path, runner: dict | None) -> Path:
 @pytest.mark.parametrize("section,cli_runner,cli_flags,expect_argv", [
     # config only
     ({"name": "DirectRunner", "options": {"direct_running_mode": "multi_processing", "direct_num_workers": 3}},
-     None, [], ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=3"]),
+     None, [], ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=3",
+                "--shared_filesystem=true"]),
     # CLI flag overrides the same config option, keeps the others
     ({"name": "direct", "options": {"direct_running_mode": "multi_processing", "direct_num_workers": 3}},
      None, ["--direct_num_workers=1"],
-     ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=1"]),
+     ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=1",
+      "--shared_filesystem=true"]),
     # CLI --runner overrides the config's name; its options still apply
     ({"name": "DirectRunner", "options": {"environment_type": "EXTERNAL", "environment_config": "h:1"}},
      "PortableRunner", [],
-     ["--runner=PortableRunner", "--environment_type=EXTERNAL", "--environment_config=h:1", "--job_endpoint=embed"]),
+     ["--runner=PortableRunner", "--environment_type=EXTERNAL", "--environment_config=h:1", "--job_endpoint=embed",
+      "--shared_filesystem=false"]),
     # no section: DirectRunner in memory
-    (None, None, [], ["--runner=FnApiRunner"]),
+    (None, None, [], ["--runner=FnApiRunner", "--shared_filesystem=true"]),
 ])
 def test_config_runner_section_and_cli_override(tmp_path, section, cli_runner, cli_flags, expect_argv) -> None:
     cfg = load_config(_cfg_with_runner(tmp_path, section))
@@ -386,7 +409,7 @@ def _write_cases(spill: bool, cases: dict, out: Path) -> None:
         for name, (docs, max_bytes, spill_bytes) in cases.items():
             w = WriteShards(str(out / name), "train", DOC_SCHEMA, doc_row, seed=5, row_group_rows=7,
                             shard_max_bytes=max_bytes, spill=spill, spill_bytes=spill_bytes)
-            rows = (p | f"Create{name}" >> beam.Create(docs) | f"Write{name}" >> w
+            rows = ((p | f"Create{name}" >> beam.Create(docs) | f"Write{name}" >> w).infos
                     | f"Rows{name}" >> beam.Map(lambda i: i["rows"]))
             assert_that(rows | f"Sum{name}" >> beam.CombineGlobally(sum), equal_to([len(docs)]), label=f"Check{name}")
 

@@ -111,7 +111,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     cfg, out = plan.cfg, plan.output
     read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict,
                          id_places=cfg.limits.unique_ids)
-    first: StageOutputs = p | "Read" >> read
+    first = p | "Read" >> read
     plan.stage_order = ["read"]
     # Outcome records of every stage, with whether the stage already counted them in its ledger.
     rejected: list[tuple[beam.PCollection, bool]] = [(first.rejected, False)]
@@ -120,7 +120,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     ledger_parts: list[beam.PCollection] = []
     docs = first.kept
     if cfg.limits.unique_ids:
-        docs = docs | "UniqueIds" >> MakeIdsUnique(read.id_places)
+        docs = docs | "UniqueIds" >> MakeIdsUnique(first.id_places)
     stages = _stage_groups(cfg, plan, fuse_stages)
     kept_counted = False
     for label, names, transform in stages:
@@ -145,14 +145,14 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     if cfg.stages.mixture.enabled:
         mixer = MixDocuments(cfg.stages.mixture, cfg.seed, out, o, name=cfg.name,
                              tokenizer_info=plan.resources.get("tokenizer_info"))
-        report = docs | "Mixture" >> mixer
+        report, shards = docs | "Mixture" >> mixer
         stats.append(report | "MixtureReport" >> beam.Map(lambda r: ("mixture", r)))
-        stats.append(mixer.shards | "MixtureShardInfo" >> beam.Map(lambda i: ("shard", "data", i)))
+        stats.append(shards | "MixtureShardInfo" >> beam.Map(lambda i: ("shard", "data", i)))
     # <<< mixture wiring <<<
     else:
-        data_writer = WriteShards(fs.join(out, "data"), "train", DOC_SCHEMA, doc_row, **common)
-        stats.append(docs | "WriteData" >> data_writer | "DataInfo" >> beam.Map(lambda i: ("shard", "data", i)))
-        stats.append(data_writer.shard_count | "DataCount" >> beam.Map(lambda n: ("nshards", "data", n)))
+        written = docs | "WriteData" >> WriteShards(fs.join(out, "data"), "train", DOC_SCHEMA, doc_row, **common)
+        stats.append(written.infos | "DataInfo" >> beam.Map(lambda i: ("shard", "data", i)))
+        stats.append(written.count | "DataCount" >> beam.Map(lambda n: ("nshards", "data", n)))
 
     # The outcome records of every stage are written (and counted) per stage and merged only as
     # spill runs / ledger keys: flattening the records first would pass each of them through the
@@ -168,19 +168,19 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
         cap = name.capitalize()
         present = [(pc, counted) for pc, counted in pcolls if pc is not None]
         parts = tuple(pc for pc, _counted in present) or (p | f"Empty{cap}" >> beam.Create([]),)
-        w = WriteShards(fs.join(out, name), name, schema, to_row, **common)
-        stats.append(parts | f"Write{cap}" >> w | f"{cap}Info" >> beam.Map(lambda i, n=name: ("shard", n, i)))
-        stats.append(w.shard_count | f"{cap}Count" >> beam.Map(lambda c, n=name: ("nshards", n, c)))
+        w = parts | f"Write{cap}" >> WriteShards(fs.join(out, name), name, schema, to_row, **common)
+        stats.append(w.infos | f"{cap}Info" >> beam.Map(lambda i, n=name: ("shard", n, i)))
+        stats.append(w.count | f"{cap}Count" >> beam.Map(lambda c, n=name: ("nshards", n, c)))
         ledger_parts += [pc | f"Ledger{cap}{i}" >> beam.Map(ledger_key)
                          for i, (pc, counted) in enumerate(present) if not counted]
 
-    if read.id_places is not None:
+    if first.id_places is not None:
         # The id-only second read must see exactly the documents the main read kept (a file that
         # changed, or a transient object-store failure in one read only, would leave ids out of
         # the rename map): both are counted per source and compared in finish_run.
         # The main read counts its Documents per file range itself (no step per document).
-        for label, pcoll in (("Documents", read.doc_counts),
-                             ("IdPlaces", read.id_places | "ReadCheckIdPlaces" >> beam.Map(lambda kv: (kv[1][0], 1)))):
+        for label, pcoll in (("Documents", first.doc_counts),
+                             ("IdPlaces", first.id_places | "ReadCheckIdPlaces" >> beam.Map(lambda kv: (kv[1][0], 1)))):
             stats.append(
                 pcoll
                 | f"ReadCheck{label}Count" >> beam.CombinePerKey(sum)
@@ -190,7 +190,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     ledger = (
         (
             *ledger_parts,
-            read.input_counts | "LedgerInput" >> beam.MapTuple(lambda s, n: ((outcomes.INPUT, s, "", ""), n)),
+            first.input_counts | "LedgerInput" >> beam.MapTuple(lambda s, n: ((outcomes.INPUT, s, "", ""), n)),
         )
         | "FlattenLedger" >> beam.Flatten()
         | "CountLedger" >> beam.CombinePerKey(sum)

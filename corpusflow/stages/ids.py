@@ -56,7 +56,7 @@ class MakeIdsUnique(beam.PTransform):
 
     Args:
         id_places: ``(id, (source, file, line))`` of every document, from a separate read
-            (:attr:`ReadDocuments.id_places`); None takes them from the documents.
+            (``ReadOutputs.id_places`` of :class:`~corpusflow.stages.read.ReadDocuments`); None takes them from the documents.
     """
 
     def __init__(self, id_places: beam.PCollection | None = None) -> None:

@@ -30,7 +30,7 @@ import pickle
 import shutil
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
@@ -194,23 +194,32 @@ class _MergeCalibration(beam.CombineFn):
         return acc
 
 
-class CountTokens(beam.PTransform):
-    """Pool rows -> pool rows with ``n_tokens`` (exact, or estimated from a calibration sample).
+class CountedRows(NamedTuple):
+    rows: beam.PCollection
+    #: ``(cell, Calibration)`` in estimate mode, None in exact mode.
+    calibrations: beam.PCollection | None
 
-    After expansion, ``self.calibrations`` is a PCollection of ``(cell, Calibration)`` in
-    estimate mode (None in exact mode).
-    """
+
+class MixOutputs(NamedTuple):
+    #: One JSON-able dict for ``manifest["mixture"]``.
+    report: beam.PCollection
+    #: ``{"file", "rows", "bytes", "sha256"}`` per training shard.
+    shards: beam.PCollection
+
+
+class CountTokens(beam.PTransform):
+    """Pool rows -> :class:`CountedRows`: the rows with ``n_tokens`` (exact, or estimated from a
+    calibration sample) and, in estimate mode, the calibrations."""
 
     def __init__(self, cfg: MixtureStageConfig, seed: int) -> None:
         super().__init__()
         self._cfg, self._seed = cfg, seed
-        self.calibrations: beam.PCollection | None = None
 
-    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+    def expand(self, rows: beam.PCollection) -> CountedRows:
         spec = self._cfg.tokenizer.model_dump(mode="json")
         seed = self._seed
         if self._cfg.count.mode == "exact":
-            return rows | "Exact" >> beam.ParDo(_BatchedCountFn(spec, "exact", seed))
+            return CountedRows(rows | "Exact" >> beam.ParDo(_BatchedCountFn(spec, "exact", seed)), None)
         c = self._cfg.count
         rate, min_docs = c.sample_rate, c.min_sample_docs
         thresholds = (
@@ -223,13 +232,12 @@ class CountTokens(beam.PTransform):
             _BatchedCountFn(spec, "sample", seed), thresholds=beam.pvalue.AsDict(thresholds)
         ).with_outputs(CALIBRATION_TAG, main="rows")
         calib = sample[CALIBRATION_TAG] | "MergeCalibration" >> beam.CombinePerKey(_MergeCalibration())
-        self.calibrations = calib
         estimated = rows | "Estimate" >> beam.ParDo(
             _BatchedCountFn(spec, "estimate", seed),
             thresholds=beam.pvalue.AsDict(thresholds),
             calibrations=beam.pvalue.AsDict(calib),
         )
-        return (sample["rows"], estimated) | "AllRows" >> beam.Flatten()
+        return CountedRows((sample["rows"], estimated) | "AllRows" >> beam.Flatten(), calib)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -500,16 +508,12 @@ class MixRows(beam.PTransform):
         self._rg = cfg.row_group_rows or getattr(output_cfg, "row_group_rows", DEFAULT_ROW_GROUP_ROWS)
         self._comp = getattr(output_cfg, "compression", "zstd")
         self._level = getattr(output_cfg, "compression_level", 3)
-        self.plan: beam.PCollection | None = None
-        self.shards: beam.PCollection | None = None
 
-    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+    def expand(self, rows: beam.PCollection) -> MixOutputs:
         seed = self._seed
         calib = None
         if self._count:
-            counter = CountTokens(self._cfg, seed)
-            rows = rows | "CountTokens" >> counter
-            calib = counter.calibrations
+            rows, calib = rows | "CountTokens" >> CountTokens(self._cfg, seed)
         census = (
             rows
             | "Census" >> beam.ParDo(_CensusFn(seed))
@@ -520,7 +524,6 @@ class MixRows(beam.PTransform):
             _make_plan, cfg_json=self._cfg.model_dump(mode="json"), seed=seed,
             shard_target_bytes=self._shard_bytes,
         )
-        self.plan = plan
         plan_side = beam.pvalue.AsSingleton(plan)
         # Routing waits for the plan: rows reach it through local files on a local runner
         # instead of through the runner process (issue #8, stages/handoff.py).
@@ -552,12 +555,12 @@ class MixRows(beam.PTransform):
         empty = plan | "EmptyShards" >> beam.ParDo(
             _EmptyShardsFn(writer), written=beam.pvalue.AsList(written | "WrittenNames" >> beam.Map(lambda s: s["file"])))
         stats = (written, empty) | "AllShardStats" >> beam.Flatten()
-        self.shards = stats | "TrainShardInfo" >> beam.FlatMap(
+        shards = stats | "TrainShardInfo" >> beam.FlatMap(
             lambda s: [{k: s[k] for k in ("file", "rows", "bytes", "sha256")}] if s["kind"] == "train" else [])
         extra: dict[str, Any] = {}
         if calib is not None:
             extra["calibrations"] = beam.pvalue.AsDict(calib)
-        return (
+        report = (
             stats
             | "CollectShardStats" >> beam.combiners.ToList()
             | "Report" >> beam.Map(
@@ -565,6 +568,7 @@ class MixRows(beam.PTransform):
                 count=self._count_info, pool=self._pool_info, name=self._name,
                 write_pool=self._write_pool, **extra)
         )
+        return MixOutputs(report, shards)
 
 
 def _check_tokenizer(cfg: MixtureStageConfig) -> dict[str, Any]:
@@ -589,8 +593,7 @@ class MixDocuments(beam.PTransform):
     Applied by :mod:`corpusflow.pipeline` to the documents that survived filters and dedup
     when ``stages.mixture.enabled``. Every such document is written to ``OUTPUT/pool/`` (it is
     *kept*); the mixture selects copies of some of them into ``OUTPUT/data/``. The returned
-    PCollection holds one JSON-able dict for ``manifest["mixture"]``; ``self.shards`` (after
-    expansion) holds ``{"file", "rows", "bytes", "sha256"}`` per training shard.
+    result is :class:`MixOutputs`: the report for ``manifest["mixture"]`` and one info per training shard.
 
     Config problems visible without data are found at launch
     (:func:`corpusflow.config.checks.launch_checks`); ``tokenizer_info`` comes from the run plan
@@ -603,17 +606,14 @@ class MixDocuments(beam.PTransform):
         self._cfg, self._seed, self._out, self._output_cfg = cfg, seed, output_dir, output_cfg
         self._name = name
         self._tok_info = tokenizer_info if tokenizer_info is not None else _check_tokenizer(cfg)
-        self.shards: beam.PCollection | None = None
 
-    def expand(self, docs: beam.PCollection) -> beam.PCollection:
+    def expand(self, docs: beam.PCollection) -> MixOutputs:
         mix = MixRows(
             self._cfg, self._seed, self._out, self._output_cfg, count_tokens=True, write_pool=True,
             tokenizer_info=self._tok_info, count_info=count_info(self._cfg),
             pool_info={"path": POOL_DIR, "written": True}, name=self._name,
         )
-        report = docs | "ToPoolRow" >> beam.Map(document_to_row) | "Mix" >> mix
-        self.shards = mix.shards
-        return report
+        return docs | "ToPoolRow" >> beam.Map(document_to_row) | "Mix" >> mix
 
 
 # ------------------------------------------------------------------------------------------------
@@ -662,18 +662,15 @@ class MixPool(beam.PTransform):
                                                      "recounted_from": pool_info.get("path")},
             name=name,
         )
-        self.shards: beam.PCollection | None = None
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+    def expand(self, pbegin: beam.pvalue.PBegin) -> MixOutputs:
         rows = (
             pbegin
             | "PoolFiles" >> beam.Create(self._files)
             | "SpreadFiles" >> beam.Reshuffle()
             | "ReadPool" >> beam.ParDo(_ReadPoolFileFn())
         )
-        report = rows | "Mix" >> self._mix
-        self.shards = self._mix.shards
-        return report
+        return rows | "Mix" >> self._mix
 
 
 def _write_report(report: dict[str, Any], path: str) -> None:
@@ -684,6 +681,6 @@ def remix_graph(p: beam.Pipeline, mix: MixtureStageConfig, seed: int, pool_files
                 output_cfg: Any, *, recount: bool, pool_info: dict[str, Any], count_info: dict[str, Any],
                 name: str, report_path: str) -> None:
     """The graph of ``corpusflow mix``: the pool of an earlier run -> a new mixture; the report to ``report_path``."""
-    report = p | "MixPool" >> MixPool(mix, seed, pool_files, output, output_cfg, recount=recount,
+    report, _shards = p | "MixPool" >> MixPool(mix, seed, pool_files, output, output_cfg, recount=recount,
                                       pool_info=pool_info, count_info=count_info, name=name)
     _ = report | "Keep" >> beam.Map(_write_report, path=report_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -12,7 +12,7 @@ from apache_beam import pvalue
 from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
-from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters
 from corpusflow.stages.spill import Spill
 
 TAG_INPUT_COUNTS = "input_counts"
@@ -101,14 +101,23 @@ def _local_workers(pipeline: beam.Pipeline) -> int | None:
     return n if n > 0 else (os.cpu_count() or 1)
 
 
+class ReadOutputs(NamedTuple):
+    kept: beam.PCollection
+    rejected: beam.PCollection
+    errors: beam.PCollection
+    input_counts: beam.PCollection
+    doc_counts: beam.PCollection
+    id_places: beam.PCollection | None
+
+
 class ReadDocuments(beam.PTransform):
     """Reads every planned file in parallel (one work item per file, or per byte range of a big
     local JSONL file: see :func:`~corpusflow.io.readers.plan_ranges`; spread by a Reshuffle).
 
-    Outputs: ``kept`` Documents, ``rejected`` (e.g. ``input.too_long``), ``errors`` (malformed
-    records), :attr:`input_counts` ``(source, n_records)`` per file for the manifest and
-    :attr:`doc_counts` ``(source, n_documents)`` per file (the Documents in ``kept``). With
-    ``id_places=True``, also :attr:`id_places`: ``(id, (source, file, line))`` of every kept
+    Returns :class:`ReadOutputs`: ``kept`` Documents, ``rejected`` (e.g. ``input.too_long``),
+    ``errors`` (malformed records), ``input_counts`` ``(source, n_records)`` per file for the
+    manifest and ``doc_counts`` ``(source, n_documents)`` per file (the Documents in ``kept``).
+    With ``id_places=True``, also ``id_places``: ``(id, (source, file, line))`` of every kept
     Document from a second, separate read of the same files (see :class:`_ReadIdsFn`).
     """
 
@@ -116,15 +125,12 @@ class ReadDocuments(beam.PTransform):
                  strict: bool = False, id_places: bool = False) -> None:
         super().__init__()
         self._with_ids = id_places
-        self.id_places: beam.PCollection | None = None  # (id, (source, file, line)) from a 2nd read
         self._specs = list(specs)
         self._sources = {s.name: s for s in sources}
         self._max = max_doc_chars
         self._strict = strict
-        self.input_counts: beam.PCollection | None = None
-        self.doc_counts: beam.PCollection | None = None
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> StageOutputs:
+    def expand(self, pbegin: beam.pvalue.PBegin) -> ReadOutputs:
         ranges = plan_ranges(self._specs, workers=_local_workers(pbegin.pipeline))
         files = (
             pbegin
@@ -134,15 +140,16 @@ class ReadDocuments(beam.PTransform):
         outs = files | "ReadFile" >> beam.ParDo(_ReadFileFn(self._sources, self._max, self._strict)).with_outputs(
             TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, TAG_DOC_COUNTS, main="docs"
         )
-        self.input_counts = outs[TAG_INPUT_COUNTS]
-        self.doc_counts = outs[TAG_DOC_COUNTS]
+        id_places = None
         if self._with_ids:
             # Its own list of work items: consumers of one PCollection are fused into one stage by
             # the local runner, which would put the rename map downstream of the document read.
-            self.id_places = (
+            id_places = (
                 pbegin
                 | "ListFilesForIds" >> beam.Create(ranges)
                 | "SpreadFilesForIds" >> beam.Reshuffle()
                 | "ReadIds" >> beam.ParDo(_ReadIdsFn(self._sources, self._max))
             )
-        return StageOutputs(kept=outs.docs, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS])
+        return ReadOutputs(kept=outs.docs, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS],
+                           input_counts=outs[TAG_INPUT_COUNTS], doc_counts=outs[TAG_DOC_COUNTS],
+                           id_places=id_places)

@@ -41,7 +41,7 @@ import pickle
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import pyarrow as pa
@@ -103,8 +103,15 @@ class _WriteShardFn(beam.DoFn):
         yield {"file": name, **info}
 
 
+class ShardsWritten(NamedTuple):
+    #: One ``{"file", "rows", "bytes", "sha256"}`` per shard that got rows.
+    infos: beam.PCollection
+    #: A single element: the number of shards (the ones that got no rows are written empty later).
+    count: beam.PCollection
+
+
 class WriteShards(beam.PTransform):
-    """Writes records as sorted, size-bounded Parquet shards; outputs one info dict per shard.
+    """Writes records as sorted, size-bounded Parquet shards; returns :class:`ShardsWritten`.
 
     Args:
         directory: output folder (local path or object-store URL).
@@ -125,9 +132,8 @@ class WriteShards(beam.PTransform):
         # Text per spill run: the spill buffer's memory (~1.3x this as Arrow) and the number of
         # run files every shard writer memory-maps (total / spill_bytes).
         self._spill_bytes = spill_bytes or SPILL_BYTES
-        self.shard_count: beam.PCollection | None = None
 
-    def expand(self, records: beam.PCollection | tuple[beam.PCollection, ...]) -> beam.PCollection:
+    def expand(self, records: beam.PCollection | tuple[beam.PCollection, ...]) -> ShardsWritten:
         # A tuple of PCollections (e.g. the rejected records of every stage) is written as one
         # set of shards. On local runners each part is spilled where it is produced and only
         # the run files are merged, so no record passes through the runner (issue #8).
@@ -145,13 +151,12 @@ class WriteShards(beam.PTransform):
             | "TotalSize" >> beam.CombineGlobally(sum)
             | "ShardCount" >> beam.Map(lambda total: max(1, math.ceil(total / max_bytes)))
         )
-        self.shard_count = n_shards
 
         def assign(t: tuple[tuple[Any, ...], bytes, int], n: int) -> tuple[int, tuple[Any, ...]]:
             key, blob, _ = t
             return key[0] % n, (key, blob)
 
-        return (
+        infos = (
             rows
             | "AssignShard" >> beam.Map(assign, n=beam.pvalue.AsSingleton(n_shards))
             | "GroupByShard" >> beam.GroupByKey()
@@ -160,9 +165,10 @@ class WriteShards(beam.PTransform):
                 n_shards=beam.pvalue.AsSingleton(n_shards),
             )
         )
+        return ShardsWritten(infos, n_shards)
 
     # >>> local-runner spill path (issue #6, owner: runners) >>>
-    def _expand_spill(self, parts: list[beam.PCollection], settings: Spill) -> beam.PCollection:
+    def _expand_spill(self, parts: list[beam.PCollection], settings: Spill) -> ShardsWritten:
         spill_dir = settings.new_dir(f"spill-{self._prefix}")
         spills = [
             part | ("SpillRuns" if i == 0 else f"SpillRuns{i}") >> beam.ParDo(
@@ -177,7 +183,6 @@ class WriteShards(beam.PTransform):
             | "TotalSize" >> beam.CombineGlobally(sum)
             | "ShardCount" >> beam.Map(lambda total: max(1, math.ceil(total / max_bytes)))
         )
-        self.shard_count = n_shards
         infos = (
             n_shards
             | "ShardIndexes" >> beam.FlatMap(lambda n: range(n))
@@ -192,7 +197,7 @@ class WriteShards(beam.PTransform):
             | "CountWritten" >> beam.combiners.Count.Globally()
             | "RemoveRuns" >> beam.Map(_remove_spill_dir, spill_dir=spill_dir)
         )
-        return infos
+        return ShardsWritten(infos, n_shards)
 
 
 SPILL_BYTES = 64 << 20
