@@ -37,11 +37,12 @@ def docs(shared_data: Path) -> list[Document]:
     return out
 
 
-def mix(docs: list[Document], out: Path, *, seed: int = SEED, mode: str = "in_memory", **cfg) -> dict:
+def mix(docs: list[Document], out: Path, *, seed: int = SEED, mode: str = "in_memory",
+        shared_fs: bool = True, **cfg) -> dict:
     from corpusflow.stages.mixture import _write_report as _stash
 
     mcfg = MixtureStageConfig.model_validate({"enabled": True, "row_group_rows": 100, **cfg})
-    argv = ["--runner=FnApiRunner"]
+    argv = ["--runner=FnApiRunner", f"--shared_filesystem={'true' if shared_fs else 'false'}"]
     if mode != "in_memory":
         argv += [f"--direct_running_mode={mode}", "--direct_num_workers=2"]
     with beam.Pipeline(options=PipelineOptions(argv)) as p:
@@ -114,9 +115,11 @@ def test_shares_schema_order_and_manifest(base_run, docs) -> None:
     assert card.startswith("---\nconfigs:") and "path: data/train-*" in card and "| ja |" in card
 
 
-def test_deterministic_across_runs_and_runners(base_run, docs, tmp_path) -> None:
+@pytest.mark.parametrize("shared_fs", [True, False])
+def test_deterministic_across_runs_and_both_paths(base_run, docs, tmp_path, shared_fs) -> None:
+    """Local run files (shared file system) and the shuffle through the runner give the same bytes."""
     out, _ = base_run
-    again = mix(docs, tmp_path / "b")
+    again = mix(docs, tmp_path / "b", shared_fs=shared_fs)
     assert again["totals"] == json.loads((out / "report.json").read_text())["totals"]
     assert digests(tmp_path / "b") == digests(out)
     assert digests(tmp_path / "b", "pool") == digests(out, "pool")

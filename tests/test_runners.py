@@ -254,6 +254,11 @@ MODES = {
     "multi_processing": ["--runner", "DirectRunner", "--direct_running_mode=multi_processing",
                          "--direct_num_workers=2"],
     "portable_loopback": ["--runner", "PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
+    # the reference spills to local run files; this one shuffles every record through the runner
+    "in_memory_no_shared_fs": ["--runner", "DirectRunner", "--shared_filesystem=false"],
+    # and the portable runner the other way round: its LOOPBACK workers are on this machine
+    "portable_loopback_shared_fs": ["--runner", "PortableRunner", "--job_endpoint=embed",
+                                    "--environment_type=LOOPBACK", "--shared_filesystem=true"],
 }
 
 
