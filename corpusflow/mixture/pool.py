@@ -70,10 +70,6 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def shard_name(prefix: str, index: int, count: int) -> str:
-    return f"{prefix}-{index:05d}-of-{count:05d}.parquet"
-
-
 def order_key(seed: int, source: str, doc_id: str, copy: int) -> int:
     """Shuffle key of copy ``copy`` of a document; equal to
     ``stable_hash64("mix.order", source, doc_id, copy, seed=seed)`` (computed in one xxh3 call)."""

@@ -27,9 +27,9 @@ from corpusflow import __version__
 from corpusflow.config.checks import check_source_paths
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.paths import is_remote
-from corpusflow.core.schemas import DOC_SCHEMA, DUPLICATE_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA, shard_name
+from corpusflow.core.schemas import DOC_SCHEMA, DUPLICATE_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA
 from corpusflow.io import filesystems as fs
-from corpusflow.io.parquet import write_parquet_atomic
+from corpusflow.io.parquet import ShardFiles
 from corpusflow.io.readers import FileSpec, plan_files
 from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.selection.config import DsirStageConfig
@@ -221,16 +221,10 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
         if sub != "data" and not have:
             continue  # no rejected/duplicates/errors at all: no files
         for i in range(max(n, 1) if sub == "data" else n):
-            name = shard_name(prefix, i, max(n, 1))
-            if name not in have and not (sub == "data" and "mixture" in extra):
-                import pyarrow as pa  # lazy: heavy or optional dependency, loaded only when used
-
-                info = write_parquet_atomic(
-                    fs.join(out, sub, name), pa.Table.from_pylist([], schema=schemas[sub]),
-                    row_group_rows=cfg.output.row_group_rows, compression=cfg.output.compression,
-                    compression_level=cfg.output.compression_level,
-                )
-                shards[sub].append({"file": name, **info})
+            files = ShardFiles(fs.join(out, sub), prefix, schemas[sub], cfg.output.row_group_rows,
+                               cfg.output.compression, cfg.output.compression_level)
+            if files.name(i, max(n, 1)) not in have and not (sub == "data" and "mixture" in extra):
+                shards[sub].append(files.write_empty(i, max(n, 1)))
         shards[sub] = sorted(shards[sub], key=lambda s: s["file"])
 
     manifest: dict[str, Any] = {

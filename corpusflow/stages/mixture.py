@@ -40,7 +40,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from corpusflow.core.document import Document
 from corpusflow.core.paths import is_remote
 from corpusflow.io import filesystems as fs
-from corpusflow.io.parquet import write_parquet_atomic
+from corpusflow.io.parquet import ShardFiles
 from corpusflow.mixture.allocate import MixturePlan, plan_mixture
 from corpusflow.mixture.census import (
     Cell,
@@ -64,11 +64,12 @@ from corpusflow.mixture.pool import (
     POOL_FORMAT_VERSION,
     POOL_META,
     POOL_PREFIX,
+    POOL_SCHEMA,
     TRAIN_PREFIX,
+    TRAIN_SCHEMA,
     order_key,
     pool_row,
     pool_table,
-    shard_name,
     shard_of,
     table_to_pool_rows,
     train_table,
@@ -334,8 +335,10 @@ class _WriteShardFn(beam.DoFn):
 
     def __init__(self, output_dir: str, write_pool: bool, row_group_rows: int, compression: str,
                  compression_level: int) -> None:
-        self._out, self._write_pool = output_dir, write_pool
-        self._rg, self._comp, self._level = row_group_rows, compression, compression_level
+        self._write_pool = write_pool
+        opts = (row_group_rows, compression, compression_level)
+        self._train = ShardFiles(fs.join(output_dir, "data"), TRAIN_PREFIX, TRAIN_SCHEMA, *opts)
+        self._pool = ShardFiles(fs.join(output_dir, POOL_DIR), POOL_PREFIX, POOL_SCHEMA, *opts)
 
     def process(self, element: tuple[int, Iterable[Any]], plan: MixturePlan) -> Iterable[dict[str, Any]]:
         index, values = element
@@ -351,10 +354,7 @@ class _WriteShardFn(beam.DoFn):
             if in_pool:
                 pool.append(row)
         train.sort(key=lambda t: t[:4])
-        table = train_table([(t[3], t[4]) for t in train])
-        name = shard_name(TRAIN_PREFIX, index, n)
-        info = write_parquet_atomic(fs.join(self._out, "data", name), table, row_group_rows=self._rg,
-                                    compression=self._comp, compression_level=self._level)
+        info = self._train.write(index, n, train_table([(t[3], t[4]) for t in train]))
         by_cell: dict[str, dict[str, int]] = {}
         tokens = chars = text_bytes = 0
         max_copy = -1
@@ -369,15 +369,12 @@ class _WriteShardFn(beam.DoFn):
             chars += row[P_N_CHARS]
             text_bytes += row[P_N_BYTES]
             max_copy = max(max_copy, j)
-        yield {"kind": "train", "file": name, **info, "tokens": tokens, "chars": chars,
+        yield {"kind": "train", **info, "tokens": tokens, "chars": chars,
                "text_bytes": text_bytes, "max_copy": max_copy, "by_cell": dict(sorted(by_cell.items()))}
         if self._write_pool:
             pool.sort(key=lambda r: (r[P_SOURCE], r[P_ID]))
-            pname = shard_name(POOL_PREFIX, index, n)
-            pinfo = write_parquet_atomic(fs.join(self._out, POOL_DIR, pname), pool_table(pool),
-                                         row_group_rows=self._rg, compression=self._comp,
-                                         compression_level=self._level)
-            yield {"kind": "pool", "file": pname, **pinfo, "tokens": sum(r[P_N_TOKENS] for r in pool)}
+            pinfo = self._pool.write(index, n, pool_table(pool))
+            yield {"kind": "pool", **pinfo, "tokens": sum(r[P_N_TOKENS] for r in pool)}
 
 
 class _RouteToRunsFn(beam.DoFn):
@@ -443,7 +440,7 @@ class _EmptyShardsFn(beam.DoFn):
     def process(self, plan: MixturePlan, written: list[str]) -> Iterable[dict[str, Any]]:
         done = set(written)
         for index in range(plan.num_shards):
-            if shard_name(TRAIN_PREFIX, index, plan.num_shards) not in done:
+            if self._writer._train.name(index, plan.num_shards) not in done:
                 yield from self._writer.process((index, []), plan)
 
 

@@ -47,9 +47,7 @@ import apache_beam as beam
 import pyarrow as pa
 
 from corpusflow.core.hashing import stable_hash64
-from corpusflow.core.schemas import shard_name
-from corpusflow.io.filesystems import join
-from corpusflow.io.parquet import write_parquet_atomic
+from corpusflow.io.parquet import ShardFiles
 from corpusflow.stages.spill import Spill
 
 
@@ -83,10 +81,8 @@ class _ToRowFn(beam.DoFn):
 
 
 class _WriteShardFn(beam.DoFn):
-    def __init__(self, directory: str, prefix: str, schema: pa.Schema, row_group_rows: int,
-                 compression: str, compression_level: int) -> None:
-        self._dir, self._prefix, self._schema = directory, prefix, schema
-        self._rg, self._comp, self._level = row_group_rows, compression, compression_level
+    def __init__(self, files: ShardFiles) -> None:
+        self._files = files
 
     def setup(self) -> None:
         import zstandard  # lazy: heavy or optional dependency, loaded only when used
@@ -96,11 +92,7 @@ class _WriteShardFn(beam.DoFn):
     def process(self, element: tuple[int, Iterable[tuple[Any, bytes]]], n_shards: int):
         index, items = element
         rows = [pickle.loads(self._dctx.decompress(blob)) for _key, blob in sorted(items, key=lambda kv: kv[0])]
-        table = pa.Table.from_pylist(rows, schema=self._schema)
-        name = shard_name(self._prefix, index, n_shards)
-        info = write_parquet_atomic(join(self._dir, name), table, row_group_rows=self._rg,
-                                    compression=self._comp, compression_level=self._level)
-        yield {"file": name, **info}
+        yield self._files.write(index, n_shards, pa.Table.from_pylist(rows, schema=self._files.schema))
 
 
 class ShardsWritten(NamedTuple):
@@ -125,9 +117,9 @@ class WriteShards(beam.PTransform):
                  row_group_rows: int, compression: str = "zstd", compression_level: int = 3,
                  spill: bool | None = None, spill_bytes: int | None = None) -> None:
         super().__init__()
-        self._dir, self._prefix, self._schema, self._to_row = directory, prefix, schema, to_row
+        self._files = ShardFiles(directory, prefix, schema, row_group_rows, compression, compression_level)
+        self._prefix, self._schema, self._to_row = prefix, schema, to_row
         self._seed, self._max_bytes = seed, shard_max_bytes
-        self._rg, self._comp, self._level = row_group_rows, compression, compression_level
         self._spill = spill
         # Text per spill run: the spill buffer's memory (~1.3x this as Arrow) and the number of
         # run files every shard writer memory-maps (total / spill_bytes).
@@ -161,7 +153,7 @@ class WriteShards(beam.PTransform):
             | "AssignShard" >> beam.Map(assign, n=beam.pvalue.AsSingleton(n_shards))
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(
-                _WriteShardFn(self._dir, self._prefix, self._schema, self._rg, self._comp, self._level),
+                _WriteShardFn(self._files),
                 n_shards=beam.pvalue.AsSingleton(n_shards),
             )
         )
@@ -188,7 +180,7 @@ class WriteShards(beam.PTransform):
             | "ShardIndexes" >> beam.FlatMap(lambda n: range(n))
             | "SpreadShards" >> beam.Reshuffle()
             | "WriteFromRuns" >> beam.ParDo(
-                _WriteFromRunsFn(self._dir, self._prefix, self._schema, self._rg, self._comp, self._level),
+                _WriteFromRunsFn(self._files),
                 runs=beam.pvalue.AsList(runs), n_shards=beam.pvalue.AsSingleton(n_shards),
             )
         )
@@ -284,10 +276,8 @@ class _SpillRunsFn(beam.DoFn):
 class _WriteFromRunsFn(beam.DoFn):
     """Shard index -> the shard's rows from every run (memory-mapped), sorted, written as Parquet."""
 
-    def __init__(self, directory: str, prefix: str, schema: pa.Schema, row_group_rows: int,
-                 compression: str, compression_level: int) -> None:
-        self._dir, self._prefix, self._schema = directory, prefix, schema
-        self._rg, self._comp, self._level = row_group_rows, compression, compression_level
+    def __init__(self, files: ShardFiles) -> None:
+        self._files = files
 
     def process(self, index: int, runs: list[dict[str, Any]], n_shards: int) -> Iterator[dict[str, Any]]:
         import numpy as np  # lazy: heavy or optional dependency, loaded only when used
@@ -309,11 +299,7 @@ class _WriteFromRunsFn(beam.DoFn):
         table = pa.concat_tables(pieces)
         order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in _KEY_NAMES])
         table = table.drop_columns(_KEY_NAMES).take(order).combine_chunks()  # keys are not copied
-        table = pa.Table.from_arrays(table.columns, schema=self._schema)
-        name = shard_name(self._prefix, index, n_shards)
-        info = write_parquet_atomic(join(self._dir, name), table, row_group_rows=self._rg,
-                                    compression=self._comp, compression_level=self._level)
-        return {"file": name, **info}
+        return self._files.write(index, n_shards, pa.Table.from_arrays(table.columns, schema=self._files.schema))
 
 
 def _remove_spill_dir(_count: int, spill_dir: str) -> None:
