@@ -49,3 +49,17 @@ def read_parquet_rows(pattern: str | Path) -> list[dict[str, Any]]:
 def load_manifest(out: Path | str) -> dict[str, Any]:
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         return json.load(f)
+
+
+def fixture(rel: str) -> Path:
+    """The shipped sample of ``../shared/data/<rel>``: ``tests/fixtures/<rel>`` (gzip-compressed;
+    see tests/fixtures/LICENSE.md); the ABEJA Common Crawl pages and the React docs come from the
+    package's embedded sample (corpusflow/data/sample: abeja's first 60 records and every 7th
+    React page, in source order)."""
+    embedded = {"ja/abeja_cc_ja.jsonl": "ja_cc.jsonl.gz", "mixed/ja_react_docs.jsonl": "ja_react_docs.jsonl.gz"}
+    if rel in embedded:
+        return SAMPLE / embedded[rel]
+    path = FIXTURES / (rel if rel.endswith(".gz") else rel + ".gz")
+    if not path.is_file():
+        raise FileNotFoundError(f"no fixture for {rel} (tests/fixtures/build_fixtures.py lists them)")
+    return path
