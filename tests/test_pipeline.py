@@ -21,8 +21,9 @@ DEMO = REPO / "configs" / "pipelines" / "demo.yaml"
 def mixed_inputs(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("inputs")
     ja = read_jsonl(fixture("ja/kwdlc_leads.jsonl"), limit=300)
-    en = read_jsonl(fixture("en/c4_sample.jsonl.gz"), limit=200)
-    multi = read_jsonl(fixture("en/cc_main_raw_multilingual.jsonl.gz"), limit=150)
+    en = read_jsonl(fixture("en/c4_sample.jsonl.gz"), limit=120)
+    multi = read_jsonl(fixture("en/cc_main_raw_multilingual.jsonl.gz"), limit=100)
+    assert (len(ja), len(en), len(multi)) == (300, 120, 100)
     write_jsonl(d / "ja.jsonl.gz", ja, compress="gz")
     write_jsonl(d / "en.jsonl.zst", en, compress="zst")
     write_jsonl(d / "multi.jsonl", multi)
@@ -46,7 +47,7 @@ def mixed_inputs(tmp_path_factory) -> dict:
     }
     path = d / "e2e.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    return {"config": path, "n": {"kwdlc": 300, "c4": 200, "multi": 150, "bad": 20}}
+    return {"config": path, "n": {"kwdlc": len(ja), "c4": len(en), "multi": len(multi), "bad": 20}}
 
 
 @pytest.fixture(scope="module")
