@@ -45,9 +45,10 @@ def digests(out: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
+def corpus(tmp_path_factory, shared_data: Path) -> Path:
+    """A make_corpus web corpus (../shared/bench): the tests using it carry the shared_data marker."""
     if not MAKE_CORPUS.is_file():
-        pytest.skip("../shared/bench/make_corpus.py is not available")
+        pytest.skip(f"{MAKE_CORPUS} is not available")
     d = tmp_path_factory.mktemp("corpus") / "C"
     subprocess.run([sys.executable, str(MAKE_CORPUS), "--out", str(d), "--docs", str(N_DOCS), "--seed", "3"],
                    check=True, capture_output=True)
