@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import SHARED
 from tests.helpers import load_manifest, run_cli
 
+pytestmark = pytest.mark.shared_data  # every test here needs ../shared (corpora or bench scripts)
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "pipelines" / "full_ja80_en20.yaml"
 MAKE_CORPUS = SHARED / "bench" / "make_corpus.py"
