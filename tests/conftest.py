@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to ../shared/data and a helper to run pipelines on the FnApiRunner."""
+"""Shared fixtures: data paths (from tests/helpers.py), JSONL helpers, the lid.176 model, and the
+``shared_data`` marker's skip when ../shared is absent."""
 
 from __future__ import annotations
 
@@ -8,10 +9,21 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SHARED_DATA = SHARED / "data"
+from tests.helpers import FIXTURES, REPO, SAMPLE, SHARED, SHARED_DATA, SHARED_REASON, have_shared
 
+__all__ = ["FIXTURES", "REPO", "SAMPLE", "SHARED", "SHARED_DATA", "read_jsonl", "write_jsonl"]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests that use the ``shared_data`` fixture get the ``shared_data`` marker (so
+    ``-m "not shared_data"`` leaves them out); marked tests are skipped when ../shared is absent."""
+    skip = pytest.mark.skip(reason=SHARED_REASON)
+    present = have_shared()
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()) and item.get_closest_marker("shared_data") is None:
+            item.add_marker(pytest.mark.shared_data)
+        if not present and item.get_closest_marker("shared_data") is not None:
+            item.add_marker(skip)
 
 
 def read_jsonl(path: Path | str, limit: int | None = None) -> list[dict]:
@@ -45,8 +57,8 @@ def write_jsonl(path: Path, rows: list[dict], *, compress: str | None = None) ->
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not available")
+    if not have_shared():
+        pytest.skip(SHARED_REASON)
     return SHARED_DATA
 
 

@@ -31,6 +31,7 @@ from corpusflow.dedup.shingle import (
     simplify_words,
     word_shingles,
 )
+from tests.helpers import fixture
 
 
 def _texts(path, n, field="text"):
@@ -45,13 +46,13 @@ def _texts(path, n, field="text"):
 
 
 @pytest.fixture(scope="module")
-def ja_texts(shared_data):
-    return _texts(shared_data / "ja" / "ja_wiki_paragraphs.jsonl.gz", 12) + _texts(shared_data / "ja" / "kwdlc_leads.jsonl", 6)
+def ja_texts():
+    return _texts(fixture("ja/ja_wiki_paragraphs.jsonl.gz"), 12) + _texts(fixture("ja/kwdlc_leads.jsonl"), 6)
 
 
 @pytest.fixture(scope="module")
-def en_texts(shared_data):
-    return _texts(shared_data / "en" / "c4_sample.jsonl.gz", 12) + _texts(shared_data / "en" / "abc_news.jsonl.gz", 6)
+def en_texts():
+    return _texts(fixture("en/c4_sample.jsonl.gz"), 12) + _texts(fixture("en/abc_news.jsonl.gz"), 6)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,8 @@ from corpusflow.core.document import Document
 from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.stages.dedup import Deduplicate
 
+pytestmark = pytest.mark.shared_data  # every test here needs ../shared (corpora or bench scripts)
+
 _KANA = re.compile(r"[\u3040-\u30ff]")
 
 

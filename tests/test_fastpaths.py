@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from corpusflow.text.langid import _script_masks, script_stats
 from corpusflow.text.normalize import nfkc, normalize_text
 from tests.conftest import read_jsonl
+from tests.helpers import fixture
 
 TRICKY = [
     "ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ",                      # half-width katakana + half-width voiced marks (compose)
@@ -27,14 +27,14 @@ TRICKY = [
 ]
 
 
-def _texts(shared_data: Path) -> list[str]:
-    rows = read_jsonl(shared_data / "ja" / "abeja_cc_ja.jsonl", limit=300)
-    rows += read_jsonl(shared_data / "en" / "cc_main_raw_multilingual.jsonl.gz", limit=300)
+def _texts() -> list[str]:
+    rows = read_jsonl(fixture("ja/abeja_cc_ja.jsonl"), limit=300)
+    rows += read_jsonl(fixture("en/cc_main_raw_multilingual.jsonl.gz"), limit=300)
     return [r["text"] for r in rows] + TRICKY
 
 
-def test_nfkc_equals_unicodedata(shared_data: Path) -> None:
-    texts = _texts(shared_data)
+def test_nfkc_equals_unicodedata() -> None:
+    texts = _texts()
     rng = random.Random(8)
     pool = "".join(TRICKY) + " \n\u3000abcあア漢"
     texts += ["".join(rng.choice(pool) for _ in range(rng.randint(1, 16))) for _ in range(20000)]
@@ -64,10 +64,10 @@ def _reference_normalize(text: str, form: str, collapse: bool, blank: int) -> st
 
 
 @pytest.mark.parametrize(("form", "collapse", "blank"), [("NFC", True, 1), ("NFKC", True, 0), ("NFC", False, 2)])
-def test_normalize_prechecks_change_nothing(shared_data: Path, form: str, collapse: bool, blank: int) -> None:
+def test_normalize_prechecks_change_nothing(form: str, collapse: bool, blank: int) -> None:
     rng = random.Random(9)
     pool = list(" \t\n\r\x0b\x0c\u2028\u2029\u0085\u00a0\u2003\u202f\u205f\u3000\ufeff\x00ab日ｶﾞ")
-    texts = _texts(shared_data) + ["".join(rng.choice(pool) for _ in range(rng.randint(0, 24))) for _ in range(20000)]
+    texts = _texts() + ["".join(rng.choice(pool) for _ in range(rng.randint(0, 24))) for _ in range(20000)]
     for t in texts:
         got = normalize_text(t, unicode_form=form, collapse_spaces=collapse, max_blank_lines=blank)
         assert got == _reference_normalize(t, form, collapse, blank), repr(t)

@@ -1,8 +1,11 @@
-"""Real snippets for the filter tests, loaded by id from ../shared/data (no tests in here).
+"""Real snippets for the filter tests, loaded by id (no tests in here).
 
 Every text used by the filter tests is a genuine document of one of the shared data sets
 (mC4-ja labelled snippets, Japanese Wikipedia paragraphs, KWDLC web leads, ABEJA Common Crawl,
-C4, ABC news, raw Common Crawl), picked by id, so a reader can look each one up.
+C4, ABC news, raw Common Crawl), picked by id or line number, so a reader can look each one up
+in ../shared/data. The cited records ship in tests/fixtures/filter_snippets.jsonl.gz (rebuilt by
+tests/fixtures/build_fixtures.py, which finds the citations in these tests), so the filter
+tests run without ../shared; a newly cited record is missing until the fixtures are rebuilt.
 """
 
 from __future__ import annotations
@@ -10,28 +13,48 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from tests.helpers import FIXTURES, SHARED_DATA, SHARED_REASON
+
+SNIPPETS = FIXTURES / "filter_snippets.jsonl.gz"
 
 
 def _read(rel: str) -> list[dict]:
     path = SHARED_DATA / rel
     if not path.is_file():
-        pytest.skip(f"../shared/data/{rel} is not available")
+        pytest.skip(SHARED_REASON)
     op = gzip.open if rel.endswith(".gz") else open
     with op(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
 @functools.cache
-def _table(rel: str, key: str | None) -> dict:
-    rows = _read(rel)
-    if key is None:
-        return dict(enumerate(rows))
-    return {r[key]: r for r in rows}
+def _snippets() -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    with gzip.open(SNIPPETS, "rt", encoding="utf-8") as f:
+        for line in f:
+            s = json.loads(line)
+            out.setdefault(s["file"], {})[s["key"]] = s["record"]
+    return out
+
+
+class _Table:
+    def __init__(self, rel: str) -> None:
+        self.rel = rel
+
+    def __getitem__(self, key: object) -> dict:
+        try:
+            return _snippets()[self.rel][key]
+        except KeyError:
+            raise KeyError(f"{self.rel} record {key!r} is not in {SNIPPETS.name}: run "
+                           "python tests/fixtures/build_fixtures.py ../shared/data") from None
+
+
+def _table(rel: str, key: str | None) -> _Table:
+    """The cited records of ``rel``, by ``key`` (a field) or by line number when ``key`` is None."""
+    return _Table(rel)
 
 
 def mc4(doc_id: str) -> str:
@@ -74,7 +97,8 @@ def c4(i: int) -> str:
 
 
 def labelled() -> list[tuple[str, bool]]:
-    """(text, is_bad) of the whole labelled mC4-ja dev set."""
+    """(text, is_bad) of the whole labelled mC4-ja dev set (from ../shared: mark the test
+    ``shared_data``)."""
     return [(r["text"], r["label"] == "bad") for r in _read("ja/mc4ja_quality_labels.dev.jsonl")]
 
 

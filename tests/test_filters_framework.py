@@ -257,6 +257,7 @@ def test_evaluate_chain_rows_and_length_exclusion():
     assert rep.whole_no_length.good_dropped <= rep.whole.good_dropped
 
 
+@pytest.mark.shared_data
 def test_ja_web_beats_llmjp_on_the_labelled_set():
     """Accuracy: ja_web (length rules excluded) beats the llm-jp v1 rules in Youden's J while
     dropping at most 25% of good snippets, on the whole set and on both hash halves."""

@@ -3,7 +3,7 @@
 Every test runs the rules twice: with the kernels (:func:`corpusflow.filters.kernels.get`) and
 inside :func:`corpusflow.filters.kernels.disabled` (the numpy code, what ``CORPUSFLOW_NO_NUMBA=1``
 runs). Signals are compared by ``repr`` (bit-identical floats, same keys in the same order),
-failures by reason code and deciding value. The texts are real documents of ../shared/data plus
+failures by reason code and deciding value. The texts are real documents (the fixture sample of ../shared/data, tests/fixtures) plus
 hand-made edge cases whose values are worked out in comments.
 """
 
@@ -13,7 +13,6 @@ import contextlib
 import gzip
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +24,8 @@ from corpusflow.filters.keywords import KeywordIndex, KeywordUser
 from corpusflow.filters.profiles import build_chain
 from corpusflow.filters.text import TextView
 from corpusflow.text.normalize import normalize_text
+from tests.helpers import fixture
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HAVE_NUMBA = kernels.get() is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba kernels unavailable (CORPUSFLOW_NO_NUMBA or no numba)")
 PATHS = ["numba", "numpy"]
@@ -44,12 +43,8 @@ def path(which: str) -> Iterator[None]:
 
 
 def _read(rel: str, limit: int) -> list[str]:
-    p = SHARED_DATA / rel
-    if not p.is_file():
-        pytest.skip(f"../shared/data/{rel} is not available")
-    op = gzip.open if rel.endswith(".gz") else open
     out = []
-    with op(p, "rt", encoding="utf-8") as f:
+    with gzip.open(fixture(rel), "rt", encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 t = json.loads(line).get("text")

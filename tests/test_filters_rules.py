@@ -1,7 +1,8 @@
 """Table-driven tests: every reason code of every registered rule, on real snippets.
 
 Each case runs one rule (with the parameters given, default otherwise) on a genuine document
-from ../shared/data and checks the reason code it returns (``None`` = kept). A meta-test
+of ../shared/data (shipped in tests/fixtures/filter_snippets.jsonl.gz, see
+tests/test_filters_data.py) and checks the reason code it returns (``None`` = kept). A meta-test
 checks that the table covers every reason code of every registered rule, so a new rule or
 cause cannot be added without a case.
 """

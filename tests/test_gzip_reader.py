@@ -1,5 +1,6 @@
 """GzipChunkReader (corpusflow/io/filesystems.py) gives the bytes gzip.GzipFile gives, and fails
-where it fails: real JSONL.gz from ../shared/data, multi-member files, zero padding, damage."""
+where it fails: real JSONL.gz (the test fixtures and embedded sample, and the larger files of
+../shared/data, written by other compressors), multi-member files, zero padding, damage."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from isal import isal_zlib
 
 from corpusflow.io.filesystems import GzipChunkReader, inflate_backend
+from tests.helpers import FIXTURES, SAMPLE, SHARED_DATA
 
 BACKENDS = [zlib, isal_zlib]
 
@@ -28,9 +30,16 @@ def test_isal_is_the_default_backend() -> None:
     assert inflate_backend() is isal_zlib
 
 
+def _real_gz_files(where: str) -> list[Path]:
+    if where == "shared":
+        return sorted(SHARED_DATA.glob("*/*.jsonl.gz"))
+    return sorted(FIXTURES.glob("*/*.jsonl.gz")) + sorted(SAMPLE.glob("*.jsonl.gz"))
+
+
+@pytest.mark.parametrize("where", ["fixtures", pytest.param("shared", marks=pytest.mark.shared_data)])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_real_files_equal_gzip_module(shared_data: Path, backend) -> None:
-    files = sorted(shared_data.glob("*/*.jsonl.gz"))
+def test_real_files_equal_gzip_module(where: str, backend) -> None:
+    files = _real_gz_files(where)
     assert len(files) >= 3
     for path in files:
         data = path.read_bytes()

@@ -14,6 +14,7 @@ from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec
 from corpusflow.stages.ids import MakeIdsUnique
 from corpusflow.stages.read import ReadDocuments
+from tests.helpers import fixture
 
 
 def _write(path: Path, rows: list[str]) -> None:
@@ -32,8 +33,8 @@ def _run(specs: list[FileSpec], sources: list[SourceConfig], from_read: bool, ou
     return sorted(map(tuple, rows))
 
 
-def test_id_only_read_gives_the_same_renames(tmp_path: Path, shared_data: Path) -> None:
-    with gzip.open(shared_data / "ja" / "ja_wiki_paragraphs.jsonl.gz", "rt", encoding="utf-8") as f:
+def test_id_only_read_gives_the_same_renames(tmp_path: Path) -> None:
+    with gzip.open(fixture("ja/ja_wiki_paragraphs.jsonl.gz"), "rt", encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for _, line in zip(range(40), f, strict=False)]
     a, b = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
     rows_a = [json.dumps({"id": f"d{i % 15}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts[:30])]
@@ -53,7 +54,7 @@ def test_id_only_read_gives_the_same_renames(tmp_path: Path, shared_data: Path) 
     assert len(renamed) == 25  # d0..d14 twice in wa (15 renamed) + d0..d9 again in wb (10 renamed)
 
 
-def test_run_fails_loudly_when_the_id_read_misses_documents(tmp_path: Path, shared_data: Path, monkeypatch) -> None:
+def test_run_fails_loudly_when_the_id_read_misses_documents(tmp_path: Path, monkeypatch) -> None:
     """A second read that sees fewer documents (file changed, read interrupted) must not pass."""
     import json as _json
 
@@ -68,7 +69,7 @@ def test_run_fails_loudly_when_the_id_read_misses_documents(tmp_path: Path, shar
 
     monkeypatch.setattr(read_stage._ReadIdsFn, "process", drop_first)
     out = tmp_path / "out"
-    src = shared_data / "en" / "c4_sample.jsonl.gz"
+    src = fixture("en/c4_sample.jsonl.gz")
     config = Path(__file__).resolve().parents[1] / "configs" / "pipelines" / "langid_only.yaml"
     assert run_cli("run", str(config), "--input", str(src), "--output", str(out), "-q") == 1
     failed = _json.loads((out / "FAILED.json").read_text())

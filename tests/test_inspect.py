@@ -9,7 +9,7 @@ import pytest
 from corpusflow.core.hashing import stable_hash64
 from corpusflow.report.samples import deciding_signals
 from corpusflow.report.terminal import display_width, render_sample, truncate, wrap
-from tests.helpers import read_parquet_rows, run_cli
+from tests.helpers import fixture, read_parquet_rows, run_cli
 from tests.test_report import real_run  # noqa: F401  (session fixture: one real run for both modules)
 
 
@@ -132,16 +132,15 @@ def test_wrap_respects_display_width_and_keeps_text(text: str, width: int) -> No
     assert len(lines) >= display_width(text) // width
 
 
-@pytest.mark.usefixtures("shared_data")
 def test_deciding_signal_of_real_filter_verdicts() -> None:
     """The real ja_web chain on real mC4-ja 'bad' snippets: the marked signal is the verdict's own."""
     from corpusflow.filters.profiles import build_chain
     from corpusflow.report.samples import format_detail
-    from tests.conftest import SHARED_DATA, read_jsonl
+    from tests.conftest import read_jsonl
 
     chain = build_chain("ja_web", lang="ja").setup()
     seen = 0
-    for rec in read_jsonl(SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl", limit=200):
+    for rec in read_jsonl(fixture("ja/mc4ja_quality_labels.dev.jsonl"), limit=200):
         res = chain.run(rec["text"])
         if not res.failures:
             continue

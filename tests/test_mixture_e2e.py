@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import SHARED
 from tests.helpers import load_manifest, run_cli
 
+pytestmark = pytest.mark.shared_data  # every test here needs ../shared (corpora or bench scripts)
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "pipelines" / "full_ja80_en20.yaml"
 MAKE_CORPUS = SHARED / "bench" / "make_corpus.py"
@@ -45,9 +47,10 @@ def digests(out: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
+def corpus(tmp_path_factory, shared_data: Path) -> Path:
+    """A make_corpus web corpus (../shared/bench): the tests using it carry the shared_data marker."""
     if not MAKE_CORPUS.is_file():
-        pytest.skip("../shared/bench/make_corpus.py is not available")
+        pytest.skip(f"{MAKE_CORPUS} is not available")
     d = tmp_path_factory.mktemp("corpus") / "C"
     subprocess.run([sys.executable, str(MAKE_CORPUS), "--out", str(d), "--docs", str(N_DOCS), "--seed", "3"],
                    check=True, capture_output=True)

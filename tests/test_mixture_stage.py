@@ -19,6 +19,8 @@ from corpusflow.mixture.pool import POOL_SCHEMA, TRAIN_SCHEMA, order_key, shard_
 from corpusflow.stages.mixture import MixDocuments
 from tests.conftest import read_jsonl
 
+pytestmark = pytest.mark.shared_data  # every test here needs ../shared (corpora or bench scripts)
+
 SEED = 5
 
 

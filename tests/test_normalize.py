@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from corpusflow.text.normalize import normalize_text
+from tests.helpers import fixture
 
 
 @pytest.mark.parametrize(
@@ -38,10 +39,10 @@ def test_normalize_table(raw: str, kwargs: dict, expected: str) -> None:
     assert normalize_text(raw, **kwargs) == expected
 
 
-def test_normalize_is_idempotent_on_real_text(shared_data) -> None:
+def test_normalize_is_idempotent_on_real_text() -> None:
     from tests.conftest import read_jsonl
 
-    for row in read_jsonl(shared_data / "ja" / "abeja_cc_ja.jsonl", limit=30):
+    for row in read_jsonl(fixture("ja/abeja_cc_ja.jsonl"), limit=30):
         once = normalize_text(row["text"])
         assert normalize_text(once) == once
 

@@ -11,18 +11,19 @@ import yaml
 
 from corpusflow.core.schemas import DOC_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA
 from tests.conftest import read_jsonl, write_jsonl
-from tests.helpers import load_manifest, read_parquet_rows, run_cli
+from tests.helpers import fixture, load_manifest, read_parquet_rows, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "configs" / "pipelines" / "demo.yaml"
 
 
 @pytest.fixture(scope="module")
-def mixed_inputs(tmp_path_factory, shared_data: Path) -> dict:
+def mixed_inputs(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("inputs")
-    ja = read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=300)
-    en = read_jsonl(shared_data / "en" / "c4_sample.jsonl.gz", limit=200)
-    multi = read_jsonl(shared_data / "en" / "cc_main_raw_multilingual.jsonl.gz", limit=150)
+    ja = read_jsonl(fixture("ja/kwdlc_leads.jsonl"), limit=300)
+    en = read_jsonl(fixture("en/c4_sample.jsonl.gz"), limit=120)
+    multi = read_jsonl(fixture("en/cc_main_raw_multilingual.jsonl.gz"), limit=100)
+    assert (len(ja), len(en), len(multi)) == (300, 120, 100)
     write_jsonl(d / "ja.jsonl.gz", ja, compress="gz")
     write_jsonl(d / "en.jsonl.zst", en, compress="zst")
     write_jsonl(d / "multi.jsonl", multi)
@@ -46,7 +47,7 @@ def mixed_inputs(tmp_path_factory, shared_data: Path) -> dict:
     }
     path = d / "e2e.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    return {"config": path, "n": {"kwdlc": 300, "c4": 200, "multi": 150, "bad": 20}}
+    return {"config": path, "n": {"kwdlc": len(ja), "c4": len(en), "multi": len(multi), "bad": 20}}
 
 
 @pytest.fixture(scope="module")

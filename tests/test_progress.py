@@ -15,8 +15,8 @@ import pytest
 
 from corpusflow.run import progress
 from corpusflow.run.progress import ProgressReporter, render_block, render_line, stage_rows, stage_summary
-from tests.conftest import SHARED_DATA, read_jsonl, write_jsonl
-from tests.helpers import run_cli
+from tests.conftest import read_jsonl, write_jsonl
+from tests.helpers import fixture, run_cli
 
 ORDER = ["read", "normalize", "langid", "filters", "dedup"]
 
@@ -151,8 +151,8 @@ def test_bar_mode_redraws_in_place_and_keeps_log_lines_above(monkeypatch) -> Non
 
 
 def _small_config(tmp_path: Path, n: int = 40) -> Path:
-    ja = read_jsonl(SHARED_DATA / "ja" / "mc4ja_quality_labels.dev.jsonl", limit=n)
-    en = read_jsonl(SHARED_DATA / "en" / "cc_main_raw_multilingual.jsonl.gz", limit=n)
+    ja = read_jsonl(fixture("ja/mc4ja_quality_labels.dev.jsonl"), limit=n)
+    en = read_jsonl(fixture("en/cc_main_raw_multilingual.jsonl.gz"), limit=n)
     write_jsonl(tmp_path / "ja.jsonl", ja)
     write_jsonl(tmp_path / "en.jsonl.gz", en, compress="gz")
     cfg = tmp_path / "cfg.yaml"
@@ -183,7 +183,6 @@ def _expected_line_parts(manifest: dict) -> list[str]:
     return parts
 
 
-@pytest.mark.usefixtures("shared_data")
 def test_run_logs_progress_and_leaves_output_unchanged(tmp_path: Path, monkeypatch, capsys) -> None:
     cfg = _small_config(tmp_path)
     monkeypatch.setenv(progress.ENV_INTERVAL, "0.05")
@@ -204,7 +203,6 @@ def test_run_logs_progress_and_leaves_output_unchanged(tmp_path: Path, monkeypat
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("shared_data")
 def test_multi_processing_workers_report_through_files(tmp_path: Path, monkeypatch, capsys) -> None:
     cfg = _small_config(tmp_path, n=25)
     monkeypatch.setenv(progress.ENV_INTERVAL, "0.2")

@@ -13,6 +13,7 @@ from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
 from tests.conftest import read_jsonl
+from tests.helpers import fixture
 
 
 def _key(out: Document | Rejected | ErrorRecord) -> tuple:
@@ -23,10 +24,10 @@ def _key(out: Document | Rejected | ErrorRecord) -> tuple:
     return ("error", out.offset, out.error_class)
 
 
-def _lines(shared_data: Path) -> list[bytes]:
+def _lines() -> list[bytes]:
     """Real JA/EN records with the faults a crawl dump has, one JSON line each (or not)."""
-    ja = read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=40)
-    en = read_jsonl(shared_data / "en" / "c4_sample.jsonl.gz", limit=40)
+    ja = read_jsonl(fixture("ja/kwdlc_leads.jsonl"), limit=40)
+    en = read_jsonl(fixture("en/c4_sample.jsonl.gz"), limit=40)
     lines = []
     for i, (a, b) in enumerate(zip(ja, en, strict=True)):
         lines.append(json.dumps({"id": f"ja{i}", "text": a["text"]}, ensure_ascii=False).encode())
@@ -52,8 +53,8 @@ def _read_all(spec: FileSpec, src: SourceConfig, ranges: list[tuple[FileSpec, in
 
 @pytest.mark.parametrize("compress", [None, "gz"])
 @pytest.mark.parametrize("parts", [1, 2, 3, 7, 40])
-def test_ranges_tile_the_file(tmp_path: Path, shared_data: Path, compress: str | None, parts: int) -> None:
-    data = b"\n".join(_lines(shared_data)) + b"\n"
+def test_ranges_tile_the_file(tmp_path: Path, compress: str | None, parts: int) -> None:
+    data = b"\n".join(_lines()) + b"\n"
     path = tmp_path / ("part.jsonl" + (".gz" if compress else ""))
     path.write_bytes(gzip.compress(data, mtime=0) if compress else data)
     spec = FileSpec("s", str(path), path.name, "jsonl")
@@ -67,8 +68,8 @@ def test_ranges_tile_the_file(tmp_path: Path, shared_data: Path, compress: str |
     assert _read_all(spec, src, ranges) == whole
 
 
-def test_truncated_gzip_reported_once(tmp_path: Path, shared_data: Path) -> None:
-    data = b"\n".join(_lines(shared_data)) + b"\n"
+def test_truncated_gzip_reported_once(tmp_path: Path) -> None:
+    data = b"\n".join(_lines()) + b"\n"
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(gzip.compress(data, mtime=0)[:-900])
     spec = FileSpec("s", str(path), path.name, "jsonl")

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.conftest import read_jsonl
-from tests.helpers import load_manifest, read_parquet_rows, run_cli
+from tests.helpers import fixture, load_manifest, read_parquet_rows, run_cli
 
 
 def _lines(rows: list[dict]) -> list[bytes]:
@@ -31,11 +31,12 @@ def _lines(rows: list[dict]) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def faults(tmp_path_factory, shared_data: Path) -> dict:
+def faults(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("faults")
-    ja = read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=400)
-    en = read_jsonl(shared_data / "en" / "abc_news.jsonl.gz", limit=100)
-    wiki = read_jsonl(shared_data / "ja" / "ja_wiki_paragraphs.jsonl.gz", limit=5)
+    ja = read_jsonl(fixture("ja/kwdlc_leads.jsonl"), limit=400)
+    en = read_jsonl(fixture("en/abc_news.jsonl.gz"), limit=100)
+    wiki = read_jsonl(fixture("ja/ja_wiki_paragraphs.jsonl.gz"), limit=5)
+    assert len(ja) >= 391
     files: dict[str, tuple[Path, dict, dict]] = {}  # name -> (path, fields, expected)
 
     # 1. truncated gzip member: the readable part is kept, one TruncatedInput error.
@@ -170,6 +171,7 @@ def test_strict_stops_at_first_malformed_record(tmp_path: Path, faults, capsys) 
 
 
 def test_killed_run_never_looks_finished(tmp_path: Path, shared_data: Path) -> None:
+    """Needs inputs large enough that the run is still going a second after it starts (../shared)."""
     src = shared_data / "ja" / "ja_wiki_paragraphs.jsonl.gz"
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "corpusflow.cli", "run", "configs/pipelines/langid_only.yaml",

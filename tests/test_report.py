@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED, SHARED_DATA, read_jsonl, write_jsonl
-from tests.helpers import load_manifest, read_parquet_rows, run_cli
+from tests.helpers import fixture, load_manifest, read_parquet_rows, run_cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -44,10 +44,8 @@ _RUNS: dict[str, Path] = {}  # built once per session, whichever module asks fir
 
 
 @pytest.fixture(scope="session")
-def real_run(tmp_path_factory) -> Path:
-    """One real run (read -> normalize -> langid -> dedup) over /work/shared data, with a report."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not available")
+def real_run(tmp_path_factory, shared_data: Path) -> Path:
+    """One real run (read -> normalize -> langid -> dedup) over ../shared data (make_corpus), with a report."""
     if "run" not in _RUNS:
         _RUNS["run"] = _build_real_run(tmp_path_factory.mktemp("report_run"))
     return _RUNS["run"]
@@ -181,8 +179,8 @@ def test_html_is_self_contained_with_every_figure(real_run: Path) -> None:
     assert "kept instead" in html  # duplicate examples next to the kept document
 
 
-def test_sections_without_data_say_so(tmp_path: Path, shared_data: Path) -> None:
-    write_jsonl(tmp_path / "a.jsonl", read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=30))
+def test_sections_without_data_say_so(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "a.jsonl", read_jsonl(fixture("ja/kwdlc_leads.jsonl"), limit=30))
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"name: tiny\nsources:\n  - {{name: kw, paths: ['{tmp_path / 'a.jsonl'}'], "
                    "fields: {text: text, id: null}}\n", encoding="utf-8")
@@ -196,12 +194,11 @@ def test_sections_without_data_say_so(tmp_path: Path, shared_data: Path) -> None
     assert data["duplicates"]["status"] == "disabled" and data["funnel"]["kept"]["docs"] == 30
 
 
-@pytest.mark.usefixtures("shared_data")
 def test_mixture_run_report_has_tokens_targets_and_shards(tmp_path: Path) -> None:
     """A real 80/20 JA/EN token mixture (LLM-jp v3.1 tokens): token funnel, target vs achieved, tokens per shard."""
-    for name, path, n in (("kw", SHARED_DATA / "ja" / "kwdlc_leads.jsonl", 250),
-                          ("c4", SHARED_DATA / "en" / "c4_sample.jsonl.gz", 120),
-                          ("cc", SHARED_DATA / "en" / "cc_main_raw_multilingual.jsonl.gz", 40)):
+    for name, path, n in (("kw", fixture("ja/kwdlc_leads.jsonl"), 250),
+                          ("c4", fixture("en/c4_sample.jsonl.gz"), 120),
+                          ("cc", fixture("en/cc_main_raw_multilingual.jsonl.gz"), 40)):
         write_jsonl(tmp_path / f"{name}.jsonl", read_jsonl(path, limit=n))
     cfg = tmp_path / "mix.yaml"
     cfg.write_text(
@@ -328,11 +325,10 @@ def test_eval_filters_report(tmp_path: Path) -> None:
     assert js == sorted(js, reverse=True)  # best separators first
 
 
-@pytest.mark.usefixtures("shared_data")
 def test_tokens_report(tmp_path: Path) -> None:
     """The real ``corpusflow tokens --json`` (LLM-jp v3.1 and Llama-3) on real JA/EN text, then its report."""
-    write_jsonl(tmp_path / "ja.jsonl", read_jsonl(SHARED_DATA / "ja" / "kwdlc_leads.jsonl", limit=300))
-    write_jsonl(tmp_path / "en.jsonl", read_jsonl(SHARED_DATA / "en" / "c4_sample.jsonl.gz", limit=100))
+    write_jsonl(tmp_path / "ja.jsonl", read_jsonl(fixture("ja/kwdlc_leads.jsonl"), limit=300))
+    write_jsonl(tmp_path / "en.jsonl", read_jsonl(fixture("en/c4_sample.jsonl.gz"), limit=100))
     assert run_cli("tokens", "-t", "llm-jp-v3.1", "-t", "llama3", tmp_path / "ja.jsonl", tmp_path / "en.jsonl",
                    "--json", tmp_path / "tok.json") == 0
     rep = json.loads((tmp_path / "tok.json").read_text(encoding="utf-8"))

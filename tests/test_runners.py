@@ -33,7 +33,7 @@ from corpusflow.run.runners import (
     options_to_argv,
     resolve_runner,
 )
-from tests.helpers import load_manifest, run_cli
+from tests.helpers import fixture, load_manifest, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "configs" / "pipelines" / "demo.yaml"
@@ -386,14 +386,14 @@ CASES = {  # name: (documents, shard_max_bytes, spill_bytes)
 }
 
 
-def _docs(shared_data: Path, n: int) -> list:
+def _docs(n: int) -> list:
     from corpusflow.core.document import Document
     from tests.conftest import read_jsonl
 
     if not n:
         return []
-    ja = read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=n // 2)
-    en = read_jsonl(shared_data / "en" / "c4_sample.jsonl.gz", limit=n // 2)
+    ja = read_jsonl(fixture("ja/kwdlc_leads.jsonl"), limit=n // 2)
+    en = read_jsonl(fixture("en/c4_sample.jsonl.gz"), limit=n // 2)
     # ids repeat on purpose: the full key (id, source, file, line) orders the rows
     return [Document(id=f"d{i % 97}", text=r["text"], source="ja" if i < len(ja) else "en", lang="ja",
                      lang_score=0.5 + (i % 7) / 20, url=r.get("url"), meta={"i": i, "名": "値"},
@@ -423,7 +423,7 @@ def _files(d: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in sorted(d.glob("*.parquet"))} if d.exists() else {}
 
 
-def test_spill_writer_is_byte_identical_to_shuffle_writer(tmp_path, shared_data, monkeypatch) -> None:
+def test_spill_writer_is_byte_identical_to_shuffle_writer(tmp_path, monkeypatch) -> None:
     """The local runners' spill path (rows in Arrow run files) and the shuffle path (rows through a
     GroupByKey) write the same shard files, byte for byte, and the spill leaves no run files."""
     import pyarrow.parquet as pq
@@ -431,7 +431,7 @@ def test_spill_writer_is_byte_identical_to_shuffle_writer(tmp_path, shared_data,
     spill_dir = tmp_path / "spill-runs"
     spill_dir.mkdir()
     monkeypatch.setenv("CORPUSFLOW_SPILL_DIR", str(spill_dir))
-    cases = {name: (_docs(shared_data, n), max_bytes, spill_bytes) for name, (n, max_bytes, spill_bytes) in CASES.items()}
+    cases = {name: (_docs(n), max_bytes, spill_bytes) for name, (n, max_bytes, spill_bytes) in CASES.items()}
     _write_cases(False, cases, tmp_path / "shuffle")
     _write_cases(True, cases, tmp_path / "spill")
     for name, (docs, _max_bytes, _sb) in cases.items():

@@ -24,7 +24,7 @@ import yaml
 
 from corpusflow.io import filesystems as fs
 from tests.conftest import read_jsonl, write_jsonl
-from tests.helpers import load_manifest, run_cli
+from tests.helpers import fixture, load_manifest, run_cli
 
 BUCKET = "corpusflow-test"
 REPO = Path(__file__).resolve().parents[1]
@@ -194,11 +194,11 @@ def test_cli_gs_input_without_library_is_a_config_error(no_gcs, tmp_path: Path, 
 
 
 @pytest.fixture(scope="module")
-def s3_inputs(s3, tmp_path_factory, shared_data: Path) -> dict:
+def s3_inputs(s3, tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("s3in")
-    ja = read_jsonl(shared_data / "ja" / "kwdlc_leads.jsonl", limit=120)
-    en = read_jsonl(shared_data / "en" / "c4_sample.jsonl.gz", limit=80)
-    multi = read_jsonl(shared_data / "en" / "cc_main_raw_multilingual.jsonl.gz", limit=60)
+    ja = read_jsonl(fixture("ja/kwdlc_leads.jsonl"), limit=120)
+    en = read_jsonl(fixture("en/c4_sample.jsonl.gz"), limit=80)
+    multi = read_jsonl(fixture("en/cc_main_raw_multilingual.jsonl.gz"), limit=60)
     files = {
         "web/ja/part-0.jsonl.gz": write_jsonl(d / "a.jsonl.gz", ja[:60], compress="gz"),
         "web/ja/2024/part-1.jsonl.zst": write_jsonl(d / "b.jsonl.zst", ja[60:], compress="zst"),

@@ -20,6 +20,8 @@ from tests.conftest import read_jsonl
 from tests.helpers import load_manifest, read_parquet_rows, run_cli
 from tests.test_warc import write_warc
 
+pytestmark = pytest.mark.shared_data  # every test here needs ../shared (corpora or bench scripts)
+
 
 @pytest.fixture(scope="module")
 def crawl(tmp_path_factory, shared_data) -> dict:

@@ -20,6 +20,8 @@ from corpusflow.steps.urls import UrlStep
 from corpusflow.text.config import ExtractConfig, UrlFilterConfig
 from tests.conftest import read_jsonl
 
+pytestmark = pytest.mark.shared_data  # every test here needs ../shared (corpora or bench scripts)
+
 
 def _dump(x) -> str:
     if isinstance(x, Document):

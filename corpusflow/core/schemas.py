@@ -119,11 +119,12 @@ def error_row(rec: ErrorRecord) -> dict[str, Any]:
 
 def row_to_document(row: dict[str, Any]) -> Document:
     """Rebuild a Document from a row of a DOC_SCHEMA file (e.g. to re-mix an earlier output)."""
+    line = row.get("line")
     return Document(
         id=row["id"], text=row["text"], source=row["source"], lang=row.get("lang"),
         lang_score=row.get("lang_score"), url=row.get("url"),
         meta=json.loads(row.get("metadata") or "{}"), signals=json.loads(row.get("signals") or "{}"),
-        file=row.get("file") or "", line=int(row.get("line") if row.get("line") is not None else -1),
+        file=row.get("file") or "", line=-1 if line is None else int(line),
     )
 
 

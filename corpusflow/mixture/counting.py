@@ -61,7 +61,7 @@ def count_documents(
         sampled[ix[keys[ix] <= thr]] = True
     out = np.zeros(n, dtype=np.int64)
     s_idx = np.flatnonzero(sampled)
-    out[s_idx] = count_exact(counter, [texts[j] for j in s_idx], batch_size)
+    out[s_idx] = count_exact(counter, [texts[j] for j in s_idx.tolist()], batch_size)
     cals: dict[Cell, Calibration] = {}
     for j in s_idx.tolist():
         cals.setdefault(cells[j], Calibration()).add(len(texts[j]), int(out[j]))

@@ -113,7 +113,7 @@ def train_metadata(row: Sequence[Any]) -> str:
 
 
 def pool_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in POOL_COLUMNS]
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in POOL_COLUMNS]
     return pa.Table.from_arrays(
         [pa.array(list(c), type=f.type) for c, f in zip(cols, POOL_SCHEMA, strict=True)], schema=POOL_SCHEMA
     )
@@ -122,7 +122,8 @@ def pool_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
 def train_table(copies: Sequence[tuple[int, Sequence[Any]]], lang_of: Any = None) -> pa.Table:
     """Training rows from ``(copy_index, pool_row)`` pairs, in the given order."""
     n = len(copies)
-    ids, texts, langs, sources, n_chars, n_tokens, copy_ix, meta = ([None] * n for _ in range(8))
+    columns: list[list[Any]] = [[None] * n for _ in range(8)]
+    ids, texts, langs, sources, n_chars, n_tokens, copy_ix, meta = columns
     for i, (j, r) in enumerate(copies):
         ids[i] = r[P_ID]
         texts[i] = r[P_TEXT]

@@ -7,6 +7,7 @@ in ``tag`` mode nothing is rejected.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
@@ -59,16 +60,16 @@ class LangIdStep(DocStep):
     def setup(self) -> None:
         self._model = _load_model(self._cfg.model)
         c = self._cfg
-        self._kw = dict(
-            languages=frozenset(c.languages), min_score=c.min_score, min_score_by_lang=dict(c.min_score_by_lang),
+        self._languages = frozenset(c.languages)
+        self._identify = functools.partial(
+            identify, languages=self._languages, min_score=c.min_score, min_score_by_lang=dict(c.min_score_by_lang),
             ja_script_check=c.ja_script_check, min_kana_fraction=c.min_kana_fraction, max_chars=c.max_chars,
         )
-        self._languages = self._kw["languages"]
         self._filter = c.mode == "filter"
 
     def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
         try:
-            res = identify(self._model, doc.text, **self._kw)
+            res = self._identify(self._model, doc.text)
         except Exception as exc:  # one bad record must not fail the job
             return error_from_exception(doc, STAGE, exc)
         out = doc.replace(lang=res.lang, lang_score=round(res.score, 6))

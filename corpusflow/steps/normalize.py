@@ -5,6 +5,8 @@ Documents left with no text are rejected (``normalize.empty``).
 
 from __future__ import annotations
 
+import functools
+
 from corpusflow.core.document import Document, ErrorRecord, Rejected, error_from_exception
 from corpusflow.steps.base import DocStep
 from corpusflow.text.config import NormalizeConfig
@@ -25,12 +27,14 @@ class NormalizeStep(DocStep):
 
     def setup(self) -> None:
         c = self._cfg
-        self._kw = dict(unicode_form=c.unicode_form, remove_control=c.remove_control,
-                        collapse_spaces=c.collapse_spaces, max_blank_lines=c.max_blank_lines)
+        self._normalize = functools.partial(
+            normalize_text, unicode_form=c.unicode_form, remove_control=c.remove_control,
+            collapse_spaces=c.collapse_spaces, max_blank_lines=c.max_blank_lines,
+        )
 
     def apply(self, doc: Document) -> Document | Rejected | ErrorRecord:
         try:
-            text = normalize_text(doc.text, **self._kw)
+            text = self._normalize(doc.text)
         except Exception as exc:  # one bad record must not fail the job
             return error_from_exception(doc, STAGE, exc)
         if not text.strip():

@@ -56,7 +56,7 @@ def normalize_text(
     if remove_control:
         text = _CONTROL.sub("", text)
     if unicode_form in ("NFC", "NFKC") and not (text.isascii()):
-        text = nfkc(text) if unicode_form == "NFKC" else unicodedata.normalize(unicode_form, text)
+        text = nfkc(text) if unicode_form == "NFKC" else unicodedata.normalize("NFC", text)
     if collapse_spaces:
         if "  " in text or _ODD_SPACE.search(text):
             text = _SPACES.sub(" ", text)
