@@ -39,7 +39,7 @@ import numpy as np
 
 from corpusflow.export import jsonl as jsonl_fmt
 from corpusflow.export import megatron as mg
-from corpusflow.export.tokens import encode_batch, flatten, frame, special_info
+from corpusflow.export.tokens import TokenLookupError, encode_batch, flatten, frame, special_info
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +196,12 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
     eod = bos = None
     if need_tokens:
         tok, recorded, comparable = _resolve_tokenizer(opts, manifest)
-        eod = special_info(tok, opts.eod, "eod")
-        if opts.add_bos:
-            bos = special_info(tok, opts.bos, "bos")
+        try:
+            eod = special_info(tok, opts.eod, "eod")
+            if opts.add_bos:
+                bos = special_info(tok, opts.bos, "bos")
+        except TokenLookupError as exc:
+            raise ExportError(str(exc), usage=True) from None
     count_mode = (mixture.get("count") or {}).get("mode")
     exact_counts = comparable and count_mode == "exact"
     counted_eos = int(bool(recorded and recorded.get("add_eos")))
@@ -271,7 +274,7 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
                     framed, flens = frame(flat, lengths, eod["id"] if eod else None, bos["id"] if bos else None)
                     tokens_exported += int(flens.sum())
                     _route_megatron(dataset, keys, framed, flens, group_names, sources,
-                                    n_tok_rec, counted_eos, bos is not None)
+                                    n_tok_rec if exact_counts else None, counted_eos, bos is not None)
                 else:
                     _route_jsonl(dataset, keys, b, id_lists, group_names, sources)
             if len(mismatches) >= 5:
