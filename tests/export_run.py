@@ -85,3 +85,33 @@ def read_rows(run: Path) -> list[dict[str, Any]]:
     for f in sorted((run / "data").glob("train-*.parquet")):
         out += pq.read_table(f).to_pylist()
     return out
+
+
+def make_plain_run(root: Path, *, n_docs: int = 20) -> Path:
+    """A run without a mixture: ``data/`` holds document rows (DOC_SCHEMA), no token counts."""
+    import pyarrow as pa
+
+    from corpusflow.document import Document
+    from corpusflow.schemas import DOC_SCHEMA, doc_row
+
+    rng = random.Random(1)
+    docs = []
+    for i in range(n_docs):
+        source, lang, _g = CELLS[i % len(CELLS)]
+        text = " ".join(rng.choice(JA if lang == "ja" else EN) for _ in range(3))
+        docs.append(doc_row(Document(id=f"d{i}", text=text, source=source, lang=lang, lang_score=0.9,
+                                     url=f"https://example.org/{i}", meta={"k": i}, signals={"s": 0.5},
+                                     file="in.jsonl", line=i)))
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    name = shard_name("train", 0, 1)
+    pq.write_table(pa.Table.from_pylist(docs, schema=DOC_SCHEMA), root / "data" / name)
+    blob = (root / "data" / name).read_bytes()
+    manifest = {
+        "name": "plain", "status": "complete",
+        "counts": {"total": {"input": n_docs, "kept": n_docs}, "by_source": {}},
+        "outputs": {"data": [{"file": name, "rows": n_docs, "bytes": len(blob),
+                              "sha256": hashlib.sha256(blob).hexdigest()}]},
+        "config": {"name": "plain", "sources": [], "stages": {}},
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root

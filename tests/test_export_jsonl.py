@@ -13,6 +13,7 @@ import pytest
 from corpusflow.export import megatron as mg
 from corpusflow.export.exporter import ExportOptions, export_run
 from corpusflow.export.jsonl import JsonlWriter, read_jsonl, record
+from corpusflow.mixture.pool import TRAIN_SCHEMA
 from tests.export_run import make_run, read_rows
 from tests.helpers import run_cli
 
@@ -37,7 +38,7 @@ def test_jsonl_round_trip(run_dir: Path, tmp_path: Path, compression: str, suffi
     rows = read_rows(run_dir)
     assert len(got) == len(rows) == report["rows"]
     for rec, row in zip(got, rows, strict=True):
-        assert list(rec) == ["id", "text", "source", "lang", "n_chars", "n_tokens", "copy", "metadata"]
+        assert list(rec) == TRAIN_SCHEMA.names
         assert {**rec, "metadata": json.dumps(rec["metadata"], ensure_ascii=False, sort_keys=True,
                                               separators=(",", ":"))} == row
     assert len({(r["id"], r["copy"]) for r in got}) == len(got)
@@ -75,3 +76,17 @@ def test_cli_jsonl(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     meta = json.loads((tmp_path / "o" / "export.json").read_text())
     assert meta["checks"]["rows_equal_manifest"] and meta["checks"]["read_back"]
     assert run_cli("export", str(run_dir), "--format", "jsonl", "--output", str(tmp_path / "o")) == 2
+
+
+def test_jsonl_of_a_run_without_mixture_keeps_every_column(tmp_path: Path) -> None:
+    from corpusflow.schemas import DOC_SCHEMA
+    from tests.export_run import make_plain_run
+
+    run = make_plain_run(tmp_path / "run", n_docs=7)
+    export_run(ExportOptions(run_dir=str(run), output=str(tmp_path / "j"), format="jsonl"))
+    got = list(read_jsonl(tmp_path / "j" / "train-00000-of-00001.jsonl.zst"))
+    rows = read_rows(run)
+    assert [list(r) for r in got] == [DOC_SCHEMA.names] * 7
+    assert [{**r, "metadata": json.dumps(r["metadata"]), "signals": json.dumps(r["signals"])} for r in got] == [
+        {**r, "metadata": json.dumps(json.loads(r["metadata"])), "signals": json.dumps(json.loads(r["signals"]))}
+        for r in rows]

@@ -256,3 +256,22 @@ def test_allow_other_tokenizer_skips_count_checks(run_dir: Path, tmp_path: Path)
     tok = load_tokenizer("llama3")
     rows = read_rows(run_dir)
     assert report["tokens"] == sum(len(x) + 1 for x in encode_batch(tok, [r["text"] for r in rows]))
+
+
+def test_run_without_mixture_needs_a_tokenizer_and_groups_by_language(tmp_path: Path) -> None:
+    from tests.export_run import make_plain_run
+
+    run = make_plain_run(tmp_path / "run")
+    with pytest.raises(ExportError, match="give --tokenizer") as e:
+        export_run(ExportOptions(run_dir=str(run), output=str(tmp_path / "a")))
+    assert e.value.usage
+    report = export_run(ExportOptions(run_dir=str(run), output=str(tmp_path / "b"), per="group",
+                                      tokenizer="llm-jp-v3.1"))
+    rows = read_rows(run)
+    tok = load_tokenizer("llm-jp-v3.1")
+    assert [d["name"] for d in report["datasets"]] == ["en", "ja"]
+    for d in report["datasets"]:
+        texts = [r["text"] for r in rows if r["lang"] == d["name"]]
+        docs = list(mg.IndexedDataset.open(tmp_path / "b" / d["name"]).documents())
+        assert [x[:-1].tolist() for x in docs] == [tok.encode(t) for t in texts]
+    assert report["checks"]["per_document_counts_equal_recorded"] is None

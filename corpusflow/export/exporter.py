@@ -149,11 +149,13 @@ def _resolve_tokenizer(opts: ExportOptions, manifest: dict[str, Any]) -> tuple[A
     return tok, recorded, True
 
 
-def _iter_shard_batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[dict[str, list[Any]]]:
+def _iter_shard_batches(path: Path, columns: list[str] | None, batch_rows: int) -> Iterator[dict[str, list[Any]]]:
+    """Column lists of ``batch_rows`` rows at a time (``columns=None``: every column, in order)."""
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(str(path), memory_map=True)
-    present = [c for c in columns if c in pf.schema_arrow.names]
+    names = pf.schema_arrow.names
+    present = names if columns is None else [c for c in columns if c in names]
     for batch in pf.iter_batches(batch_size=batch_rows, columns=present):
         yield {c: batch.column(i).to_pylist() for i, c in enumerate(present)}
 
@@ -233,7 +235,7 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
             ds = datasets[key] = _Dataset(name, writer)
         return ds
 
-    columns = ["id", "text", "source", "lang", "n_chars", "n_tokens", "copy", "metadata"]
+    columns = None if opts.format == "jsonl" else ["id", "text", "source", "lang", "n_tokens"]
     rows_total = tokens_exported = recorded_tokens = 0
     mismatches: list[dict[str, Any]] = []
     count_diff = 0

@@ -1,10 +1,11 @@
 """JSONL training shards (plain, ``.gz`` or ``.zst``), dolma-style, with deterministic bytes.
 
-One JSON object per line with the training row's columns: ``id``, ``text``, ``source``,
-``lang``, ``n_chars``, ``n_tokens``, ``copy`` and ``metadata`` (decoded: an object, not a JSON
-string), plus ``token_ids`` when asked for. Keys in this order, ``ensure_ascii=False``, one
-``\\n`` per record. gzip is written with mtime 0 and no file name, zstd at a fixed level
-without threads, so the same rows give the same bytes.
+One JSON object per line with the shard row's columns in schema order (a training shard:
+``id``, ``text``, ``lang``, ``source``, ``n_chars``, ``n_tokens``, ``copy``, ``metadata``; a run
+without a mixture: its document columns), ``metadata``/``signals`` decoded (objects, not JSON
+strings), plus ``token_ids`` when asked for; ``ensure_ascii=False``, one ``\\n`` per record.
+gzip is written with mtime 0 and no file name, zstd at a fixed level without threads, so the
+same rows give the same bytes.
 """
 
 from __future__ import annotations
@@ -22,18 +23,15 @@ SUFFIX = {"zst": ".jsonl.zst", "gz": ".jsonl.gz", "none": ".jsonl"}
 ZSTD_LEVEL = 3
 GZIP_LEVEL = 6
 
-#: Columns of a training row in JSONL key order (``metadata`` decoded from its JSON string).
-FIELDS = ("id", "text", "source", "lang", "n_chars", "n_tokens", "copy", "metadata")
+#: Columns whose Parquet value is a JSON string; JSONL carries them decoded (objects).
+JSON_COLUMNS = ("metadata", "signals")
 
 
 def record(row: dict[str, Any], token_ids: Sequence[int] | None = None) -> dict[str, Any]:
-    """A training row as a JSONL record (metadata decoded, absent columns left out)."""
+    """A shard row as a JSONL record: its columns in order, JSON-string columns decoded."""
     out: dict[str, Any] = {}
-    for k in FIELDS:
-        if k not in row:
-            continue
-        v = row[k]
-        if k == "metadata" and isinstance(v, str):
+    for k, v in row.items():
+        if k in JSON_COLUMNS and isinstance(v, str):
             v = json.loads(v) if v else {}
         out[k] = v
     if token_ids is not None:
