@@ -19,7 +19,9 @@ read-back check are reported separately.
 separate virtualenv: torch is several GB). The expected per-document lengths (each row's
 ``n_tokens`` + 1) and a re-encoded sample of documents are taken from the run's Parquet rows
 and the tokenizer, written to an ``.npz``, and ``bench/megatron_readback.py`` reads every
-exported dataset with Megatron-Core's ``IndexedDataset`` and compares.
+exported dataset with Megatron-Core's ``IndexedDataset`` and compares; it also builds Megatron's
+blended ``GPTDataset`` from ``data_path.txt`` and compares the share of samples per dataset
+with the export's token shares.
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ def main() -> int:
     ap.add_argument("--verify-megatron", default=None, metavar="PYTHON",
                     help="interpreter with megatron-core + torch; read the exports back with Megatron-Core")
     ap.add_argument("--sample", type=int, default=200, help="documents per dataset re-encoded for the id check")
+    ap.add_argument("--gpt-samples", type=int, default=2000,
+                    help="--verify-megatron: samples of Megatron's blended GPTDataset built from data_path.txt")
     ap.add_argument("--skip-jsonl", action="store_true")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "export.json"))
     args = ap.parse_args()
@@ -164,7 +168,8 @@ def main() -> int:
             write_expected(args.run, rep, exp, args.sample, seed=7)
             t0 = time.perf_counter()
             p = subprocess.run([args.verify_megatron, os.path.join(HERE, "megatron_readback.py"),
-                                os.path.join(work, d), exp], capture_output=True, text=True)
+                                os.path.join(work, d), exp, "--gpt-samples", str(args.gpt_samples)],
+                               capture_output=True, text=True)
             wall = time.perf_counter() - t0
             try:
                 res = json.loads(p.stdout)

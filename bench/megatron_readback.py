@@ -12,8 +12,11 @@ opens ``megatron.core.datasets.indexed_dataset.IndexedDataset`` and checks the d
 the document boundaries (``document_indices``), every document's length, the token count,
 that every document ends with the EOD, and the sampled documents' ids; it also parses
 ``data_path.txt`` with ``megatron.core.datasets.utils.get_blend_from_list`` (what
-``--data-path`` goes through) and checks the prefixes and weights. Prints (and writes) JSON;
-exit code 1 when a check fails.
+``--data-path`` goes through) and checks the prefixes and weights. With ``--gpt-samples N``
+it also builds Megatron's training dataset from that blend (``BlendedMegatronDatasetBuilder`` of
+``GPTDataset``, N samples of ``--seq-length`` tokens, single process) and compares the share
+of samples drawn from each dataset with the export's token shares (the run's mixture).
+Prints (and writes) JSON; exit code 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ def main() -> int:
     ap.add_argument("export_dir")
     ap.add_argument("expected")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--gpt-samples", type=int, default=0, help="also build a GPTDataset blend of N samples")
+    ap.add_argument("--seq-length", type=int, default=2048)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     import numpy as np
@@ -93,6 +98,9 @@ def main() -> int:
             for d in report["datasets"] if d["tokens"] > 0]
     out["data_path"] = {"prefixes": len(prefixes), "equal_to_export": list(zip(prefixes, weights, strict=True)) == want}
     out["ok"] &= out["data_path"]["equal_to_export"]
+    if args.gpt_samples:
+        out["gpt_blend"] = gpt_blend(args.export_dir, report, prefixes, weights, args.gpt_samples, args.seq_length)
+        out["ok"] &= out["gpt_blend"]["ok"]
     out["documents"] = sum(r["documents"] for r in out["datasets"])
     out["tokens"] = sum(r["tokens"] for r in out["datasets"])
     out["check_s"] = round(time.perf_counter() - t1, 2)
@@ -102,6 +110,42 @@ def main() -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             f.write(text + "\n")
     return 0 if out["ok"] else 1
+
+
+class _Tokenizer:
+    """What GPTDataset reads from a tokenizer: vocab size, EOD, pad, an identity for its cache."""
+
+    def __init__(self, vocab_size: int, eod: int, name: str) -> None:
+        self.vocab_size, self.eod, self.pad = vocab_size, eod, -1
+        self.unique_identifiers = {"class": "corpusflow-export", "name": name, "vocab_size": vocab_size}
+
+
+def gpt_blend(export_dir: str, report: dict, prefixes: list, weights: list, n: int, seq_length: int) -> dict:
+    """Build Megatron's blended GPT training dataset from data_path.txt; compare sample shares."""
+    import numpy as np
+    from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
+    from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
+
+    t0 = time.perf_counter()
+    tok = _Tokenizer(report["tokenizer"]["vocab_size"], report["eod"]["id"], report["tokenizer"]["name"])
+    cfg = GPTDatasetConfig(random_seed=1234, sequence_length=seq_length, blend=(prefixes, weights), split="1,0,0",
+                           tokenizer=tok, reset_position_ids=False, reset_attention_mask=False,
+                           eod_mask_loss=False, path_to_cache=None, create_attention_mask=False)
+    train, _valid, _test = BlendedMegatronDatasetBuilder(GPTDataset, [n, 0, 0], lambda: True, cfg).build()
+    first = train[0]
+    eod_in_first = int((np.asarray(first["tokens"]) == tok.eod).sum())
+    if len(prefixes) > 1:
+        idx = np.asarray(train.dataset_index)
+        shares = (np.bincount(idx, minlength=len(prefixes)) / len(idx)).tolist()
+    else:
+        shares = [1.0]
+    want = [w / sum(weights) for w in weights]
+    err = max(abs(a - b) for a, b in zip(shares, want, strict=True))
+    return {"samples": len(train), "seq_length": seq_length, "sample_shares": [round(x, 6) for x in shares],
+            "export_token_shares": [round(x, 6) for x in want], "max_abs_share_error": round(err, 6),
+            "first_sample_tokens": int(np.asarray(first["tokens"]).size), "eod_in_first_sample": eod_in_first,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "ok": bool(len(train) >= n and err <= 0.01 and np.asarray(first["tokens"]).size == seq_length)}
 
 
 if __name__ == "__main__":
