@@ -82,12 +82,12 @@ def write_expected(run: str, report: dict, path: str, sample_per_dataset: int, s
     import numpy as np
     import pyarrow.parquet as pq
 
-    from corpusflow.export.exporter import group_of_cells, load_manifest
+    from corpusflow.export.exporter import group_of_cells, load_manifest, recorded_tokenizer_spec
     from corpusflow.mixture.tokenizers import load_tokenizer
 
     manifest = load_manifest(run)
     groups = group_of_cells(manifest)
-    tok = load_tokenizer(manifest["config"]["stages"]["mixture"]["tokenizer"])
+    tok = load_tokenizer(recorded_tokenizer_spec(manifest))
     eod = report["eod"]["id"]
     per = report["per"]
     rows: dict[str, list[tuple[int, str]]] = {}

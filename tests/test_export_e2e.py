@@ -59,3 +59,20 @@ def test_card_of_a_pipeline_run(demo_run: Path) -> None:
     for src, c in m["counts"]["by_source"].items():
         assert f"| {src} |" in card and f"| {c['input']:,} | {c['kept']:,} |" in card
     assert f"{m['mixture']['totals']['tokens']:,} tokens" in card
+
+
+def test_export_and_card_of_a_mix_output(demo_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "MIX"
+    assert run_cli("mix", str(DEMO), "--from", str(demo_run), "--output", str(out),
+                   "--set", "stages.mixture.groups.ja=0.7", "--set", "stages.mixture.groups.en=0.3") == 0
+    m = load_manifest(out)
+    assert run_cli("export", str(out), "--per", "group", "--output", str(tmp_path / "mg"), "-q") == 0
+    rep = json.loads((tmp_path / "mg" / "export.json").read_text())
+    assert rep["tokenizer"]["sha256"] == m["mixture"]["tokenizer"]["sha256"]
+    assert rep["tokens"] == m["mixture"]["totals"]["tokens"] + m["mixture"]["totals"]["rows"]
+    assert abs(rep["data_path_shares"]["ja"] - 0.7) < 0.01
+    card = Path(write_dataset_card(str(out))).read_text()
+    upstream = load_manifest(demo_run)
+    assert "Re-mixed by `corpusflow mix`" in card and upstream["config_hash"] in card
+    for src, c in upstream["counts"]["by_source"].items():
+        assert f"| {src} |" in card and f"| {c['input']:,} | {c['kept']:,} |" in card

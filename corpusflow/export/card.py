@@ -64,10 +64,13 @@ def _num(x: Any) -> str:
     return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else str(x)
 
 
-def dataset_card_text(manifest: dict[str, Any]) -> str:
-    """The card of the run described by ``manifest`` (a dict of ``manifest.json``)."""
-    cfg = manifest.get("config") or {}
-    counts = manifest.get("counts") or {}
+def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None = None) -> str:
+    """The card of the run described by ``manifest`` (a dict of ``manifest.json``). For a
+    ``corpusflow mix`` output, ``upstream`` is the manifest of the run whose pool it re-mixed:
+    its sources, counts and stage settings describe where the documents came from."""
+    base = upstream if upstream is not None else manifest
+    cfg = base.get("config") or {}
+    counts = base.get("counts") or {}
     by_source = counts.get("by_source") or {}
     total = counts.get("total") or {}
     mixture = manifest.get("mixture") or {}
@@ -103,6 +106,12 @@ def dataset_card_text(manifest: dict[str, Any]) -> str:
         lines.append(
             "Pretraining text built by corpusflow: the documents that passed language identification, quality "
             f"filters and deduplication, in {len(data)} Parquet shard(s) (`data/`), {rows:,} rows.")
+    if manifest.get("kind") == "mix":
+        up = manifest.get("upstream") or {}
+        lines += ["", f"Re-mixed by `corpusflow mix` from the pool of `{manifest.get('from')}` (run "
+                  f"{up.get('name')!r}, config hash `{up.get('config_hash')}`)"
+                  + ("; sources, counts and stage settings below are that run's." if upstream is not None
+                     else "; that run's manifest was not readable, so its sources are not listed.")]
     lines += [
         "",
         f"* corpusflow {manifest.get('corpusflow_version', '?')}, config hash `{manifest.get('config_hash', '?')}`, "
@@ -138,7 +147,7 @@ def dataset_card_text(manifest: dict[str, Any]) -> str:
     lines += ["", "## Processing", ""]
     stage_cfg = cfg.get("stages") or {}
     st_rows = []
-    for st in manifest.get("stages") or []:
+    for st in base.get("stages") or []:
         bs = st.get("by_source") or {}
         n_in = sum(v.get("in", 0) for v in bs.values())
         n_out = sum(v.get("out", 0) for v in bs.values())
@@ -224,11 +233,23 @@ def dataset_card_text(manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _read_manifest(run_dir: str) -> dict[str, Any]:
+    return json.loads(fs.read_bytes(fs.join(run_dir, "manifest.json")).decode("utf-8"))
+
+
 def write_dataset_card(run_dir: str) -> str:
-    """Write ``RUN/README.md`` from ``RUN/manifest.json``; returns the card's path."""
-    manifest = json.loads(fs.read_bytes(fs.join(run_dir, "manifest.json")).decode("utf-8"))
+    """Write ``RUN/README.md`` from ``RUN/manifest.json``; returns the card's path. For a
+    ``corpusflow mix`` output the upstream run's manifest (``manifest["from"]``) is read too
+    when it is still there."""
+    manifest = _read_manifest(run_dir)
+    upstream = None
+    if manifest.get("kind") == "mix" and manifest.get("from"):
+        try:
+            upstream = _read_manifest(manifest["from"])
+        except (OSError, ValueError):
+            upstream = None
     path = fs.join(run_dir, CARD_NAME)
-    fs.write_bytes_atomic(path, dataset_card_text(manifest).encode("utf-8"))
+    fs.write_bytes_atomic(path, dataset_card_text(manifest, upstream).encode("utf-8"))
     return path
 
 

@@ -113,6 +113,14 @@ def group_of_cells(manifest: dict[str, Any]) -> dict[tuple[str, str], str]:
     return out
 
 
+def recorded_tokenizer_spec(manifest: dict[str, Any]) -> Any:
+    """The tokenizer spec of the run's mixture config (``config.stages.mixture`` of a pipeline run,
+    ``config.mixture`` of a ``corpusflow mix`` output), or None."""
+    cfg = manifest.get("config") or {}
+    mixture_cfg = ((cfg.get("stages") or {}).get("mixture") or cfg.get("mixture") or {})
+    return mixture_cfg.get("tokenizer")
+
+
 def _safe_name(name: str) -> str:
     return _SAFE.sub("_", name) or "_"
 
@@ -124,7 +132,7 @@ def _resolve_tokenizer(opts: ExportOptions, manifest: dict[str, Any]) -> tuple[A
     mixture = manifest.get("mixture") or {}
     recorded = mixture.get("tokenizer")
     if opts.tokenizer is None:
-        spec = (((manifest.get("config") or {}).get("stages") or {}).get("mixture") or {}).get("tokenizer")
+        spec = recorded_tokenizer_spec(manifest)
         if recorded is None or spec is None:
             raise ExportError("this run has no mixture, so no tokenizer is recorded: give --tokenizer", usage=True)
         if isinstance(spec, dict) and opts.threads:
