@@ -275,3 +275,12 @@ def test_run_without_mixture_needs_a_tokenizer_and_groups_by_language(tmp_path: 
         docs = list(mg.IndexedDataset.open(tmp_path / "b" / d["name"]).documents())
         assert [x[:-1].tolist() for x in docs] == [tok.encode(t) for t in texts]
     assert report["checks"]["per_document_counts_equal_recorded"] is None
+
+
+def test_usage_error_leaves_an_earlier_export_untouched(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    export_run(ExportOptions(run_dir=str(run_dir), output=str(out), per="group"))
+    before = _digests(out)
+    with pytest.raises(ExportError, match="not a piece"):
+        export_run(ExportOptions(run_dir=str(run_dir), output=str(out), per="group", eod="<nope>", overwrite=True))
+    assert _digests(out) == before

@@ -189,13 +189,6 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
     shards = list((manifest.get("outputs") or {}).get("data") or [])
     if not shards:
         raise ExportError(f"{run}: the manifest lists no data/ shards", usage=True)
-    out = Path(opts.output)
-    if out.exists() and any(out.iterdir()):
-        if not opts.overwrite:
-            raise ExportError(f"{out} exists and is not empty (use --overwrite)", usage=True)
-        _clear_export_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
-
     mixture = manifest.get("mixture") or {}
     groups = group_of_cells(manifest)
     if opts.per == "group" and not groups:
@@ -216,6 +209,12 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
     exact_counts = comparable and count_mode == "exact"
     counted_eos = int(bool(recorded and recorded.get("add_eos")))
     dtype = mg.optimal_dtype(tok.vocab_size) if tok is not None else None
+    out = Path(opts.output)  # prepared only now: a usage error above leaves it untouched
+    if out.exists() and any(out.iterdir()):
+        if not opts.overwrite:
+            raise ExportError(f"{out} exists and is not empty (use --overwrite)", usage=True)
+        _clear_export_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     shard_files = []
@@ -236,6 +235,8 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
         ds = datasets.get(key)
         if ds is None:
             name = _safe_name(key)
+            if any(d.name == name for d in datasets.values()):
+                raise ExportError(f"two datasets would both be named {name!r}; rename a group or source")
             if opts.format == "megatron":
                 writer: Any = mg.IndexedDatasetWriter(out / name, dtype)  # type: ignore[arg-type]
             else:
