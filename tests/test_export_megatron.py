@@ -284,3 +284,16 @@ def test_usage_error_leaves_an_earlier_export_untouched(run_dir: Path, tmp_path:
     with pytest.raises(ExportError, match="not a piece"):
         export_run(ExportOptions(run_dir=str(run_dir), output=str(out), per="group", eod="<nope>", overwrite=True))
     assert _digests(out) == before
+
+
+def test_estimated_counts_are_reported_not_enforced(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", n_docs=15)
+    _tamper(run, "n_tokens")  # an estimate is off by one token on one row
+    m = json.loads((run / "manifest.json").read_text())
+    m["mixture"]["count"] = {"mode": "estimate"}
+    m["mixture"]["totals"]["tokens"] += 1
+    (run / "manifest.json").write_text(json.dumps(m))
+    report = export_run(ExportOptions(run_dir=str(run), output=str(tmp_path / "o")))
+    assert report["checks"]["encoded_minus_recorded_tokens"] == -1
+    assert report["checks"]["per_document_counts_equal_recorded"] is None
+    assert report["tokens"] == m["mixture"]["totals"]["tokens"] - 1 + report["rows"]
