@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokens": ("corpusflow.commands.tokens", "count tokens with a tokenizer; print chars/bytes per token per language"),
     "mix": ("corpusflow.commands.mix", "build a new token mixture from the pool of an earlier run (no raw data)"),
     "report": ("corpusflow.commands.report", "write an HTML report with plots of a run (or eval-filters/tokens JSON)"),
+    "export": ("corpusflow.commands.export", "export the training shards of a run as Megatron-LM .bin/.idx or JSONL"),
     "inspect": ("corpusflow.commands.inspect", "show sample rejected/duplicate documents of a run with their signals"),
     "fit-dsir": ("corpusflow.commands.fit_dsir", "fit a DSIR importance-resampling model (target vs raw n-gram distributions)"),
     "train-quality": ("corpusflow.commands.train_quality", "train a fastText quality classifier from positive and negative files"),
