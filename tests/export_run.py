@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from corpusflow.mixture.pool import pool_row, shard_name, train_table
+from corpusflow.core.schemas import shard_name
+from corpusflow.mixture.pool import pool_row, train_table
 from corpusflow.mixture.tokenizers import load_tokenizer
 
 JA = ["吾輩は猫である。名前はまだ無い。", "どこで生れたかとんと見当がつかぬ。", "東京都の天気は晴れです。",
@@ -91,8 +92,8 @@ def make_plain_run(root: Path, *, n_docs: int = 20) -> Path:
     """A run without a mixture: ``data/`` holds document rows (DOC_SCHEMA), no token counts."""
     import pyarrow as pa
 
-    from corpusflow.document import Document
-    from corpusflow.schemas import DOC_SCHEMA, doc_row
+    from corpusflow.core.document import Document
+    from corpusflow.core.schemas import DOC_SCHEMA, doc_row
 
     rng = random.Random(1)
     docs = []

@@ -79,7 +79,7 @@ def test_cli_jsonl(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_jsonl_of_a_run_without_mixture_keeps_every_column(tmp_path: Path) -> None:
-    from corpusflow.schemas import DOC_SCHEMA
+    from corpusflow.core.schemas import DOC_SCHEMA
     from tests.export_run import make_plain_run
 
     run = make_plain_run(tmp_path / "run", n_docs=7)

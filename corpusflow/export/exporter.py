@@ -40,6 +40,7 @@ import numpy as np
 from corpusflow.export import jsonl as jsonl_fmt
 from corpusflow.export import megatron as mg
 from corpusflow.export.tokens import TokenLookupError, encode_batch, flatten, frame, special_info
+from corpusflow.mixture.tokenizers import load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,6 @@ def _safe_name(name: str) -> str:
 
 def _resolve_tokenizer(opts: ExportOptions, manifest: dict[str, Any]) -> tuple[Any, dict[str, Any] | None, bool]:
     """``(tokenizer, recorded tokenizer info or None, counts comparable)``."""
-    from corpusflow.mixture.tokenizers import load_tokenizer
 
     mixture = manifest.get("mixture") or {}
     recorded = mixture.get("tokenizer")
@@ -159,7 +159,7 @@ def _resolve_tokenizer(opts: ExportOptions, manifest: dict[str, Any]) -> tuple[A
 
 def _iter_shard_batches(path: Path, columns: list[str] | None, batch_rows: int) -> Iterator[dict[str, list[Any]]]:
     """Column lists of ``batch_rows`` rows at a time (``columns=None``: every column, in order)."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
     pf = pq.ParquetFile(str(path), memory_map=True)
     names = pf.schema_arrow.names

@@ -59,7 +59,7 @@ class JsonlWriter:
             self._out = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0,
                                       compresslevel=GZIP_LEVEL)
         elif compression == "zst":
-            import zstandard
+            import zstandard  # lazy: heavy or optional dependency, loaded only when used
 
             cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=0, write_checksum=True)
             self._out = cctx.stream_writer(self._raw, closefd=False)
@@ -116,7 +116,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Records of a JSONL file written by :class:`JsonlWriter` (compression from the suffix)."""
     path = os.fspath(path)
     if path.endswith(".zst"):
-        import zstandard
+        import zstandard  # lazy: heavy or optional dependency, loaded only when used
 
         with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as z:
             yield from _lines(io.BufferedReader(z))  # type: ignore[arg-type]

@@ -45,6 +45,12 @@ class SourceConfig(StrictModel):
     priority: int = Field(
         0, description="Higher wins when choosing which duplicate to keep (dedup keep rule)."
     )
+    license: str | None = Field(
+        None, description="Licence of the source's text (an SPDX id or a name), written to the dataset card."
+    )
+    provenance: str | None = Field(
+        None, description="Where the data comes from (URL, crawl, snapshot), written to the dataset card."
+    )
 
     @field_validator("name")
     @classmethod

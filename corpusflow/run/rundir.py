@@ -28,6 +28,7 @@ from corpusflow.config.checks import check_source_paths
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.paths import is_remote
 from corpusflow.core.schemas import DOC_SCHEMA, DUPLICATE_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA
+from corpusflow.export.card import write_dataset_card
 from corpusflow.io import filesystems as fs
 from corpusflow.io.parquet import ShardFiles
 from corpusflow.io.readers import FileSpec, plan_files
@@ -277,11 +278,13 @@ MANIFEST_HEAD = ("corpusflow_version", "kind", "name", "status", "config_hash", 
 
 
 def write_manifest(out: str, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` (last: it marks the run directory as finished) and clean up."""
+    """Write ``manifest.json`` and the dataset card ``README.md`` (last: together they mark the run
+    directory as finished), then clean up."""
     missing = [k for k in MANIFEST_HEAD if k not in manifest]
     if missing:
         raise ValueError(f"manifest without {', '.join(missing)}")
     fs.write_bytes_atomic(fs.join(out, MANIFEST), _json_bytes(manifest))
+    write_dataset_card(out)
     _remove_spill(out)
     _remove_marker(out)
 

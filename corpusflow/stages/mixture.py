@@ -8,7 +8,7 @@ Graph (the pure logic lives in :mod:`corpusflow.mixture`)::
         -> route: k or k+1 copies per document, each (order key, shard)  [+ pool membership]
         -> GroupByKey(shard) -> sort by order key -> data/train-XXXXX-of-YYYYY.parquet
                                                   [+ pool/pool-XXXXX-of-YYYYY.parquet]
-        -> one report dict (manifest["mixture"]) + README.md dataset card (+ pool/_pool.json)
+        -> one report dict (manifest["mixture"]) (+ pool/_pool.json)
 
 :class:`MixDocuments` is what the pipeline applies to the documents that survived filters and
 dedup; it writes the pool (every such document, with its token count) and the training
@@ -74,7 +74,7 @@ from corpusflow.mixture.pool import (
     table_to_pool_rows,
     train_table,
 )
-from corpusflow.mixture.report import build_report, dataset_card
+from corpusflow.mixture.report import build_report
 from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.stages.base import StageCounters
 from corpusflow.stages.handoff import BATCH as HANDOFF_BATCH
@@ -472,7 +472,6 @@ def _finalize(stats: list[dict[str, Any]], plan: MixturePlan, *, output_dir: str
         fs.write_bytes_atomic(fs.join(output_dir, POOL_DIR, POOL_META),
                               (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode())
     report = build_report(plan.to_jsonable(), train, tokenizer=tokenizer, count=count, pool=pool, name=name)
-    fs.write_bytes_atomic(fs.join(output_dir, "README.md"), dataset_card(report).encode())
     return report
 
 
