@@ -242,6 +242,20 @@ def resolve_path(path: str) -> str:
     return path
 
 
+def package_path(path: str) -> str:
+    """The ``pkg:`` spelling of a local file inside the installed package (others as given).
+
+    Used for the files a ``pkg:`` glob matches, so that what is planned, passed to workers and
+    written to outputs (the ``file`` column, the manifest's inputs) never holds the absolute
+    install path: two installs give the same bytes, and a worker whose package lives elsewhere
+    (a Dataflow container) resolves the path inside its own install.
+    """
+    prefix = str(PACKAGE_DIR) + os.sep
+    if path.startswith(prefix):
+        return PKG_PREFIX + path[len(prefix) :].replace(os.sep, "/")
+    return path
+
+
 def is_remote(path: str) -> bool:
     return path.startswith(REMOTE_SCHEMES)
 
@@ -360,7 +374,8 @@ def load_config(
     """Load, override and validate a config. Raises :class:`ConfigError` with a clear message.
 
     Args:
-        path: YAML file (parsed with ``yaml.safe_load``: nothing in it is evaluated).
+        path: YAML file (parsed with ``yaml.safe_load``: nothing in it is evaluated); a ``pkg:``
+            path names one shipped in the package (``pkg:configs/pipelines/demo.yaml``).
         overrides: dotted ``KEY=VALUE`` overrides applied before validation.
         data: an already-parsed config dict (instead of ``path``).
         inputs: ``--input`` globs: replace the config's sources with one JSONL/Parquet source.
@@ -370,7 +385,7 @@ def load_config(
     if data is None:
         if path is None:
             raise ConfigError("no config given")
-        p = Path(path)
+        p = Path(resolve_path(str(path)))  # pkg:configs/... names a config shipped in the package
         if not p.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
@@ -458,13 +473,16 @@ def import_plugins(names: Any) -> None:
 
 
 def expand_glob(pattern: str) -> list[str]:
-    """Expand a local or remote glob into a sorted list of files."""
-    pattern = resolve_path(pattern)
-    if is_remote(pattern):
+    """Expand a local or remote glob into a sorted list of files (``pkg:`` globs give ``pkg:`` paths)."""
+    resolved = resolve_path(pattern)
+    if is_remote(resolved):
         from corpusflow.io.filesystems import match_remote  # Beam FileSystems, imported lazily
 
-        return match_remote(pattern)
-    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        return match_remote(resolved)
+    files = sorted(p for p in glob.glob(resolved, recursive=True) if os.path.isfile(p))
+    if pattern.startswith(PKG_PREFIX):  # keep the install-independent spelling (same order)
+        return [package_path(p) for p in files]
+    return files
 
 
 def check_source_paths(cfg: PipelineConfig) -> dict[str, list[str]]:

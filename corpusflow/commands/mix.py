@@ -100,13 +100,13 @@ def _errors(err: ValidationError, prefix: str, origin: str) -> str:
 
 def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, Any, str]:
     """(MixtureStageConfig, seed or None, OutputConfig, name) from a mixture or pipeline YAML."""
-    from corpusflow.config import ConfigError, OutputConfig, apply_overrides
+    from corpusflow.config import ConfigError, OutputConfig, apply_overrides, resolve_path
     from corpusflow.mixture.config import MixtureStageConfig
 
-    if not os.path.isfile(path):
+    if not os.path.isfile(resolve_path(path)):
         raise MixSetupError(f"config file not found: {path}")
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(resolve_path(path), encoding="utf-8") as fh:
             data = yaml.safe_load(fh.read()) or {}
     except yaml.YAMLError as exc:
         raise MixSetupError(f"{path}: not valid YAML: {exc}") from None

@@ -333,11 +333,9 @@ def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
 
 def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]]) -> list[FileSpec]:
     """The ordered list of files to read, with formats and stable file keys."""
-    from corpusflow.config import resolve_path
-
     specs: list[FileSpec] = []
     for s in sources:
-        patterns = [resolve_path(p) for p in s.paths]
+        patterns = list(s.paths)  # as written: files of a pkg: glob keep their pkg: spelling
         for path in files_by_source[s.name]:
             pattern = next((p for p in patterns if _matches(path, p)), patterns[0])
             specs.append(FileSpec(source=s.name, path=path, file_key=file_key(path, pattern),
@@ -366,9 +364,10 @@ def estimated_size(spec: FileSpec) -> int | None:
     Only a balance hint: a wrong value (a multi-member .gz, a file over 4 GiB) changes how
     evenly work is spread, never what is read, because the last range is open-ended.
     """
-    from corpusflow.config import is_remote
+    from corpusflow.config import is_remote, resolve_path
 
-    path = spec.path[len("file://"):] if spec.path.startswith("file://") else spec.path
+    path = resolve_path(spec.path)
+    path = path[len("file://"):] if path.startswith("file://") else path
     if spec.format != "jsonl" or is_remote(path):
         return None
     try:
