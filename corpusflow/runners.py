@@ -309,17 +309,18 @@ def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[st
     """Refuse local output or input paths with a runner whose workers cannot see them.
 
     Dataflow workers are other machines: a local path there is an empty directory on the
-    worker, so outputs would vanish and inputs would be missing. (Paths starting with ``pkg:``
-    resolve on the launcher and are local too.)
+    worker, so outputs would vanish and inputs would be missing. Input files of a ``pkg:`` glob
+    are planned as ``pkg:`` paths and resolved by each worker inside its own corpusflow install
+    (the package data ships in the wheel and the worker image), so they are allowed.
     """
-    from corpusflow.config import is_remote
+    from corpusflow.config import PKG_PREFIX, is_remote
 
     if summary.get("runner") not in DISTRIBUTED or summary.get("dry_run"):
         return
     bad = []
     if not is_remote(output):
         bad.append(f"--output {output}")
-    bad.extend(p for p in inputs if not is_remote(p))
+    bad.extend(p for p in inputs if not is_remote(p) and not p.startswith(PKG_PREFIX))
     if bad:
         raise ValueError(
             f"{summary['runner']} workers cannot read or write local paths; use gs:// or s3:// URLs for: "

@@ -109,3 +109,16 @@ def test_demo_outputs_are_identical_between_two_installs(tmp_path: Path) -> None
         needle = str(site).encode()
         leaks = [str(p) for p in out.rglob("*") if p.is_file() and needle in p.read_bytes()]
         assert leaks == [], leaks
+
+
+def test_pkg_inputs_pass_the_dataflow_path_check() -> None:
+    """Workers resolve pkg: inputs in their own install; other local inputs stay refused."""
+    from corpusflow.runners import check_paths_for_runner
+
+    summary = {"runner": "DataflowRunner", "dry_run": False}
+    files = expand_glob("pkg:data/sample/*.jsonl.gz")
+    check_paths_for_runner(summary, "gs://corpusflow-example/out", files)
+    with pytest.raises(ValueError, match="/tmp/local.jsonl"):
+        check_paths_for_runner(summary, "gs://corpusflow-example/out", [*files, "/tmp/local.jsonl"])
+    with pytest.raises(ValueError, match="--output out/demo"):
+        check_paths_for_runner(summary, "out/demo", files)
