@@ -7,8 +7,9 @@ code of a signature it has seen from its cache instead of compiling it again.
 A kernel is cached per argument types, so the warm-up runs the real stages on real documents
 (the first ``--docs`` of every source of a pipeline config, the demo by default, over the shipped
 sample) instead of calling the kernels with made-up arguments: normalisation, fastText language
-ID, every shipped filter profile, and the MinHash signatures of the dedup stage, then the filter
-kernels' own warm-up (which reaches the kernels no shipped profile uses). The kernels:
+ID, every shipped filter profile (a filter chain's set-up also runs the filter kernels' own
+warm-up, which reaches the kernels no shipped profile uses), and the MinHash signatures of the
+dedup stage. The kernels:
 
 * ``fasttext_infer`` — the fastText predict kernel (language ID, quality models);
 * ``filters.*`` — the filter rules' kernels (:mod:`corpusflow.filters.kernels`);
@@ -77,12 +78,11 @@ def warm_up(config: str = DEMO, docs_per_source: int = 40) -> int:
     from corpusflow.config import check_source_paths, load_config
     from corpusflow.dedup.core import SignatureComputer
     from corpusflow.document import Document
-    from corpusflow.filters import kernels as filter_kernels
     from corpusflow.filters.config import FilterStageConfig
     from corpusflow.io.readers import iter_file, plan_files
-    from corpusflow.stages.filters import ApplyFilters
-    from corpusflow.stages.langid import IdentifyLanguage
-    from corpusflow.stages.normalize import NormalizeText
+    from corpusflow.stages.filters import FilterStep
+    from corpusflow.stages.langid import LangIdStep
+    from corpusflow.stages.normalize import NormalizeStep
 
     cfg = load_config(config)
     docs: list[Document] = []
@@ -90,26 +90,27 @@ def warm_up(config: str = DEMO, docs_per_source: int = 40) -> int:
         source = cfg.source(spec.source)
         read = (o for o in iter_file(spec, source, cfg.limits.max_doc_chars) if isinstance(o, Document))
         docs.extend(islice(read, docs_per_source))
-    steps: list[Any] = [NormalizeText(cfg.stages.normalize).step(), IdentifyLanguage(cfg.stages.langid).step()]
+    first: list[Any] = [NormalizeStep(cfg.stages.normalize), LangIdStep(cfg.stages.langid)]
+    profiles: list[Any] = []
     for name in _shipped_profiles():  # every shipped profile, for the language it is written for
         lang = name.split("_", 1)[0]
-        steps.append(ApplyFilters(FilterStageConfig(enabled=True, profiles={lang: name})).step())
-    for step in steps:
-        step.setup()
+        resolved = FilterStageConfig(enabled=True, profiles={lang: name}).resolved_profiles()
+        profiles.append(FilterStep(resolved, "filter", True))
+    for step in first + profiles:
+        step.setup()  # a filter chain's setup() also warms every filter kernel
     passed: list[Document] = []
     for doc in docs:
         out: Any = doc
-        for step in steps[:2]:
+        for step in first:
             out = step.apply(out)
             if not isinstance(out, Document):
                 break
         else:
-            for step in steps[2:]:  # each profile on its own: one rejection must not hide the others
+            for step in profiles:  # each profile on its own: one rejection must not hide the others
                 step.apply(out)
             passed.append(out)
     if passed:
         SignatureComputer(cfg.stages.dedup, cfg.seed).compute(passed)
-    filter_kernels.warm_up()
     return len(docs)
 
 
