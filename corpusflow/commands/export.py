@@ -12,8 +12,10 @@ export failed a check, 2 a usage problem (nothing written).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from corpusflow.export.exporter import FORMATS, PER, ExportError, ExportOptions, export_run
@@ -63,8 +65,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-    from pathlib import Path
 
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)

@@ -40,6 +40,7 @@ from corpusflow.config.load import apply_overrides, format_validation_error
 from corpusflow.config.pipeline import OutputConfig
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
+from corpusflow.core.paths import resolve_path
 from corpusflow.io import filesystems as fs
 from corpusflow.mixture.allocate import MixtureConfigError, MixtureShortfall, plan_mixture
 from corpusflow.mixture.census import cell_of, census_from_columns, merge_census_dicts
@@ -103,10 +104,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, Any, str]:
     """(MixtureStageConfig, seed or None, OutputConfig, name) from a mixture or pipeline YAML."""
 
-    if not os.path.isfile(path):
+    if not os.path.isfile(resolve_path(path)):
         raise MixSetupError(f"config file not found: {path}")
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(resolve_path(path), encoding="utf-8") as fh:
             data = yaml.safe_load(fh.read()) or {}
     except yaml.YAMLError as exc:
         raise MixSetupError(f"{path}: not valid YAML: {exc}") from None

@@ -21,6 +21,7 @@ from corpusflow.config.checks import check_source_paths, launch_checks
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
+from corpusflow.core.paths import resolve_path
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -142,7 +143,8 @@ def load_config(
     """Load, override and validate a config. Raises :class:`ConfigError` with a clear message.
 
     Args:
-        path: YAML file (parsed with ``yaml.safe_load``: nothing in it is evaluated).
+        path: YAML file (parsed with ``yaml.safe_load``: nothing in it is evaluated); a ``pkg:``
+            path names one shipped in the package (``pkg:configs/pipelines/demo.yaml``).
         overrides: dotted ``KEY=VALUE`` overrides applied before validation.
         data: an already-parsed config dict (instead of ``path``).
         inputs: ``--input`` globs: replace the config's sources with one JSONL/Parquet source.
@@ -152,7 +154,7 @@ def load_config(
     if data is None:
         if path is None:
             raise ConfigError("no config given")
-        p = Path(path)
+        p = Path(resolve_path(str(path)))  # pkg:configs/... names a config shipped in the package
         if not p.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:

@@ -36,7 +36,7 @@ import uuid
 import zlib
 from typing import IO, Any
 
-from corpusflow.core.paths import is_remote, resolve_path
+from corpusflow.core.paths import PKG_PREFIX, is_remote, package_path, resolve_path
 
 S3_SCHEMES = ("s3",)
 GCS_SCHEMES = ("gs", "gcs")
@@ -403,7 +403,7 @@ def exists(path: str) -> bool:
         resp = client.list_objects_v2(Bucket=bucket, Prefix=key.rstrip("/") + "/", MaxKeys=1)
         if resp.get("KeyCount", 0):
             return True
-        from botocore.exceptions import (
+        from botocore.exceptions import (  # lazy: heavy or optional dependency, loaded only when used
             ClientError,  # lazy: heavy or optional dependency, loaded only when used
         )
 
@@ -484,8 +484,11 @@ def remove_tree(path: str) -> None:
 
 
 def expand_glob(pattern: str) -> list[str]:
-    """Expand a local or remote glob into a sorted list of files."""
-    pattern = resolve_path(pattern)
-    if is_remote(pattern):
-        return match_remote(pattern)
-    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    """Expand a local or remote glob into a sorted list of files (``pkg:`` globs give ``pkg:`` paths)."""
+    resolved = resolve_path(pattern)
+    if is_remote(resolved):
+        return match_remote(resolved)
+    files = sorted(p for p in glob.glob(resolved, recursive=True) if os.path.isfile(p))
+    if pattern.startswith(PKG_PREFIX):  # keep the install-independent spelling (same order)
+        return [package_path(p) for p in files]
+    return files

@@ -336,7 +336,7 @@ def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]
 
     specs: list[FileSpec] = []
     for s in sources:
-        patterns = [resolve_path(p) for p in s.paths]
+        patterns = list(s.paths)  # as written: files of a pkg: glob keep their pkg: spelling
         for path in files_by_source[s.name]:
             pattern = next((p for p in patterns if _matches(path, p)), patterns[0])
             specs.append(FileSpec(source=s.name, path=path, file_key=file_key(path, pattern),
@@ -364,7 +364,8 @@ def estimated_size(spec: FileSpec) -> int | None:
     evenly work is spread, never what is read, because the last range is open-ended.
     """
 
-    path = spec.path[len("file://"):] if spec.path.startswith("file://") else spec.path
+    path = resolve_path(spec.path)
+    path = path[len("file://"):] if path.startswith("file://") else path
     if spec.format != "jsonl" or is_remote(path):
         return None
     try:

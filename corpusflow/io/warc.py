@@ -279,7 +279,7 @@ def _checked_iterator(fh: Any) -> Any:
     read past the last complete record (and zlib's ``eof`` flag on the last member's
     decompressor) tell a complete file from a cut one.
     """
-    from warcio.archiveiterator import (
+    from warcio.archiveiterator import (  # lazy: heavy or optional dependency, loaded only when used
         ArchiveIterator,  # lazy: heavy or optional dependency, loaded only when used
     )
 

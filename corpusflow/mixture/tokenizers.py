@@ -143,7 +143,7 @@ class TiktokenCounter(TokenCounter):
     def __init__(self, spec: TokenizerSpec, resolved_path: str) -> None:
         super().__init__(spec, resolved_path)
         import tiktoken  # lazy: heavy or optional dependency, loaded only when used
-        from tiktoken.load import (
+        from tiktoken.load import (  # lazy: heavy or optional dependency, loaded only when used
             load_tiktoken_bpe,  # lazy: heavy or optional dependency, loaded only when used
         )
 

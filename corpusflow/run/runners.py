@@ -52,7 +52,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from corpusflow.core.model import StrictModel
-from corpusflow.core.paths import is_remote
+from corpusflow.core.paths import PKG_PREFIX, is_remote
 
 RUNNERS = ("DirectRunner", "PortableRunner", "DataflowRunner", "SparkRunner", "FlinkRunner")
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
@@ -349,8 +349,9 @@ def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[st
     """Refuse local output or input paths with a runner whose workers cannot see them.
 
     Dataflow workers are other machines: a local path there is an empty directory on the
-    worker, so outputs would vanish and inputs would be missing. (Paths starting with ``pkg:``
-    resolve on the launcher and are local too.)
+    worker, so outputs would vanish and inputs would be missing. Input files of a ``pkg:`` glob
+    are planned as ``pkg:`` paths and resolved by each worker inside its own corpusflow install
+    (the package data ships in the wheel and the worker image), so they are allowed.
     """
 
     if summary.get("runner") not in DISTRIBUTED or summary.get("dry_run"):
@@ -358,7 +359,7 @@ def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[st
     bad = []
     if not is_remote(output):
         bad.append(f"--output {output}")
-    bad.extend(p for p in inputs if not is_remote(p))
+    bad.extend(p for p in inputs if not is_remote(p) and not p.startswith(PKG_PREFIX))
     if bad:
         raise ValueError(
             f"{summary['runner']} workers cannot read or write local paths; use gs:// or s3:// URLs for: "
@@ -395,7 +396,7 @@ def run_pipeline(beam_argv: list[str], build: Any) -> Any:
     The one place a corpusflow job is run, for ``run`` and ``mix`` alike.
     """
     import apache_beam as beam  # heavy: imported only when a job is run (see the module docstring)
-    from apache_beam.options.pipeline_options import (
+    from apache_beam.options.pipeline_options import (  # lazy: heavy or optional dependency, loaded only when used
         PipelineOptions,  # lazy: heavy or optional dependency, loaded only when used
     )
 

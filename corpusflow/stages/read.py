@@ -90,7 +90,7 @@ def _local_workers(pipeline: beam.Pipeline) -> int | None:
     :func:`~corpusflow.io.readers.plan_ranges` gives each the same work. None when the workers do
     not share this machine (``--shared_filesystem=false``): their count is not known here, so the
     plan asks for many equal ranges instead."""
-    from apache_beam.options.pipeline_options import (
+    from apache_beam.options.pipeline_options import (  # lazy: heavy or optional dependency, loaded only when used
         DirectOptions,  # lazy: heavy or optional dependency, loaded only when used
     )
 

@@ -239,13 +239,13 @@ class _SpillRunsFn(beam.DoFn):
 
     def finish_bundle(self) -> Iterator[Any]:
         if self._n:
-            from apache_beam.transforms.window import (
+            from apache_beam.transforms.window import (  # lazy: heavy or optional dependency, loaded only when used
                 GlobalWindow,  # lazy: heavy or optional dependency, loaded only when used
             )
-            from apache_beam.utils.timestamp import (
+            from apache_beam.utils.timestamp import (  # lazy: heavy or optional dependency, loaded only when used
                 MIN_TIMESTAMP,  # lazy: heavy or optional dependency, loaded only when used
             )
-            from apache_beam.utils.windowed_value import (
+            from apache_beam.utils.windowed_value import (  # lazy: heavy or optional dependency, loaded only when used
                 WindowedValue,  # lazy: heavy or optional dependency, loaded only when used
             )
 
