@@ -19,7 +19,7 @@ _DOC_FIELDS = [
     pa.field("text", pa.string(), nullable=False),
     pa.field("source", pa.string(), nullable=False),
     pa.field("lang", pa.string()),
-    pa.field("lang_score", pa.float32()),
+    pa.field("lang_score", pa.float64()),
     pa.field("url", pa.string()),
     pa.field("n_chars", pa.int64(), nullable=False),
     pa.field("metadata", pa.string(), nullable=False),
@@ -28,6 +28,7 @@ _DOC_FIELDS = [
     pa.field("line", pa.int64(), nullable=False),
 ]
 
+#: ``documents``: every kept document of a run without a mixture (``data/``).
 DOC_SCHEMA = pa.schema(_DOC_FIELDS)
 
 REJECTED_SCHEMA = pa.schema(
@@ -51,6 +52,42 @@ DUPLICATE_SCHEMA = pa.schema(
     ]
 )
 
+#: ``pool``: every kept document of a run with a mixture, with its token count (``pool/``):
+#: what ``corpusflow mix`` re-mixes without re-reading anything.
+POOL_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("lang", pa.string()),
+        pa.field("lang_score", pa.float64()),
+        pa.field("url", pa.string()),
+        pa.field("n_chars", pa.int64(), nullable=False),
+        pa.field("n_bytes", pa.int64(), nullable=False),
+        pa.field("n_tokens", pa.int32(), nullable=False),
+        pa.field("metadata", pa.string(), nullable=False),
+        pa.field("signals", pa.string(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("line", pa.int64(), nullable=False),
+    ]
+)
+
+#: ``training rows``: the mixture's output (``data/`` of a mixture run): one row per selected copy
+#: of a pool document, ``(id, copy)`` unique; url, score and signals are in ``metadata`` (JSON).
+TRAIN_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("lang", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("n_chars", pa.int64(), nullable=False),
+        pa.field("n_tokens", pa.int32(), nullable=False),
+        pa.field("copy", pa.int16(), nullable=False),
+        pa.field("metadata", pa.string(), nullable=False),
+    ]
+)
+
+#: ``errors``: input records that could not be read or processed (``errors/``).
 ERROR_SCHEMA = pa.schema(
     [
         pa.field("source", pa.string(), nullable=False),

@@ -22,45 +22,17 @@ from typing import Any
 import pyarrow as pa
 from xxhash import xxh3_64_intdigest
 
+from corpusflow.core.schemas import POOL_SCHEMA, TRAIN_SCHEMA
+
 POOL_DIR = "pool"
 POOL_META = "_pool.json"
 POOL_PREFIX = "pool"
 TRAIN_PREFIX = "train"
 POOL_FORMAT_VERSION = 1
 
-POOL_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("lang", pa.string()),
-        pa.field("lang_score", pa.float64()),
-        pa.field("url", pa.string()),
-        pa.field("n_chars", pa.int32(), nullable=False),
-        pa.field("n_bytes", pa.int32(), nullable=False),
-        pa.field("n_tokens", pa.int32(), nullable=False),
-        pa.field("metadata", pa.string(), nullable=False),
-        pa.field("signals", pa.string(), nullable=False),
-        pa.field("file", pa.string(), nullable=False),
-        pa.field("line", pa.int64(), nullable=False),
-    ]
-)
 POOL_COLUMNS = tuple(POOL_SCHEMA.names)
 (P_ID, P_TEXT, P_SOURCE, P_LANG, P_LANG_SCORE, P_URL, P_N_CHARS, P_N_BYTES, P_N_TOKENS,
  P_METADATA, P_SIGNALS, P_FILE, P_LINE) = range(len(POOL_COLUMNS))
-
-TRAIN_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("lang", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("n_chars", pa.int32(), nullable=False),
-        pa.field("n_tokens", pa.int32(), nullable=False),
-        pa.field("copy", pa.int16(), nullable=False),
-        pa.field("metadata", pa.string(), nullable=False),
-    ]
-)
 
 _U64 = 1 << 64
 
