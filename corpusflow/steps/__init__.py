@@ -1,0 +1,1 @@
+"""Per-document steps (plain Python, no Beam): each a DocStep with its config model."""
