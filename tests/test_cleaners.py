@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from corpusflow.document import Document, Rejected
@@ -101,7 +103,7 @@ def test_resolve_gaiji_without_code() -> None:
     assert resolve_gaiji("「土へん＋竒」、第4水準2-5-12") is not None  # plane 2
 
 
-def test_aozora_real_works(shared_data) -> None:  # noqa: ANN001
+def test_aozora_real_works(shared_data: Path) -> None:
     works = read_jsonl(shared_data / "ja" / "aozora_dev.jsonl.gz", limit=120)
     with_header = 0
     for w in works:
