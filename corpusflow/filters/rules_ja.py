@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -29,7 +29,7 @@ from corpusflow.filters.base import (
     ratio,
     register,
 )
-from corpusflow.filters.keywords import Hit, KeywordUser, load_wordlist, non_overlapping
+from corpusflow.filters.keywords import Hit, KeywordUser, load_wordlist, morpheme_boundaries, non_overlapping
 from corpusflow.filters.text import C_DIGIT, TextView, dup_counts
 
 JA = frozenset({"ja"})
@@ -84,6 +84,14 @@ class _KeywordParams(StepParams):
         None, ge=0, description="If set, also require more than this many matches per 1,000 characters "
         "(absolute counts penalise long documents: a novel mentions 死 more than 3 times).",
     )
+    boundaries: Literal["substring", "morpheme"] = Field(
+        "substring", description="'substring' (llm-jp/HojiChar) or 'morpheme': a match must be a word of the "
+        "text (fugashi + unidic-lite; only documents with matches are analysed).",
+    )
+    context_words: str | None = Field(
+        None, description="List of keywords that also have an ordinary sense (露出, 恐怖, カント): they count "
+        "only when the document has a match of the list that is not in this file (pkg: paths allowed).",
+    )
 
 
 def _count_failure(s: Mapping[str, float], max_count: int, per_1000: float | None, cause: str) -> Failure | None:
@@ -107,6 +115,7 @@ class _KeywordCountFilter(KeywordUser, Filter):
         p = self.params
         self.fold_width = p.fold_width
         self._key = f"{p.wordlist}|k{int(p.katakana_boundary)}w{int(p.word_boundary)}m{p.min_keyword_chars}"
+        self._context: frozenset[str] = frozenset()
 
     def keyword_lists(self) -> list[tuple[str, list[str], bool, bool]]:
         p = self.params
@@ -115,11 +124,32 @@ class _KeywordCountFilter(KeywordUser, Filter):
 
     def setup(self) -> None:
         self.ensure_index()
+        p = self.params
+        self._context = frozenset(load_wordlist(p.context_words)) if p.context_words else frozenset()
+        if p.boundaries == "morpheme":
+            morpheme_boundaries()
+
+    def counted_hits(self, view: TextView) -> list[Hit]:
+        """The matches that count: on morpheme boundaries if asked, context words only next to
+        another match of the list, then leftmost-longest without overlaps."""
+        hits = self.hits(view, self._key)
+        if not hits:
+            return hits
+        p = self.params
+        if p.boundaries == "morpheme":
+            hits = morpheme_boundaries().filter_hits(view.text, hits)
+        if self._context and hits and all(h.word in self._context for h in hits):
+            return []
+        return non_overlapping(hits)
 
     def measure(self, view: TextView) -> dict[str, float]:
-        hits = self.hits(view, self._key)
-        n = len({h.word for h in hits}) if self.params.count == "unique" else len(non_overlapping(hits))
-        return {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+        hits = self.counted_hits(view)
+        n = len({h.word for h in hits}) if self.params.count == "unique" else len(hits)
+        out = {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+        for h in hits:  # the matched words, for inspect and the report: "word.<keyword>" = count
+            k = "word." + h.word
+            out[k] = out.get(k, 0.0) + 1.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
@@ -626,15 +656,16 @@ def _weekday_count(t: str) -> int:
     return n
 
 
-def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
+def bbs_count(view: TextView, hyphen_runs_as_one: bool = False, count_hyphens: bool = True) -> int:
     """Number of :data:`BBS_PATTERN` (or ``BBS_PATTERN_RUNS``) matches, computed piecewise.
 
     The alternatives cannot overlap except for hyphens inside dates (``2018-10-10``), which the
-    date match consumes; they are subtracted from the hyphen count.
+    date match consumes; they are subtracted from the hyphen count. ``count_hyphens=False``
+    leaves the hyphen alternative out.
     """
     t = view.text
     n = len(_BBS_LITERALS_RE.findall(t))
-    hy = t.count("-")
+    hy = t.count("-") if count_hyphens else 0
     if hy and hyphen_runs_as_one:
         hy = len(_HYPHEN_RUNS.findall(t))
     if view.count(C_DIGIT):
@@ -644,17 +675,57 @@ def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
         if start >= 0:
             for m in _DATE_OR_EPISODE_RE.findall(t, start):
                 n += 1
-                hy -= m.count("-")
+                if count_hyphens:
+                    hy -= m.count("-")
     if "(" in t or "（" in t:
         n += _weekday_count(t)
     return n + hy
+
+
+# Comment headers of Japanese message boards (2channel/5channel and their mirrors, "matome"
+# blogs): ``123 名前：名無しさん 2012/03/04(日) 12:34:56.78 ID:abc12345``. A header line has a
+# post timestamp (date, weekday in parentheses, time) together with a post number at the start
+# of the line, a poster ID or a name field, or a poster ID together with a name field.
+_BBS_STAMP = re.compile(
+    r"[0-9０-９]{2,4}[/年.\-][0-9０-９]{1,2}[/月.\-][0-9０-９]{1,2}日?\s*[(（][月火水木金土日][)）]\s*"
+    r"[0-9０-９]{1,2}[:：][0-9０-９]{2}"
+)
+_BBS_ID = re.compile(r"(?<![A-Za-z0-9])ID[:：][A-Za-z0-9+/.]{4,}")
+_BBS_NAME = re.compile(r"名無し|名前\s*[:：]|投稿者\s*[:：]")
+_BBS_NUMBER = re.compile(r"\s*[>＞]*[0-9０-９]{1,5}(?:\s|[:：]|$)")
+
+
+def comment_headers(text: str) -> int:
+    """Number of lines that are message-board comment headers (see ``_BBS_STAMP`` above)."""
+    if "(" not in text and "（" not in text and "ID" not in text:
+        return 0
+    n = 0
+    for line in text.split("\n"):
+        if len(line) > 300:
+            continue
+        stamp = _BBS_STAMP.search(line) is not None
+        pid = "ID" in line and _BBS_ID.search(line) is not None
+        if not (stamp or pid):
+            continue
+        name = _BBS_NAME.search(line) is not None
+        if (stamp and (pid or name or _BBS_NUMBER.match(line) is not None)) or (pid and name):
+            n += 1
+    return n
 
 
 @register("ja.bbs_comments")
 class BbsComments(Filter):
     """At most ``max_count`` BBS/comment-page pattern matches (HojiChar ``DiscardBBSComments``,
     14): dates, コメント, レビュー, 投稿, ページ, 質問, (曜日), N話, 楽天市場, SOLD OUT, ``-``.
-    Full-width weekday parentheses and digits also count. Reason: ``ja.bbs_comments.too_many``."""
+    Full-width weekday parentheses and digits also count. Reason: ``ja.bbs_comments.too_many``.
+
+    With ``count_hyphens: false`` hyphens are not counted (HojiChar counts every one, so model
+    numbers such as ``SH-09D``, ISBNs and rule lines fill the count in product news), and
+    ``min_headers`` rejects a text with that many message-board comment headers
+    (:func:`comment_headers`: ``123 名前：名無しさん 2012/03/04(日) 12:34:56.78 ID:abc``), the
+    shape of a comment thread, whatever its length. Signals: the pattern count (main),
+    ``.per_1000_chars``, ``.headers``.
+    """
 
     category: ClassVar[str] = "content"
     languages_default = JA
@@ -668,13 +739,26 @@ class BbsComments(Filter):
         hyphen_runs_as_one: bool = Field(
             False, description="Count a run of hyphens (a '-----' rule line) once; HojiChar counts each."
         )
+        count_hyphens: bool = Field(
+            True, description="Count hyphens at all (HojiChar: yes; model numbers such as SH-09D are not comments)."
+        )
+        min_headers: int | None = Field(
+            None, ge=1, description="If set, reject a text with at least this many comment-header lines "
+            "(post number / name / date(weekday) time / ID).",
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
-        n = bbs_count(view, self.params.hyphen_runs_as_one)
-        return {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+        p = self.params
+        n = bbs_count(view, p.hyphen_runs_as_one, p.count_hyphens)
+        out = {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+        if p.min_headers is not None:
+            out["headers"] = float(comment_headers(view.text))
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
+        if p.min_headers is not None and s["headers"] >= p.min_headers:
+            return Failure("too_many", "headers", s["headers"], p.min_headers, ">=")
         return _count_failure(s, p.max_count, p.max_per_1000_chars, "too_many")
 
 
