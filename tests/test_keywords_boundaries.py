@@ -125,3 +125,27 @@ def test_ja_web_profile_keeps_the_named_cases() -> None:
     for text in (review, camera):
         res = chain.run(text)
         assert res.keep, (res.reason, text)
+
+
+def test_inspect_shows_the_matched_words() -> None:
+    from corpusflow.commands.inspect import matched_words, render_with_words
+    from corpusflow.report.samples import Sample, deciding_signals
+
+    chain = build_chain("pkg:filters/profiles/ja_web.yaml", lang="ja", mode="tag").setup()
+    text = ("無料エロ動画を毎日更新中！人気AV女優の無修正動画も見放題。人妻とのセックス体験談も。"
+            "登録は簡単、今すぐ見られます。気になる方はこちらから。") * 3
+    res = chain.run(text)
+    verdict = next(v for v in res.failures if v.step == "ja.ng_adult")
+    reason, detail = verdict.reason, verdict.detail()
+    assert reason == "ja.ng_adult.too_many"
+    words = matched_words(res.signals, reason)
+    assert dict(words) == {"エロ動画": 3, "AV女優": 3, "無修正": 3, "人妻": 3, "セックス": 3}
+    row = {"id": "d1", "text": text, "source": "web", "lang": "ja", "n_chars": len(text), "stage": "filters",
+           "reason": reason, "detail": detail}
+    sample = Sample(row=row, kind="rejected", signals=res.signals,
+                    deciding=deciding_signals(res.signals, reason, detail))
+    out = render_with_words(sample, 120, 100, 3, 1, 1)
+    line = next(ln for ln in out.splitlines() if ln.startswith("matched "))
+    assert all(w in line for w in ("エロ動画 ×3", "AV女優 ×3", "無修正 ×3", "人妻 ×3", "セックス ×3"))
+    assert ".word." not in out  # listed once, on the matched line, not among the signals
+    assert "ja.ng_adult.per_1000_chars=" in out
