@@ -135,11 +135,21 @@ class _KeywordCountFilter(KeywordUser, Filter):
         hits = self.hits(view, self._key)
         if not hits:
             return hits
-        p = self.params
-        if p.boundaries == "morpheme":
-            hits = morpheme_boundaries().filter_hits(view.text, hits)
-        if self._context and hits and all(h.word in self._context for h in hits):
-            return []
+        ctx = self._context
+        if ctx:
+            strong = [h for h in hits if h.word not in ctx]
+            if not strong:  # only context words: nothing counts, no analysis needed
+                return []
+        if self.params.boundaries == "morpheme":
+            mb = morpheme_boundaries()
+            if ctx:
+                # the strong matches first: without one, the context words need no analysis
+                strong = mb.filter_hits(view.text, strong)
+                if not strong:
+                    return []
+                hits = sorted(strong + mb.filter_hits(view.text, [h for h in hits if h.word in ctx]))
+            else:
+                hits = mb.filter_hits(view.text, hits)
         return non_overlapping(hits)
 
     def measure(self, view: TextView) -> dict[str, float]:
@@ -697,8 +707,8 @@ _BBS_NUMBER = re.compile(r"\s*[>＞]*[0-9０-９]{1,5}(?:\s|[:：]|$)")
 
 def comment_headers(text: str) -> int:
     """Number of lines that are message-board comment headers (see ``_BBS_STAMP`` above)."""
-    if "(" not in text and "（" not in text and "ID" not in text:
-        return 0
+    if "ID" not in text and _WEEKDAY_RE.search(text) is None:
+        return 0  # neither a poster ID nor a weekday in parentheses: no header
     n = 0
     for line in text.split("\n"):
         if len(line) > 300:
