@@ -27,6 +27,11 @@ Boundary rules (filters.md §8 pitfalls 1 and 2):
   ``prism``);
 * ``none``: plain substring.
 
+Japanese words (:class:`MorphemeBoundaries`): a rule may also require each hit to be a word of
+the text, checked with a morphological analyser (MeCab via fugashi, UniDic-lite) on a short
+window around the hit only, so the fast scan above stays the pre-filter and a document without
+hits is never analysed.
+
 Optional folding: ``fold_width`` also matches keywords written in full-width ASCII
 (U+FF01–FF5E; each keyword is indexed in both widths), ``ignore_case`` maps ASCII A–Z to a–z
 in the text and the keywords.

@@ -187,7 +187,16 @@ class NgAdult(_KeywordCountFilter):
     ``NgWordsFilterJa(ignore_confused=True)`` patched to count all matches, reject if > 3,
     strict > 2; list ``adult_keywords_ja.txt``, 1,471 lines, Apache-2.0).
 
-    Reason: ``ja.ng_adult.too_many``. Signal: match count.
+    The llm-jp/HojiChar rule matches substrings and counts absolutely; the options that fix
+    that: ``boundaries: morpheme`` (a match must be a word of the text: 燃えろ does not hold
+    えろ, see :class:`~corpusflow.filters.keywords.MorphemeBoundaries`), ``context_words``
+    (keywords with an ordinary sense, 露出 or カント, count only next to one without) and
+    ``max_per_1000_chars`` (a density, so that length does not decide). Kept: documents with at
+    most ``max_count`` counted matches or at most ``max_per_1000_chars`` per 1,000 characters;
+    dropped: the rest.
+
+    Reason: ``ja.ng_adult.too_many``. Signals: counted matches (main), ``.per_1000_chars`` and
+    ``.word.<keyword>`` (count of each keyword counted; ``corpusflow inspect`` lists them).
     """
 
     Params = _ng_params("adult_keywords_ja.txt")
