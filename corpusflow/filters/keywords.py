@@ -509,6 +509,11 @@ class MorphemeBoundaries:
     def __init__(self) -> None:
         self._tagger: Any = None
 
+    def load(self) -> MorphemeBoundaries:
+        """Load the analyser now (a worker's ``setup()``), not on the first hit."""
+        self._get_tagger()
+        return self
+
     def _get_tagger(self) -> Any:
         if self._tagger is None:
             try:

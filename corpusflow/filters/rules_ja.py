@@ -127,7 +127,7 @@ class _KeywordCountFilter(KeywordUser, Filter):
         p = self.params
         self._context = frozenset(load_wordlist(p.context_words)) if p.context_words else frozenset()
         if p.boundaries == "morpheme":
-            morpheme_boundaries()
+            morpheme_boundaries().load()
 
     def counted_hits(self, view: TextView) -> list[Hit]:
         """The matches that count: on morpheme boundaries if asked, context words only next to
