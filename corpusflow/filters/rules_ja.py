@@ -781,6 +781,45 @@ class BbsComments(Filter):
         return _count_failure(s, p.max_count, p.max_per_1000_chars, "too_many")
 
 
+_VERSE_END = re.compile(r"[ぁ-ゖ、。！？!?」』）…―ー]\s*$")
+
+
+@register("ja.short_lines")
+class ShortLinesJa(Filter):
+    """Share of short non-empty lines at most ``max``, where a short line (at most
+    ``max_line_chars`` characters, HojiChar ``DiscardTooShortLines``: 10, 0.5) counts only if
+    it does not end like Japanese verse or dialogue: in hiragana or Japanese punctuation
+    (``、。！？」』）…―ー``).
+
+    HojiChar's rule is for menus and breadcrumbs (ホーム, 会社概要, 商品一覧 — nouns, ending in
+    kanji, katakana or ASCII); poems, songs and scripts are also made of short lines, but
+    theirs end in inflections, particles and punctuation (よろけてる。, 坑の奥、, 鳴き鳴き).
+    Kept: verse, dialogue, prose; dropped: pages whose short lines are mostly noun labels.
+    Blank lines are not counted; documents with fewer than ``min_lines`` lines are not judged.
+    Reason: ``ja.short_lines.too_many``. Signals: share (main), ``.lines``.
+    """
+
+    category: ClassVar[str] = "content"
+    languages_default = JA
+    causes = ("too_many",)
+
+    class Params(StepParams):
+        max_line_chars: int = Field(10, ge=1, description="A line this short or shorter is 'short' (HojiChar 10).")
+        max: float = Field(0.5, ge=0, le=1, description="Maximum share of short lines (HojiChar 0.5).")
+        min_lines: int = Field(1, ge=1, description="Only judge documents with at least this many lines.")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        k = self.params.max_line_chars
+        lines = view.lines
+        short = sum(1 for ln in lines if len(ln) <= k and _VERSE_END.search(ln) is None)
+        return {"": ratio(short, len(lines)), "lines": float(len(lines))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s["lines"] < self.params.min_lines:
+            return None
+        return above(s, "", self.params.max, "too_many")
+
+
 # ---------------------------------------------------------------------------------------------
 # Promotional and SEO text (corpusflow)
 # ---------------------------------------------------------------------------------------------
