@@ -21,3 +21,20 @@ def test_short_lines_ja(text: str, dropped: bool) -> None:
     # HojiChar's rule drops all three
     hoji = ShortLines({"max_line_chars": 10, "max": 0.5, "min_lines": 5})
     assert hoji.judge(hoji.measure(TextView(text))) is not None
+
+
+# 金子みすゞ-style verse whose lines are mostly hiragana-final; a keyword list of the same shape
+HIRAGANA_VERSE = "みなとの\nてんまに\nひがついた\n\nひとつ\nぽつちり\nひがついた\n\nみなとの\nはるのよ\nあめもよひ"
+KEYWORDS = "脱毛\n新宿\n安い\n口コミ\n人気\n比較\nランキング\n医療脱毛\n全身脱毛\n料金"
+
+
+@pytest.mark.parametrize(("text", "dropped"), [(HIRAGANA_VERSE, False), (KEYWORDS, True)])
+def test_avg_sentence_length_verse_exempt(text: str, dropped: bool) -> None:
+    from corpusflow.filters.rules_ja import AvgSentenceLength
+
+    rule = AvgSentenceLength({"min": 10, "max": 150, "verse_exempt": True})
+    s = rule.measure(TextView(text))
+    assert s[""] < 10  # both are short sentences
+    assert (rule.judge(s) is not None) is dropped
+    plain = AvgSentenceLength({"min": 10, "max": 150})
+    assert plain.judge(plain.measure(TextView(text))) is not None

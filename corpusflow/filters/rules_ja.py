@@ -377,18 +377,33 @@ class AvgSentenceLength(Filter):
     class Params(StepParams):
         min: float | None = Field(20, ge=0, description="Minimum mean length (Swallow 20).")
         max: float | None = Field(90, ge=1, description="Maximum mean length (Swallow 90).")
+        verse_exempt: bool = Field(
+            False, description="Do not apply the minimum to verse: 4 or more lines, at least half of them "
+            "ending in hiragana, 、 or a dash (poems and songs; menus and keyword lists end in nouns).",
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
         if view.spans("sentences") is not None:  # compiled: the same count and total length
             n, _, total, _, _ = view.span_summary("sentences")
-            return {"": total / n if n else 0.0, "sentences": float(n)}
-        a = _sentence_lengths(view)
-        return {"": sum(a) / len(a) if a else 0.0, "sentences": float(len(a))}
+            out = {"": total / n if n else 0.0, "sentences": float(n)}
+        else:
+            a = _sentence_lengths(view)
+            out = {"": sum(a) / len(a) if a else 0.0, "sentences": float(len(a))}
+        p = self.params
+        if p.verse_exempt and p.min is not None and out["sentences"] and out[""] < p.min:
+            # only where it can matter: the share of lines that end like verse (in hiragana,
+            # 、 or a dash, not a sentence end): a poem, not a keyword list or a menu
+            lines = view.lines
+            out["verse_lines"] = ratio(sum(1 for ln in lines if _VERSE_LINE_END.search(ln)), len(lines))
+            out["lines"] = float(len(lines))
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         if s["sentences"] == 0:
             return None
         p = self.params
+        if "verse_lines" in s and s["lines"] >= 4 and s["verse_lines"] >= 0.5:
+            return above(s, "", p.max, "too_long")
         return below(s, "", p.min, "too_short") or above(s, "", p.max, "too_long")
 
 
@@ -782,6 +797,7 @@ class BbsComments(Filter):
 
 
 _VERSE_END = re.compile(r"[ぁ-ゖ、。！？!?」』）…―ー]\s*$")
+_VERSE_LINE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
 
 
 @register("ja.short_lines")
