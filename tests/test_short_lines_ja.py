@@ -38,3 +38,22 @@ def test_avg_sentence_length_verse_exempt(text: str, dropped: bool) -> None:
     assert (rule.judge(s) is not None) is dropped
     plain = AvgSentenceLength({"min": 10, "max": 150})
     assert plain.judge(plain.measure(TextView(text))) is not None
+
+
+# a periodic sentence of Meiji prose (福沢諭吉-style, Aozora), ~460 characters with clauses
+PERIODIC = ("居て、男子のみ独り快楽を専らにし独り威張るべきにあらず云々の旨を記して、数日の社説に掲げ、"
+            "また十九年五月の『時事新報』「男女交際論」には、男女の交際を密にして互いに相助け、") * 5 + "と論じた。"
+# a keyword run of an SEO page: no clause breaks
+KEYWORD_RUN = ("脱毛サロン新宿安い口コミ人気比較ランキング医療脱毛全身脱毛料金キャンペーン学割" * 12) + "。"
+
+
+@pytest.mark.parametrize(("text", "dropped"), [(PERIODIC, False), (KEYWORD_RUN, True)])
+def test_max_sentence_length_clauses(text: str, dropped: bool) -> None:
+    from corpusflow.filters.rules_ja import MaxSentenceLength
+
+    rule = MaxSentenceLength({"max": 400, "max_clause": 200})
+    s = rule.measure(TextView(text))
+    assert s[""] > 400
+    assert (rule.judge(s) is not None) is dropped
+    plain = MaxSentenceLength({"max": 400})
+    assert plain.judge(plain.measure(TextView(text))) is not None
