@@ -57,3 +57,27 @@ def test_max_sentence_length_clauses(text: str, dropped: bool) -> None:
     assert (rule.judge(s) is not None) is dropped
     plain = MaxSentenceLength({"max": 400})
     assert plain.judge(plain.measure(TextView(text))) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [
+        # a pre-war reader in katakana (Aozora) and a kanbun-style petition
+        ("ヒツジガ\u3000メイメイト\u3000ナキナガラ\u3000アソンデ\u3000ヰマシタ。\n\u3000スルト\u3000ソコヘ\u3000ヒトリノ"
+         "\u3000ヌスビトガ\u3000トホリカカリマシタ。オナカガ\u3000スイテ\u3000ヰル\u3000ヌスビトハ\u3000ヒツジヲ\u3000ミテ", True),
+        ("規ヲ踰エ法ヲ犯シテ鳳駕ニ近前スル其罪実ニ万死ニ当レリ。而モ甘ジテ之ヲ為ス所以ノモノハ洵ニ国家生民ノ為ニ図リテ", True),
+        # katakana keyword lists and product names: no ヲ
+        ("スマートフォン タブレット ノートパソコン デスクトップ モニター キーボード マウス プリンター", False),
+        ("ルイヴィトン ニューウェーブ コレクション ショルダーバッグ ハンドバッグ", False),
+    ],
+)
+def test_katakana_script(text: str, script: bool) -> None:
+    from corpusflow.filters.rules_ja import HiraganaFraction, KatakanaFraction, katakana_script
+
+    v = TextView(text)
+    assert katakana_script(v) is script
+    hira = HiraganaFraction({"min": 0.2, "katakana_script_ok": True})
+    assert (hira.judge(hira.measure(v)) is None) is script
+    if v.n_katakana > 0.5 * v.n_japanese:
+        kata = KatakanaFraction({"max": 0.5, "katakana_script_ok": True})
+        assert (kata.judge(kata.measure(v)) is None) is script

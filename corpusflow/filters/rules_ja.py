@@ -296,6 +296,20 @@ class JapaneseLetters(Filter):
         return below(s, "", self.params.min, "too_few")
 
 
+def katakana_script(view: TextView) -> bool:
+    """Japanese written in katakana instead of hiragana: pre-war school readers and children's
+    books (ヒツジガ　メイメイト　ナキナガラ), laws and kanbun readings (規ヲ踰エ法ヲ犯シテ).
+
+    Test: under 5% hiragana among the Japanese letters, at least 20 katakana, and at least one
+    ヲ per 200 katakana. ヲ is, in modern Japanese, only the object particle; loanwords, product
+    names and katakana keyword lists never contain it, so it marks katakana *prose*.
+    """
+    nk = view.n_katakana
+    if nk < 20 or view.n_hiragana >= 0.05 * max(view.n_japanese, 1):
+        return False
+    return view.text.count("ヲ") * 200 >= nk
+
+
 @register("ja.hiragana_fraction")
 class HiraganaFraction(Filter):
     """Hiragana / Japanese letters at least ``min`` (Swallow 0.2). Rejects Chinese, keyword
@@ -308,11 +322,19 @@ class HiraganaFraction(Filter):
 
     class Params(StepParams):
         min: float = Field(0.2, ge=0, le=1, description="Minimum hiragana share (Swallow 0.2).")
+        katakana_script_ok: bool = Field(
+            False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
-        return {"": ratio(view.n_hiragana, view.n_japanese)}
+        out = {"": ratio(view.n_hiragana, view.n_japanese)}
+        if self.params.katakana_script_ok and out[""] < self.params.min:
+            out["katakana_script"] = 1.0 if katakana_script(view) else 0.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s.get("katakana_script"):
+            return None
         return below(s, "", self.params.min, "too_low")
 
 
@@ -327,11 +349,19 @@ class KatakanaFraction(Filter):
 
     class Params(StepParams):
         max: float = Field(0.5, ge=0, le=1, description="Maximum katakana share (Swallow 0.5).")
+        katakana_script_ok: bool = Field(
+            False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
-        return {"": ratio(view.n_katakana, view.n_japanese)}
+        out = {"": ratio(view.n_katakana, view.n_japanese)}
+        if self.params.katakana_script_ok and out[""] > self.params.max:
+            out["katakana_script"] = 1.0 if katakana_script(view) else 0.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s.get("katakana_script"):
+            return None
         return above(s, "", self.params.max, "too_high")
 
 
