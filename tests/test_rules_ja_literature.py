@@ -1,4 +1,4 @@
-"""ja.short_lines: menus are dropped, verse and dialogue (short lines ending in kana) are not."""
+"""Japanese rules on literature and verse: ja.short_lines, verse-exempt sentence lengths, clauses, katakana script."""
 
 from __future__ import annotations
 
