@@ -54,6 +54,9 @@ CASES: list[Case] = [
     ("text.special_char_fraction", {}, BLOG, None),
     ("text.short_lines", {}, lambda: kwdlc(1135), "text.short_lines.too_many"),
     ("text.short_lines", {"min_lines": 20}, lambda: kwdlc(1135), None),
+    ("ja.short_lines", {}, lambda: "ホーム\n会社概要\n事業内容\n採用情報\nアクセス\nお知らせ一覧", "ja.short_lines.too_many"),
+    # lines ending in hiragana (here reading glosses) count as verse, not as menu items
+    ("ja.short_lines", {}, lambda: kwdlc(1135), None),
     ("text.ending_ellipsis", {}, lambda: cc("t2gsnre5k3kfvb6kiixrj2xabgbp4h7k"), "text.ending_ellipsis.too_many"),
     ("text.char_repetition", {}, lambda: mc4("mc4ja-928027740948"), "text.char_repetition.too_high"),
     ("text.char_repetition", {}, BLOG, None),

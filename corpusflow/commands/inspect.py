@@ -3,13 +3,14 @@
 Without ``--reason`` / ``--duplicates`` it lists the ways out of the run (reason codes,
 duplicates, errors) with their counts. ``--reason CODE`` (or a glob such as ``'langid.*'``)
 prints a deterministic sample of documents rejected for it, each with id, source, language,
-where it came from, reason, detail and the signals that decided it (marked ◀), and its text
-truncated and wrapped. ``--duplicates`` prints duplicates next to the document kept instead.
+where it came from, reason, detail, the keywords a keyword rule matched (``matched``), the
+signals that decided it (marked ◀), and its text truncated and wrapped. ``--duplicates`` prints duplicates next to the document kept instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 from collections import Counter, defaultdict
@@ -88,6 +89,47 @@ def list_ways_out(run) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
+WORD_KEY = ".word."
+
+
+def matched_words(signals: dict[str, object], reason: str) -> list[tuple[str, int]]:
+    """The keywords the rejecting rule matched, most frequent first.
+
+    Keyword rules record each counted match as a signal ``<rule id>.word.<keyword>`` = count;
+    the rule id is the reason code without its cause (``ja.ng_adult.too_many`` -> ``ja.ng_adult``).
+    """
+    rule = reason.rsplit(".", 1)[0] if "." in reason else reason
+    prefix = rule + WORD_KEY
+    out = []
+    for k, v in signals.items():
+        if k.startswith(prefix) and isinstance(v, (int, float)):
+            out.append((k[len(prefix):], int(v)))
+    return sorted(out, key=lambda kv: (-kv[1], kv[0]))
+
+
+def format_matched(words: list[tuple[str, int]]) -> str:
+    """``matched  エロ動画 ×2, 人妻 ×1`` (the line inspect adds above a sample's signals)."""
+    return "matched  " + ", ".join(f"{w} ×{n}" for w, n in words)
+
+
+def render_with_words(sample, width: int, max_chars: int, max_lines: int, i: int, n: int) -> str:  # type: ignore[no-untyped-def]
+    """A rendered sample with the matched keywords on their own line (and not among the signals)."""
+
+
+    words = matched_words(sample.signals, str(sample.row.get("reason", ""))) if sample.signals else []
+    if sample.signals and any(WORD_KEY in k for k in sample.signals):
+        sample = dataclasses.replace(sample, signals={k: v for k, v in sample.signals.items() if WORD_KEY not in k})
+    text = render_sample(i, n, sample, width=width, max_chars=max_chars, max_lines=max_lines)
+    if not words:
+        return text
+    lines = text.split("\n")
+    at = next((j for j, ln in enumerate(lines) if ln.startswith("signals ")), None)
+    if at is None:
+        at = next((j for j, ln in enumerate(lines) if ln.startswith("reason ")), len(lines) - 1) + 1
+    lines.insert(at, format_matched(words))
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         print("corpusflow inspect: --n must be at least 1", file=sys.stderr)
@@ -120,6 +162,6 @@ def run(args: argparse.Namespace) -> int:
     if not samples:
         return 0
     for i, s in enumerate(samples, start=1):
-        print(render_sample(i, len(samples), s, width=width, max_chars=args.chars, max_lines=args.lines))
+        print(render_with_words(s, width, args.chars, args.lines, i, len(samples)))
         print()
     return 0

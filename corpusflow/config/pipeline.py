@@ -21,12 +21,13 @@ from corpusflow.io.config import SourceConfig
 from corpusflow.mixture.config import MixtureStageConfig
 from corpusflow.run.runners import RunnerConfig
 from corpusflow.selection.config import DsirStageConfig
-from corpusflow.text.config import ExtractConfig, LangIdConfig, NormalizeConfig, UrlFilterConfig
+from corpusflow.text.config import CleanConfig, ExtractConfig, LangIdConfig, NormalizeConfig, UrlFilterConfig
 
 
 class StagesConfig(StrictModel):
     urls: UrlFilterConfig = Field(default_factory=UrlFilterConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    clean: CleanConfig = Field(default_factory=CleanConfig)
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
     filters: FilterStageConfig = Field(default_factory=FilterStageConfig)

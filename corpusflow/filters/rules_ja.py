@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -29,7 +29,7 @@ from corpusflow.filters.base import (
     ratio,
     register,
 )
-from corpusflow.filters.keywords import Hit, KeywordUser, load_wordlist, non_overlapping
+from corpusflow.filters.keywords import Hit, KeywordUser, load_wordlist, morpheme_boundaries, non_overlapping
 from corpusflow.filters.text import C_DIGIT, TextView, dup_counts
 
 JA = frozenset({"ja"})
@@ -84,6 +84,14 @@ class _KeywordParams(StepParams):
         None, ge=0, description="If set, also require more than this many matches per 1,000 characters "
         "(absolute counts penalise long documents: a novel mentions 死 more than 3 times).",
     )
+    boundaries: Literal["substring", "morpheme"] = Field(
+        "substring", description="'substring' (llm-jp/HojiChar) or 'morpheme': a match must be a word of the "
+        "text (fugashi + unidic-lite; only documents with matches are analysed).",
+    )
+    context_words: str | None = Field(
+        None, description="List of keywords that also have an ordinary sense (露出, 恐怖, カント): they count "
+        "only when the document has a match of the list that is not in this file (pkg: paths allowed).",
+    )
 
 
 def _count_failure(s: Mapping[str, float], max_count: int, per_1000: float | None, cause: str) -> Failure | None:
@@ -107,6 +115,7 @@ class _KeywordCountFilter(KeywordUser, Filter):
         p = self.params
         self.fold_width = p.fold_width
         self._key = f"{p.wordlist}|k{int(p.katakana_boundary)}w{int(p.word_boundary)}m{p.min_keyword_chars}"
+        self._context: frozenset[str] = frozenset()
 
     def keyword_lists(self) -> list[tuple[str, list[str], bool, bool]]:
         p = self.params
@@ -115,11 +124,42 @@ class _KeywordCountFilter(KeywordUser, Filter):
 
     def setup(self) -> None:
         self.ensure_index()
+        p = self.params
+        self._context = frozenset(load_wordlist(p.context_words)) if p.context_words else frozenset()
+        if p.boundaries == "morpheme":
+            morpheme_boundaries().load()
+
+    def counted_hits(self, view: TextView) -> list[Hit]:
+        """The matches that count: on morpheme boundaries if asked, context words only next to
+        another match of the list, then leftmost-longest without overlaps."""
+        hits = self.hits(view, self._key)
+        if not hits:
+            return hits
+        ctx = self._context
+        if ctx:
+            strong = [h for h in hits if h.word not in ctx]
+            if not strong:  # only context words: nothing counts, no analysis needed
+                return []
+        if self.params.boundaries == "morpheme":
+            mb = morpheme_boundaries()
+            if ctx:
+                # the strong matches first: without one, the context words need no analysis
+                strong = mb.filter_hits(view.text, strong)
+                if not strong:
+                    return []
+                hits = sorted(strong + mb.filter_hits(view.text, [h for h in hits if h.word in ctx]))
+            else:
+                hits = mb.filter_hits(view.text, hits)
+        return non_overlapping(hits)
 
     def measure(self, view: TextView) -> dict[str, float]:
-        hits = self.hits(view, self._key)
-        n = len({h.word for h in hits}) if self.params.count == "unique" else len(non_overlapping(hits))
-        return {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+        hits = self.counted_hits(view)
+        n = len({h.word for h in hits}) if self.params.count == "unique" else len(hits)
+        out = {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+        for h in hits:  # the matched words, for inspect and the report: "word.<keyword>" = count
+            k = "word." + h.word
+            out[k] = out.get(k, 0.0) + 1.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
@@ -147,7 +187,16 @@ class NgAdult(_KeywordCountFilter):
     ``NgWordsFilterJa(ignore_confused=True)`` patched to count all matches, reject if > 3,
     strict > 2; list ``adult_keywords_ja.txt``, 1,471 lines, Apache-2.0).
 
-    Reason: ``ja.ng_adult.too_many``. Signal: match count.
+    The llm-jp/HojiChar rule matches substrings and counts absolutely; the options that fix
+    that: ``boundaries: morpheme`` (a match must be a word of the text: 燃えろ does not hold
+    えろ, see :class:`~corpusflow.filters.keywords.MorphemeBoundaries`), ``context_words``
+    (keywords with an ordinary sense, 露出 or カント, count only next to one without) and
+    ``max_per_1000_chars`` (a density, so that length does not decide). Kept: documents with at
+    most ``max_count`` counted matches or at most ``max_per_1000_chars`` per 1,000 characters;
+    dropped: the rest.
+
+    Reason: ``ja.ng_adult.too_many``. Signals: counted matches (main), ``.per_1000_chars`` and
+    ``.word.<keyword>`` (count of each keyword counted; ``corpusflow inspect`` lists them).
     """
 
     Params = _ng_params("adult_keywords_ja.txt")
@@ -247,6 +296,20 @@ class JapaneseLetters(Filter):
         return below(s, "", self.params.min, "too_few")
 
 
+def katakana_script(view: TextView) -> bool:
+    """Japanese written in katakana instead of hiragana: pre-war school readers and children's
+    books (ヒツジガ　メイメイト　ナキナガラ), laws and kanbun readings (規ヲ踰エ法ヲ犯シテ).
+
+    Test: under 5% hiragana among the Japanese letters, at least 20 katakana, and at least one
+    ヲ per 200 katakana. ヲ is, in modern Japanese, only the object particle; loanwords, product
+    names and katakana keyword lists never contain it, so it marks katakana *prose*.
+    """
+    nk = view.n_katakana
+    if nk < 20 or view.n_hiragana >= 0.05 * max(view.n_japanese, 1):
+        return False
+    return view.text.count("ヲ") * 200 >= nk
+
+
 @register("ja.hiragana_fraction")
 class HiraganaFraction(Filter):
     """Hiragana / Japanese letters at least ``min`` (Swallow 0.2). Rejects Chinese, keyword
@@ -259,11 +322,19 @@ class HiraganaFraction(Filter):
 
     class Params(StepParams):
         min: float = Field(0.2, ge=0, le=1, description="Minimum hiragana share (Swallow 0.2).")
+        katakana_script_ok: bool = Field(
+            False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
-        return {"": ratio(view.n_hiragana, view.n_japanese)}
+        out = {"": ratio(view.n_hiragana, view.n_japanese)}
+        if self.params.katakana_script_ok and out[""] < self.params.min:
+            out["katakana_script"] = 1.0 if katakana_script(view) else 0.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s.get("katakana_script"):
+            return None
         return below(s, "", self.params.min, "too_low")
 
 
@@ -278,11 +349,19 @@ class KatakanaFraction(Filter):
 
     class Params(StepParams):
         max: float = Field(0.5, ge=0, le=1, description="Maximum katakana share (Swallow 0.5).")
+        katakana_script_ok: bool = Field(
+            False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
-        return {"": ratio(view.n_katakana, view.n_japanese)}
+        out = {"": ratio(view.n_katakana, view.n_japanese)}
+        if self.params.katakana_script_ok and out[""] > self.params.max:
+            out["katakana_script"] = 1.0 if katakana_script(view) else 0.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s.get("katakana_script"):
+            return None
         return above(s, "", self.params.max, "too_high")
 
 
@@ -328,19 +407,37 @@ class AvgSentenceLength(Filter):
     class Params(StepParams):
         min: float | None = Field(20, ge=0, description="Minimum mean length (Swallow 20).")
         max: float | None = Field(90, ge=1, description="Maximum mean length (Swallow 90).")
+        verse_exempt: bool = Field(
+            False, description="Do not apply the minimum to verse: 4 or more lines, at least half of them "
+            "ending in hiragana, 、 or a dash (poems and songs; menus and keyword lists end in nouns).",
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
         if view.spans("sentences") is not None:  # compiled: the same count and total length
             n, _, total, _, _ = view.span_summary("sentences")
-            return {"": total / n if n else 0.0, "sentences": float(n)}
-        a = _sentence_lengths(view)
-        return {"": sum(a) / len(a) if a else 0.0, "sentences": float(len(a))}
+            out = {"": total / n if n else 0.0, "sentences": float(n)}
+        else:
+            a = _sentence_lengths(view)
+            out = {"": sum(a) / len(a) if a else 0.0, "sentences": float(len(a))}
+        p = self.params
+        if p.verse_exempt and p.min is not None and out["sentences"] and out[""] < p.min:
+            # only where it can matter: the share of lines that end like verse (in hiragana,
+            # 、 or a dash, not a sentence end): a poem, not a keyword list or a menu
+            lines = view.lines
+            out["verse_lines"] = ratio(sum(1 for ln in lines if _VERSE_LINE_END.search(ln)), len(lines))
+            out["lines"] = float(len(lines))
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         if s["sentences"] == 0:
             return None
         p = self.params
+        if "verse_lines" in s and s["lines"] >= 4 and s["verse_lines"] >= 0.5:
+            return above(s, "", p.max, "too_long")
         return below(s, "", p.min, "too_short") or above(s, "", p.max, "too_long")
+
+
+_CLAUSE_SPLIT = re.compile(r"[、，,]")
 
 
 @register("ja.max_sentence_length")
@@ -354,16 +451,33 @@ class MaxSentenceLength(Filter):
 
     class Params(StepParams):
         max: int = Field(200, ge=1, description="Maximum sentence length (Swallow 200).")
+        max_clause: int | None = Field(
+            None, ge=1, description="If set, a sentence longer than max is kept when none of its clauses "
+            "(split at 、，,) is longer than this: long periodic sentences of literature and law are "
+            "punctuated, keyword runs are not.",
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
         if view.spans("sentences") is not None:
             n, _, _, _, longest = view.span_summary("sentences")
-            return {"": float(longest) if n else 0.0}
-        a = _sentence_lengths(view)
-        return {"": float(max(a)) if a else 0.0}
+            out = {"": float(longest) if n else 0.0}
+        else:
+            a = _sentence_lengths(view)
+            out = {"": float(max(a)) if a else 0.0}
+        p = self.params
+        if p.max_clause is not None and out[""] > p.max:
+            # only when the sentence rule would fail: the longest clause of the long sentences
+            out["clause"] = float(max(
+                (len(c) for sent in view.ja_sentences if len(sent) > p.max for c in _CLAUSE_SPLIT.split(sent)),
+                default=0,
+            ))
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
-        return above(s, "", self.params.max, "too_long")
+        p = self.params
+        if "clause" in s and s["clause"] <= (p.max_clause or 0):
+            return None
+        return above(s, "", p.max, "too_long")
 
 
 @register("ja.ellipsis_sentences")
@@ -626,15 +740,16 @@ def _weekday_count(t: str) -> int:
     return n
 
 
-def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
+def bbs_count(view: TextView, hyphen_runs_as_one: bool = False, count_hyphens: bool = True) -> int:
     """Number of :data:`BBS_PATTERN` (or ``BBS_PATTERN_RUNS``) matches, computed piecewise.
 
     The alternatives cannot overlap except for hyphens inside dates (``2018-10-10``), which the
-    date match consumes; they are subtracted from the hyphen count.
+    date match consumes; they are subtracted from the hyphen count. ``count_hyphens=False``
+    leaves the hyphen alternative out.
     """
     t = view.text
     n = len(_BBS_LITERALS_RE.findall(t))
-    hy = t.count("-")
+    hy = t.count("-") if count_hyphens else 0
     if hy and hyphen_runs_as_one:
         hy = len(_HYPHEN_RUNS.findall(t))
     if view.count(C_DIGIT):
@@ -644,17 +759,57 @@ def bbs_count(view: TextView, hyphen_runs_as_one: bool = False) -> int:
         if start >= 0:
             for m in _DATE_OR_EPISODE_RE.findall(t, start):
                 n += 1
-                hy -= m.count("-")
+                if count_hyphens:
+                    hy -= m.count("-")
     if "(" in t or "（" in t:
         n += _weekday_count(t)
     return n + hy
+
+
+# Comment headers of Japanese message boards (2channel/5channel and their mirrors, "matome"
+# blogs): ``123 名前：名無しさん 2012/03/04(日) 12:34:56.78 ID:abc12345``. A header line has a
+# post timestamp (date, weekday in parentheses, time) together with a post number at the start
+# of the line, a poster ID or a name field, or a poster ID together with a name field.
+_BBS_STAMP = re.compile(
+    r"[0-9０-９]{2,4}[/年.\-][0-9０-９]{1,2}[/月.\-][0-9０-９]{1,2}日?\s*[(（][月火水木金土日][)）]\s*"
+    r"[0-9０-９]{1,2}[:：][0-9０-９]{2}"
+)
+_BBS_ID = re.compile(r"(?<![A-Za-z0-9])ID[:：][A-Za-z0-9+/.]{4,}")
+_BBS_NAME = re.compile(r"名無し|名前\s*[:：]|投稿者\s*[:：]")
+_BBS_NUMBER = re.compile(r"\s*[>＞]*[0-9０-９]{1,5}(?:\s|[:：]|$)")
+
+
+def comment_headers(text: str) -> int:
+    """Number of lines that are message-board comment headers (see ``_BBS_STAMP`` above)."""
+    if "ID" not in text and _WEEKDAY_RE.search(text) is None:
+        return 0  # neither a poster ID nor a weekday in parentheses: no header
+    n = 0
+    for line in text.split("\n"):
+        if len(line) > 300:
+            continue
+        stamp = _BBS_STAMP.search(line) is not None
+        pid = "ID" in line and _BBS_ID.search(line) is not None
+        if not (stamp or pid):
+            continue
+        name = _BBS_NAME.search(line) is not None
+        if (stamp and (pid or name or _BBS_NUMBER.match(line) is not None)) or (pid and name):
+            n += 1
+    return n
 
 
 @register("ja.bbs_comments")
 class BbsComments(Filter):
     """At most ``max_count`` BBS/comment-page pattern matches (HojiChar ``DiscardBBSComments``,
     14): dates, コメント, レビュー, 投稿, ページ, 質問, (曜日), N話, 楽天市場, SOLD OUT, ``-``.
-    Full-width weekday parentheses and digits also count. Reason: ``ja.bbs_comments.too_many``."""
+    Full-width weekday parentheses and digits also count. Reason: ``ja.bbs_comments.too_many``.
+
+    With ``count_hyphens: false`` hyphens are not counted (HojiChar counts every one, so model
+    numbers such as ``SH-09D``, ISBNs and rule lines fill the count in product news), and
+    ``min_headers`` rejects a text with that many message-board comment headers
+    (:func:`comment_headers`: ``123 名前：名無しさん 2012/03/04(日) 12:34:56.78 ID:abc``), the
+    shape of a comment thread, whatever its length. Signals: the pattern count (main),
+    ``.per_1000_chars``, ``.headers``.
+    """
 
     category: ClassVar[str] = "content"
     languages_default = JA
@@ -668,14 +823,67 @@ class BbsComments(Filter):
         hyphen_runs_as_one: bool = Field(
             False, description="Count a run of hyphens (a '-----' rule line) once; HojiChar counts each."
         )
+        count_hyphens: bool = Field(
+            True, description="Count hyphens at all (HojiChar: yes; model numbers such as SH-09D are not comments)."
+        )
+        min_headers: int | None = Field(
+            None, ge=1, description="If set, reject a text with at least this many comment-header lines "
+            "(post number / name / date(weekday) time / ID).",
+        )
 
     def measure(self, view: TextView) -> dict[str, float]:
-        n = bbs_count(view, self.params.hyphen_runs_as_one)
-        return {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+        p = self.params
+        n = bbs_count(view, p.hyphen_runs_as_one, p.count_hyphens)
+        out = {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
+        if p.min_headers is not None:
+            out["headers"] = float(comment_headers(view.text))
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
+        if p.min_headers is not None and s["headers"] >= p.min_headers:
+            return Failure("too_many", "headers", s["headers"], p.min_headers, ">=")
         return _count_failure(s, p.max_count, p.max_per_1000_chars, "too_many")
+
+
+_VERSE_END = re.compile(r"[ぁ-ゖ、。！？!?」』）…―ー]\s*$")
+_VERSE_LINE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
+
+
+@register("ja.short_lines")
+class ShortLinesJa(Filter):
+    """Share of short non-empty lines at most ``max``, where a short line (at most
+    ``max_line_chars`` characters, HojiChar ``DiscardTooShortLines``: 10, 0.5) counts only if
+    it does not end like Japanese verse or dialogue: in hiragana or Japanese punctuation
+    (``、。！？」』）…―ー``).
+
+    HojiChar's rule is for menus and breadcrumbs (ホーム, 会社概要, 商品一覧 — nouns, ending in
+    kanji, katakana or ASCII); poems, songs and scripts are also made of short lines, but
+    theirs end in inflections, particles and punctuation (よろけてる。, 坑の奥、, 鳴き鳴き).
+    Kept: verse, dialogue, prose; dropped: pages whose short lines are mostly noun labels.
+    Blank lines are not counted; documents with fewer than ``min_lines`` lines are not judged.
+    Reason: ``ja.short_lines.too_many``. Signals: share (main), ``.lines``.
+    """
+
+    category: ClassVar[str] = "content"
+    languages_default = JA
+    causes = ("too_many",)
+
+    class Params(StepParams):
+        max_line_chars: int = Field(10, ge=1, description="A line this short or shorter is 'short' (HojiChar 10).")
+        max: float = Field(0.5, ge=0, le=1, description="Maximum share of short lines (HojiChar 0.5).")
+        min_lines: int = Field(1, ge=1, description="Only judge documents with at least this many lines.")
+
+    def measure(self, view: TextView) -> dict[str, float]:
+        k = self.params.max_line_chars
+        lines = view.lines
+        short = sum(1 for ln in lines if len(ln) <= k and _VERSE_END.search(ln) is None)
+        return {"": ratio(short, len(lines)), "lines": float(len(lines))}
+
+    def judge(self, s: Mapping[str, float]) -> Failure | None:
+        if s["lines"] < self.params.min_lines:
+            return None
+        return above(s, "", self.params.max, "too_many")
 
 
 # ---------------------------------------------------------------------------------------------

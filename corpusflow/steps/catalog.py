@@ -15,6 +15,7 @@ from typing import Any
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.io.readers import detect_format
 from corpusflow.steps.base import DocStep
+from corpusflow.steps.clean import CleanStep
 from corpusflow.steps.extract import ExtractStep
 from corpusflow.steps.filters import FilterStep
 from corpusflow.steps.langid import LangIdStep
@@ -68,11 +69,12 @@ def _filter_step(cfg: PipelineConfig) -> FilterStep:
 
 
 #: The per-document stages in pipeline order. URL rules come first (cheapest; blocked pages are
-#: never extracted), then HTML extraction (only when a source may hold HTML), normalisation,
-#: language ID and the quality filters.
+#: never extracted), then HTML extraction (only when a source may hold HTML), the source cleaners
+#: (Aozora markup, link blocks; per source), normalisation, language ID and the quality filters.
 STEPS: tuple[StepSpec, ...] = (
     StepSpec("urls", "FilterUrls", url_rules_needed, lambda c: UrlStep(c.stages.urls)),
     StepSpec("extract", "ExtractText", extraction_needed, lambda c: ExtractStep(c.stages.extract)),
+    StepSpec("clean", "CleanSources", lambda c: c.stages.clean.enabled, lambda c: CleanStep(c.stages.clean)),
     StepSpec("normalize", "Normalize", lambda c: c.stages.normalize.enabled,
              lambda c: NormalizeStep(c.stages.normalize)),
     StepSpec("langid", "IdentifyLanguage", lambda c: c.stages.langid.enabled,

@@ -163,3 +163,40 @@ class LangIdConfig(StrictModel):
             if not 0.0 <= s <= 1.0:
                 raise ValueError(f"score for {k!r} must be in [0, 1], got {s}")
         return v
+
+
+#: The source cleaners of :mod:`corpusflow.text.cleaners`, in the order they run.
+CLEANER_NAMES = ("aozora", "boilerplate")
+
+
+class CleanConfig(StrictModel):
+    """Source cleaners, switched on per source (``true``: every source; a list: those sources)."""
+
+    enabled: bool = Field(False, description="Run the source cleaners (after extract, before normalize).")
+    aozora: bool | list[str] = Field(
+        False, description="Aozora Bunko markup (ruby, ［＃…］ notes, notation header, 底本 footer, gaiji): "
+        "true for every source or a list of source names.",
+    )
+    boilerplate: bool | list[str] = Field(
+        False, description="Related-article / link blocks and share-button rows (Japanese and English): "
+        "true for every source or a list of source names.",
+    )
+    signals: bool = Field(True, description="Record clean.<cleaner>.removed_chars in the document's signals.")
+
+    @field_validator("aozora", "boilerplate")
+    @classmethod
+    def _names(cls, v: bool | list[str]) -> bool | list[str]:
+        if isinstance(v, list) and any(not s for s in v):
+            raise ValueError("source names must be non-empty")
+        return v
+
+    def cleaners_for(self, source: str) -> list[str]:
+        """Names of the cleaners that apply to documents of ``source``, in run order."""
+        if not self.enabled:
+            return []
+        out = []
+        for name in CLEANER_NAMES:
+            sel = getattr(self, name)
+            if sel is True or (isinstance(sel, list) and source in sel):
+                out.append(name)
+        return out
