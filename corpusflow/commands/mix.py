@@ -49,7 +49,7 @@ from corpusflow.mixture.counting import count_documents
 from corpusflow.mixture.pool import POOL_DIR, POOL_META
 from corpusflow.mixture.report import plan_table
 from corpusflow.mixture.tokenizers import load_tokenizer
-from corpusflow.run.rundir import WORK_DIR, prepare_output, write_manifest
+from corpusflow.run.rundir import WORK_DIR, prepare_output, protected_output, write_manifest
 from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline, with_spill_dir
 from corpusflow.stages.mixture import DEFAULT_SHARD_BYTES, _check_tokenizer, count_info, remix_graph
 from corpusflow.stages.mixture import MixtureConfigError as StageConfigError
@@ -283,6 +283,11 @@ def _inside(child: str, parent: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    why = ("--output must differ from --from (the earlier run's shards would be replaced)"
+           if _same_dir(args.output, args.source) else protected_output(args.output, [args.source]))
+    if why:
+        print(f"corpusflow mix: {why}", file=sys.stderr)
+        return 2
     try:
         mix, cfg_seed, output_cfg, name = load_mix_config(args.config, args.overrides)
         pool_dir, pool_meta, run_manifest = find_pool(args.source)
