@@ -172,6 +172,8 @@ def iter_warc(
     first: Counter[str] = Counter()
     with fh:
         pages = yield from _iter_stream(fh, file_path, source_name, options, first, "byte", skip=0)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            first["bytes_read"] = fh.tell()
     if pages >= 0:
         stats.update(first)
         return
@@ -189,6 +191,8 @@ def iter_warc(
     with fh, gzip.GzipFile(fileobj=fh) as gz:
         yield from _iter_stream(gz, file_path, source_name, options, stats, "byte_uncompressed",
                                 skip=-pages - 1)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stats["bytes_read"] = fh.tell()
 
 
 def _iter_stream(
@@ -299,6 +303,10 @@ def _checked_iterator(fh: Any) -> Any:
             super().close()
 
     return _Checked(fh, check_digests=False)
+
+
+#: Error classes after which the rest of the file is not read (the per-file report says so).
+LOSS_CLASSES = frozenset({"TruncatedInput", "CorruptRecord", "TruncatedRecord", "NotWarc"})
 
 
 def _error(
