@@ -266,6 +266,7 @@ class DecompressingReader(io.RawIOBase):
     """
 
     CHUNK = 1 << 20
+    SLICE = 1 << 16
 
     def __init__(self, raw: IO[bytes], codec: str = "gzip", backend: Any = None, *,
                  record_damage: bool = False) -> None:
@@ -278,7 +279,9 @@ class DecompressingReader(io.RawIOBase):
         self._d: Any = None  # decompressor of the current member
         self._buf = b""
         self._pos = 0
-        self._pending = b""  # compressed bytes read but not yet given to a decompressor
+        self._pending = b""  # compressed bytes given back (unused data after a member's end)
+        self._chunk = b""  # the last read from raw, handed out a slice at a time from _ppos
+        self._ppos = 0
         self._done = False
         self.raw_pos = 0  # compressed bytes consumed (read from raw, minus what is pending)
         self.out_pos = 0
@@ -300,8 +303,15 @@ class DecompressingReader(io.RawIOBase):
         return n
 
     def _read_raw(self) -> bytes:
-        data = self._pending or self._raw.read(self.CHUNK)
-        self._pending = b""
+        """The next compressed bytes, at most :attr:`SLICE` at a time: a decompressor that fails
+        loses the output of one slice at most, not of a whole 1 MiB read."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+        else:
+            if self._ppos >= len(self._chunk):
+                self._chunk, self._ppos = self._raw.read(self.CHUNK), 0
+            data = self._chunk[self._ppos : self._ppos + self.SLICE]
+            self._ppos += len(data)
         self.raw_pos += len(data)
         return data
 

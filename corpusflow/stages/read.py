@@ -11,11 +11,46 @@ from apache_beam import pvalue
 
 from corpusflow.config import SourceConfig
 from corpusflow.document import Document, ErrorRecord, Rejected
-from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
+from corpusflow.io.readers import LOSS_CLASSES, FileSpec, ReadStats, iter_file, plan_ranges
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters, StageOutputs
+from corpusflow.stages.ids import file_hashes, path_hash
 
 TAG_INPUT_COUNTS = "input_counts"
 TAG_DOC_COUNTS = "doc_counts"
+TAG_FILE_STATS = "file_stats"
+
+
+def merge_file_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One file's report from the reports of its ranges: records and errors added up, bytes and
+    size from the range that read to the end, complete only if every range was."""
+    out: dict[str, Any] = {"source": "", "format": "", "size": None, "bytes_read": 0, "records": 0,
+                           "errors": 0, "loss_errors": 0, "complete": True}
+    for part in parts:
+        out["source"], out["format"] = part["source"], part["format"]
+        out["records"] += part["records"]
+        out["errors"] += part["errors"]
+        out["loss_errors"] += part["loss_errors"]
+        out["complete"] = out["complete"] and part["complete"]
+        if part["at_end"]:
+            out["size"], out["bytes_read"] = part["size"], part["bytes_read"]
+    if out["size"] is not None and out["bytes_read"] != out["size"]:
+        out["complete"] = False
+    return out
+
+
+class _MergeFileStats(beam.CombineFn):  # type: ignore[misc]
+    def create_accumulator(self) -> list[dict[str, Any]]:
+        return []
+
+    def add_input(self, acc: list[dict[str, Any]], part: dict[str, Any]) -> list[dict[str, Any]]:
+        acc.append(part)
+        return acc
+
+    def merge_accumulators(self, accs: Any) -> list[dict[str, Any]]:
+        return [p for acc in accs for p in acc]
+
+    def extract_output(self, acc: list[dict[str, Any]]) -> dict[str, Any]:
+        return merge_file_stats(acc)
 
 
 class StrictModeError(RuntimeError):
@@ -37,8 +72,9 @@ class _ReadFileFn(beam.DoFn):
     def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[Any]:
         spec, lo, hi = item  # a byte range of the file (issue #8: plan_ranges)
         source = self._sources[spec.source]
-        n = n_docs = 0
-        for out in iter_file(spec, source, self._max, (lo, hi)):
+        n = n_docs = n_err = n_loss = 0
+        stats = ReadStats()
+        for out in iter_file(spec, source, self._max, (lo, hi), stats):
             n += 1
             if isinstance(out, Document):
                 n_docs += 1
@@ -53,6 +89,8 @@ class _ReadFileFn(beam.DoFn):
                         f"{out.error_class}: {out.message}"
                     )
                 self._counters.inc(f"errors.{out.error_class}")
+                n_err += 1
+                n_loss += out.error_class in LOSS_CLASSES
                 yield pvalue.TaggedOutput(TAG_ERRORS, out)
             else:  # pragma: no cover - programming error in a reader
                 raise TypeError(f"reader yielded {type(out).__name__}")
@@ -61,10 +99,15 @@ class _ReadFileFn(beam.DoFn):
         self._counters.inc("records", n)
         yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, n))
         yield pvalue.TaggedOutput(TAG_DOC_COUNTS, (spec.source, n_docs))
+        yield pvalue.TaggedOutput(TAG_FILE_STATS, (spec.path, {
+            "source": spec.source, "format": spec.format, "records": n, "errors": n_err,
+            "loss_errors": n_loss, "size": stats.size, "bytes_read": stats.bytes_read,
+            "complete": stats.complete, "at_end": stats.at_end}))
 
 
 class _ReadIdsFn(beam.DoFn):
-    """Reads one file again and emits only ``(id, (source, file, line))`` of each kept Document.
+    """Reads one file again and emits only ``(id, (source, path_hash(file), line))`` of each kept
+    Document (an int for the file: the path is not carried once per document).
 
     The same reader with the same arguments as :class:`_ReadFileFn`, so exactly the same
     documents; used by :class:`~corpusflow.stages.ids.MakeIdsUnique` so that its rename map does
@@ -76,11 +119,12 @@ class _ReadIdsFn(beam.DoFn):
         self._sources = sources
         self._max = max_doc_chars
 
-    def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[tuple[str, tuple[str, str, int]]]:
+    def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[tuple[str, tuple[str, int, int]]]:
         spec, lo, hi = item
+        source, fh = spec.source, path_hash(spec.path)
         for out in iter_file(spec, self._sources[spec.source], self._max, (lo, hi)):
             if isinstance(out, Document):
-                yield out.id, (out.source, out.file, out.line)
+                yield out.id, (source, fh, out.line)
 
 
 def _local_workers(pipeline: beam.Pipeline) -> int | None:
@@ -104,8 +148,18 @@ class ReadDocuments(beam.PTransform):
     Outputs: ``kept`` Documents, ``rejected`` (e.g. ``input.too_long``), ``errors`` (malformed
     records), :attr:`input_counts` ``(source, n_records)`` per file for the manifest and
     :attr:`doc_counts` ``(source, n_documents)`` per file (the Documents in ``kept``). With
-    ``id_places=True``, also :attr:`id_places`: ``(id, (source, file, line))`` of every kept
-    Document from a second, separate read of the same files (see :class:`_ReadIdsFn`).
+    ``id_places=True``, also :attr:`id_places`: ``(id, (source, path_hash(file), line))`` of
+    every kept Document from a second, separate read of the same files (see :class:`_ReadIdsFn`).
+
+    :attr:`file_stats`: one ``(path, report)`` per input file, ``report`` being
+    ``{"source", "format", "size", "bytes_read", "records", "errors", "loss_errors",
+    "complete"}``: ``size`` the file's size as stored (None for a remote file), ``bytes_read``
+    the stored bytes consumed (compressed bytes for a compressed file; the file's size for
+    Parquet, whose footer says where every row is), ``records`` the outcomes yielded (kept +
+    rejected + errors at this stage), ``errors`` the error records among them, ``loss_errors``
+    those that stand for data not read (truncated or corrupt stream, unreadable file or row
+    group), ``complete`` False when the file was not read to its end or bytes were skipped
+    (always with an error record saying where and how many).
     """
 
     def __init__(self, specs: list[FileSpec], sources: list[SourceConfig], max_doc_chars: int,
@@ -119,6 +173,9 @@ class ReadDocuments(beam.PTransform):
         self._strict = strict
         self.input_counts: beam.PCollection | None = None
         self.doc_counts: beam.PCollection | None = None
+        self.file_stats: beam.PCollection | None = None
+        if id_places:
+            file_hashes(s.path for s in self._specs)  # renamed ids use the path hash: refuse clashes
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> StageOutputs:
         ranges = plan_ranges(self._specs, workers=_local_workers(pbegin.pipeline))
@@ -128,10 +185,11 @@ class ReadDocuments(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
         )
         outs = files | "ReadFile" >> beam.ParDo(_ReadFileFn(self._sources, self._max, self._strict)).with_outputs(
-            TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, TAG_DOC_COUNTS, main="docs"
+            TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, TAG_DOC_COUNTS, TAG_FILE_STATS, main="docs"
         )
         self.input_counts = outs[TAG_INPUT_COUNTS]
         self.doc_counts = outs[TAG_DOC_COUNTS]
+        self.file_stats = outs[TAG_FILE_STATS] | "MergeFileStats" >> beam.CombinePerKey(_MergeFileStats())
         if self._with_ids:
             # Its own list of work items: consumers of one PCollection are fused into one stage by
             # the local runner, which would put the rename map downstream of the document read.
