@@ -284,7 +284,8 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
     ``TruncatedInput`` or ``CorruptInput`` error saying which compressed bytes were lost and
     where; reading resumes at the next intact member (multi-member gzip, concatenated zstd/xz/
     bz2/lz4 streams). A cut last line is reported inside the ``TruncatedInput`` error, not as a
-    second error. A UTF-8 byte order mark at the start of the file is skipped. A file that is one
+    second error. After a skipped stretch, line numbers count the lines that could be read (the
+    lines lost with it are unknown). A UTF-8 byte order mark at the start of the file is skipped. A file that is one
     JSON array gets a ``NotJsonLines`` error per line saying so.
 
     ``byte_range=(lo, hi)`` (issue #8): only the lines whose first byte, counted in the
