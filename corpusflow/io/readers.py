@@ -455,7 +455,7 @@ def iter_parquet(
         return
     with fh:
         try:
-            pf = pq.ParquetFile(fh)
+            pf = pq.ParquetFile(fh, page_checksum_verification=True)  # when pages carry a CRC
             names = list(pf.schema_arrow.names)
             num_rows = pf.metadata.num_rows
             groups = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]

@@ -210,10 +210,13 @@ def _iter_stream(
     records = iter(it)
     pages = 0
     index = -1
+    last_offset = 0
     while True:
         try:
             record = next(records)
         except StopIteration:
+            if not (it.gzip_incomplete or it.trailing_bytes) and offset_kind == "byte" and index >= 0:
+                it.gzip_incomplete = _last_member_cut(fh, last_offset)
             if it.gzip_incomplete or it.trailing_bytes:
                 stats["outcome.error"] += 1
                 what = ("the compressed stream ends inside a gzip member" if it.gzip_incomplete
@@ -229,7 +232,7 @@ def _iter_stream(
             yield _error(source, file_path, it.offset, offset_kind, "CorruptRecord", msg[:2000])
             return pages
         index += 1
-        offset = it.offset  # start of this record (of its gzip member for .warc.gz)
+        offset = last_offset = it.offset  # start of this record (of its gzip member for .warc.gz)
         if record.format != "warc":
             stats["outcome.error"] += 1
             yield _error(source, file_path, offset, offset_kind, "NotWarc",
@@ -274,6 +277,34 @@ def _iter_stream(
                     else "rejected" if isinstance(outcome, Rejected) else "error")
             stats[f"outcome.{kind}"] += 1
             yield outcome
+
+
+def _last_member_cut(fh: Any, offset: int) -> bool:
+    """True when the file's last gzip member (the one at ``offset``) ends before its trailer.
+
+    warcio stops at the end of the file without checking that the last member's CRC-32 and
+    length arrived, so a ``.warc.gz`` cut inside its last 8 bytes would pass as complete. Only
+    that member is read again (one record). False for a plain WARC or a stream that cannot seek.
+    """
+    import zlib
+
+    try:
+        fh.seek(offset)
+        data = fh.read()
+    except (OSError, ValueError, AttributeError):
+        return False
+    if data[:2] != b"\x1f\x8b":
+        return False
+    d = zlib.decompressobj(31)
+    try:
+        while data:
+            d.decompress(data)
+            data = d.unused_data.lstrip(b"\0") if d.eof else b""
+            if data:
+                d = zlib.decompressobj(31)
+    except zlib.error:
+        return True
+    return not d.eof
 
 
 def _checked_iterator(fh: Any) -> Any:
