@@ -85,15 +85,15 @@ def test_missing_text_column(tmp_path: Path, texts: list[str]) -> None:
 
 
 @st.composite
-def page_damage(draw: st.DrawFn) -> tuple[str, int, float, int, bool]:
+def page_damage(draw: st.DrawFn) -> tuple[str, int, float, int]:
     return (draw(st.sampled_from(["zstd", "snappy", "none", "gzip"])), draw(st.integers(3, 15)),
-            draw(st.floats(0, 1, exclude_max=True)), draw(st.integers(1, 255)), draw(st.booleans()))
+            draw(st.floats(0, 1, exclude_max=True)), draw(st.integers(1, 255)))
 
 
 @FAST
 @given(case=page_damage())
 def test_damaged_pages_cost_at_most_their_row_group(tmp_path: Path, texts: list[str], case) -> None:
-    compression, rg, frac, mask, whole_footer = case
+    compression, rg, frac, mask = case
     data = parquet_bytes(texts, row_group_rows=rg, compression=compression)
     lo, hi = parquet_page_region(data)
     pos = lo + int(frac * (hi - lo))

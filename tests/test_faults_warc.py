@@ -51,7 +51,7 @@ def test_cut_at_every_record_boundary_and_inside(tmp_path: Path, pages: list[str
             # a plain WARC cut inside the blank line that ends a record keeps the whole record
             ends = [e if gz else e - 4 for _s, e in spans]
             whole = [i for i, e in enumerate(ends) if e <= pos]
-            if not gz and pos in ends or pos in bounds:
+            if (not gz and pos in ends) or pos in bounds:
                 assert not [o for o in out if isinstance(o, ErrorRecord)] and stats.complete, pos
             got = sorted(_doc_index(d) for d in docs)
             # every complete record; the cut one only when just its gzip trailer is missing
