@@ -541,8 +541,8 @@ def _checked_warc(spec: FileSpec, outcomes: Iterator[Outcome], stats: ReadStats)
         if isinstance(out, ErrorRecord):
             if out.error_class in WARC_LOSS or out.error_class == "Unreadable":
                 stats.complete = False
-                if out.offset_kind == "byte" and stats.size is not None and out.error_class != "Unreadable":
-                    lost = max(0, stats.size - out.offset)
+                lost = max(0, stats.size - out.offset) if stats.size is not None else 0
+                if out.offset_kind == "byte" and lost and out.error_class != "Unreadable":
                     out = ErrorRecord(**{**{f: getattr(out, f) for f in ErrorRecord.__slots__},
                                          "message": f"{out.message}; the rest of the file from byte "
                                                     f"{out.offset} ({lost} of its {stats.size} bytes) is not read"})

@@ -215,8 +215,13 @@ def _iter_stream(
         try:
             record = next(records)
         except StopIteration:
-            if not (it.gzip_incomplete or it.trailing_bytes) and offset_kind == "byte" and index >= 0:
-                it.gzip_incomplete = _last_member_cut(fh, last_offset)
+            if not (it.gzip_incomplete or it.trailing_bytes) and offset_kind == "byte" and index >= 0 \
+                    and _last_member_cut(fh, last_offset):
+                stats["outcome.error"] += 1
+                yield _error(source, file_path, last_offset, offset_kind, "TruncatedInput",
+                             "the gzip member of the last record ends before its CRC-32/length trailer "
+                             "(file cut short): the record was read but cannot be verified")
+                return pages
             if it.gzip_incomplete or it.trailing_bytes:
                 stats["outcome.error"] += 1
                 what = ("the compressed stream ends inside a gzip member" if it.gzip_incomplete
