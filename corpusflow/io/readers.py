@@ -583,6 +583,11 @@ def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
         wstats: Counter[str] = Counter()
         yield from _checked_warc(spec, warc.iter_warc(spec, source, max_doc_chars, stats=wstats), stats)
         stats.bytes_read = wstats.get("bytes_read", 0)
+        if stats.complete and stats.size is not None and stats.bytes_read != stats.size:
+            stats.complete = False
+            yield ErrorRecord(source=spec.source, file=spec.path, offset=stats.bytes_read, offset_kind="byte",
+                              stage="read", error_class="IncompleteRead",
+                              message=f"read {stats.bytes_read} of the file's {stats.size} bytes")
     else:  # pragma: no cover - validated in plan_files
         raise ValueError(f"unknown format {spec.format!r}")
 
