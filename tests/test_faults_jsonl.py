@@ -241,3 +241,23 @@ def test_lz4_read_or_refused(tmp_path: Path, records: list[dict]) -> None:
     path.write_bytes(data[:-9])
     out, stats = read(path)
     assert outcome_class(out[-1]) == "TruncatedInput" and not stats.complete
+
+
+@pytest.mark.parametrize("codec", COMPRESSED)
+def test_line_cut_by_damage_does_not_swallow_the_next_member(tmp_path: Path, records: list[dict], codec: str) -> None:
+    """A big member damaged near its end delivers its first lines, then the cut line is one bad
+    record and the next member is read whole, its first line included."""
+    import hashlib
+
+    big = [{**r, "id": f"{r['id']}-{k}", "salt": hashlib.sha256(f"{k}/{r['id']}".encode()).hexdigest() * 2}
+           for k in range(60) for r in records]  # ~2,400 records that do not compress to nothing
+    m = jsonl_members(big, codec, per_member=len(big) - 5)
+    assert m.spans[0][1] > (1 << 16) + 4000  # at least one decompressor slice before the damage
+    path = tmp_path / f"late.jsonl{CODECS[codec]}"
+    path.write_bytes(flip(m.data, m.spans[0][1] - 2000))
+    out, stats = read(path)
+    classes = [outcome_class(o) for o in out]
+    tail = {o.id for o in out[-5:] if isinstance(o, Document)}
+    assert tail == {r["id"] for r in big[-5:]}, classes[-8:]  # the second member, first line included
+    assert classes.count("CorruptInput") == 1 and not stats.complete
+    assert len([c for c in classes if c not in ("Document", "CorruptInput")]) <= 1

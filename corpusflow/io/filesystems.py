@@ -260,7 +260,9 @@ class DecompressingReader(io.RawIOBase):
       a stream cut short, the codec's own error for corrupt data).
     * ``record_damage=True``: append a :class:`StreamDamage` to :attr:`damage`, skip to the next
       member's magic bytes (the rest of a multi-member file is read) and go on; the decompressed
-      bytes delivered before the damage are kept. Nothing is ever skipped without a record.
+      bytes delivered before the damage are kept, and a newline is added after them when they
+      end inside a line (the cut line stays one bad record; the next member's first line is
+      read whole). Nothing is ever skipped without a record.
 
     :attr:`raw_pos` counts the compressed bytes consumed, :attr:`out_pos` the bytes delivered.
     """
@@ -286,6 +288,7 @@ class DecompressingReader(io.RawIOBase):
         self.raw_pos = 0  # compressed bytes consumed (read from raw, minus what is pending)
         self.out_pos = 0
         self.member_start = 0
+        self._ends_line = True  # the bytes delivered so far end with a newline (or there are none)
         self.damage: list[StreamDamage] = []
 
     def readable(self) -> bool:
@@ -300,6 +303,7 @@ class DecompressingReader(io.RawIOBase):
         b[:n] = memoryview(self._buf)[self._pos : self._pos + n]  # no intermediate copy
         self._pos += n
         self.out_pos += n
+        self._ends_line = self._buf[self._pos - 1] == 10  # b"\n"
         return n
 
     def _read_raw(self) -> bytes:
@@ -367,6 +371,10 @@ class DecompressingReader(io.RawIOBase):
             self.damage[-1] = StreamDamage(last.kind, last.raw_start, resume, last.out_offset, last.message)
         else:
             self.damage.append(StreamDamage(kind, start, resume, self.out_pos, message))
+        if not self._ends_line and not self._done:
+            # End the cut line here, so that it stays one (bad) record and the first line of the
+            # next intact member is read as its own record instead of being glued to it.
+            self._buf = b"\n"
 
     def _find_magic(self, chunk: bytes, after: int) -> int:
         """Consume input up to the next magic at or after raw offset ``after``; return its offset
