@@ -179,8 +179,11 @@ def test_local_workers_from_options(argv: list[str], expected: int) -> None:
 
     from corpusflow.stages.read import _local_workers
 
-    p = beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions(argv))
+    p = beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions([*argv, "--shared_filesystem=true"]))
     assert _local_workers(p) == expected
+    # workers that do not share this machine: their count is unknown here
+    p = beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions([*argv, "--shared_filesystem=false"]))
+    assert _local_workers(p) is None
 
 
 def test_local_workers_is_unknown_for_other_runners() -> None:

@@ -54,6 +54,10 @@ class LimitsConfig(StrictModel):
         0.01, ge=0.0, le=1.0, description="Fail the run when errors / input records exceed this."
     )
     strict: bool = Field(False, description="Fail at the first malformed record.")
+    allow_incomplete_files: bool = Field(
+        False, description="Accept input files that could not be read to their end (truncated or damaged "
+        "compressed streams, unreadable row groups): their readable records are kept and the loss is "
+        "recorded as error records either way; without this the run fails.")
     unique_ids: bool = Field(
         True,
         description="Rename records that reuse an id already seen (kept in meta.original_id), so two "

@@ -13,6 +13,7 @@ Elements are treated as immutable: stages build new records with :func:`dataclas
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,3 +115,49 @@ def error_from_exception(doc: Document, stage: str, exc: BaseException) -> Error
         stage=stage, error_class=type(exc).__name__, message=str(exc)[:2000],
         head=doc.text[:200], doc_id=doc.id,
     )
+
+
+def _utf8_problem(value: str) -> int | None:
+    """Index of the first character of ``value`` that UTF-8 cannot encode (a lone surrogate such
+    as ``\\ud800`` from a JSON escape), or None when the whole string can be written."""
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def unencodable_field(doc: Document) -> str | None:
+    """Where ``doc`` holds a value no writer can store, as ``"field at character N"``; None when
+    every field is safe.
+
+    Checked: ``id``, ``text``, ``url``, ``source``, ``file`` and every ``meta`` key and value (as
+    the JSON the writers store). A lone surrogate (JSON ``"\\udc80"`` without its pair) is the one
+    value Python strings hold and UTF-8 cannot; such a document must become an error record at
+    the reader, which knows its file and line, instead of failing the writer at the end of a job.
+    Nothing is repaired or dropped here: the caller decides.
+    """
+    for name in ("id", "text", "url", "source", "file"):
+        value = getattr(doc, name)
+        if value is not None:
+            at = _utf8_problem(value)
+            if at is not None:
+                return f"{name} at character {at}"
+    if doc.meta:
+
+        for key, value in doc.meta.items():
+            at = _utf8_problem(json.dumps({key: value}, ensure_ascii=False, default=str))
+            if at is not None:
+                return f"meta[{key!r}]"
+    return None
+
+
+def safe_text(value: str) -> str:
+    """``value`` with every character UTF-8 cannot encode written as a ``\\udXXX`` escape, for
+    error messages and heads (which must always be writable); other characters unchanged."""
+    if _utf8_problem(value) is None:
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+

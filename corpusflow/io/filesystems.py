@@ -34,6 +34,7 @@ import shutil
 import threading
 import uuid
 import zlib
+from dataclasses import dataclass
 from typing import IO, Any
 
 from corpusflow.core.paths import PKG_PREFIX, is_remote, package_path, resolve_path
@@ -161,27 +162,135 @@ def inflate_backend() -> Any:
     return zlib
 
 
-class GzipChunkReader(io.RawIOBase):
-    """Decompresses a (multi-member) gzip stream, 1 MiB of compressed input at a time.
+#: Compressed formats read by :func:`open_read`: extension -> codec name.
+CODEC_BY_EXT = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".lz4": "lz4"}
+#: First bytes of a member/stream/frame of each codec: where reading resumes after damage.
+CODEC_MAGIC = {
+    "gzip": b"\x1f\x8b\x08",
+    "bz2": b"BZh",
+    "xz": b"\xfd7zXZ\x00",
+    "zstd": b"\x28\xb5\x2f\xfd",
+    "lz4": b"\x04\x22\x4d\x18",
+}
+#: Codecs that allow zero bytes between or after members (gzip padding, xz stream padding).
+_ZERO_PADDED = frozenset({"gzip", "xz"})
 
-    Same bytes and same errors as :class:`gzip.GzipFile` (zlib checks each member's CRC-32 and
-    length; a stream that ends inside a member raises ``EOFError``; anything that is not a gzip
-    member raises ``zlib.error`` or isal's ``IsalError``), with ISA-L's inflate when available
-    (:func:`inflate_backend`), and ``gzip.GzipFile`` decompresses 8 KiB of input per Python
-    call, which made reading JSONL.gz ~9% of a full pipeline run (py-spy, issue #8).
+
+class UnsupportedCompression(ValueError):
+    """A compressed input whose codec cannot be read here (e.g. ``.lz4`` without the lz4 package)."""
+
+
+def lz4_available() -> bool:
+    """True when the ``lz4`` package (LZ4 frame format) can be imported."""
+    try:
+        import lz4.frame  # type: ignore[import-not-found,import-untyped]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def supported_compressions() -> list[str]:
+    """The compressed-file extensions :func:`open_read` decompresses in this environment."""
+    return [ext for ext, codec in CODEC_BY_EXT.items() if codec != "lz4" or lz4_available()]
+
+
+def _decompressor_factory(codec: str, backend: Any = None) -> Any:
+    """A function returning a fresh one-member decompressor (``decompress``, ``eof``,
+    ``unused_data``) for ``codec``."""
+    if codec == "gzip":
+        zl = backend or inflate_backend()
+        return lambda: zl.decompressobj(31)
+    if codec == "bz2":
+
+        return bz2.BZ2Decompressor
+    if codec == "xz":
+
+        return lzma.LZMADecompressor
+    if codec == "zstd":
+        import zstandard  # lazy: heavy or optional dependency, loaded only when used
+
+        dctx = zstandard.ZstdDecompressor()
+        return dctx.decompressobj
+    if codec == "lz4":
+        try:
+            import lz4.frame  # type: ignore[import-not-found,import-untyped]
+        except ImportError as exc:
+            raise UnsupportedCompression(
+                "reading .lz4 needs the lz4 package (pip install lz4); supported here: "
+                + ", ".join(supported_compressions())
+            ) from exc
+        return lz4.frame.LZ4FrameDecompressor
+    raise UnsupportedCompression(f"unknown codec {codec!r}; supported: {', '.join(supported_compressions())}")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDamage:
+    """A stretch of a compressed file that could not be decompressed.
+
+    Attributes:
+        kind: ``truncated`` (the file ends inside a member/frame) or ``corrupt`` (the
+            decompressor rejected the data: bad header, checksum, length, garbage).
+        raw_start: compressed byte offset of the damaged member (where its data began).
+        raw_end: compressed byte offset where reading resumed at the next intact member, or
+            the file size when nothing after the damage could be read.
+        out_offset: decompressed bytes delivered before the damage was met.
+        message: the decompressor's error.
+    """
+
+    kind: str
+    raw_start: int
+    raw_end: int
+    out_offset: int
+    message: str
+
+    @property
+    def lost_bytes(self) -> int:
+        """Compressed bytes skipped (from the damaged member's start to where reading resumed)."""
+        return self.raw_end - self.raw_start
+
+
+class DecompressingReader(io.RawIOBase):
+    """Decompresses a stream of concatenated members (gzip members, bz2/xz streams, zstd or
+    lz4 frames), 1 MiB of compressed input at a time, with the codec's own checks.
+
+    Each member is checked to its end (gzip CRC-32 and length, zstd content checksum when the
+    frame has one, xz/bz2 stream checks). A file that ends inside a member and bytes that do not
+    start a member are damage:
+
+    * ``record_damage=False`` (default): raise, as :class:`gzip.GzipFile` does (``EOFError`` for
+      a stream cut short, the codec's own error for corrupt data).
+    * ``record_damage=True``: append a :class:`StreamDamage` to :attr:`damage`, skip to the next
+      member's magic bytes (the rest of a multi-member file is read) and go on; the decompressed
+      bytes delivered before the damage are kept, and a newline is added after them when they
+      end inside a line (the cut line stays one bad record; the next member's first line is
+      read whole). Nothing is ever skipped without a record.
+
+    :attr:`raw_pos` counts the compressed bytes consumed, :attr:`out_pos` the bytes delivered.
     """
 
     CHUNK = 1 << 20
+    SLICE = 1 << 16
 
-    def __init__(self, raw: IO[bytes], backend: Any = None) -> None:
+    def __init__(self, raw: IO[bytes], codec: str = "gzip", backend: Any = None, *,
+                 record_damage: bool = False) -> None:
         super().__init__()
         self._raw = raw
-        self._zlib = backend or inflate_backend()
+        self.codec = codec
+        self._make = _decompressor_factory(codec, backend)
+        self._magic = CODEC_MAGIC[codec]
+        self._record = record_damage
         self._d: Any = None  # decompressor of the current member
         self._buf = b""
         self._pos = 0
-        self._pending = b""  # compressed bytes not yet given to a decompressor
+        self._pending = b""  # compressed bytes given back (unused data after a member's end)
+        self._chunk = b""  # the last read from raw, handed out a slice at a time from _ppos
+        self._ppos = 0
         self._done = False
+        self.raw_pos = 0  # compressed bytes consumed (read from raw, minus what is pending)
+        self.out_pos = 0
+        self.member_start = 0
+        self._ends_line = True  # the bytes delivered so far end with a newline (or there are none)
+        self.damage: list[StreamDamage] = []
 
     def readable(self) -> bool:
         return True
@@ -194,27 +303,99 @@ class GzipChunkReader(io.RawIOBase):
         n = min(len(b), len(self._buf) - self._pos)
         b[:n] = memoryview(self._buf)[self._pos : self._pos + n]  # no intermediate copy
         self._pos += n
+        self.out_pos += n
+        self._ends_line = self._buf[self._pos - 1] == 10  # b"\n"
         return n
+
+    def _read_raw(self) -> bytes:
+        """The next compressed bytes, at most :attr:`SLICE` at a time: a decompressor that fails
+        loses the output of one slice at most, not of a whole 1 MiB read."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+        else:
+            if self._ppos >= len(self._chunk):
+                self._chunk, self._ppos = self._raw.read(self.CHUNK), 0
+            data = self._chunk[self._ppos : self._ppos + self.SLICE]
+            self._ppos += len(data)
+        self.raw_pos += len(data)
+        return data
+
+    def _unread(self, data: bytes) -> None:
+        self._pending = data + self._pending
+        self.raw_pos -= len(data)
 
     def _fill(self) -> None:
         self._buf, self._pos = b"", 0
-        data = self._pending or self._raw.read(self.CHUNK)
-        self._pending = b""
+        data = self._read_raw()
         if self._d is None:
-            data = data.lstrip(b"\0")  # zero padding between/after members is allowed (as gzip)
-            while not data:
-                more = self._raw.read(self.CHUNK)
-                if not more:
-                    self._done = True  # end of input between members (or an empty file)
-                    return
-                data = more.lstrip(b"\0")
-            self._d = self._zlib.decompressobj(31)
+            if self.codec in _ZERO_PADDED:  # zero padding between/after members is allowed
+                stripped = data.lstrip(b"\0")
+                while not stripped:
+                    more = self._read_raw()
+                    if not more:
+                        self._done = True  # end of input between members (or an empty file)
+                        return
+                    stripped = more.lstrip(b"\0")
+                data = stripped
+            elif not data:
+                self._done = True
+                return
+            self.member_start = self.raw_pos - len(data)
+            self._d = self._make()
         if not data:
-            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
-        self._buf = self._d.decompress(data)
+            self._damaged("truncated", EOFError(
+                "Compressed file ended before the end-of-stream marker was reached"))
+            return
+        try:
+            self._buf = self._d.decompress(data)
+        except Exception as exc:  # zlib/isal/lzma/bz2/zstd/lz4 errors: corrupt data
+            self._damaged("corrupt", exc, data)
+            return
         if self._d.eof:  # member finished: what follows starts the next member
-            self._pending = self._d.unused_data
+            rest = self._d.unused_data
+            if rest:
+                self._unread(rest)
             self._d = None
+
+    def _damaged(self, kind: str, exc: BaseException, chunk: bytes = b"") -> None:
+        """Record (or raise) damage in the current member; resume at the next member's magic."""
+        if not self._record:
+            raise exc
+        start = self.member_start
+        self._d = None
+        self._buf = b""
+        resume = self._find_magic(chunk, after=start + 1)
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        last = self.damage[-1] if self.damage else None
+        if last is not None and last.raw_end == start and last.out_offset == self.out_pos:
+            # resumed at bytes that only looked like a member: one damaged stretch, not two
+            self.damage[-1] = StreamDamage(last.kind, last.raw_start, resume, last.out_offset, last.message)
+        else:
+            self.damage.append(StreamDamage(kind, start, resume, self.out_pos, message))
+        if not self._ends_line and not self._done:
+            # End the cut line here, so that it stays one (bad) record and the first line of the
+            # next intact member is read as its own record instead of being glued to it.
+            self._buf = b"\n"
+
+    def _find_magic(self, chunk: bytes, after: int) -> int:
+        """Consume input up to the next magic at or after raw offset ``after``; return its offset
+        (the end of the input if there is none), leaving the magic unread."""
+        chunk_start = self.raw_pos - len(chunk)
+        data = chunk[max(0, after - chunk_start):]
+        base = max(after, chunk_start)
+        keep = len(self._magic) - 1
+        while True:
+            i = data.find(self._magic)
+            if i >= 0:
+                self._unread(data[i:])
+                return base + i
+            more = self._read_raw()
+            if not more:
+                self._done = True
+                return self.raw_pos
+            tail = data[-keep:] if keep and len(data) >= keep else data
+            base += len(data) - len(tail)
+            data = tail + more
 
     def close(self) -> None:
         try:
@@ -223,37 +404,54 @@ class GzipChunkReader(io.RawIOBase):
             super().close()
 
 
-def open_read(path: str, *, compressed: bool = True) -> IO[bytes]:
+class GzipChunkReader(DecompressingReader):
+    """Decompresses a (multi-member) gzip stream, 1 MiB of compressed input at a time.
+
+    Same bytes and same errors as :class:`gzip.GzipFile` (zlib checks each member's CRC-32 and
+    length; a stream that ends inside a member raises ``EOFError``; anything that is not a gzip
+    member raises ``zlib.error`` or isal's ``IsalError``), with ISA-L's inflate when available
+    (:func:`inflate_backend`), and ``gzip.GzipFile`` decompresses 8 KiB of input per Python
+    call, which made reading JSONL.gz ~9% of a full pipeline run (py-spy, issue #8).
+    """
+
+    def __init__(self, raw: IO[bytes], backend: Any = None, *, record_damage: bool = False) -> None:
+        super().__init__(raw, "gzip", backend, record_damage=record_damage)
+
+
+def codec_of(path: str) -> str | None:
+    """The codec of a compressed file name (``gzip`` for ``x.jsonl.gz``), None if not compressed."""
+    name = path.lower()
+    for ext, codec in CODEC_BY_EXT.items():
+        if name.endswith(ext):
+            return codec
+    return None
+
+
+def open_read(path: str, *, compressed: bool = True, record_damage: bool = False) -> IO[bytes]:
     """Open ``path`` for binary streaming reads, decompressing by extension unless told not to.
 
-    ``.gz`` (multi-member too), ``.bz2``, ``.xz`` and ``.zst`` are decompressed here rather than
-    by smart_open, so every runner and Python version behaves the same (smart_open 9 needs the
-    ``backports.zstd`` package for ``.zst`` on Python < 3.14).
+    ``.gz``, ``.bz2``, ``.xz``, ``.zst`` and ``.lz4`` (with the lz4 package) are decompressed
+    here by :class:`DecompressingReader` rather than by smart_open, so every runner and Python
+    version behaves the same and damage is never silent: a stream cut short raises
+    ``EOFError`` and corrupt data the codec's error; with ``record_damage=True`` the damage is
+    recorded on the reader (``reader.raw.damage``) and reading resumes at the next member.
     """
     path = resolve_path(path)
     if path.startswith("file://"):
         path = path[len("file://") :]
+    codec = codec_of(path) if compressed else None
+    if codec == "lz4":
+        _decompressor_factory(codec)  # UnsupportedCompression before opening, without lz4
     if is_remote(path):
         import smart_open  # lazy: heavy or optional dependency, loaded only when used
 
         raw: Any = smart_open.open(path, "rb", compression="disable", transport_params=_transport_params(path))
     else:
         raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
-    if not compressed:
+    if codec is None:
         return raw
-    name = path.lower()
-    if name.endswith(".gz"):
-        return io.BufferedReader(GzipChunkReader(raw), buffer_size=1 << 20)  # type: ignore[return-value]
-    if name.endswith(".bz2"):
-        return bz2.BZ2File(raw, "rb")  # type: ignore[return-value]
-    if name.endswith(".xz"):
-        return lzma.LZMAFile(raw, "rb")  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        import zstandard  # lazy: heavy or optional dependency, loaded only when used
-
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
-        return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
-    return raw
+    reader = DecompressingReader(raw, codec, record_damage=record_damage)
+    return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[return-value]
 
 
 def open_write(path: str) -> IO[bytes]:
@@ -486,12 +684,102 @@ def remove_tree(path: str) -> None:
             b.blob(k).delete()
 
 
+# ------------------------------------------------------------------------------------------------
+# Input planning (local globs)
+# ------------------------------------------------------------------------------------------------
+
+
+class InputPlanError(ValueError):
+    """Input files that must not be read as given (symlink loop, unreadable folder or file,
+    unsupported format); raised at launch, before anything is read."""
+
+
+def _walk_depth(rest: str) -> int | None:
+    """How many directory levels below the glob base a pattern tail can reach (None: any)."""
+    if "**" in rest:
+        return None
+    return rest.count("/")
+
+
+def scan_local_pattern(pattern: str) -> list[str]:
+    """Problems under the directories a local glob walks: symlink loops and folders that cannot
+    be listed (which :func:`glob.glob` skips without a word). Returns one message per problem.
+
+    Only the directories the pattern can reach are visited (``a/*/x.jsonl``: one level below
+    ``a``; ``**``: all). A symlink to a directory that is also reached another way is not a
+    problem (its files are de-duplicated by real path when the plan is made); a symlink to one
+    of its own ancestors is.
+    """
+    pattern = resolve_path(pattern)
+    if is_remote(pattern) or not re.search(r"[*?\[]", pattern):
+        return []
+    head = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    base = head if head.endswith("/") else os.path.dirname(head)
+    base = base or "."
+    depth = _walk_depth(pattern[len(base):].lstrip("/"))
+    problems: list[str] = []
+
+    def walk(d: str, level: int, ancestors: tuple[str, ...]) -> None:
+        try:
+            entries = list(os.scandir(d))
+        except OSError as exc:
+            problems.append(f"cannot list folder {d}: {exc.strerror or exc}")
+            return
+        if depth is not None and level >= depth:
+            return
+        for e in entries:
+            try:
+                is_dir = e.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if e.is_symlink() and not os.path.exists(e.path):
+                    try:
+                        os.stat(e.path)
+                    except OSError as exc:
+                        if exc.errno == 40:  # ELOOP: a link that points (eventually) at itself
+                            problems.append(f"symlink loop at {e.path}")
+                continue
+            real = os.path.realpath(e.path)
+            if real in ancestors:
+                problems.append(f"symlink loop: {e.path} points to {real}, one of its own parent folders")
+                continue
+            walk(e.path, level + 1, (*ancestors, real))
+
+    if os.path.isdir(base):
+        walk(base, 0, (os.path.realpath(base),))
+    return problems
+
+
+def expand_local_glob(pattern: str) -> list[str]:
+    """The files a local glob matches (:func:`glob.glob` with ``recursive=True``), sorted, each
+    real file once (the first spelling in sorted order), never through a symlink loop.
+
+    Raises :class:`InputPlanError` for a symlink loop or a folder that cannot be listed under the
+    pattern (glob would skip it silently). Remote URLs are not handled here.
+    """
+    problems = scan_local_pattern(pattern)
+    if problems:
+        raise InputPlanError(f"{pattern}: " + "; ".join(problems))
+    seen: set[str] = set()
+    out = []
+    for p in sorted(glob.glob(resolve_path(pattern), recursive=True)):
+        if not os.path.isfile(p):
+            continue
+        real = os.path.realpath(p)
+        if real not in seen:
+            seen.add(real)
+            out.append(p)
+    return out
+
+
 def expand_glob(pattern: str) -> list[str]:
-    """Expand a local or remote glob into a sorted list of files (``pkg:`` globs give ``pkg:`` paths)."""
+    """Expand a local or remote glob into a sorted list of files (``pkg:`` globs give ``pkg:``
+    paths; a local glob never follows a symlink loop and gives each real file once)."""
     resolved = resolve_path(pattern)
     if is_remote(resolved):
         return match_remote(resolved)
-    files = sorted(p for p in glob.glob(resolved, recursive=True) if os.path.isfile(p))
+    files = expand_local_glob(pattern)
     if pattern.startswith(PKG_PREFIX):  # keep the install-independent spelling (same order)
         return [package_path(p) for p in files]
     return files

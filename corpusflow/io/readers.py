@@ -29,16 +29,24 @@ import heapq
 import json
 import os
 import re
-import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected, safe_text, unencodable_field
 from corpusflow.core.paths import is_remote, resolve_path
 from corpusflow.io import warc
 from corpusflow.io.config import SourceConfig
-from corpusflow.io.filesystems import open_read
+from corpusflow.io.filesystems import (
+    InputPlanError,
+    codec_of,
+    lz4_available,
+    open_read,
+    scan_local_pattern,
+    supported_compressions,
+)
+from corpusflow.io.warc import LOSS_CLASSES as WARC_LOSS
 
 Outcome = Document | Rejected | ErrorRecord
 
@@ -180,167 +188,492 @@ def record_to_outcome(
     return doc
 
 
-_STREAM_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, ValueError)
-try:  # ISA-L's inflate (corpusflow.io.filesystems.inflate_backend) raises its own error type
-    from isal import isal_zlib
+@dataclass(slots=True)
+class ReadStats:
+    """What one read of a file (range) consumed, for the per-file report.
 
-    _STREAM_ERRORS = (*_STREAM_ERRORS, isal_zlib.error)
-except ImportError:  # pragma: no cover
-    pass
-try:  # zstandard raises its own error type on a truncated frame
-    import zstandard
+    Attributes:
+        size: the file's size in bytes as stored (None when it cannot be known).
+        bytes_read: bytes of the stored file consumed (compressed bytes for a compressed file);
+            set by the read that reaches the end of the file.
+        complete: False when the read did not reach the end of the file or damage was skipped
+            (an error record always says why).
+        at_end: this read is the one that owns the end of the file (its bytes are the file's).
+    """
 
-    _STREAM_ERRORS = (*_STREAM_ERRORS, zstandard.ZstdError)
-except ImportError:  # pragma: no cover
-    pass
+    size: int | None = None
+    bytes_read: int = 0
+    complete: bool = True
+    at_end: bool = False
+
+
+#: Error classes of records that stand for data the reader could not read (lost bytes/rows).
+LOSS_CLASSES = frozenset({"TruncatedInput", "CorruptInput", "IncompleteRead", "CorruptRowGroup",
+                          "Unreadable", "TruncatedRecord", "CorruptRecord"})
+
+_JSON_ARRAY_HINT = ("the file looks like one JSON array, not JSON Lines (one object per line); "
+                    "convert it first, e.g. jq -c '.[]' FILE > FILE.jsonl")
+
+
+def _local_size(path: str) -> int | None:
+
+    path = resolve_path(path)
+    if path.startswith("file://"):
+        path = path[len("file://"):]
+    if is_remote(path):
+        return None
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _line_error(spec: FileSpec, line_no: int, cls: str, msg: str, head: str) -> ErrorRecord:
+    return ErrorRecord(source=spec.source, file=spec.path, offset=line_no, offset_kind="line",
+                       stage="read", error_class=cls, message=msg[:2000], head=head)
+
+
+def _damage_error(spec: FileSpec, line_no: int, damage: Any, size: int | None, head: str = "") -> ErrorRecord:
+    """One error record for a damaged stretch of a compressed stream (see StreamDamage)."""
+    end = "the end of the file" if size is not None and damage.raw_end >= size else f"byte {damage.raw_end}"
+    if damage.kind == "truncated":
+        cls = "TruncatedInput"
+        what = (f"the compressed stream ends inside the member that starts at byte {damage.raw_start} "
+                f"({damage.lost_bytes} compressed bytes of it present; the rest of the record and "
+                "anything after it are missing)")
+    else:
+        cls = "CorruptInput"
+        what = (f"compressed data damaged in the member that starts at byte {damage.raw_start}: "
+                f"{damage.lost_bytes} compressed bytes skipped, reading resumed at {end}")
+    where = f"after {damage.out_offset} decompressed bytes (line {line_no})"
+    return _line_error(spec, line_no, cls, f"{what}, {where}; {damage.message}", head)
+
+
+def _process_line(raw: bytes, line_no: int, spec: FileSpec, source: SourceConfig, max_doc_chars: int,
+                  array_hint: bool) -> Outcome:
+    """One JSONL line to one outcome; never raises (a value problem is an error for this line)."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _line_error(spec, line_no, "UnicodeDecodeError",
+                           f"invalid UTF-8 at byte {exc.start} of the line: {exc.reason}", _head(raw))
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        msg = f"{exc}; {_JSON_ARRAY_HINT}" if array_hint else str(exc)
+        return _line_error(spec, line_no, "NotJsonLines" if array_hint else "JSONDecodeError", msg, _head(line))
+    except RecursionError:
+        return _line_error(spec, line_no, "JSONDecodeError", "nesting too deep", _head(line))
+    except Exception as exc:  # e.g. an integer of more than 4300 digits (ValueError)
+        return _line_error(spec, line_no, type(exc).__name__, f"{type(exc).__name__}: {exc}", _head(line))
+    if array_hint and isinstance(record, list):
+        return _line_error(spec, line_no, "NotJsonLines",
+                           f"a JSON array of {len(record)} item(s) on one line; {_JSON_ARRAY_HINT}", _head(line))
+    try:
+        out = record_to_outcome(record, spec=spec, source=source, position=line_no, position_kind="line",
+                                max_doc_chars=max_doc_chars, raw_head=_head(line))
+    except Exception as exc:  # a value the field mapping cannot handle: this record only
+        return _line_error(spec, line_no, type(exc).__name__, f"{type(exc).__name__}: {exc}", _head(line))
+    if "\\u" in line and not isinstance(out, ErrorRecord):  # only JSON escapes make lone surrogates
+        doc = out.doc if isinstance(out, Rejected) else out
+        bad = unencodable_field(doc)
+        if bad is not None:
+            return _line_error(spec, line_no, "UnencodableValue",
+                               f"{bad} holds a lone UTF-16 surrogate (a JSON \\ud800-\\udfff escape without "
+                               "its pair), which cannot be written as UTF-8", safe_text(_head(line)))
+    return out
 
 
 def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
-               byte_range: tuple[int, int | None] | None = None) -> Iterator[Outcome]:
+               byte_range: tuple[int, int | None] | None = None,
+               stats: ReadStats | None = None) -> Iterator[Outcome]:
     """Stream a (possibly compressed) JSONL file; see the module docstring for the outcomes.
+
+    Isolation: every problem with one line (invalid UTF-8, invalid JSON, a value the mapping
+    cannot take, a lone surrogate) is an error record for that line and reading goes on. Damage
+    to the compressed stream (a member cut short, corrupt data, garbage between members) is one
+    ``TruncatedInput`` or ``CorruptInput`` error saying which compressed bytes were lost and
+    where; reading resumes at the next intact member (multi-member gzip, concatenated zstd/xz/
+    bz2/lz4 streams). A cut last line is reported inside the ``TruncatedInput`` error, not as a
+    second error. After a skipped stretch, line numbers count the lines that could be read (the
+    lines lost with it are unknown). A UTF-8 byte order mark at the start of the file is skipped. A file that is one
+    JSON array gets a ``NotJsonLines`` error per line saying so.
 
     ``byte_range=(lo, hi)`` (issue #8): only the lines whose first byte, counted in the
     decompressed stream, lies in ``[lo, hi)`` (``hi=None``: to the end) are records of this call;
     the lines before are read but not decoded, and line numbers still count from the start of
     the file. Ranges that tile ``[0, None)`` (:func:`plan_ranges`) yield, together, exactly the
-    outcomes of the whole file: a file that cannot be opened is reported by the range at 0, a
-    stream that ends early by the range holding the position where it ended.
+    outcomes of the whole file: a file that cannot be opened is reported by the range at 0,
+    stream damage by the range holding the decompressed position where it was met, and the
+    check of bytes read against the file size by the open-ended range.
     """
 
     lo, hi = byte_range or (0, None)
+    stats = stats if stats is not None else ReadStats()
+    stats.at_end = hi is None
+    stats.size = _local_size(spec.path)
     line_no = 0
     offset = 0  # decompressed bytes before the current line
     try:
-        fh = open_read(spec.path)
+        fh = open_read(spec.path, record_damage=True)
     except Exception as exc:
+        stats.complete = False
         if lo == 0:
             yield _file_error(spec, 0, "line", "Unreadable", exc)
         return
-    try:
-        with fh:
-            for raw in fh:
-                line_no += 1
-                start = offset
-                offset += len(raw)
-                if start < lo:
-                    continue
-                if hi is not None and start >= hi:
-                    return
-                if not raw.strip():
-                    continue
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    yield ErrorRecord(
-                        source=spec.source, file=spec.path, offset=line_no, offset_kind="line",
-                        stage="read", error_class="UnicodeDecodeError",
-                        message=f"invalid UTF-8 at byte {exc.start} of the line: {exc.reason}",
-                        head=_head(raw),
-                    )
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield ErrorRecord(
-                        source=spec.source, file=spec.path, offset=line_no, offset_kind="line",
-                        stage="read", error_class="JSONDecodeError", message=str(exc), head=_head(line),
-                    )
-                    continue
-                except RecursionError:
-                    yield ErrorRecord(
-                        source=spec.source, file=spec.path, offset=line_no, offset_kind="line",
-                        stage="read", error_class="JSONDecodeError", message="nesting too deep",
-                        head=_head(line),
-                    )
-                    continue
-                yield record_to_outcome(
-                    record, spec=spec, source=source, position=line_no, position_kind="line",
-                    max_doc_chars=max_doc_chars, raw_head=_head(line),
-                )
-    except _STREAM_ERRORS as exc:
-        if offset >= lo and (hi is None or offset < hi):
-            yield _file_error(spec, line_no + 1, "line", "TruncatedInput", exc)
+
+    def owned(pos: int) -> bool:
+        return lo <= pos and (hi is None or pos < hi)
+
+    decoder = getattr(fh, "raw", None)
+    damage: list[Any] = getattr(decoder, "damage", [])
+    seen = 0
+    array_hint = False
+    with fh:
+        it = iter(fh)
+        while True:
+            try:
+                raw = next(it)
+            except StopIteration:
+                break
+            except Exception as exc:  # an I/O error of the file itself (disk, network)
+                stats.complete = False
+                if owned(offset):
+                    yield _line_error(spec, line_no + 1, "IncompleteRead",
+                                      f"reading stopped after {offset} bytes (file size {stats.size}): "
+                                      f"{type(exc).__name__}: {exc}", "")
+                return
+            line_no += 1
+            start = offset
+            offset += len(raw)
+            attached = None
+            while seen < len(damage):  # stream damage met while reading up to this line
+                d = damage[seen]
+                seen += 1
+                stats.complete = False
+                if d.kind == "truncated" and d.out_offset == offset and not raw.endswith(b"\n"):
+                    attached = d  # the cut last line belongs to the truncation error
+                elif owned(d.out_offset):
+                    yield _damage_error(spec, line_no, d, stats.size)
+            if start < lo:
+                continue
+            if hi is not None and start >= hi:
+                return
+            if attached is not None:
+                yield _damage_error(spec, line_no, attached, stats.size, _head(raw))
+                continue
+            if line_no == 1:
+                if raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]  # UTF-8 byte order mark: not part of the first record
+                array_hint = raw.lstrip()[:1] == b"["
+            if not raw.strip():
+                continue
+            yield _process_line(raw, line_no, spec, source, max_doc_chars, array_hint)
+        for d in damage[seen:]:  # damage after the last line (e.g. garbage after the last member)
+            stats.complete = False
+            if owned(d.out_offset):
+                yield _damage_error(spec, line_no + 1, d, stats.size)
+        if hi is None:
+            read = decoder.raw_pos if decoder is not None and hasattr(decoder, "raw_pos") else offset
+            stats.bytes_read = read
+            if stats.size is not None and read != stats.size:
+                stats.complete = False
+                yield _line_error(spec, line_no + 1, "IncompleteRead",
+                                  f"read {read} of the file's {stats.size} bytes (was it changed while "
+                                  "it was read?)", "")
 
 
 def _file_error(spec: FileSpec, position: int, kind: str, cls: str, exc: BaseException) -> ErrorRecord:
     return ErrorRecord(
         source=spec.source, file=spec.path, offset=position, offset_kind=kind, stage="read",
-        error_class=cls, message=f"{type(exc).__name__}: {exc}"[:2000],
+        error_class=cls, message=safe_text(f"{type(exc).__name__}: {exc}"[:2000]),
     )
 
 
-def iter_parquet(
-    spec: FileSpec, source: SourceConfig, max_doc_chars: int, batch_rows: int = 1024
-) -> Iterator[Outcome]:
-    """Stream a Parquet file by record batches, mapping columns with the field mapping.
+def _row_errors(spec: FileSpec, rows: range, cls: str, msg: str) -> Iterator[ErrorRecord]:
+    for i in rows:
+        yield ErrorRecord(source=spec.source, file=spec.path, offset=i, offset_kind="row", stage="read",
+                          error_class=cls, message=msg[:2000])
 
-    A file whose schema lacks the mapped text column is reported as one error per row (so the
-    counts still add up) with the columns it does have in the message.
+
+def _column_values(column: Any, name: str) -> tuple[list[Any], dict[int, str]]:
+    """Python values of an Arrow column, and the rows whose value cannot be converted (with why).
+
+    Binary columns (text stored as bytes) are decoded as UTF-8; a value that is not UTF-8 is a
+    problem of its row only. A column that fails to convert as a whole is converted row by row.
+    """
+    import pyarrow as pa  # lazy: heavy or optional dependency, loaded only when used
+
+    problems: dict[int, str] = {}
+    try:
+        values = column.to_pylist()
+    except Exception:
+        values = []
+        for i in range(len(column)):
+            try:
+                values.append(column[i].as_py())
+            except Exception as exc:
+                values.append(None)
+                problems[i] = f"column {name!r}: {type(exc).__name__}: {exc}"
+    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type) \
+            or pa.types.is_fixed_size_binary(column.type):
+        for i, v in enumerate(values):
+            if isinstance(v, bytes):
+                try:
+                    values[i] = v.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    values[i] = None
+                    problems[i] = f"column {name!r} (binary) is not UTF-8 at byte {exc.start}: {exc.reason}"
+    return values, problems
+
+
+def iter_parquet(
+    spec: FileSpec, source: SourceConfig, max_doc_chars: int, batch_rows: int = 1024,
+    stats: ReadStats | None = None,
+) -> Iterator[Outcome]:
+    """Stream a Parquet file row group by row group, mapping columns with the field mapping.
+
+    Every row of the file (``num_rows`` in its footer) gives exactly one outcome:
+
+    * a value that cannot be converted (or binary text that is not UTF-8: binary columns are
+      decoded as UTF-8) is an error for its row only;
+    * a row group that cannot be read (corrupt page, bad compression) gives one
+      ``CorruptRowGroup`` error per row it holds that was not yet read, naming the row group,
+      and reading goes on with the next row group;
+    * a schema without the mapped text column (``SchemaMismatch``) or with two columns of a
+      mapped name (``AmbiguousColumn``) gives one error per row, naming the columns;
+    * a file whose footer cannot be read is one ``Unreadable`` error (its rows are unknown).
     """
     import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
 
+    stats = stats if stats is not None else ReadStats()
+    stats.at_end = True
+    stats.size = _local_size(spec.path)
     fields = source.fields
-    wanted = {fields.text.split(".")[0]}
+    text_col = fields.text.split(".")[0]
+    wanted = {text_col}
     for name in (fields.id, fields.url, *fields.meta):
         if name:
             wanted.add(name.split(".")[0])
-    row = 0
     try:
         fh = open_read(spec.path, compressed=False)
     except Exception as exc:
+        stats.complete = False
         yield _file_error(spec, 0, "row", "Unreadable", exc)
         return
-    try:
-        with fh:
-            pf = pq.ParquetFile(fh)
-            names = set(pf.schema_arrow.names)
-            if fields.text.split(".")[0] not in names:
-                msg = (f"Parquet schema has no text column {fields.text!r}; columns: "
-                       f"{', '.join(sorted(names))}")
-                for i in range(pf.metadata.num_rows):
-                    yield ErrorRecord(
-                        source=spec.source, file=spec.path, offset=i, offset_kind="row", stage="read",
-                        error_class="SchemaMismatch", message=msg,
-                    )
-                return
-            columns = sorted(wanted & names)
-            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
-                for record in batch.to_pylist():
-                    yield record_to_outcome(
-                        record, spec=spec, source=source, position=row, position_kind="row",
-                        max_doc_chars=max_doc_chars, raw_head=_head(str(record.get(fields.text, ""))),
-                    )
-                    row += 1
-    except Exception as exc:
-        yield _file_error(spec, row, "row", "TruncatedInput", exc)
+    with fh:
+        try:
+            pf = pq.ParquetFile(fh, page_checksum_verification=True)  # when pages carry a CRC
+            names = list(pf.schema_arrow.names)
+            num_rows = pf.metadata.num_rows
+            groups = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+        except Exception as exc:
+            stats.complete = False
+            yield _file_error(spec, 0, "row", "Unreadable", exc)
+            return
+        if text_col not in names:
+            stats.bytes_read = stats.size or 0
+            msg = f"Parquet schema has no text column {fields.text!r}; columns: {', '.join(sorted(names))}"
+            yield from _row_errors(spec, range(num_rows), "SchemaMismatch", msg)
+            return
+        twice = sorted(n for n in wanted if names.count(n) > 1)
+        if twice:
+            stats.bytes_read = stats.size or 0
+            msg = (f"Parquet schema has {len(twice)} mapped column name(s) more than once: "
+                   f"{', '.join(twice)}; rename the columns so each mapped name is unique")
+            yield from _row_errors(spec, range(num_rows), "AmbiguousColumn", msg)
+            return
+        columns = sorted(wanted & set(names))
+        row = 0
+        for g, group_rows in enumerate(groups):
+            first = row
+            try:
+                for batch in pf.iter_batches(batch_size=batch_rows, columns=columns, row_groups=[g]):
+                    converted = {}
+                    problems: dict[int, str] = {}
+                    for name in batch.schema.names:
+                        converted[name], bad = _column_values(batch.column(name), name)
+                        for i, why in bad.items():
+                            problems.setdefault(i, why)
+                    keys = list(converted)
+                    for i in range(batch.num_rows):
+                        if i in problems:
+                            yield ErrorRecord(source=spec.source, file=spec.path, offset=row,
+                                              offset_kind="row", stage="read", error_class="BadValue",
+                                              message=problems[i][:2000])
+                        else:
+                            record = {k: converted[k][i] for k in keys}
+                            try:
+                                yield record_to_outcome(
+                                    record, spec=spec, source=source, position=row, position_kind="row",
+                                    max_doc_chars=max_doc_chars,
+                                    raw_head=_head(str(record.get(fields.text, ""))),
+                                )
+                            except Exception as exc:
+                                yield ErrorRecord(source=spec.source, file=spec.path, offset=row,
+                                                  offset_kind="row", stage="read",
+                                                  error_class=type(exc).__name__, message=str(exc)[:2000])
+                        row += 1
+            except Exception as exc:  # a page or column chunk of this row group cannot be read
+                stats.complete = False
+                end = first + group_rows
+                msg = (f"row group {g} (rows {first}-{end - 1}) cannot be read: {type(exc).__name__}: "
+                       f"{exc}; {end - row} of its {group_rows} rows lost")
+                yield from _row_errors(spec, range(row, end), "CorruptRowGroup", safe_text(msg))
+                row = end
+        stats.bytes_read = stats.size or 0
+        if row != num_rows:  # pragma: no cover - row groups always add up to the footer's count
+            stats.complete = False
+            yield _file_error(spec, row, "row", "IncompleteRead",
+                              ValueError(f"read {row} rows of the footer's {num_rows}"))
+
+
+def _safe_error(rec: ErrorRecord) -> ErrorRecord:
+    """The error record with every text field writable as UTF-8."""
+    head, msg = safe_text(rec.head), safe_text(rec.message)
+    doc_id = safe_text(rec.doc_id) if rec.doc_id is not None else None
+    if head is rec.head and msg is rec.message and doc_id is rec.doc_id:
+        return rec
+    return ErrorRecord(source=rec.source, file=safe_text(rec.file), offset=rec.offset,
+                       offset_kind=rec.offset_kind, stage=rec.stage, error_class=rec.error_class,
+                       message=msg, head=head, doc_id=doc_id)
+
+
+def _checked_warc(spec: FileSpec, outcomes: Iterator[Outcome], stats: ReadStats) -> Iterator[Outcome]:
+    """WARC/WET outcomes with unwritable header values turned into error records; an error after
+    which the reader stops (cut or corrupt record, not a WARC) says how many bytes are not read
+    and marks the file incomplete."""
+
+    for out in outcomes:
+        if isinstance(out, ErrorRecord):
+            if out.error_class in WARC_LOSS or out.error_class == "Unreadable":
+                stats.complete = False
+                lost = max(0, stats.size - out.offset) if stats.size is not None else 0
+                if out.offset_kind == "byte" and lost and out.error_class != "Unreadable":
+                    out = ErrorRecord(**{**{f: getattr(out, f) for f in ErrorRecord.__slots__},
+                                         "message": f"{out.message}; the rest of the file from byte "
+                                                    f"{out.offset} ({lost} of its {stats.size} bytes) is not read"})
+            yield _safe_error(out)
+            continue
+        doc = out.doc if isinstance(out, Rejected) else out
+        bad = unencodable_field(doc)
+        if bad is None:
+            yield out
+        else:
+            yield ErrorRecord(source=spec.source, file=spec.path, offset=doc.line, offset_kind="byte",
+                              stage="read", error_class="UnencodableValue",
+                              message=f"{bad} cannot be written as UTF-8", doc_id=safe_text(doc.id))
 
 
 def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
-              byte_range: tuple[int, int | None] | None = None) -> Iterator[Outcome]:
-    """Dispatch on the file format (``byte_range``: JSONL only, see :func:`plan_ranges`)."""
+              byte_range: tuple[int, int | None] | None = None,
+              stats: ReadStats | None = None) -> Iterator[Outcome]:
+    """Dispatch on the file format (``byte_range``: JSONL only, see :func:`plan_ranges`).
+
+    ``stats`` (optional) is filled with the bytes read and whether the file was read whole.
+    Every error record is writable (text fields safe for UTF-8).
+    """
     if byte_range is not None and byte_range != (0, None) and spec.format != "jsonl":
         raise ValueError(f"byte ranges are only supported for JSONL, not {spec.format}")
+    stats = stats if stats is not None else ReadStats()
     if spec.format == "jsonl":
-        yield from iter_jsonl(spec, source, max_doc_chars, byte_range)
+        for out in iter_jsonl(spec, source, max_doc_chars, byte_range, stats):
+            yield _safe_error(out) if isinstance(out, ErrorRecord) else out
     elif spec.format == "parquet":
-        yield from iter_parquet(spec, source, max_doc_chars)
+        for out in iter_parquet(spec, source, max_doc_chars, stats=stats):
+            yield _safe_error(out) if isinstance(out, ErrorRecord) else out
     elif spec.format in ("warc", "wet"):
-        yield from warc.iter_warc(spec, source, max_doc_chars)
+        stats.at_end = True
+        stats.size = _local_size(spec.path)
+        wstats: Counter[str] = Counter()
+        yield from _checked_warc(spec, warc.iter_warc(spec, source, max_doc_chars, stats=wstats), stats)
+        stats.bytes_read = wstats.get("bytes_read", 0)
+        if stats.complete and stats.size is not None and stats.bytes_read != stats.size:
+            stats.complete = False
+            yield ErrorRecord(source=spec.source, file=spec.path, offset=stats.bytes_read, offset_kind="byte",
+                              stage="read", error_class="IncompleteRead",
+                              message=f"read {stats.bytes_read} of the file's {stats.size} bytes")
     else:  # pragma: no cover - validated in plan_files
         raise ValueError(f"unknown format {spec.format!r}")
 
 
+SUPPORTED_FORMATS = ("jsonl", "parquet", "warc", "wet")
+
+
+def supported_inputs() -> str:
+    """The input file names this build can read, for error messages."""
+
+    comp = "/".join(supported_compressions())
+    return (f"JSONL ({', '.join(JSONL_EXTS)}, optionally {comp}), Parquet ({', '.join(PARQUET_EXTS)}), "
+            f"WARC (.warc, .warc.gz), WET (.wet, .warc.wet, .wet.gz)")
+
+
 def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]]) -> list[FileSpec]:
-    """The ordered list of files to read, with formats and stable file keys."""
+    """The ordered list of files to read, with formats and stable file keys.
+
+    Checked here, at launch, before anything is read (all problems together in one
+    :class:`~corpusflow.io.filesystems.InputPlanError`, a ``ValueError``, so ``run`` and
+    ``validate`` exit 2 naming them):
+
+    * a file whose format cannot be told or whose compression cannot be read here (e.g. ``.lz4``
+      without the lz4 package), with the list of what is supported;
+    * a local file that cannot be opened for reading;
+    * a symlink loop or a folder that cannot be listed under a local glob
+      (:func:`~corpusflow.io.filesystems.scan_local_pattern`);
+    * the same real file (after symlinks and ``..``) in two sources.
+
+    The same real file reached through several spellings within one source (two globs, a
+    symlinked folder) is planned once, under its first spelling.
+    """
 
     specs: list[FileSpec] = []
+    problems: list[str] = []
+    owner: dict[str, str] = {}  # real path -> source that reads it
     for s in sources:
         patterns = list(s.paths)  # as written: files of a pkg: glob keep their pkg: spelling
+        for pat in patterns:
+            problems.extend(scan_local_pattern(pat))
         for path in files_by_source[s.name]:
+            local = resolve_path(path)  # pkg: paths are checked where this install keeps them
+            local = local[len("file://"):] if local.startswith("file://") else local
+            if not is_remote(local):
+                real = os.path.realpath(local)
+                if real in owner:
+                    if owner[real] != s.name:
+                        problems.append(f"{path}: the same file is read by sources {owner[real]!r} and {s.name!r}")
+                    continue
+                owner[real] = s.name
+                if not os.access(local, os.R_OK):
+                    problems.append(f"{path}: not readable (permission denied)")
+                    continue
+            try:
+                fmt = detect_format(path, s.format)
+            except ValueError:
+                problems.append(f"{path}: unsupported input format; supported: {supported_inputs()}")
+                continue
+            if fmt not in SUPPORTED_FORMATS:
+                problems.append(f"{path}: unknown format {fmt!r}; supported: {', '.join(SUPPORTED_FORMATS)}")
+                continue
+            codec = codec_of(path)
+            if codec == "lz4" and not lz4_available():
+                problems.append(f"{path}: .lz4 needs the lz4 package (pip install lz4); supported: "
+                                f"{supported_inputs()}")
+                continue
+            if codec not in (None, "gzip") and fmt in ("warc", "wet"):
+                problems.append(f"{path}: WARC/WET files can only be read plain or gzipped; "
+                                f"supported: {supported_inputs()}")
+                continue
+            if codec is not None and fmt in ("parquet",):
+                problems.append(f"{path}: a compressed Parquet file cannot be read (Parquet compresses "
+                                "its pages itself); decompress it first")
+                continue
             pattern = next((p for p in patterns if _matches(path, p)), patterns[0])
-            specs.append(FileSpec(source=s.name, path=path, file_key=file_key(path, pattern),
-                                  format=detect_format(path, s.format)))
+            specs.append(FileSpec(source=s.name, path=path, file_key=file_key(path, pattern), format=fmt))
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        more = f"\n  ... and {len(unique) - 20} more" if len(unique) > 20 else ""
+        raise InputPlanError(f"inputs: {len(unique)} problem(s)\n  " + "\n  ".join(unique[:20]) + more)
     return specs
 
 

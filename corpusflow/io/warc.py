@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,6 +174,8 @@ def iter_warc(
     first: Counter[str] = Counter()
     with fh:
         pages = yield from _iter_stream(fh, file_path, source_name, options, first, "byte", skip=0)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            first["bytes_read"] = fh.tell()
     if pages >= 0:
         stats.update(first)
         return
@@ -189,6 +192,8 @@ def iter_warc(
     with fh, gzip.GzipFile(fileobj=fh) as gz:
         yield from _iter_stream(gz, file_path, source_name, options, stats, "byte_uncompressed",
                                 skip=-pages - 1)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stats["bytes_read"] = fh.tell()
 
 
 def _iter_stream(
@@ -206,10 +211,18 @@ def _iter_stream(
     records = iter(it)
     pages = 0
     index = -1
+    last_offset = 0
     while True:
         try:
             record = next(records)
         except StopIteration:
+            if not (it.gzip_incomplete or it.trailing_bytes) and offset_kind == "byte" and index >= 0 \
+                    and _last_member_cut(fh, last_offset):
+                stats["outcome.error"] += 1
+                yield _error(source, file_path, last_offset, offset_kind, "TruncatedInput",
+                             "the gzip member of the last record ends before its CRC-32/length trailer "
+                             "(file cut short): the record was read but cannot be verified")
+                return pages
             if it.gzip_incomplete or it.trailing_bytes:
                 stats["outcome.error"] += 1
                 what = ("the compressed stream ends inside a gzip member" if it.gzip_incomplete
@@ -225,7 +238,7 @@ def _iter_stream(
             yield _error(source, file_path, it.offset, offset_kind, "CorruptRecord", msg[:2000])
             return pages
         index += 1
-        offset = it.offset  # start of this record (of its gzip member for .warc.gz)
+        offset = last_offset = it.offset  # start of this record (of its gzip member for .warc.gz)
         if record.format != "warc":
             stats["outcome.error"] += 1
             yield _error(source, file_path, offset, offset_kind, "NotWarc",
@@ -272,6 +285,33 @@ def _iter_stream(
             yield outcome
 
 
+def _last_member_cut(fh: Any, offset: int) -> bool:
+    """True when the file's last gzip member (the one at ``offset``) ends before its trailer.
+
+    warcio stops at the end of the file without checking that the last member's CRC-32 and
+    length arrived, so a ``.warc.gz`` cut inside its last 8 bytes would pass as complete. Only
+    that member is read again (one record). False for a plain WARC or a stream that cannot seek.
+    """
+
+    try:
+        fh.seek(offset)
+        data = fh.read()
+    except (OSError, ValueError, AttributeError):
+        return False
+    if data[:2] != b"\x1f\x8b":
+        return False
+    d = zlib.decompressobj(31)
+    try:
+        while data:
+            d.decompress(data)
+            data = d.unused_data.lstrip(b"\0") if d.eof else b""
+            if data:
+                d = zlib.decompressobj(31)
+    except zlib.error:
+        return True
+    return not d.eof
+
+
 def _checked_iterator(fh: Any) -> Any:
     """A warcio ArchiveIterator that remembers whether the file ended inside a record.
 
@@ -301,6 +341,10 @@ def _checked_iterator(fh: Any) -> Any:
             super().close()
 
     return _Checked(fh, check_digests=False)
+
+
+#: Error classes after which the rest of the file is not read (the per-file report says so).
+LOSS_CLASSES = frozenset({"TruncatedInput", "CorruptRecord", "TruncatedRecord", "NotWarc"})
 
 
 def _error(

@@ -278,7 +278,8 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
     ledger: dict[tuple[str, str, str, str], int] = {}
     shards: dict[str, list[dict[str, Any]]] = {k: [] for k in OUTPUT_DIRS}
     counts: dict[str, int] = {}
-    readcheck: dict[str, dict[str, int]] = {}  # source -> {"Documents": n, "IdPlaces": n}
+    readcheck: dict[str, dict[str, int]] = {}
+    file_reports: dict[str, dict[str, Any]] = {}  # path -> bytes, records, errors, complete  # source -> {"Documents": n, "IdPlaces": n}
     extra: dict[str, Any] = {}
     for item in items:
         kind = item[0]
@@ -288,6 +289,8 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
             shards.setdefault(item[1], []).append(item[2])
         elif kind == "nshards":
             counts[item[1]] = item[2]
+        elif kind == "file":
+            file_reports[item[1]] = item[2]
         elif kind == "readcheck":
             readcheck.setdefault(item[2], {})[item[1]] = item[3]
         else:
@@ -320,7 +323,9 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
         "seed": cfg.seed,
         "runner": runner,
         "seconds": round(seconds, 3),
-        "inputs": [{"source": f.source, "path": f.path, "format": f.format} for f in plan.files],
+        "inputs": [{"source": f.source, "path": f.path, "format": f.format,
+                    **{k: v for k, v in file_reports.get(f.path, {}).items() if k not in ("source", "format")}}
+                   for f in plan.files],
         "counts": summary,
         "stages": _stage_table(ledger, sources, plan.stage_order),
         "outputs": shards,
@@ -337,6 +342,12 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
             "the id-only read of the inputs (limits.unique_ids) saw other documents than the main read "
             f"(per source: {differ}); were the input files changed during the run, or was a read "
             "interrupted? Re-run, or set limits.unique_ids=false if ids are known to be unique")
+    incomplete = [p for p, r in sorted(file_reports.items()) if not r.get("complete", True)]
+    if incomplete and not cfg.limits.allow_incomplete_files:
+        problems.append(
+            f"{len(incomplete)} input file(s) were not read to their end (truncated or damaged), e.g. "
+            f"{', '.join(incomplete[:3])}; their error records say where and how much was lost "
+            f"(see {fs.join(out, 'errors')}/). Set limits.allow_incomplete_files=true to accept the records read")
     total_in = summary["total"]["input"]
     err_rate = summary["total"]["errors"] / total_in if total_in else 0.0
     manifest["error_rate"] = round(err_rate, 6)

@@ -174,6 +174,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
         ledger_parts += [pc | f"Ledger{cap}{i}" >> beam.Map(ledger_key)
                          for i, (pc, counted) in enumerate(present) if not counted]
 
+    stats.append(first.file_stats | "FileStat" >> beam.MapTuple(lambda path, report: ("file", path, report)))
     if first.id_places is not None:
         # The id-only second read must see exactly the documents the main read kept (a file that
         # changed, or a transient object-store failure in one read only, would leave ids out of

@@ -11,12 +11,47 @@ from apache_beam import pvalue
 
 from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.io.config import SourceConfig
-from corpusflow.io.readers import FileSpec, iter_file, plan_ranges
+from corpusflow.io.readers import LOSS_CLASSES, FileSpec, ReadStats, iter_file, plan_ranges
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters
+from corpusflow.stages.ids import file_hashes, path_hash
 from corpusflow.stages.spill import Spill
 
 TAG_INPUT_COUNTS = "input_counts"
 TAG_DOC_COUNTS = "doc_counts"
+TAG_FILE_STATS = "file_stats"
+
+
+def merge_file_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One file's report from the reports of its ranges: records and errors added up, bytes and
+    size from the range that read to the end, complete only if every range was."""
+    out: dict[str, Any] = {"source": "", "format": "", "size": None, "bytes_read": 0, "records": 0,
+                           "errors": 0, "loss_errors": 0, "complete": True}
+    for part in parts:
+        out["source"], out["format"] = part["source"], part["format"]
+        out["records"] += part["records"]
+        out["errors"] += part["errors"]
+        out["loss_errors"] += part["loss_errors"]
+        out["complete"] = out["complete"] and part["complete"]
+        if part["at_end"]:
+            out["size"], out["bytes_read"] = part["size"], part["bytes_read"]
+    if out["size"] is not None and out["bytes_read"] != out["size"]:
+        out["complete"] = False
+    return out
+
+
+class _MergeFileStats(beam.CombineFn):  # type: ignore[misc]
+    def create_accumulator(self) -> list[dict[str, Any]]:
+        return []
+
+    def add_input(self, acc: list[dict[str, Any]], part: dict[str, Any]) -> list[dict[str, Any]]:
+        acc.append(part)
+        return acc
+
+    def merge_accumulators(self, accs: Any) -> list[dict[str, Any]]:
+        return [p for acc in accs for p in acc]
+
+    def extract_output(self, acc: list[dict[str, Any]]) -> dict[str, Any]:
+        return merge_file_stats(acc)
 
 
 class StrictModeError(RuntimeError):
@@ -38,8 +73,9 @@ class _ReadFileFn(beam.DoFn):
     def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[Any]:
         spec, lo, hi = item  # a byte range of the file (issue #8: plan_ranges)
         source = self._sources[spec.source]
-        n = n_docs = 0
-        for out in iter_file(spec, source, self._max, (lo, hi)):
+        n = n_docs = n_err = n_loss = 0
+        stats = ReadStats()
+        for out in iter_file(spec, source, self._max, (lo, hi), stats):
             n += 1
             if isinstance(out, Document):
                 n_docs += 1
@@ -54,6 +90,8 @@ class _ReadFileFn(beam.DoFn):
                         f"{out.error_class}: {out.message}"
                     )
                 self._counters.error(out.error_class)
+                n_err += 1
+                n_loss += out.error_class in LOSS_CLASSES
                 yield pvalue.TaggedOutput(TAG_ERRORS, out)
             else:  # pragma: no cover - programming error in a reader
                 raise TypeError(f"reader yielded {type(out).__name__}")
@@ -63,10 +101,15 @@ class _ReadFileFn(beam.DoFn):
         self._counters.kept(n_docs)
         yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, n))
         yield pvalue.TaggedOutput(TAG_DOC_COUNTS, (spec.source, n_docs))
+        yield pvalue.TaggedOutput(TAG_FILE_STATS, (spec.path, {
+            "source": spec.source, "format": spec.format, "records": n, "errors": n_err,
+            "loss_errors": n_loss, "size": stats.size, "bytes_read": stats.bytes_read,
+            "complete": stats.complete, "at_end": stats.at_end}))
 
 
 class _ReadIdsFn(beam.DoFn):
-    """Reads one file again and emits only ``(id, (source, file, line))`` of each kept Document.
+    """Reads one file again and emits only ``(id, (source, path_hash(file), line))`` of each kept
+    Document (an int for the file: the path is not carried once per document).
 
     The same reader with the same arguments as :class:`_ReadFileFn`, so exactly the same
     documents; used by :class:`~corpusflow.stages.ids.MakeIdsUnique` so that its rename map does
@@ -78,11 +121,12 @@ class _ReadIdsFn(beam.DoFn):
         self._sources = sources
         self._max = max_doc_chars
 
-    def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[tuple[str, tuple[str, str, int]]]:
+    def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[tuple[str, tuple[str, int, int]]]:
         spec, lo, hi = item
+        source, fh = spec.source, path_hash(spec.path)
         for out in iter_file(spec, self._sources[spec.source], self._max, (lo, hi)):
             if isinstance(out, Document):
-                yield out.id, (out.source, out.file, out.line)
+                yield out.id, (source, fh, out.line)
 
 
 def _local_workers(pipeline: beam.Pipeline) -> int | None:
@@ -108,6 +152,8 @@ class ReadOutputs(NamedTuple):
     input_counts: beam.PCollection
     doc_counts: beam.PCollection
     id_places: beam.PCollection | None
+    #: ``(path, report)`` per input file: bytes, records, errors, whether it was read to its end.
+    file_stats: beam.PCollection
 
 
 class ReadDocuments(beam.PTransform):
@@ -117,8 +163,18 @@ class ReadDocuments(beam.PTransform):
     Returns :class:`ReadOutputs`: ``kept`` Documents, ``rejected`` (e.g. ``input.too_long``),
     ``errors`` (malformed records), ``input_counts`` ``(source, n_records)`` per file for the
     manifest and ``doc_counts`` ``(source, n_documents)`` per file (the Documents in ``kept``).
-    With ``id_places=True``, also ``id_places``: ``(id, (source, file, line))`` of every kept
-    Document from a second, separate read of the same files (see :class:`_ReadIdsFn`).
+    With ``id_places=True``, also ``id_places``: ``(id, (source, path_hash(file), line))`` of
+    every kept Document from a second, separate read of the same files (see :class:`_ReadIdsFn`).
+
+    ``file_stats``: one ``(path, report)`` per input file, ``report`` being
+    ``{"source", "format", "size", "bytes_read", "records", "errors", "loss_errors",
+    "complete"}``: ``size`` the file's size as stored (None for a remote file), ``bytes_read``
+    the stored bytes consumed (compressed bytes for a compressed file; the file's size for
+    Parquet, whose footer says where every row is), ``records`` the outcomes yielded (kept +
+    rejected + errors at this stage), ``errors`` the error records among them, ``loss_errors``
+    those that stand for data not read (truncated or corrupt stream, unreadable file or row
+    group), ``complete`` False when the file was not read to its end or bytes were skipped
+    (always with an error record saying where and how many).
     """
 
     def __init__(self, specs: list[FileSpec], sources: list[SourceConfig], max_doc_chars: int,
@@ -129,6 +185,8 @@ class ReadDocuments(beam.PTransform):
         self._sources = {s.name: s for s in sources}
         self._max = max_doc_chars
         self._strict = strict
+        if id_places:
+            file_hashes(s.path for s in self._specs)  # renamed ids use the path hash: refuse clashes
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> ReadOutputs:
         ranges = plan_ranges(self._specs, workers=_local_workers(pbegin.pipeline))
@@ -138,9 +196,10 @@ class ReadDocuments(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
         )
         outs = files | "ReadFile" >> beam.ParDo(_ReadFileFn(self._sources, self._max, self._strict)).with_outputs(
-            TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, TAG_DOC_COUNTS, main="docs"
+            TAG_REJECTED, TAG_ERRORS, TAG_INPUT_COUNTS, TAG_DOC_COUNTS, TAG_FILE_STATS, main="docs"
         )
         id_places = None
+        file_stats = outs[TAG_FILE_STATS] | "MergeFileStats" >> beam.CombinePerKey(_MergeFileStats())
         if self._with_ids:
             # Its own list of work items: consumers of one PCollection are fused into one stage by
             # the local runner, which would put the rename map downstream of the document read.
@@ -152,4 +211,4 @@ class ReadDocuments(beam.PTransform):
             )
         return ReadOutputs(kept=outs.docs, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS],
                            input_counts=outs[TAG_INPUT_COUNTS], doc_counts=outs[TAG_DOC_COUNTS],
-                           id_places=id_places)
+                           id_places=id_places, file_stats=file_stats)
