@@ -186,3 +186,45 @@ def test_ng_words_counted_per_length(i: int, count: int, expected: str | None) -
     old = build_step("en.ng_words", {"max_per_1000_chars": None})
     old.setup()
     assert (old.judge(old.measure(TextView(abc(i)))) is not None) == (count > 3)
+
+
+def _reference(text: str, lex: Lexicon) -> list[tuple[int, int, str]]:
+    """The matcher without the pre-scan: every token, every phrase, every run of letters."""
+    from corpusflow.filters import toxicity as tx
+
+    t = tx.fold(text)
+    out: list[tuple[int, int, str]] = []
+
+    def add(s: int, e: int, w: str) -> None:
+        if not any(s < b and a < e for a, b, _ in out):
+            out.append((s, e, lex.canonical.get(w, w)))
+
+    if lex.phrases is not None:
+        for m in lex.phrases.finditer(t):
+            key = " ".join(tx._TOKEN.findall(m.group()))
+            add(m.start(), m.end(), key if key in lex.canonical else key.rstrip("sz").rstrip("e"))
+    for m in tx._TOKEN.finditer(t):
+        w = lex.word(m.group())
+        if w is not None and tx._bounded(t, m.start(), m.end()):
+            add(m.start(), m.end(), w)
+    for m in tx._MASKED.finditer(t):
+        w = lex.masked(m.group()) if tx._bounded(t, m.start(), m.end()) else None
+        if w is not None:
+            add(m.start(), m.end(), w)
+    for m in tx._SPACED.finditer(t):
+        tx._spaced(m.group(), m.start(), lex, lambda s, e, w: add(s, e, w))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("source", ["en/forum_toxic_dev.jsonl.gz", "en/c4_sample.jsonl.gz", "en/abc_news.jsonl.gz"])
+def test_prescan_never_changes_the_matches(source: str) -> None:
+    """The vectorised pre-scan only skips texts in which the full matcher finds nothing."""
+    lex = load_lexicon()
+    rows = _read(source)[:400]
+    extra = [r["text"].replace(" a ", " a n i g g e r ", 1).replace("the", "th3 k!ke", 1) for r in rows[:50]]
+    n_found = 0
+    for text in [r["text"] for r in rows] + extra:
+        got = sorted((m.start, m.end, m.canonical) for m in find_slurs(text, lex))
+        assert got == _reference(text, lex)
+        n_found += bool(got)
+    assert n_found >= 40  # the obfuscated copies (those with " a " and "the") at least

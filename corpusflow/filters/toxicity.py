@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field
 
 from corpusflow.filters.base import Failure, Filter, StepParams, register
@@ -62,13 +63,41 @@ _MASKED = re.compile(r"[a-z]+\*[a-z*]*")
 _SPACED = re.compile(r"(?<![a-z])[a-z](?:[ ._\-][a-z]){2,}(?![a-z])")
 _SUFFIXES = ("s", "z")
 
+# --- pre-scan: one vectorised pass over the bytes of a text decides whether the exact matcher
+# (Python loops over tokens) needs to run at all; on clean text it almost never does. It may
+# only say "maybe" more often than the matcher finds something, never less (see _prescan).
+_PS_A = bytearray(range(256))
+for _c in range(256):
+    _ch = chr(_c)
+    if _c >= 0x80 or not (_ch.isascii() and _ch.isalnum()):
+        _PS_A[_c] = 0x20  # anything but an ASCII letter or digit separates tokens
+for _c in range(0x41, 0x5B):
+    _PS_A[_c] = _c + 0x20
+for _a, _b in zip(b"0134578@$!|+", b"oieastbasiit", strict=True):
+    _PS_A[_a] = _b
+_PS_B = bytearray(_PS_A)
+for _a in b"!|+":
+    _PS_B[_a] = 0x20  # the variant where ! | + end a word, as they do outside words
+_PS_TABLES = (bytes(_PS_A), bytes(_PS_B))
+def _collapse(arr: np.ndarray) -> np.ndarray:
+    """Runs of one byte written once (the byte form of :func:`skeleton`)."""
+    if arr.size < 2:
+        return arr
+    keep = np.empty(arr.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(arr[1:], arr[:-1], out=keep[1:])
+    return arr[keep]
+
+
+_ASCII_FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0134578@$", b"abcdefghijklmnopqrstuvwxyzoieastbas")
+
 
 def fold(text: str) -> str:
     """Lower-case, NFKC (full-width to ASCII) when needed, l33t read as letters."""
-    t = text.lower()
-    if not t.isascii():
-        t = unicodedata.normalize("NFKC", t).lower()
-    t = t.translate(_LEET)
+    if text.isascii():  # one C pass over bytes; positions are unchanged
+        t = text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
+    else:
+        t = unicodedata.normalize("NFKC", text.lower()).lower().translate(_LEET)
     if "!" in t or "|" in t or "+" in t:
         t = _INNER.sub(lambda m: _INNER_MAP[m.group()], t)
     return t
@@ -100,6 +129,9 @@ class Lexicon:
     by_skeleton: Mapping[str, tuple[tuple[str, tuple[int, ...]], ...]]
     skeletons: frozenset[str]  # skeletons of the words and of their plurals (a cheap pre-check)
     by_length: Mapping[int, tuple[str, ...]]
+    prescan_words: frozenset[bytes]  # ``skeletons`` (words and plurals) as bytes
+    phrase_words: tuple[frozenset[bytes], ...]  # the skeletons of the words of each phrase
+    phrase_vocab: frozenset[bytes]  # all of them
 
     @classmethod
     def from_entries(cls, entries: list[tuple[str, str, float]]) -> Lexicon:
@@ -129,8 +161,11 @@ class Lexicon:
             # words of a phrase on one line, separated by spaces, tabs or hyphens
             alts = "|".join(re.escape(p).replace(r"\ ", r"[ \t\-]+") for p in sorted(phrases, key=len, reverse=True))
             rx = re.compile(rf"(?<![a-z])(?:{alts})(?:s|es|z)?(?![a-z])")
+        pre = frozenset(x.encode("ascii") for x in skels)
+        pw = tuple(frozenset(skeleton(w).encode("ascii") for w in p.split(" ")) for p in phrases)
         return cls(frozenset(words), canon, weight, rx, {k: tuple(v) for k, v in by_skel.items()},
-                   frozenset(skels), {n: tuple(v) for n, v in by_len.items()})
+                   frozenset(skels), {n: tuple(v) for n, v in by_len.items()}, pre, pw,
+                   frozenset().union(*pw) if pw else frozenset())
 
     def _exact(self, token: str) -> str | None:
         """The lexicon word ``token`` spells, letters possibly repeated (``niiigger``), else None.
@@ -209,8 +244,71 @@ class SlurMatch:
     weight: float = 1.0
 
 
+def _spaced_letters(arr: np.ndarray) -> bool:
+    """Three single letters a-z one separator apart (``n i g``), as bytes after the pre-scan
+    folds (every separator is a space there)."""
+    n = arr.size
+    if n < 5:
+        return False
+    letter = (arr >= 0x61) & (arr <= 0x7A)
+    pad = np.zeros(n + 2, dtype=bool)
+    pad[1:-1] = letter
+    # x_y_z at i: letters at i, i+2, i+4, no letter at i+1, i+3 (a separator), none at i-1, i+5
+    lo = pad[1 : n - 3] & ~pad[2 : n - 2] & pad[3 : n - 1] & ~pad[4:n] & pad[5 : n + 1]
+    return bool((lo & ~pad[0 : n - 4] & ~pad[6 : n + 2]).any()) if n >= 6 else bool(lo.any())
+
+
+@dataclass(frozen=True)
+class _Prescan:
+    """What the pre-scan saw: listed skeletons among the tokens, spaced letters, a mask."""
+
+    skeletons: frozenset[str]
+    phrases: bool
+    spaced: bool
+    masked: bool
+
+
+def _prescan(text: str, lex: Lexicon) -> _Prescan | None:
+    """None when :func:`find_slurs` can find nothing in ``text`` (C loops and numpy only).
+
+    Tokens are runs of ASCII letters after the same folds as :func:`fold` (NFKC for non-ASCII
+    text, lower case, l33t; ``! | +`` read both as letters and as separators); the text needs
+    the exact matcher when the skeleton of a token is listed (as a word or a plural), when
+    every word of a listed phrase occurs, when it has an ``*``, or when three single letters follow one another one
+    character apart. It may say "maybe" more often than the matcher finds something (``cons``
+    has the skeleton of a plural slur), never less (tests/test_toxicity.py checks both on the
+    forum and clean sets).
+    """
+    raw = text.encode("utf-8") if text.isascii() else unicodedata.normalize("NFKC", text).encode("utf-8")
+    masked = b"*" in raw
+    spaced = phrases = False
+    found: set[bytes] = set()
+    tables = _PS_TABLES if (b"!" in raw or b"|" in raw or b"+" in raw) else _PS_TABLES[:1]
+    for table in tables:
+        arr = np.frombuffer(raw.translate(table), dtype=np.uint8)
+        toks = _collapse(arr).tobytes().split()
+        if not lex.prescan_words.isdisjoint(toks):
+            found.update(lex.prescan_words.intersection(toks))
+        if not phrases and lex.phrase_words:
+            have = lex.phrase_vocab.intersection(toks)
+            phrases = len(have) > 1 and any(ws <= have for ws in lex.phrase_words)
+        spaced = spaced or _spaced_letters(arr)
+    if not (found or phrases or spaced or masked):
+        return None
+    return _Prescan(frozenset(x.decode("ascii") for x in found), phrases, spaced, masked)
+
+
+def _elongated(skels: frozenset[str]) -> re.Pattern[str]:
+    """Whole tokens whose skeleton is one of ``skels`` (each letter once or more)."""
+    alts = "|".join("".join(re.escape(c) + "+" for c in sk) for sk in sorted(skels, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z])(?:{alts})(?![a-z])")
+
+
 def find_slurs(text: str, lex: Lexicon) -> list[SlurMatch]:
     """Every slur match in ``text`` (non-overlapping, in order; see the module docstring)."""
+    pre = _prescan(text, lex)
+    if pre is None:
+        return []
     t = fold(text)
     out: list[SlurMatch] = []
     taken: list[tuple[int, int]] = []
@@ -221,27 +319,27 @@ def find_slurs(text: str, lex: Lexicon) -> list[SlurMatch]:
         taken.append((s, e))
         out.append(SlurMatch(s, e, t[s:e], lex.canonical.get(w, w), lex.weight.get(w, 1.0)))
 
-    if lex.phrases is not None:
+    if lex.phrases is not None and pre.phrases:
         for m in lex.phrases.finditer(t):
             key = " ".join(_TOKEN.findall(m.group()))
             add(m.start(), m.end(), key if key in lex.canonical else key.rstrip("sz").rstrip("e"))
-    # cheap pre-check on the whole text (C loops only): any token whose skeleton is listed?
-    if not lex.skeletons.isdisjoint(_TOKEN.findall(skeleton(t))):
-        for m in _TOKEN.finditer(t):
-            if skeleton(m.group()) not in lex.skeletons:
-                continue
+    words = pre.skeletons & lex.skeletons
+    if words:
+        # only the tokens the pre-scan flagged: those spelling a listed skeleton
+        for m in _elongated(words).finditer(t):
             w = lex.word(m.group())
             if w is not None and _bounded(t, m.start(), m.end()):
                 add(m.start(), m.end(), w)
-    if "*" in t:
+    if pre.masked and "*" in t:
         for m in _MASKED.finditer(t):
             if not _bounded(t, m.start(), m.end()):
                 continue
             w = lex.masked(m.group())
             if w is not None:
                 add(m.start(), m.end(), w)
-    for m in _SPACED.finditer(t):
-        _spaced(m.group(), m.start(), lex, add)
+    if pre.spaced:
+        for m in _SPACED.finditer(t):
+            _spaced(m.group(), m.start(), lex, add)
     out.sort(key=lambda x: x.start)
     return out
 
