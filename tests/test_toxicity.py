@@ -228,3 +228,12 @@ def test_prescan_never_changes_the_matches(source: str) -> None:
         assert got == _reference(text, lex)
         n_found += bool(got)
     assert n_found >= 40  # the obfuscated copies (those with " a " and "the") at least
+
+
+def test_phrases_match_with_and_without_spaces() -> None:
+    post = forum_post("forum-dev-0007", "Sand Niggers")
+    lex = load_lexicon()
+    assert "nigger" in {m.canonical for m in find_slurs(post, lex)}
+    for written in ("sand nigger", "sand-nigger", "sandnigger", "SANDNIGGERS"):
+        assert [m.canonical for m in find_slurs(f"Look at that {written} over there.", lex)] == ["nigger"], written
+    assert find_slurs("The sand and the river met near the old timber mill.", lex) == []

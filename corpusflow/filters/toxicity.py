@@ -19,8 +19,8 @@ What is matched (:func:`find_slurs`): the text is lower-cased and folded to ASCI
 * **spacing**: in a run of three or more single letters separated by spaces, dots, hyphens
   or underscores, listed words spelled out are found (``you're a n i g g e r``, ``k.i.k.e``);
 * **word boundaries**: a match is a whole token (letters after folding) or a whole phrase of
-  tokens; a plural ``s``/``es``/``z`` is accepted. ``Niger``, ``spicy``, ``Japan``,
-  ``cockatoo``, ``Scunthorpe`` never match.
+  tokens (a phrase also written as one word: ``porchmonkey``); a plural ``s`` or ``z`` is
+  accepted. ``Niger``, ``spicy``, ``Japan``, ``cockatoo``, ``Scunthorpe`` never match.
 
 Decision (:class:`Toxicity`): matches are weighted (1, or 0.5 for forms that are also an
 ordinary word, brand, sound or verb: ``fag`` bearings, whale "wops", "mentally retarded" in a
@@ -148,6 +148,10 @@ class Lexicon:
             weight[k] = min(weight.get(k, wt), wt)
             if " " in k:
                 phrases.append(k)
+                joined = k.replace(" ", "")  # the phrase written as one word (sandnigger)
+                canon.setdefault(joined, c)
+                weight.setdefault(joined, weight[k])
+                words.add(joined)
             else:
                 words.add(k)
         by_skel: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
