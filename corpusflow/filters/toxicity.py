@@ -131,7 +131,7 @@ class Lexicon:
     by_length: Mapping[int, tuple[str, ...]]
     prescan_words: frozenset[bytes]  # ``skeletons`` (words and plurals) as bytes
     phrase_words: tuple[frozenset[bytes], ...]  # the skeletons of the words of each phrase
-    phrase_vocab: frozenset[bytes]  # all of them
+    prescan_vocab: frozenset[bytes]  # ``prescan_words`` and every word of ``phrase_words``
 
     @classmethod
     def from_entries(cls, entries: list[tuple[str, str, float]]) -> Lexicon:
@@ -169,7 +169,7 @@ class Lexicon:
         pw = tuple(frozenset(skeleton(w).encode("ascii") for w in p.split(" ")) for p in phrases)
         return cls(frozenset(words), canon, weight, rx, {k: tuple(v) for k, v in by_skel.items()},
                    frozenset(skels), {n: tuple(v) for n, v in by_len.items()}, pre, pw,
-                   frozenset().union(*pw) if pw else frozenset())
+                   pre.union(*pw))
 
     def _exact(self, token: str) -> str | None:
         """The lexicon word ``token`` spells, letters possibly repeated (``niiigger``), else None.
@@ -285,11 +285,11 @@ def _prescan(text: str, lex: Lexicon) -> _Prescan | None:
     for table in tables:
         arr = np.frombuffer(raw.translate(table), dtype=np.uint8)
         toks = _collapse(arr).tobytes().split()
-        if not lex.prescan_words.isdisjoint(toks):
-            found.update(lex.prescan_words.intersection(toks))
-        if not phrases and lex.phrase_words:
-            have = lex.phrase_vocab.intersection(toks)
-            phrases = len(have) > 1 and any(ws <= have for ws in lex.phrase_words)
+        hit = lex.prescan_vocab.intersection(toks)  # one pass over the tokens
+        if hit:
+            found |= hit & lex.prescan_words
+            if not phrases and len(hit) > 1:
+                phrases = any(ws <= hit for ws in lex.phrase_words)
         # runs of one byte were collapsed, so "n  i  g" (two spaces) counts too: a superset
         spaced = spaced or _three_single_letters(toks)
     if not (found or phrases or spaced or masked):
