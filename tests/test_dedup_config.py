@@ -24,7 +24,9 @@ def test_defaults_follow_the_issue():
     cfg = DedupStageConfig(enabled=True)
     ja, en = cfg.profiles["ja"], cfg.profiles["en"]
     assert (ja.shingle, ja.n, ja.bands, ja.rows, ja.perms) == ("char", 5, 20, 10, 200)
-    assert (en.shingle, en.n, en.bands, en.rows, en.perms) == ("word", 5, 14, 8, 112)
+    # English: character 5-grams too (word 5-grams miss pages with scattered character edits)
+    assert (en.shingle, en.n, en.bands, en.rows, en.perms) == ("char", 5, 20, 10, 200)
+    assert cfg.keep.order == ["complete", "source_priority", "central", "first_seen", "id_hash"]
     assert cfg.profile_name("ja") == "ja" and cfg.profile_name("zh") == "ja"
     assert cfg.profile_name("de") == "en" and cfg.profile_name(None) == "en"
 
@@ -39,8 +41,12 @@ def test_s_curve_matches_spec_numbers(s, b, r, p):
 
 def test_describe_lsh_table():
     text = describe_lsh(DedupStageConfig(enabled=True))
-    assert "20 bands x 10 rows" in text and "14 bands x 8 rows" in text
-    assert "0.924" in text and "0.897" in text and "0.019" in text
+    assert "profile en (default): char 5-grams, 20 bands x 10 rows" in text
+    assert "0.897" in text and "0.019" in text and "0.436" in text  # P(0.8), P(0.5), P(0.7)
+    assert "keep: complete > source_priority > central > first_seen > id_hash" in text
+    word = describe_lsh(DedupStageConfig(enabled=True, profiles={
+        "ja": {"shingle": "char", "bands": 20, "rows": 10}, "en": {"shingle": "word", "bands": 14, "rows": 8}}))
+    assert "14 bands x 8 rows" in word and "0.924" in word
     assert "near-dup disabled" in describe_lsh(DedupStageConfig(minhash=False)).lower()
 
 
@@ -52,6 +58,8 @@ def test_describe_lsh_table():
         ({"profile_of": {"zh": "nope"}}, "profile_of"),
         ({"scope": "per_file"}, "scope"),
         ({"keep": {"order": ["longest", "shortest"]}}, "mutually exclusive"),
+        ({"keep": {"order": ["complete", "longest"]}}, "mutually exclusive"),
+        ({"keep": "newest_first"}, "unknown keep preset"),
         ({"bands": 3}, "extra"),
     ],
 )
@@ -148,3 +156,61 @@ def test_central_and_first_seen_keep_the_original():
         assert {v.kept_id for _, v in decide_clusters(rows, roots, cfg.keep.order)} == {expected}, order
     with pytest.raises(ValidationError, match="at most 4"):
         KeepRuleConfig(order=["source_priority", "central", "first_seen", "longest", "newest"])
+
+
+@pytest.mark.parametrize(
+    ("preset", "order"),
+    [
+        ("complete", ["complete", "source_priority", "central", "first_seen", "id_hash"]),
+        ("longest", ["longest", "source_priority", "id_hash"]),
+        ("priority", ["source_priority", "complete", "central", "first_seen", "id_hash"]),
+        ("first", ["first_seen", "id_hash"]),
+        ("central", ["source_priority", "central", "first_seen", "id_hash"]),
+    ],
+)
+def test_keep_presets(preset, order):
+    assert DedupStageConfig.model_validate({"keep": preset}).keep.order == order
+
+
+def test_default_keep_prefers_the_full_text_then_priority():
+    """A truncated copy (and a copy with a paragraph dropped) lose to the complete page; among
+    equally long copies the higher source priority wins."""
+    cfg = DedupStageConfig(enabled=True)
+    base = "".join(f"Chapter {i} explains how the town library started its new reading group. " for i in range(12))
+    docs = [
+        _doc(1, base[: len(base) * 80 // 100], lang="en"),
+        _doc(2, base, lang="en"),
+        _doc(3, base[: len(base) // 2] + base[len(base) * 6 // 10 :], lang="en"),
+    ]
+    rows = _rows(docs, cfg)
+    roots = np.full(3, rows.uid.min(), dtype=np.uint64)
+    assert {v.kept_id for _, v in decide_clusters(rows, roots, cfg.keep.order)} == {"d2"}
+    same = [_doc(1, base, "crawl", lang="en"), _doc(2, base.upper(), "books", lang="en")]
+    prio = {"crawl": 0, "books": 5}
+    keys = {d.id: rank_key(d, cfg.keep, 0, prio) for d in same}
+    assert min(keys, key=keys.get) == "d2"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [(2000, 2000, True), (2000, 2009, True), (2000, 1900, False), (2000, 1600, False), (100000, 99000, True)],
+)
+def test_complete_treats_lengths_within_five_percent_as_equal(a, b, same):
+    from corpusflow.dedup.keep import length_bucket
+
+    # 0.95 of a length is always in a lower bucket; 1 % apart is usually the same bucket
+    assert (length_bucket(a) == length_bucket(b)) == same
+
+
+def test_complete_keeps_the_original_over_a_slightly_longer_edited_copy():
+    """A copy with typos that make it 6 characters longer ties on completeness with the
+    original; the next criteria (priority, medoid, first seen) decide: here the original, which
+    comes first in the input. With strict ``longest`` the edited copy wins."""
+    text = "".join(f"Paragraph {i} tells how the council planned the new bridge over the river. " for i in range(30))
+    edited = text.replace("council", "councill", 6)
+    docs = [_doc(1, text, lang="en").replace(file="a.jsonl", line=1), _doc(2, edited, lang="en").replace(file="a.jsonl", line=2)]
+    for keep, expected in (("complete", "d1"), ("longest", "d2")):
+        cfg = DedupStageConfig(enabled=True, keep=keep)
+        rows = _rows(docs, cfg)
+        roots = np.full(2, rows.uid.min(), dtype=np.uint64)
+        assert {v.kept_id for _, v in decide_clusters(rows, roots, cfg.keep.order)} == {expected}, keep

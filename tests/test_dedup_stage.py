@@ -172,11 +172,18 @@ def test_scope_per_source_and_source_priority(corpus, tmp_path):
     # Put originals in source "wiki" (priority 2) and all copies in "web".
     moved = [d.replace(source="wiki") if cluster[d.id] == d.id else d for d in docs[:250]]
     prio = {"wiki": 2, "web": 0}
-    _kept_g, dups_g = run_dedup(moved, tmp_path / "g", DedupStageConfig(enabled=True), prio=prio)
+    _kept_g, dups_g = run_dedup(moved, tmp_path / "g", DedupStageConfig(enabled=True, keep="priority"), prio=prio)
     _kept_s, dups_s = run_dedup(moved, tmp_path / "s", DedupStageConfig(enabled=True, scope="per_source"), prio=prio)
     src = {d.id: d.source for d in moved}
-    # Global scope: an original is never dropped for a web copy (it has the higher priority).
+    # Global scope, keep: priority: an original is never dropped for a web copy (higher priority).
     assert not [i for i, d in dups_g.items() if src[i] == "wiki" and src[d[1]] == "web"]
+    # The default keep rule (complete) puts completeness first: a kept document is never in a
+    # lower length bucket than one it replaces, whatever the sources; priority breaks ties.
+    from corpusflow.dedup.keep import length_bucket
+
+    n = {d.id: len(d.text) for d in moved}
+    _kept_d, dups_d = run_dedup(moved, tmp_path / "d", DedupStageConfig(enabled=True), prio=prio)
+    assert dups_d and all(length_bucket(n[d[1]]) >= length_bucket(n[i]) for i, d in dups_d.items())
     # Per-source scope: nothing is ever dropped in favour of a document of another source.
     assert all(src[i] == src[d[1]] for i, d in dups_s.items())
     assert len(dups_s) < len(dups_g)

@@ -14,7 +14,15 @@ import yaml
 from corpusflow.filters.base import FilterConfigError
 from corpusflow.filters.catalog import build_step
 from corpusflow.filters.text import TextView
-from corpusflow.selection.quality import QualityModel, TrainParams, fasttext_line, train
+from corpusflow.selection.quality import (
+    ChanceLevelError,
+    QualityModel,
+    TrainParams,
+    chance_j,
+    fasttext_line,
+    is_validation,
+    train,
+)
 from corpusflow.selection.quality_data import load_keywords, weak_labels
 from tests.conftest import REPO, read_jsonl, write_jsonl
 from tests.helpers import run_cli
@@ -69,21 +77,23 @@ def test_weak_labels_follow_the_keyword_lists(weak, shared_data: Path, tmp_path:
 def tiny_model(weak, tmp_path_factory) -> tuple[str, object]:
     pos, neg = weak
     path = str(tmp_path_factory.mktemp("quality") / "tiny.bin")
-    rep = train(pos[:1000], neg[:1000], path, TINY)
+    rep = train(pos[:1000], neg[:1000], path, TINY, epochs=None, lrs=None)
     return path, rep
 
 
 def test_training_is_fast_deterministic_and_learns(tiny_model, weak, tmp_path: Path) -> None:
     path, rep = tiny_model
     assert rep.positives == 1000 and rep.negatives == 1000
-    assert 150 < rep.heldout < 250  # ~10 % held out by text hash
-    assert rep.heldout_accuracy > 0.7
-    assert rep.heldout_pos_mean > rep.heldout_neg_mean + 0.3
+    assert 320 < rep.validation < 480  # ~20 % held out by text hash
+    assert rep.validation + rep.train == 2000
+    assert rep.validation_accuracy > 0.7 and rep.youden_j > 0.4 > rep.chance_j
+    assert rep.validation_pos_mean > rep.validation_neg_mean + 0.3
+    assert [(c.epoch, c.lr) for c in rep.grid] == [(15, 0.5)] and (rep.epoch, rep.lr) == (15, 0.5)
     t = rep.thresholds
     assert t["keep_top_10pct_of_negatives"] >= t["keep_top_30pct_of_negatives"] >= t["keep_top_50pct_of_negatives"]
     pos, neg = weak
     again = str(tmp_path / "again.bin")
-    train(pos[:1000], neg[:1000], again, TINY)
+    train(pos[:1000], neg[:1000], again, TINY, epochs=None, lrs=None)
     assert Path(again).read_bytes() == Path(path).read_bytes()  # same data + params -> same model
     m = QualityModel(path)
     assert m.labels == ["hq", "cc"] or sorted(m.labels) == ["cc", "hq"]
@@ -95,13 +105,13 @@ def test_training_is_fast_deterministic_and_learns(tiny_model, weak, tmp_path: P
 
 def test_training_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="both sides"):
-        train(["東京は日本の首都である。"], [], str(tmp_path / "m.bin"), TINY)
+        train(["東京は日本の首都である。"], [], str(tmp_path / "m.bin"), TINY, epochs=None, lrs=None)
     # fastText's own failure (raised in the training process) comes back as a ValueError
     from dataclasses import replace
 
     with pytest.raises(ValueError, match="fastText training failed"):
-        train(["東京は日本の首都である。"] * 20, ["激安セール開催中"] * 20, str(tmp_path / "m.bin"),
-              replace(TINY, loss="nonsense"))
+        train([f"東京は日本の首都である。{i}" for i in range(40)], [f"激安セール開催中{i}" for i in range(40)],
+              str(tmp_path / "m.bin"), replace(TINY, loss="nonsense"), epochs=None, lrs=None)
     assert not (tmp_path / "m.bin").exists()
 
 
@@ -130,11 +140,15 @@ def test_train_quality_command_and_eval_filters(weak, shared_data: Path, tmp_pat
     n = write_jsonl(tmp_path / "neg.jsonl", [{"text": t} for t in neg[:800]])
     model = tmp_path / "m.bin"
     rc = run_cli("train-quality", "--positive", p, "--negative", n, "--out", model, "--no-quantize",
-                 "--epoch", "15", "--lr", "0.5", "--dim", "16", "--bucket", str(1 << 15),
+                 "--epochs", "2,15", "--lrs", "0.5", "--dim", "16", "--bucket", str(1 << 15),
                  "--json", tmp_path / "train.json")
     assert rc == 0 and model.is_file()
-    assert "held-out accuracy" in capsys.readouterr().out
-    assert json.loads((tmp_path / "train.json").read_text())["positives"] == 800
+    printed = capsys.readouterr().out
+    assert "validation accuracy" in printed and "Youden's J" in printed and "<- chosen" in printed
+    rep_train = json.loads((tmp_path / "train.json").read_text())
+    assert rep_train["positives"] == 800 and len(rep_train["grid"]) == 2
+    best = max(rep_train["grid"], key=lambda c: c["youden_j"])
+    assert (rep_train["epoch"], rep_train["youden_j"]) == (best["epoch"], best["youden_j"])
     prof = tmp_path / "quality.yaml"
     prof.write_text(yaml.safe_dump({"name": "q", "languages": ["ja"], "filters": [
         {"name": "quality.fasttext_score", "params": {"model": str(model), "threshold": 0.5}}]}))
@@ -146,6 +160,43 @@ def test_train_quality_command_and_eval_filters(weak, shared_data: Path, tmp_pat
     assert rep["youden_j"] > 0.15
     assert rep["recall"] > rep["good_drop_rate"]
     assert run_cli("train-quality", "--positive", tmp_path / "none*.jsonl", "--negative", n, "--out", model) == 2
+
+
+@pytest.mark.parametrize("share", [0.1, 0.2, 0.5])
+def test_validation_split_is_deterministic_and_by_text(share: float) -> None:
+    texts = [f"東京の天気は晴れ、最高気温は{i}度でした。" for i in range(2000)]
+    held = [t for t in texts if is_validation(t, share, 0)]
+    assert abs(len(held) / len(texts) - share) < 0.04
+    assert held == [t for t in texts if is_validation(t, share, 0)]  # same split every time
+    assert held != [t for t in texts if is_validation(t, share, 1)]  # the seed changes it
+    assert not any(is_validation(t, 0.0, 0) for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("n_pos", "n_neg", "q", "expected"),
+    [(200, 200, 0.5, 0.1), (50, 50, 0.5, 0.2), (200, 200, 0.0, 0.0), (100, 0, 0.5, 1.0)],
+)
+def test_chance_j(n_pos: int, n_neg: int, q: float, expected: float) -> None:
+    assert chance_j(n_pos, n_neg, q) == pytest.approx(expected, abs=1e-9)
+
+
+def test_refuses_a_model_at_chance_level(weak, tmp_path: Path) -> None:
+    """Labels assigned by a hash of the text, not by its content: nothing to learn, no file."""
+    pos, neg = weak
+    texts = pos[:600] + neg[:600]
+    from corpusflow.core.hashing import stable_hash64
+
+    side = [stable_hash64("random-label", t) % 2 == 0 for t in texts]
+    out = tmp_path / "chance.bin"
+    with pytest.raises(ChanceLevelError, match="not writing .*validation J .*chance level"):
+        train([t for t, s in zip(texts, side, strict=True) if s], [t for t, s in zip(texts, side, strict=True) if not s],
+              str(out), TINY, epochs=(2, 15), lrs=(0.5,))
+    assert not out.exists() and not list(tmp_path.iterdir())  # no model, no grid leftovers
+    p = write_jsonl(tmp_path / "p.jsonl", [{"text": t} for t, s in zip(texts, side, strict=True) if s])
+    n = write_jsonl(tmp_path / "n.jsonl", [{"text": t} for t, s in zip(texts, side, strict=True) if not s])
+    rc = run_cli("train-quality", "--positive", p, "--negative", n, "--out", out, "--no-quantize",
+                 "--epoch", "15", "--lr", "0.5", "--dim", "16", "--bucket", str(1 << 15))
+    assert rc == 3 and not out.exists()
 
 
 def test_recipe_profiles_point_at_the_documented_model() -> None:

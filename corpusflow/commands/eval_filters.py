@@ -1,4 +1,5 @@
-"""``corpusflow eval-filters``: how well a filter profile drops labelled bad documents.
+"""``corpusflow eval-filters``: how well a filter profile drops labelled bad documents, and
+what it loses from clean text.
 
 Prints a row per rule and two rows for the whole profile (all rules; without the ``length``
 rules, which on short labelled snippets measure the snippet, not the page): bad and good
@@ -8,10 +9,18 @@ random, including "drop everything"). Writes the same as JSON; its top-level ``p
 ``recall``, ``f1``, ``good_drop_rate`` and ``youden_j`` are those of the whole profile (without
 length rules when ``--exclude-length`` is given).
 
+With ``--clean FILE`` (repeatable; JSONL/JSONL.gz, every document "good": news, Wikipedia,
+literature) it also reports, per file, the share of documents the profile drops (with and
+without length rules), the first reason of each drop, and per rule the documents it fails and
+its top reason codes — so a profile is judged on both sides. ``--labels`` and ``--clean`` can
+be given together or alone; the JSON gets a ``clean`` list.
+
 Example::
 
     corpusflow eval-filters --profile ja_web --labels ../shared/data/ja/mc4ja_quality_labels.dev.jsonl \\
         --exclude-length --folds 2 --json out/ja_web.eval.json
+    corpusflow eval-filters --profile en_web --clean ../shared/data/en/abc_news.jsonl.gz \\
+        --clean ../shared/data/en/c4_sample.jsonl.gz
 """
 
 from __future__ import annotations
@@ -24,13 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from corpusflow.filters.base import FilterConfigError
-from corpusflow.filters.evaluate import evaluate_chain, format_table
+from corpusflow.filters.evaluate import evaluate_chain, evaluate_clean, format_clean, format_table
 from corpusflow.filters.profiles import build_chain, load_profile
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", required=True, help="profile name (ja_web, ja_llmjp, ...) or YAML path")
-    p.add_argument("--labels", required=True, help="JSONL(.gz) file with a text and a label per line")
+    p.add_argument("--labels", default=None, help="JSONL(.gz) file with a text and a label per line")
+    p.add_argument("--clean", action="append", default=[], metavar="FILE",
+                   help="JSONL(.gz) file of clean text, every document good (repeatable): drop rate and reasons")
     p.add_argument("--label-field", default="label", help="field holding the label (default: label)")
     p.add_argument("--bad-value", default="bad", help="label value of documents that should be dropped")
     p.add_argument("--text-field", default="text", help="field holding the text (default: text)")
@@ -66,6 +77,23 @@ def _read_labels(path: str, text_field: str, label_field: str, bad: str) -> list
     return out
 
 
+def _read_texts(path: str, text_field: str) -> list[str]:
+    op = gzip.open if path.endswith(".gz") else open
+    out: list[str] = []
+    with op(path, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                text = json.loads(line)[text_field]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{i}: cannot read {text_field!r}: {exc}") from None
+            if not isinstance(text, str):
+                raise ValueError(f"{path}:{i}: {text_field!r} is not a string")
+            out.append(text)
+    return out
+
+
 def _parse_overrides(items: list[str], ids: list[str]) -> dict[str, dict[str, Any]]:
     import yaml  # lazy: heavy or optional dependency, loaded only when used
 
@@ -91,27 +119,47 @@ def run(args: argparse.Namespace) -> int:
     except FilterConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not Path(args.labels).is_file():
-        print(f"error: labels file not found: {args.labels}", file=sys.stderr)
+    if not args.labels and not args.clean:
+        print("error: give --labels FILE and/or --clean FILE", file=sys.stderr)
         return 2
-    try:
-        docs = _read_labels(args.labels, args.text_field, args.label_field, args.bad_value)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not docs:
-        print(f"error: no labelled documents in {args.labels}", file=sys.stderr)
-        return 2
-    rep = evaluate_chain(chain, docs, folds=args.folds, fold_by=args.fold_by)
-    n_bad = rep.whole.n_bad
-    print(f"profile {prof.spec.name} ({prof.source}), lang {lang}: {len(docs)} documents, "
-          f"{n_bad} {args.bad_value!r}, {len(docs) - n_bad} other")
-    rows = [*rep.rules, rep.whole, rep.whole_no_length]
-    for a, b in rep.folds:
-        rows += [a, b]
-    print(format_table(rows))
+    for path in ([args.labels] if args.labels else []) + args.clean:
+        if not Path(path).is_file():
+            print(f"error: file not found: {path}", file=sys.stderr)
+            return 2
+    result: dict[str, Any] = {"profile": prof.spec.name}
+    if args.labels:
+        try:
+            docs = _read_labels(args.labels, args.text_field, args.label_field, args.bad_value)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if not docs:
+            print(f"error: no labelled documents in {args.labels}", file=sys.stderr)
+            return 2
+        rep = evaluate_chain(chain, docs, folds=args.folds, fold_by=args.fold_by)
+        n_bad = rep.whole.n_bad
+        print(f"profile {prof.spec.name} ({prof.source}), lang {lang}: {len(docs)} documents, "
+              f"{n_bad} {args.bad_value!r}, {len(docs) - n_bad} other")
+        rows = [*rep.rules, rep.whole, rep.whole_no_length]
+        for a, b in rep.folds:
+            rows += [a, b]
+        print(format_table(rows))
+        result = rep.to_dict(args.exclude_length)
+    if args.clean:
+        print(f"profile {prof.spec.name} ({prof.source}), lang {lang}: clean sets (every document good)")
+        clean = []
+        for path in args.clean:
+            try:
+                texts = _read_texts(path, args.text_field)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            crep = evaluate_clean(chain, texts, Path(path).name)
+            print(format_clean(crep))
+            clean.append({"file": path, **crep.to_dict()})
+        result["clean"] = clean
     out = args.json_out or f"eval-filters-{prof.spec.name}.json"
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(rep.to_dict(args.exclude_length), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    Path(out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {out}")
     return 0

@@ -9,6 +9,7 @@ width (:data:`RANK_WIDTH`) so that ranks can be sorted as numpy columns.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -18,6 +19,10 @@ from corpusflow.core.hashing import stable_hash64
 from corpusflow.dedup.config import KeepRuleConfig
 
 RANK_WIDTH = 5
+# ``complete``: lengths are compared in buckets of a factor 1.05 (log scale), so two copies whose
+# lengths differ by less than ~5 % usually tie (and then the next criterion decides) while a copy
+# truncated to 95 % or less always ranks below the full text (ln(1/0.95) > ln(1.05)).
+COMPLETE_STEP = 1.05
 _I64 = (1 << 63) - 1
 _NO_DATE = _I64  # documents without a usable date lose under newest and oldest alike
 
@@ -45,6 +50,11 @@ def parse_date(value: object) -> int | None:
     return int(d.timestamp())
 
 
+def length_bucket(n_chars: int, step: float = COMPLETE_STEP) -> int:
+    """floor(log_step(n_chars)): equal for lengths within a factor ``step`` of a bucket."""
+    return math.floor(math.log(max(n_chars, 1)) / math.log(step))
+
+
 def id_hash(doc_id: str, seed: int) -> int:
     """Keyed 64-bit hash of a document id, as a signed int64 (sortable in numpy)."""
     h = stable_hash64("dedup.id", doc_id, seed=seed)
@@ -65,6 +75,8 @@ def rank_key(
             out.append(-int((source_priority or {}).get(doc.source, 0)))
         elif crit == "longest":
             out.append(-len(doc.text))
+        elif crit == "complete":
+            out.append(-length_bucket(len(doc.text)))
         elif crit == "shortest":
             out.append(len(doc.text))
         else:

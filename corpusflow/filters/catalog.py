@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from corpusflow.filters import quality_model, rules_en, rules_ja, rules_text  # noqa: F401  (registers the rules)
+from corpusflow.filters import quality_model, rules_en, rules_ja, rules_text, toxicity  # noqa: F401  (registers the rules)
 from corpusflow.filters.base import FILTERS, FilterConfigError, Step, params_help
 
 
