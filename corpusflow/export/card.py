@@ -64,29 +64,19 @@ def _num(x: Any) -> str:
     return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else str(x)
 
 
-def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None = None) -> str:
-    """The card of the run described by ``manifest`` (a dict of ``manifest.json``). For a
-    ``corpusflow mix`` output, ``upstream`` is the manifest of the run whose pool it re-mixed:
-    its sources, counts and stage settings describe where the documents came from."""
-    base = upstream if upstream is not None else manifest
-    cfg = base.get("config") or {}
-    counts = base.get("counts") or {}
-    by_source = counts.get("by_source") or {}
-    total = counts.get("total") or {}
-    mixture = manifest.get("mixture") or {}
-    data = (manifest.get("outputs") or {}).get("data") or []
-    sources = cfg.get("sources") or []
-    decl = {s.get("name"): _source_decl(s) for s in sources}
-
+def _card_languages(by_source: dict[Any, Any], mixture: dict[str, Any]) -> list[str]:
+    """Decide the card's languages: those the mixture wrote rows for, else those with kept documents."""
     langs = sorted({lang for s in by_source.values() for lang, n in (s.get("kept_by_lang") or {}).items()
                     if n and lang not in ("und", None)})
     if mixture.get("cells"):
         langs = sorted({c["lang"] for c in mixture["cells"] if c.get("measured_copies") and c["lang"] != "und"}
                        ) or langs
-    licenses = sorted({d["license"] for d in decl.values() if d.get("license")})
-    all_declared = bool(decl) and all(d.get("license") for d in decl.values())
+    return langs
 
-    name = manifest.get("name") or cfg.get("name") or "corpusflow dataset"
+
+def _front_matter(name: str, langs: list[str], licenses: list[str], decl: dict[Any, dict[str, str]]) -> list[str]:
+    """Decide the YAML front matter and title: data files, languages and the licence (one, other or none)."""
+    all_declared = bool(decl) and all(d.get("license") for d in decl.values())
     lines = ["---", "configs:", "- config_name: default", "  data_files:", "  - split: train",
              "    path: data/train-*"]
     if langs:
@@ -96,6 +86,13 @@ def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None 
     elif licenses:
         lines.append("license: other")
     lines += ["---", "", f"# {name}", ""]
+    return lines
+
+
+def _intro_lines(manifest: dict[str, Any], upstream: dict[str, Any] | None, cfg: dict[str, Any],
+                 total: dict[str, Any], mixture: dict[str, Any], data: list[dict[str, Any]]) -> list[str]:
+    """Decide the opening paragraph: what the data is, where a re-mix came from, version and totals."""
+    lines = []
     rows = sum(int(s.get("rows", 0)) for s in data)
     if mixture:
         lines.append(
@@ -121,9 +118,14 @@ def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None 
         f"{_num(total.get('rejected', 0))}, duplicates {_num(total.get('duplicates', 0))}, errors "
         f"{_num(total.get('errors', 0))} (every document accounted for: {total.get('conserved')}).",
         "",
-        "## Sources",
-        "",
     ]
+    return lines
+
+
+def _sources_lines(sources: list[dict[str, Any]], by_source: dict[Any, Any], decl: dict[Any, dict[str, str]],
+                   licenses: list[str]) -> list[str]:
+    """Decide the sources table: paths, licence and provenance as declared, and each source's counts."""
+    lines = ["## Sources", ""]
     src_rows = []
     for s in sources:
         n = s.get("name")
@@ -143,8 +145,12 @@ def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None 
     if not licenses:
         lines += ["", "No source declares a licence in the config (`sources[].license`): check the terms of "
                   "each source before redistributing."]
+    return lines
 
-    lines += ["", "## Processing", ""]
+
+def _processing_lines(base: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    """Decide the processing section: per-stage counts and each configured stage's settings."""
+    lines = ["", "## Processing", ""]
     stage_cfg = cfg.get("stages") or {}
     st_rows = []
     for st in base.get("stages") or []:
@@ -159,35 +165,42 @@ def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None 
     set_rows = [[name_, "on" if sc.get("enabled", True) else "off", _settings(sc) if sc.get("enabled", True) else ""]
                 for name_, sc in stage_cfg.items() if isinstance(sc, dict)]
     lines += _table(["stage", "enabled", "settings"], set_rows)
+    return lines
 
-    if mixture:
-        tok = mixture.get("tokenizer") or {}
-        t = mixture.get("totals") or {}
-        lines += [
-            "",
-            "## Mixture",
-            "",
-            f"* Tokenizer: **{tok.get('name')}** ({tok.get('kind')}, `{tok.get('path')}`, vocab "
-            f"{_num(tok.get('vocab_size'))}, sha256 `{tok.get('sha256', '')}`, EOS counted: {tok.get('add_eos')}); "
-            f"counting mode `{(mixture.get('count') or {}).get('mode')}`.",
-            f"* Budget `{mixture.get('budget')}` {mixture.get('unit')}; {_num(t.get('tokens', 0))} tokens in "
-            f"{_num(t.get('rows', 0))} rows ({_num(t.get('documents_selected', 0))} distinct documents of "
-            f"{_num(t.get('documents_in_pool', 0))} kept).",
-            "",
-        ]
-        lines += _table(["group", "target share", "achieved share (tokens)", "tokens", "chars"], [
-            [g, f"{gp.get('share', 0):.4f}", f"{gp.get('measured_share_of_tokens', 0):.4f}",
-             _num(gp.get("measured_tokens", 0)), _num(gp.get("measured_chars", 0))]
-            for g, gp in (mixture.get("groups") or {}).items()])
-        lines.append("")
-        lines += _table(["source", "lang", "group", "docs kept", "rate", "rows", "tokens"], [
-            [c["source"], c["lang"], c.get("group") or "-", _num(c.get("docs", 0)), f"{c.get('rate', 0):.4f}",
-             _num(c.get("measured_copies", 0)), _num(c.get("measured_tokens", 0))]
-            for c in mixture.get("cells") or []])
-        if mixture.get("shortfall"):
-            lines += ["", "**Shortfall:**", ""] + [f"* {m}" for m in mixture["shortfall"]]
 
-    lines += ["", "## Files", ""]
+def _mixture_lines(mixture: dict[str, Any]) -> list[str]:
+    """Decide the mixture section: tokenizer, budget and totals, per-group and per-cell tables, shortfalls."""
+    tok = mixture.get("tokenizer") or {}
+    t = mixture.get("totals") or {}
+    lines = [
+        "",
+        "## Mixture",
+        "",
+        f"* Tokenizer: **{tok.get('name')}** ({tok.get('kind')}, `{tok.get('path')}`, vocab "
+        f"{_num(tok.get('vocab_size'))}, sha256 `{tok.get('sha256', '')}`, EOS counted: {tok.get('add_eos')}); "
+        f"counting mode `{(mixture.get('count') or {}).get('mode')}`.",
+        f"* Budget `{mixture.get('budget')}` {mixture.get('unit')}; {_num(t.get('tokens', 0))} tokens in "
+        f"{_num(t.get('rows', 0))} rows ({_num(t.get('documents_selected', 0))} distinct documents of "
+        f"{_num(t.get('documents_in_pool', 0))} kept).",
+        "",
+    ]
+    lines += _table(["group", "target share", "achieved share (tokens)", "tokens", "chars"], [
+        [g, f"{gp.get('share', 0):.4f}", f"{gp.get('measured_share_of_tokens', 0):.4f}",
+         _num(gp.get("measured_tokens", 0)), _num(gp.get("measured_chars", 0))]
+        for g, gp in (mixture.get("groups") or {}).items()])
+    lines.append("")
+    lines += _table(["source", "lang", "group", "docs kept", "rate", "rows", "tokens"], [
+        [c["source"], c["lang"], c.get("group") or "-", _num(c.get("docs", 0)), f"{c.get('rate', 0):.4f}",
+         _num(c.get("measured_copies", 0)), _num(c.get("measured_tokens", 0))]
+        for c in mixture.get("cells") or []])
+    if mixture.get("shortfall"):
+        lines += ["", "**Shortfall:**", ""] + [f"* {m}" for m in mixture["shortfall"]]
+    return lines
+
+
+def _files_lines(data: list[dict[str, Any]], mixture: dict[str, Any]) -> list[str]:
+    """Decide the files section: each shard's rows, bytes and sha256, and the columns of this kind of run."""
+    lines = ["", "## Files", ""]
     lines += _table(["file", "rows", "bytes", "sha256"],
                     [[s.get("file"), _num(s.get("rows", 0)), _num(s.get("bytes", 0)), f"`{s.get('sha256', '')}`"]
                      for s in data])
@@ -198,8 +211,13 @@ def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None 
     else:
         lines += ["", "Columns: `id`, `text`, `source`, `lang`, `lang_score`, `url`, `n_chars`, `metadata` (JSON), "
                   "`signals` (JSON), `file`, `line`."]
+    return lines
+
+
+def _how_to_load_lines(mixture: dict[str, Any]) -> list[str]:
+    """Decide the loading recipes (datasets, pandas, Megatron; the export asks for a tokenizer without a mixture)."""
     tok_name = (mixture.get("tokenizer") or {}).get("name")
-    lines += [
+    return [
         "",
         "## How to load",
         "",
@@ -230,6 +248,32 @@ def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None 
         "JSONL.zst shards with the same rows.)",
         "",
     ]
+
+
+def dataset_card_text(manifest: dict[str, Any], upstream: dict[str, Any] | None = None) -> str:
+    """The card of the run described by ``manifest`` (a dict of ``manifest.json``). For a
+    ``corpusflow mix`` output, ``upstream`` is the manifest of the run whose pool it re-mixed:
+    its sources, counts and stage settings describe where the documents came from."""
+    base = upstream if upstream is not None else manifest
+    cfg = base.get("config") or {}
+    counts = base.get("counts") or {}
+    by_source = counts.get("by_source") or {}
+    total = counts.get("total") or {}
+    mixture = manifest.get("mixture") or {}
+    data = (manifest.get("outputs") or {}).get("data") or []
+    sources = cfg.get("sources") or []
+    decl = {s.get("name"): _source_decl(s) for s in sources}
+
+    name = manifest.get("name") or cfg.get("name") or "corpusflow dataset"
+    licenses = sorted({d["license"] for d in decl.values() if d.get("license")})
+    lines = _front_matter(name, _card_languages(by_source, mixture), licenses, decl)
+    lines += _intro_lines(manifest, upstream, cfg, total, mixture, data)
+    lines += _sources_lines(sources, by_source, decl, licenses)
+    lines += _processing_lines(base, cfg)
+    if mixture:
+        lines += _mixture_lines(mixture)
+    lines += _files_lines(data, mixture)
+    lines += _how_to_load_lines(mixture)
     return "\n".join(lines)
 
 

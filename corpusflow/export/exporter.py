@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,8 +176,36 @@ def _dataset_key(per: str, shard_stem: str, group: str, source: str) -> str:
     return source
 
 
-def export_run(opts: ExportOptions) -> dict[str, Any]:
-    """Export ``opts.run_dir`` to ``opts.output``; returns (and writes) the export report."""
+@dataclass
+class _Encoding:
+    """How rows become tokens: the tokenizer, special tokens, dtype and how far recorded counts compare."""
+
+    need_tokens: bool
+    tok: Any = None
+    recorded: dict[str, Any] | None = None
+    comparable: bool = False
+    eod: dict[str, Any] | None = None
+    bos: dict[str, Any] | None = None
+    count_mode: str | None = None
+    exact_counts: bool = False
+    counted_eos: int = 0
+    dtype: np.dtype[Any] | None = None
+
+
+@dataclass
+class _Tally:
+    """What reading, encoding and writing the shards counted."""
+
+    rows_total: int = 0
+    tokens_exported: int = 0
+    recorded_tokens: int = 0
+    count_diff: int = 0
+    t_encode: float = 0.0
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _check_run(opts: ExportOptions) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+    """Decide whether the options and the run allow an export; returns the run, its manifest and its shards."""
     if opts.format not in FORMATS:
         raise ExportError(f"--format must be one of {', '.join(FORMATS)}", usage=True)
     if opts.per not in PER:
@@ -189,34 +217,41 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
     shards = list((manifest.get("outputs") or {}).get("data") or [])
     if not shards:
         raise ExportError(f"{run}: the manifest lists no data/ shards", usage=True)
+    return run, manifest, shards
+
+
+def _resolve_encoding(opts: ExportOptions, manifest: dict[str, Any]) -> _Encoding:
+    """Decide the tokenizer, EOD/BOS tokens and dtype, and whether per-document counts must match exactly."""
     mixture = manifest.get("mixture") or {}
-    groups = group_of_cells(manifest)
-    if opts.per == "group" and not groups:
-        log.info("no mixture groups in this run: --per group groups by language")
-    need_tokens = opts.format == "megatron" or opts.token_ids
-    tok = recorded = None
-    comparable = False
-    eod = bos = None
-    if need_tokens:
-        tok, recorded, comparable = _resolve_tokenizer(opts, manifest)
+    enc = _Encoding(need_tokens=opts.format == "megatron" or opts.token_ids)
+    if enc.need_tokens:
+        enc.tok, enc.recorded, enc.comparable = _resolve_tokenizer(opts, manifest)
         try:
-            eod = special_info(tok, opts.eod, "eod")
+            enc.eod = special_info(enc.tok, opts.eod, "eod")
             if opts.add_bos:
-                bos = special_info(tok, opts.bos, "bos")
+                enc.bos = special_info(enc.tok, opts.bos, "bos")
         except TokenLookupError as exc:
             raise ExportError(str(exc), usage=True) from None
-    count_mode = (mixture.get("count") or {}).get("mode")
-    exact_counts = comparable and count_mode == "exact"
-    counted_eos = int(bool(recorded and recorded.get("add_eos")))
-    dtype = mg.optimal_dtype(tok.vocab_size) if tok is not None else None
-    out = Path(opts.output)  # prepared only now: a usage error above leaves it untouched
+    enc.count_mode = (mixture.get("count") or {}).get("mode")
+    enc.exact_counts = enc.comparable and enc.count_mode == "exact"
+    enc.counted_eos = int(bool(enc.recorded and enc.recorded.get("add_eos")))
+    enc.dtype = mg.optimal_dtype(enc.tok.vocab_size) if enc.tok is not None else None
+    return enc
+
+
+def _prepare_output(opts: ExportOptions) -> Path:
+    """Decide whether the output directory may be written (clearing an earlier export with --overwrite)."""
+    out = Path(opts.output)
     if out.exists() and any(out.iterdir()):
         if not opts.overwrite:
             raise ExportError(f"{out} exists and is not empty (use --overwrite)", usage=True)
         _clear_export_dir(out)
     out.mkdir(parents=True, exist_ok=True)
+    return out
 
-    t0 = time.perf_counter()
+
+def _verified_shards(run: Path, shards: list[dict[str, Any]]) -> list[Path]:
+    """Decide whether every listed shard exists with the sha256 the manifest records; returns their paths."""
     shard_files = []
     for s in shards:
         path = run / "data" / s["file"]
@@ -226,9 +261,12 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
         if s.get("sha256") and digest != s["sha256"]:
             raise ExportError(f"{path}: sha256 {digest[:12]}… differs from the manifest's {s['sha256'][:12]}…")
         shard_files.append(path)
-    t_hash = time.perf_counter() - t0
+    return shard_files
 
-    datasets: dict[str, _Dataset] = {}
+
+def _dataset_opener(opts: ExportOptions, out: Path, enc: _Encoding,
+                    datasets: dict[str, _Dataset]) -> Callable[[str], _Dataset]:
+    """Decide the dataset (and its writer, opened on first use) that a key's rows go to."""
     suffix = jsonl_fmt.SUFFIX[opts.compression] if opts.format == "jsonl" else ""
 
     def dataset(key: str) -> _Dataset:
@@ -238,73 +276,91 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
             if any(d.name == name for d in datasets.values()):
                 raise ExportError(f"two datasets would both be named {name!r}; rename a group or source")
             if opts.format == "megatron":
-                writer: Any = mg.IndexedDatasetWriter(out / name, dtype)  # type: ignore[arg-type]
+                writer: Any = mg.IndexedDatasetWriter(out / name, enc.dtype)  # type: ignore[arg-type]
             else:
                 writer = jsonl_fmt.JsonlWriter(out / f"{name}{suffix}", opts.compression)
             ds = datasets[key] = _Dataset(name, writer)
         return ds
 
+    return dataset
+
+
+def _export_batch(opts: ExportOptions, enc: _Encoding, groups: dict[tuple[str, str], str],
+                  dataset: Callable[[str], _Dataset], path: Path, b: dict[str, list[Any]], tally: _Tally) -> bool:
+    """Decide each row's dataset, encode and route the batch; False when too many counts mismatch to go on."""
+    stem = path.name.split(".")[0]
+    n = len(b["text"])
+    tally.rows_total += n
+    langs = [lang or "und" for lang in (b.get("lang") or ["und"] * n)]
+    sources = b["source"]
+    group_names = [groups.get((s, la), la if not groups else "") for s, la in zip(sources, langs, strict=True)]
+    keys = [_dataset_key(opts.per, stem, g or "_ungrouped", s)
+            for g, s in zip(group_names, sources, strict=True)]
+    n_tok_rec = b.get("n_tokens")
+    lengths = flat = None
+    id_lists = None
+    if enc.need_tokens:
+        te = time.perf_counter()
+        id_lists = encode_batch(enc.tok, b["text"])
+        tally.t_encode += time.perf_counter() - te
+        flat, lengths = flatten(id_lists)
+        if n_tok_rec is not None and not _compare_counts(enc, path, b, sources, n_tok_rec, lengths, tally):
+            return False
+    if opts.format == "megatron":
+        assert flat is not None and lengths is not None
+        framed, flens = frame(flat, lengths, enc.eod["id"] if enc.eod else None, enc.bos["id"] if enc.bos else None)
+        tally.tokens_exported += int(flens.sum())
+        _route_megatron(dataset, keys, framed, flens, group_names, sources,
+                        n_tok_rec if enc.exact_counts else None, enc.counted_eos, enc.bos is not None)
+    else:
+        _route_jsonl(dataset, keys, b, id_lists, group_names, sources)
+    return True
+
+
+def _compare_counts(enc: _Encoding, path: Path, b: dict[str, list[Any]], sources: list[str],
+                    n_tok_rec: list[Any], lengths: np.ndarray, tally: _Tally) -> bool:
+    """Decide whether the encoded lengths match the recorded counts; False once five documents mismatch."""
+    rec = np.asarray(n_tok_rec, dtype=np.int64)
+    tally.recorded_tokens += int(rec.sum())
+    diff = lengths - (rec - enc.counted_eos)
+    tally.count_diff += int(diff.sum())
+    mismatches = tally.mismatches
+    if enc.exact_counts and diff.any():
+        for i in np.flatnonzero(diff)[: 5 - len(mismatches)]:
+            mismatches.append({"shard": path.name, "id": b["id"][i], "source": sources[i],
+                               "recorded": int(rec[i]), "encoded": int(lengths[i])})
+        if len(mismatches) >= 5:
+            return False
+    return True
+
+
+def _write_datasets(opts: ExportOptions, enc: _Encoding, groups: dict[tuple[str, str], str],
+                    dataset: Callable[[str], _Dataset], datasets: dict[str, _Dataset],
+                    shard_files: list[Path], tally: _Tally) -> dict[str, dict[str, Any]]:
+    """Decide each dataset's content: every shard read, encoded and written in order (writers aborted on error)."""
     columns = None if opts.format == "jsonl" else ["id", "text", "source", "lang", "n_tokens"]
-    rows_total = tokens_exported = recorded_tokens = 0
-    mismatches: list[dict[str, Any]] = []
-    count_diff = 0
-    t_encode = 0.0
-    t1 = time.perf_counter()
     try:
         for path in shard_files:
-            stem = path.name.split(".")[0]
             for b in _iter_shard_batches(path, columns, opts.batch_rows):
-                n = len(b["text"])
-                rows_total += n
-                langs = [lang or "und" for lang in (b.get("lang") or ["und"] * n)]
-                sources = b["source"]
-                group_names = [groups.get((s, la), la if not groups else "") for s, la in zip(sources, langs, strict=True)]
-                keys = [_dataset_key(opts.per, stem, g or "_ungrouped", s)
-                        for g, s in zip(group_names, sources, strict=True)]
-                n_tok_rec = b.get("n_tokens")
-                lengths = flat = None
-                id_lists = None
-                if need_tokens:
-                    te = time.perf_counter()
-                    id_lists = encode_batch(tok, b["text"])
-                    t_encode += time.perf_counter() - te
-                    flat, lengths = flatten(id_lists)
-                    if n_tok_rec is not None:
-                        rec = np.asarray(n_tok_rec, dtype=np.int64)
-                        recorded_tokens += int(rec.sum())
-                        diff = lengths - (rec - counted_eos)
-                        count_diff += int(diff.sum())
-                        if exact_counts and diff.any():
-                            for i in np.flatnonzero(diff)[: 5 - len(mismatches)]:
-                                mismatches.append({"shard": path.name, "id": b["id"][i], "source": sources[i],
-                                                   "recorded": int(rec[i]), "encoded": int(lengths[i])})
-                            if len(mismatches) >= 5:
-                                break
-                if opts.format == "megatron":
-                    assert flat is not None and lengths is not None
-                    framed, flens = frame(flat, lengths, eod["id"] if eod else None, bos["id"] if bos else None)
-                    tokens_exported += int(flens.sum())
-                    _route_megatron(dataset, keys, framed, flens, group_names, sources,
-                                    n_tok_rec if exact_counts else None, counted_eos, bos is not None)
-                else:
-                    _route_jsonl(dataset, keys, b, id_lists, group_names, sources)
-            if len(mismatches) >= 5:
+                if not _export_batch(opts, enc, groups, dataset, path, b, tally):
+                    break
+            if len(tally.mismatches) >= 5:
                 break
-        if mismatches:
+        if tally.mismatches:
             raise ExportError(
                 "token ids do not match the counts the run recorded (same tokenizer file, so the "
-                f"data or the tokenizer library changed): {mismatches}")
-        infos = {key: ds.writer.close() for key, ds in sorted(datasets.items())}
+                f"data or the tokenizer library changed): {tally.mismatches}")
+        return {key: ds.writer.close() for key, ds in sorted(datasets.items())}
     except BaseException:
         for ds in datasets.values():
             ds.writer.abort()
         raise
-    t_write = time.perf_counter() - t1
 
-    t2 = time.perf_counter()
+
+def _dataset_entries(opts: ExportOptions, out: Path, enc: _Encoding, datasets: dict[str, _Dataset],
+                     infos: dict[str, dict[str, Any]], problems: list[str]) -> list[dict[str, Any]]:
+    """Decide what export.json says of each dataset, reading each back (problems are appended)."""
     entries = []
-    checks: dict[str, Any] = {}
-    problems: list[str] = []
     for key, ds in sorted(datasets.items()):
         info = infos[key]
         entry: dict[str, Any] = {"name": ds.name, "key": key, "documents": info["records"] if opts.format == "jsonl"
@@ -315,8 +371,8 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
             entry["files"] = {}
             for p in (mg.bin_path(out / ds.name), mg.idx_path(out / ds.name)):
                 entry["files"][Path(p).name] = {"bytes": os.path.getsize(p), "sha256": sha256_file(p)}
-            problems += _read_back(out / ds.name, ds, info, eod["id"] if eod else None,
-                                   bos["id"] if bos else None, dtype)
+            problems += _read_back(out / ds.name, ds, info, enc.eod["id"] if enc.eod else None,
+                                   enc.bos["id"] if enc.bos else None, enc.dtype)
         else:
             entry["file"] = Path(info["path"]).name
             entry["bytes"] = info["bytes"]
@@ -327,20 +383,28 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
         entry["tokens_by_group"] = dict(sorted(ds.tokens_by_group.items()))
         entry["tokens_by_source"] = dict(sorted(ds.tokens_by_source.items()))
         entries.append(entry)
-    t_check = time.perf_counter() - t2
+    return entries
 
+
+def _export_checks(opts: ExportOptions, enc: _Encoding, manifest: dict[str, Any], shards: list[dict[str, Any]],
+                   entries: list[dict[str, Any]], tally: _Tally, problems: list[str]) -> dict[str, Any]:
+    """Decide whether rows and tokens add up to what the run recorded (problems are appended)."""
+    mixture = manifest.get("mixture") or {}
+    rows_total, recorded_tokens, tokens_exported = tally.rows_total, tally.recorded_tokens, tally.tokens_exported
+    exact_counts = enc.exact_counts
+    checks: dict[str, Any] = {}
     expected_rows = sum(int(s.get("rows", 0)) for s in shards)
     checks["rows_equal_manifest"] = rows_total == expected_rows == sum(e["documents"] for e in entries)
     if not checks["rows_equal_manifest"]:
         problems.append(f"rows: read {rows_total}, manifest {expected_rows}, exported "
                         f"{sum(e['documents'] for e in entries)}")
-    if mixture.get("totals") and need_tokens and comparable:
+    if mixture.get("totals") and enc.need_tokens and enc.comparable:
         checks["recorded_tokens_equal_manifest"] = recorded_tokens == mixture["totals"]["tokens"]
         if not checks["recorded_tokens_equal_manifest"]:
             problems.append(f"the shards' n_tokens add up to {recorded_tokens}, the manifest says "
                             f"{mixture['totals']['tokens']}")
     if opts.format == "megatron":
-        per_doc = int(eod is not None) + int(bos is not None) - counted_eos
+        per_doc = int(enc.eod is not None) + int(enc.bos is not None) - enc.counted_eos
         checks["tokens_equal_recorded_plus_special"] = (
             tokens_exported == recorded_tokens + per_doc * rows_total if exact_counts else None)
         if exact_counts and not checks["tokens_equal_recorded_plus_special"]:
@@ -348,32 +412,25 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
         checks["read_back"] = not any(p.startswith("read-back") for p in problems)
     else:
         checks["read_back"] = not any(p.startswith("read-back") for p in problems)
-    checks["per_document_counts_equal_recorded"] = (not mismatches) if exact_counts else None
-    if need_tokens and not exact_counts:
-        checks["encoded_minus_recorded_tokens"] = count_diff
+    checks["per_document_counts_equal_recorded"] = (not tally.mismatches) if exact_counts else None
+    if enc.need_tokens and not exact_counts:
+        checks["encoded_minus_recorded_tokens"] = tally.count_diff
+    return checks
 
-    seconds = time.perf_counter() - t0
-    report: dict[str, Any] = {
-        "format": opts.format,
-        "per": opts.per,
-        "run": {"path": str(run.resolve()), "name": manifest.get("name"), "config_hash": manifest.get("config_hash"),
-                "shards": [{k: s.get(k) for k in ("file", "rows", "sha256")} for s in shards]},
-        "options": {k: v for k, v in asdict(opts).items() if k not in ("run_dir", "output", "overwrite")},
-        "rows": rows_total,
-        "datasets": entries,
-        "checks": checks,
-        "problems": problems,
-        "seconds": {"total": round(seconds, 3), "hash_inputs": round(t_hash, 3), "read_encode_write": round(t_write, 3),
-                    "encode": round(t_encode, 3), "read_back": round(t_check, 3)},
-    }
+
+def _add_format_fields(report: dict[str, Any], opts: ExportOptions, out: Path, enc: _Encoding,
+                       entries: list[dict[str, Any]], tally: _Tally, t_write: float) -> None:
+    """Decide the report's tokenizer and format fields, and write data_path.txt for Megatron."""
+    tok = enc.tok
+    tokens_exported = tally.tokens_exported
     if opts.format == "megatron":
-        assert tok is not None and dtype is not None
+        assert tok is not None and enc.dtype is not None
         report["tokenizer"] = {**tok.info(), "threads": tok.threads}
-        report["tokenizer_recorded"] = recorded
-        report["count_mode"] = count_mode
-        report["eod"] = eod
-        report["bos"] = bos
-        report["dtype"] = dtype.name
+        report["tokenizer_recorded"] = enc.recorded
+        report["count_mode"] = enc.count_mode
+        report["eod"] = enc.eod
+        report["bos"] = enc.bos
+        report["dtype"] = enc.dtype.name
         report["tokens"] = tokens_exported
         report["tokens_per_second"] = round(tokens_exported / t_write, 1) if t_write > 0 else None
         root = opts.prefix_root if opts.prefix_root is not None else str(out.resolve())
@@ -387,6 +444,49 @@ def export_run(opts: ExportOptions) -> dict[str, Any]:
         report["tokenizer"] = {**tok.info(), "threads": tok.threads}
     if opts.format == "jsonl":
         report["compression"] = opts.compression
+
+
+def export_run(opts: ExportOptions) -> dict[str, Any]:
+    """Export ``opts.run_dir`` to ``opts.output``; returns (and writes) the export report."""
+    run, manifest, shards = _check_run(opts)
+    groups = group_of_cells(manifest)
+    if opts.per == "group" and not groups:
+        log.info("no mixture groups in this run: --per group groups by language")
+    enc = _resolve_encoding(opts, manifest)
+    out = _prepare_output(opts)  # prepared only now: a usage error above leaves it untouched
+
+    t0 = time.perf_counter()
+    shard_files = _verified_shards(run, shards)
+    t_hash = time.perf_counter() - t0
+
+    datasets: dict[str, _Dataset] = {}
+    dataset = _dataset_opener(opts, out, enc, datasets)
+    tally = _Tally()
+    t1 = time.perf_counter()
+    infos = _write_datasets(opts, enc, groups, dataset, datasets, shard_files, tally)
+    t_write = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    problems: list[str] = []
+    entries = _dataset_entries(opts, out, enc, datasets, infos, problems)
+    t_check = time.perf_counter() - t2
+    checks = _export_checks(opts, enc, manifest, shards, entries, tally, problems)
+
+    seconds = time.perf_counter() - t0
+    report: dict[str, Any] = {
+        "format": opts.format,
+        "per": opts.per,
+        "run": {"path": str(run.resolve()), "name": manifest.get("name"), "config_hash": manifest.get("config_hash"),
+                "shards": [{k: s.get(k) for k in ("file", "rows", "sha256")} for s in shards]},
+        "options": {k: v for k, v in asdict(opts).items() if k not in ("run_dir", "output", "overwrite")},
+        "rows": tally.rows_total,
+        "datasets": entries,
+        "checks": checks,
+        "problems": problems,
+        "seconds": {"total": round(seconds, 3), "hash_inputs": round(t_hash, 3), "read_encode_write": round(t_write, 3),
+                    "encode": round(tally.t_encode, 3), "read_back": round(t_check, 3)},
+    }
+    _add_format_fields(report, opts, out, enc, entries, tally, t_write)
     (out / EXPORT_META).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     if problems:
         raise ExportError("export failed its checks:\n  " + "\n  ".join(problems))

@@ -267,18 +267,17 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}"
 
 
-def plan_mixture(
-    census: dict[Cell, CellCensus],
-    cfg: MixtureStageConfig,
-    *,
-    seed: int,
-    shard_target_bytes: int,
-) -> MixturePlan:
-    """Deterministic plan from the census and the config (raises :class:`MixtureShortfall`)."""
+_Cums = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _plan_cells(
+    census: dict[Cell, CellCensus], cfg: MixtureStageConfig
+) -> tuple[list[CellPlan], list[str], dict[Cell, _Cums]]:
+    """Decide each cell's group, weight, usable cut and cap (excluded cells get none)."""
     unit = cfg.unit
     cells: list[CellPlan] = []
     excluded: list[str] = []
-    cums: dict[Cell, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    cums: dict[Cell, _Cums] = {}
     for (source, lang) in sorted(census):
         cc = census[(source, lang)]
         scfg = cfg.source_cfg(source, lang)
@@ -304,7 +303,28 @@ def plan_mixture(
             cp.usable_bucket = 0
             cp.cap = 0.0
         cells.append(cp)
+    return cells, excluded, cums
 
+
+def _check_explicit_shares(g: str, mem: list[CellPlan]) -> None:
+    """Decide whether a group's explicit source shares can add up to the whole group."""
+    explicit = sum(c.share or 0.0 for c in mem if c.weight == "share")
+    if explicit > 1.0 + 1e-9:
+        names = ", ".join(f"{c.source}={c.share:g}" for c in mem if c.weight == "share")
+        raise MixtureConfigError(
+            f"group {g!r}: explicit source shares sum to {explicit:g} > 1 ({names})")
+    has_natural = any(c.weight == "natural" for c in mem)
+    if explicit < 1.0 - 1e-9 and not has_natural and any(c.weight == "share" for c in mem):
+        names = ", ".join(f"{c.source}={c.share:g}" for c in mem if c.weight == "share")
+        raise MixtureConfigError(
+            f"group {g!r}: explicit source shares sum to {explicit:g} < 1 ({names}) and no "
+            "source of the group has a natural weight to take the rest")
+
+
+def _plan_groups(
+    cells: list[CellPlan], cfg: MixtureStageConfig
+) -> tuple[dict[str, GroupPlan], dict[str, list[CellPlan]]]:
+    """Decide each configured group's member cells (raises on impossible explicit shares)."""
     groups: dict[str, GroupPlan] = {}
     members: dict[str, list[CellPlan]] = {}
     for g, gcfg in cfg.groups.items():
@@ -312,32 +332,47 @@ def plan_mixture(
         members[g] = mem
         groups[g] = GroupPlan(name=g, share=gcfg.share, cells=[f"{c.source}/{c.lang}" for c in mem],
                               available=sum(c.available for c in mem), capacity=0.0, target=0.0)
-        explicit = sum(c.share or 0.0 for c in mem if c.weight == "share")
-        if explicit > 1.0 + 1e-9:
-            names = ", ".join(f"{c.source}={c.share:g}" for c in mem if c.weight == "share")
-            raise MixtureConfigError(
-                f"group {g!r}: explicit source shares sum to {explicit:g} > 1 ({names})")
-        has_natural = any(c.weight == "natural" for c in mem)
-        if explicit < 1.0 - 1e-9 and not has_natural and any(c.weight == "share" for c in mem):
-            names = ", ".join(f"{c.source}={c.share:g}" for c in mem if c.weight == "share")
-            raise MixtureConfigError(
-                f"group {g!r}: explicit source shares sum to {explicit:g} < 1 ({names}) and no "
-                "source of the group has a natural weight to take the rest")
+        _check_explicit_shares(g, mem)
+    return groups, members
 
-    def caps_for(mode: str) -> dict[Cell, float]:
-        if mode == "once":  # budget: all -> use data at most once times its multiplier
-            return {c.cell: min(c.cap, c.multiplier * c.usable) for c in cells}
-        return {c.cell: c.cap for c in cells}
 
-    def total_capacity(caps: dict[Cell, float]) -> tuple[float, dict[str, float]]:
-        per_group = {g: group_capacity(members[g], [caps[c.cell] for c in members[g]]) for g in groups}
-        return min(per_group[g] / groups[g].share for g in groups), per_group
+def _caps_for(cells: list[CellPlan], mode: str) -> dict[Cell, float]:
+    """Decide each cell's cap: its epoch cap, or for ``once`` its usable data times its multiplier."""
+    if mode == "once":  # budget: all -> use data at most once times its multiplier
+        return {c.cell: min(c.cap, c.multiplier * c.usable) for c in cells}
+    return {c.cell: c.cap for c in cells}
 
+
+def _total_capacity(
+    groups: dict[str, GroupPlan], members: dict[str, list[CellPlan]], caps: dict[Cell, float]
+) -> tuple[float, dict[str, float]]:
+    """Decide the largest total at which every group reaches its share, and each group's capacity."""
+    per_group = {g: group_capacity(members[g], [caps[c.cell] for c in members[g]]) for g in groups}
+    return min(per_group[g] / groups[g].share for g in groups), per_group
+
+
+@dataclass
+class _Budget:
+    """The total target chosen from the budget, with the caps and capacities it was chosen under."""
+
+    total: float
+    capacity: float
+    per_group: dict[str, float]
+    caps: dict[Cell, float]
+    shrunk_from: float | None
+    shortfall_msgs: list[str]
+
+
+def _choose_budget(
+    cells: list[CellPlan], groups: dict[str, GroupPlan], members: dict[str, list[CellPlan]],
+    cfg: MixtureStageConfig,
+) -> _Budget:
+    """Decide the total target (``all``, as configured, or shrunk) and the caps that bind it."""
     shortfall_msgs: list[str] = []
     shrunk_from: float | None = None
     if cfg.budget == "all":
-        caps = caps_for("once")
-        total, per_group = total_capacity(caps)
+        caps = _caps_for(cells, "once")
+        total, per_group = _total_capacity(groups, members, caps)
         if not math.isfinite(total):
             total = 0.0
         if total <= 0:
@@ -348,8 +383,8 @@ def plan_mixture(
             shortfall_msgs.extend(reasons)  # report: write empty shards and say why
         capacity = total
     else:
-        caps = caps_for("epochs")
-        capacity, per_group = total_capacity(caps)
+        caps = _caps_for(cells, "epochs")
+        capacity, per_group = _total_capacity(groups, members, caps)
         total = float(cfg.budget)
         if capacity + 0.5 < total and cfg.on_shortfall == "shrink":
             shrunk_from, total = total, math.floor(capacity)
@@ -358,45 +393,38 @@ def plan_mixture(
                     "mixture: cannot shrink the budget: "
                     + "; ".join(_empty_group_reason(g, members[g], cfg) for g in groups if per_group[g] <= 0)
                 )
+    return _Budget(total=total, capacity=capacity, per_group=per_group, caps=caps,
+                   shrunk_from=shrunk_from, shortfall_msgs=shortfall_msgs)
 
-    cap_kind = "all_used" if cfg.budget == "all" else None
-    for c in cells:
-        c.cap = caps[c.cell]
 
-    # Allocate each group.
-    for g, gp in groups.items():
-        mem = members[g]
-        gp.capacity = per_group[g]
-        gp.target = gp.share * total
-        tg = gp.target
-        missing = 0.0
-        for c in mem:
-            if c.weight == "share":
-                want = (c.share or 0.0) * tg
-                c.target = min(want, caps[c.cell])
-                missing += want - c.target
-        explicit = sum(c.share or 0.0 for c in mem if c.weight == "share")
-        nat = [c for c in mem if c.weight == "natural"]
-        pool = tg * max(0.0, 1.0 - explicit)
-        if nat:
-            alloc, rest = water_fill(pool, [c.multiplier * c.available for c in nat], [caps[c.cell] for c in nat])
-            for c, a in zip(nat, alloc, strict=True):
-                c.target = a
-            missing += rest
-        else:
-            missing += pool
-        gp.shortfall = missing if missing > max(0.5, 1e-9 * tg) else 0.0
-        if gp.shortfall:
-            shortfall_msgs.append(_shortfall_message(gp, mem, caps, cfg))
+def _allocate_group(gp: GroupPlan, mem: list[CellPlan], caps: dict[Cell, float], total: float) -> None:
+    """Decide each member cell's target (explicit shares first, the rest water-filled) and the group's shortfall."""
+    gp.target = gp.share * total
+    tg = gp.target
+    missing = 0.0
+    for c in mem:
+        if c.weight == "share":
+            want = (c.share or 0.0) * tg
+            c.target = min(want, caps[c.cell])
+            missing += want - c.target
+    explicit = sum(c.share or 0.0 for c in mem if c.weight == "share")
+    nat = [c for c in mem if c.weight == "natural"]
+    pool = tg * max(0.0, 1.0 - explicit)
+    if nat:
+        alloc, rest = water_fill(pool, [c.multiplier * c.available for c in nat], [caps[c.cell] for c in nat])
+        for c, a in zip(nat, alloc, strict=True):
+            c.target = a
+        missing += rest
+    else:
+        missing += pool
+    gp.shortfall = missing if missing > max(0.5, 1e-9 * tg) else 0.0
 
-    if shortfall_msgs and cfg.on_shortfall == "fail":
-        raise MixtureShortfall(
-            "mixture shortfall (on_shortfall: fail):\n  " + "\n  ".join(shortfall_msgs)
-            + f"\n  at most {_fmt(capacity)} {unit} fit the stated shares under these caps; raise "
-            "max_epochs / max_fraction, lower the budget, or set on_shortfall: shrink | report"
-        )
 
-    # Discretise.
+def _discretise_all(
+    cells: list[CellPlan], groups: dict[str, GroupPlan], members: dict[str, list[CellPlan]],
+    cums: dict[Cell, _Cums], cap_kind: str | None,
+) -> None:
+    """Decide every cell's copy counts, carrying each group's rounding error from cell to cell."""
     # Error diffusion inside each group: cells are cut in order of decreasing document size and
     # each cell's rounding error is carried into the next cell's amount, so the group total is
     # exact to within the last (finest-grained) cell's granularity, not the sum of all cells'.
@@ -409,6 +437,10 @@ def plan_mixture(
             want = min(max(c.target + carry, 0.0), c.cap) if c.target > 0 else 0.0
             _discretise(c, cums[c.cell], want, cap_kind)
             carry = c.target + carry - c.achieved
+
+
+def _sum_groups(groups: dict[str, GroupPlan], members: dict[str, list[CellPlan]]) -> None:
+    """Decide each group's achieved amounts and its achieved share of the whole mixture."""
     for g, gp in groups.items():
         mem = members[g]
         gp.achieved = sum(c.achieved for c in mem)
@@ -419,6 +451,9 @@ def plan_mixture(
     for gp in groups.values():
         gp.achieved_share = gp.achieved / grand if grand else 0.0
 
+
+def _num_shards(cells: list[CellPlan], cfg: MixtureStageConfig, shard_target_bytes: int) -> int:
+    """Decide the shard count: as configured, or from the estimated bytes rounded up to the multiple."""
     est_bytes = sum(c.achieved_bytes_est for c in cells)
     multiple = cfg.shards.multiple
     if cfg.shards.num_shards == "auto":
@@ -426,11 +461,47 @@ def plan_mixture(
         n = max(multiple, math.ceil(n / multiple) * multiple)
     else:
         n = int(cfg.shards.num_shards)
+    return n
+
+
+def plan_mixture(
+    census: dict[Cell, CellCensus],
+    cfg: MixtureStageConfig,
+    *,
+    seed: int,
+    shard_target_bytes: int,
+) -> MixturePlan:
+    """Deterministic plan from the census and the config (raises :class:`MixtureShortfall`)."""
+    cells, excluded, cums = _plan_cells(census, cfg)
+    groups, members = _plan_groups(cells, cfg)
+    budget = _choose_budget(cells, groups, members, cfg)
+    caps, total, shortfall_msgs = budget.caps, budget.total, budget.shortfall_msgs
+
+    cap_kind = "all_used" if cfg.budget == "all" else None
+    for c in cells:
+        c.cap = caps[c.cell]
+
+    for g, gp in groups.items():
+        gp.capacity = budget.per_group[g]
+        _allocate_group(gp, members[g], caps, total)
+        if gp.shortfall:
+            shortfall_msgs.append(_shortfall_message(gp, members[g], caps, cfg))
+
+    if shortfall_msgs and cfg.on_shortfall == "fail":
+        raise MixtureShortfall(
+            "mixture shortfall (on_shortfall: fail):\n  " + "\n  ".join(shortfall_msgs)
+            + f"\n  at most {_fmt(budget.capacity)} {cfg.unit} fit the stated shares under these caps; raise "
+            "max_epochs / max_fraction, lower the budget, or set on_shortfall: shrink | report"
+        )
+
+    _discretise_all(cells, groups, members, cums, cap_kind)
+    _sum_groups(groups, members)
     return MixturePlan(
-        seed=seed, unit=unit, budget=cfg.budget, on_shortfall=cfg.on_shortfall, total_target=total,
-        total_capacity=capacity, groups=groups, cells=cells, num_shards=n,
-        shard_target_bytes=shard_target_bytes, shard_multiple=multiple, shrunk_from=shrunk_from,
-        shortfall=shortfall_msgs, excluded_cells=excluded,
+        seed=seed, unit=cfg.unit, budget=cfg.budget, on_shortfall=cfg.on_shortfall, total_target=total,
+        total_capacity=budget.capacity, groups=groups, cells=cells,
+        num_shards=_num_shards(cells, cfg, shard_target_bytes),
+        shard_target_bytes=shard_target_bytes, shard_multiple=cfg.shards.multiple,
+        shrunk_from=budget.shrunk_from, shortfall=shortfall_msgs, excluded_cells=excluded,
     )
 
 

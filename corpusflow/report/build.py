@@ -109,33 +109,38 @@ def _examples(run: RunData, funnel: dict[str, Any], *, reasons: int = 8, per_rea
     return sec
 
 
-def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = True) -> ReportResult:
-    """Write the report of the run in ``root`` to ``out_dir`` (default ``root/report``)."""
-    run = load_run(root)
-    out_dir = out_dir or os.path.join(run.root, REPORT_DIR)
-    os.makedirs(out_dir, exist_ok=True)
-    data: dict[str, Any] = {"kind": "run", "corpusflow_version": __version__, "output": os.path.abspath(run.root)}
-    data["overview"] = ov = figures.overview(run)
-    data["funnel"] = fun = figures.funnel(run)
-    data["volumes"] = vol = figures.volumes(run)
-    data["languages"] = lang = figures.languages(run)
-    data["lengths"] = lens = figures.lengths(run)
-    data["duplicates"] = dup = figures.duplicates(run)
-    data["mixture"] = mix = figures.mixture(run)
-    data["shards"] = sh = figures.shards(run)
-    data["errors"] = err = figures.errors(run)
+@dataclass
+class _Pngs:
+    """Writes each figure as a PNG next to the report and remembers the files, in order."""
 
-    palette = plots.Palette(s["label"] for s in sorted(fun["steps"], key=lambda s: (-s["docs"], s["label"])))
-    result = ReportResult(index=os.path.join(out_dir, INDEX), data=data)
+    out_dir: str
+    written: list[str]
 
-    def image(name: str, fig: Any, alt: str, caption: str = "") -> Image:
+    def image(self, name: str, fig: Any, alt: str, caption: str = "") -> Image:
+        """Render ``fig``, write it as ``name`` next to the report and return it for the page."""
         img = Image(name, plots.png(fig), alt, caption)
-        result.pngs.append(_write(out_dir, name, img.data))
+        self.written.append(_write(self.out_dir, name, img.data))
         return img
 
-    sections: list[Section] = []
 
-    # --- summary
+def _stage_rows(run: RunData) -> list[tuple[Any, ...]]:
+    """Decide each stage's totals over sources (in, out, rejected, duplicates, errors, removed %)."""
+    stage_rows = []
+    for st in run.manifest.get("stages", []):
+        tot = {"in": 0, "out": 0, "rej": 0, "dup": 0, "err": 0}
+        for v in st.get("by_source", {}).values():
+            tot["in"] += v.get("in", 0)
+            tot["out"] += v.get("out", 0)
+            tot["rej"] += sum(v.get("rejected", {}).values())
+            tot["dup"] += v.get("duplicates", 0)
+            tot["err"] += sum(v.get("errors", {}).values())
+        stage_rows.append((st["stage"], tot["in"], tot["out"], tot["rej"], tot["dup"], tot["err"],
+                           _pct(tot["in"] - tot["out"], tot["in"])))
+    return stage_rows
+
+
+def _summary_section(run: RunData, ov: dict[str, Any]) -> Section:
+    """Decide the summary: problems, headline cards, per-source and per-stage tables."""
     t = ov["total"]
     sec = Section("summary", "Summary")
     for prob in ov["problems"]:
@@ -155,22 +160,13 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
                 v.get("rejected", 0), v.get("duplicates", 0), v.get("errors", 0),
                 ", ".join(f"{k} {n:,}" for k, n in (v.get("kept_by_lang") or {}).items()))
                for s, v in ov["by_source"].items()], numeric=(1, 2, 4, 5, 6))
-    stage_rows = []
-    for st in run.manifest.get("stages", []):
-        tot = {"in": 0, "out": 0, "rej": 0, "dup": 0, "err": 0}
-        for v in st.get("by_source", {}).values():
-            tot["in"] += v.get("in", 0)
-            tot["out"] += v.get("out", 0)
-            tot["rej"] += sum(v.get("rejected", {}).values())
-            tot["dup"] += v.get("duplicates", 0)
-            tot["err"] += sum(v.get("errors", {}).values())
-        stage_rows.append((st["stage"], tot["in"], tot["out"], tot["rej"], tot["dup"], tot["err"],
-                           _pct(tot["in"] - tot["out"], tot["in"])))
-    sec.table(["stage", "in", "out", "rejected", "duplicates", "errors", "removed %"], stage_rows,
+    sec.table(["stage", "in", "out", "rejected", "duplicates", "errors", "removed %"], _stage_rows(run),
               numeric=(1, 2, 3, 4, 5))
-    sections.append(sec)
+    return sec
 
-    # --- funnel
+
+def _funnel_section(fun: dict[str, Any], palette: plots.Palette, pngs: _Pngs) -> Section:
+    """Decide the funnel section: notes on characters and tokens, the figure and the per-reason table."""
     sec = Section("funnel", "Funnel")
     sec.note("Documents, characters and (when the run counted them) tokens from input to kept, one bar "
              "per way out in pipeline order (largest reasons first within a stage). Characters are the "
@@ -180,20 +176,23 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
     else:
         sec.note("Tokens of removed documents are estimates: characters × the tokens per character of kept "
                  "documents of the same source and language (they were never tokenized).")
-    sec.image(image("funnel.png", plots.funnel_figure(fun, palette), "funnel of documents and characters",
-                    "Funnel: what each stage and reason removed."))
+    sec.image(pngs.image("funnel.png", plots.funnel_figure(fun, palette), "funnel of documents and characters",
+                         "Funnel: what each stage and reason removed."))
     inp_docs = fun["input"]["docs"]
     with_tokens = fun["kept"].get("tokens") is not None
     sec.table(["stage", "way out", "documents", "% of input", "characters"] + (["tokens (est.)"] if with_tokens else []),
               [(s["stage"], s["label"], s["docs"], _pct(s["docs"], inp_docs), s["chars"])
                + ((s["tokens_est"],) if with_tokens else ()) for s in fun["steps"]], numeric=(2, 4, 5))
-    sections.append(sec)
+    return sec
 
+
+def _sources_section(fun: dict[str, Any], vol: dict[str, Any], palette: plots.Palette, pngs: _Pngs) -> Section:
+    """Decide the by-source/by-language section: removal figures and volume tables (tokens when counted)."""
     sec = Section("sources", "By source and language")
-    sec.image(image("by_source.png", plots.by_source_figure(fun, palette), "removal by source",
-                    "Share of each source's input kept and removed by each reason."))
-    sec.image(image("by_language.png", plots.by_lang_figure(fun, palette), "removal by language",
-                    "Share of each detected language's documents kept and removed."))
+    sec.image(pngs.image("by_source.png", plots.by_source_figure(fun, palette), "removal by source",
+                         "Share of each source's input kept and removed by each reason."))
+    sec.image(pngs.image("by_language.png", plots.by_lang_figure(fun, palette), "removal by language",
+                         "Share of each detected language's documents kept and removed."))
     tok = vol["by_source"] and next(iter(vol["by_source"].values()))["tokens_kept"] is not None
     sec.note("Volume in and kept (in = kept + rejected + duplicates; malformed records have no text)."
              + (" Tokens in are estimates (removed documents were never tokenized)." if tok else
@@ -208,49 +207,57 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
         sec.table([label, "docs in", "docs kept", "chars in", "chars kept", "chars kept %"]
                   + (["tokens in (est.)", "tokens kept", "tokens kept %"] if tok else []),
                   rows, numeric=(1, 2, 3, 4, 6, 7))
-    sections.append(sec)
+    return sec
 
-    # --- languages
+
+def _languages_section(lang: dict[str, Any], pngs: _Pngs) -> Section:
+    """Decide the languages section: counts and score histograms, or why they are absent."""
     sec = Section("languages", "Languages")
     if lang.get("status") == "ok":
-        sec.image(image("languages.png", plots.languages_figure(lang), "documents per language"))
+        sec.image(pngs.image("languages.png", plots.languages_figure(lang), "documents per language"))
         sec.note("fastText lid.176 score of the detected language, kept vs rejected; the dashed line is "
                  "the config's minimum score for that language (stages.langid).")
-        sec.image(image("language_scores.png", plots.lang_scores_figure(lang), "language score histograms"))
+        sec.image(pngs.image("language_scores.png", plots.lang_scores_figure(lang), "language score histograms"))
     else:
         sec.absent(lang.get("message", "no data"))
-    sections.append(sec)
+    return sec
 
-    # --- lengths
+
+def _lengths_section(lens: dict[str, Any], pngs: _Pngs) -> Section:
+    """Decide the lengths section: histograms and quantiles before/after filtering, or why absent."""
     sec = Section("lengths", "Document lengths")
     if lens.get("status") == "ok":
         sec.note("Characters per document before filtering (every document that had text: kept, rejected "
                  "and duplicates) and after (kept), log-spaced bins.")
-        sec.image(image("lengths.png", plots.lengths_figure(lens), "document length histograms"))
+        sec.image(pngs.image("lengths.png", plots.lengths_figure(lens), "document length histograms"))
         sec.table(["language", "docs before", "p10", "median", "p90", "docs after", "p10", "median", "p90"],
                   [(name, p["n_before"], p["q_before"].get("p10"), p["q_before"].get("p50"), p["q_before"].get("p90"),
                     p["n_after"], p["q_after"].get("p10"), p["q_after"].get("p50"), p["q_after"].get("p90"))
                    for name, p in lens["panels"].items()], numeric=range(1, 9))
     else:
         sec.absent(lens.get("message", "no data"))
-    sections.append(sec)
+    return sec
 
-    # --- duplicates
+
+def _duplicates_section(dup: dict[str, Any], pngs: _Pngs) -> Section:
+    """Decide the duplicates section: cluster cards and size figure, or why absent."""
     sec = Section("duplicates", "Duplicates")
     if dup["status"] == "ok":
         sec.raw(cards([(f"{dup['removed']:,}", "duplicates removed", ""), (f"{dup['clusters']:,}", "clusters", ""),
                        (f"{dup['largest']:,}", "largest cluster", ""), (f"{dup['mean_size']}", "mean cluster size", "")]))
-        sec.image(image("duplicates.png", plots.duplicates_figure(dup), "duplicate cluster sizes"))
+        sec.image(pngs.image("duplicates.png", plots.duplicates_figure(dup), "duplicate cluster sizes"))
     else:
         sec.absent(dup["message"])
-    sections.append(sec)
+    return sec
 
-    # --- mixture
+
+def _mixture_section(mix: dict[str, Any], pngs: _Pngs) -> Section:
+    """Decide the mixture section: target vs achieved per group and cell, shortfalls, or why absent."""
     sec = Section("mixture", "Mixture")
     if mix["status"] == "ok":
         sec.note(f"Tokenizer {mix.get('tokenizer')} (counting: {mix.get('count_mode')}), unit {mix['unit']}, "
                  f"budget {mix.get('budget')}. Target vs achieved per source/language cell and per group.")
-        sec.image(image("mixture.png", plots.mixture_figure(mix), "mixture target vs achieved"))
+        sec.image(pngs.image("mixture.png", plots.mixture_figure(mix), "mixture target vs achieved"))
         sec.table(["group", "target share", "achieved share", "target", "achieved", "available", "share of chars"],
                   [(g["group"], g["share"], g["achieved_share"], g["target"], g["achieved"], g["available"],
                     g["share_of_chars"]) for g in mix["groups"]], numeric=range(1, 7))
@@ -261,19 +268,23 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
             sec.raw(f'<p class="problem">shortfall: {esc(msg)}</p>')
     else:
         sec.absent(mix["message"])
-    sections.append(sec)
+    return sec
 
-    # --- shards
+
+def _shards_section(sh: dict[str, Any], pngs: _Pngs) -> Section:
+    """Decide the shards section: tokens per shard, or why absent."""
     sec = Section("shards", "Shards")
     if sh["status"] == "ok":
         if sh.get("note"):
             sec.note(sh["note"] + ".")
-        sec.image(image("shards.png", plots.shards_figure(sh), "tokens per shard"))
+        sec.image(pngs.image("shards.png", plots.shards_figure(sh), "tokens per shard"))
     else:
         sec.absent(sh["message"])
-    sections.append(sec)
+    return sec
 
-    # --- errors
+
+def _errors_section(err: dict[str, Any]) -> Section:
+    """Decide the errors section: the first 50 error rows, or why absent."""
     sec = Section("errors", "Errors")
     if err["status"] == "ok":
         sec.table(["source", "stage", "error class", "records", "example"],
@@ -281,20 +292,56 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
                   numeric=(3,))
     else:
         sec.absent(err["message"])
-    sections.append(sec)
+    return sec
 
-    if examples:
-        sections.append(_examples(run, fun))
 
+def _meta_line(ov: dict[str, Any]) -> str:
+    """Decide the page's metadata line (status, version, config, seed, runner, time, inputs)."""
     runner = ov["runner"] or {}
-    meta = " · ".join(esc(x) for x in [
+    return " · ".join(esc(x) for x in [
         f"status {ov['status']}", f"corpusflow {ov['version']}", f"config {str(ov['config_hash'])[:12]}",
         f"seed {ov['seed']}", f"{runner.get('runner', '')} {runner.get('mode', '')}".strip(),
         f"{ov['seconds']} s" if ov["seconds"] is not None else "", f"{ov['inputs']} input file(s)",
     ] if x)
+
+
+def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = True) -> ReportResult:
+    """Write the report of the run in ``root`` to ``out_dir`` (default ``root/report``)."""
+    run = load_run(root)
+    out_dir = out_dir or os.path.join(run.root, REPORT_DIR)
+    os.makedirs(out_dir, exist_ok=True)
+    data: dict[str, Any] = {"kind": "run", "corpusflow_version": __version__, "output": os.path.abspath(run.root)}
+    data["overview"] = ov = figures.overview(run)
+    data["funnel"] = fun = figures.funnel(run)
+    data["volumes"] = vol = figures.volumes(run)
+    data["languages"] = lang = figures.languages(run)
+    data["lengths"] = lens = figures.lengths(run)
+    data["duplicates"] = dup = figures.duplicates(run)
+    data["mixture"] = mix = figures.mixture(run)
+    data["shards"] = sh = figures.shards(run)
+    data["errors"] = err = figures.errors(run)
+
+    palette = plots.Palette(s["label"] for s in sorted(fun["steps"], key=lambda s: (-s["docs"], s["label"])))
+    result = ReportResult(index=os.path.join(out_dir, INDEX), data=data)
+    pngs = _Pngs(out_dir, result.pngs)
+
+    sections: list[Section] = [
+        _summary_section(run, ov),
+        _funnel_section(fun, palette, pngs),
+        _sources_section(fun, vol, palette, pngs),
+        _languages_section(lang, pngs),
+        _lengths_section(lens, pngs),
+        _duplicates_section(dup, pngs),
+        _mixture_section(mix, pngs),
+        _shards_section(sh, pngs),
+        _errors_section(err),
+    ]
+    if examples:
+        sections.append(_examples(run, fun))
+
     footer = (f"Generated by corpusflow {esc(__version__)} from {esc(os.path.abspath(run.root))} "
               f"(manifest.json and the Parquet outputs). The numbers behind every figure: {DATA_JSON}.")
-    doc = page(f"corpusflow report: {ov['name']}", meta, sections, footer)
+    doc = page(f"corpusflow report: {ov['name']}", _meta_line(ov), sections, footer)
     _write(out_dir, INDEX, doc.encode("utf-8"))
     _write(out_dir, DATA_JSON, (json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n").encode())
     return result
