@@ -250,3 +250,42 @@ def test_flink_embedded_cluster_matches_local(tmp_path, local_runs, jobs, job) -
                    "--flink_master=[local]", "--parallelism=2") == 0
     got = _check_identical(out, local_runs[job], "FlinkRunner")
     assert got["runner"]["flink_master"] == "[local]" and got["runner"]["flink_version"] == engines.FLINK_VERSION
+
+
+@pytest.mark.engines
+@pytest.mark.timeout(900)
+def test_spark_with_external_sdk_worker_processes_matches_local(tmp_path, spark_cluster, local_runs, jobs) -> None:
+    """EXTERNAL environment: the executors get their SDK workers from Beam's worker pool, as
+    separate Python processes (started from this checkout, so they import its corpusflow)."""
+    import signal
+    import time
+
+    port = _free_port()
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    log = tmp_path / "pool.log"
+    with open(log, "wb") as fh:
+        pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                                 f"--service_port={port}"], cwd=REPO, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert pool.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.2)
+        out = tmp_path / "spark-external"
+        code = run_cli("run", *jobs["demo"], "--output", out, "-q", "--runner", "SparkRunner",
+                       f"--spark_master_url={spark_cluster['url']}", "--environment_type=EXTERNAL",
+                       f"--environment_config=localhost:{port}")
+        assert code == 0, log.read_text()[-3000:]
+        started = log.read_text().count("Starting worker")  # one line per SDK worker process
+    finally:
+        os.killpg(pool.pid, signal.SIGTERM)
+        pool.wait(timeout=30)
+    got, want = load_manifest(out), load_manifest(local_runs["demo"])
+    assert got["runner"]["environment_type"] == "EXTERNAL"
+    assert _what_it_produced(got) == _what_it_produced(want)
+    assert _file_hashes(out) == _file_hashes(local_runs["demo"])
+    assert started >= 1
