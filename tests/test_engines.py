@@ -289,3 +289,38 @@ def test_spark_with_external_sdk_worker_processes_matches_local(tmp_path, spark_
     assert _what_it_produced(got) == _what_it_produced(want)
     assert _file_hashes(out) == _file_hashes(local_runs["demo"])
     assert started >= 1
+
+
+@pytest.fixture(scope="module")
+def flink_cluster(tmp_path_factory):
+    """A separate Flink session cluster (JobManager + TaskManager JVMs, engines/flink-cluster.sh)."""
+    _need_engines()
+    d = tmp_path_factory.mktemp("flink-cluster")
+    rest, rpc = _free_port(), _free_port()
+    env = dict(os.environ, CORPUSFLOW_FLINK_CLUSTER=str(d), CORPUSFLOW_FLINK_REST_PORT=str(rest),
+               CORPUSFLOW_FLINK_RPC_PORT=str(rpc), CORPUSFLOW_FLINK_SLOTS="2")
+    script = str(REPO / "engines" / "flink-cluster.sh")
+    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=240)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield {"master": f"127.0.0.1:{rest}", "rest": rest}
+    finally:
+        subprocess.run([script, "stop"], env=env, capture_output=True, timeout=120)
+
+
+def _flink_overview(rest: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{rest}/overview", timeout=10) as r:
+        return json.load(r)
+
+
+@pytest.mark.engines
+@pytest.mark.timeout(900)
+def test_flink_session_cluster_matches_local(tmp_path, flink_cluster, local_runs, jobs) -> None:
+    before = _flink_overview(flink_cluster["rest"])
+    assert before["taskmanagers"] == 1 and before["slots-total"] == 2
+    out = tmp_path / "flink-cluster"
+    assert run_cli("run", *jobs["demo"], "--output", out, "-q", "--runner", "FlinkRunner",
+                   f"--flink_master={flink_cluster['master']}", "--parallelism=2") == 0
+    _check_identical(out, local_runs["demo"], "FlinkRunner")
+    after = _flink_overview(flink_cluster["rest"])  # the job ran on this cluster and finished
+    assert after["jobs-finished"] == before["jobs-finished"] + 1 and after["jobs-failed"] == 0
