@@ -352,6 +352,10 @@ _NOISY_LOGGERS = (
     "apache_beam.io.gcp.bigquery",
     "apache_beam.runners.worker.statecache",
     "apache_beam.transforms.util",
+    # The Spark / Flink job server's own log (every Spark and Flink INFO line), relayed by Beam
+    # under the job server's class name.
+    "SparkJarJobServer",
+    "FlinkJarJobServer",
 )
 
 

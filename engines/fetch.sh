@@ -17,13 +17,15 @@ if [ ! -x "$SPARK_HOME/bin/spark-class" ]; then
   mv "$ENGINES_HOME/spark-$SPARK_VERSION.tmp" "$ENGINES_HOME/spark-$SPARK_VERSION"
   chmod +x "$SPARK_HOME"/bin/* "$SPARK_HOME"/sbin/*
 fi
-build() {  # build POM_DIR JAR: shade the job server and copy it to JAR
-  local dir="$1" jar="$2"
-  [ -s "$jar" ] && return 0
+build() {  # build POM_DIR JAR: shade the job server and copy it to JAR (again when the pom changed)
+  local dir="$1" jar="$2" stamp
+  stamp="$(sha256sum "$dir/pom.xml" | cut -d' ' -f1)"
+  [ -s "$jar" ] && [ "$(cat "$jar.pom-sha256" 2>/dev/null)" = "$stamp" ] && return 0
   echo "engines: building $(basename "$jar") with Maven (downloads ~300 MB once)" >&2
   mvn -q -B -f "$dir/pom.xml" package -DskipTests
   cp "$dir/target/$(basename "$jar")" "$jar.tmp"
   mv "$jar.tmp" "$jar"
+  echo "$stamp" > "$jar.pom-sha256"
   rm -rf "$dir/target"
 }
 build "$here/spark-job-server" "$SPARK_JOB_SERVER_JAR"
