@@ -66,16 +66,20 @@ RUN_KEYS = ("runner", "seconds")
       "--job_endpoint=localhost:8099", "--shared_filesystem=false"],
      {"environment_type": "EXTERNAL", "environment_config": "localhost:50000", "job_endpoint": "localhost:8099"}),
     ("SparkRunner", ["--spark_master_url=spark://host:7077"],
-     ["--runner=SparkRunner", "--spark_master_url=spark://host:7077", "--shared_filesystem=false"],
-     {"runner": "SparkRunner", "spark_master_url": "spark://host:7077"}),
+     ["--runner=SparkRunner", "--spark_master_url=spark://host:7077", "--environment_type=LOOPBACK",
+      "--shared_filesystem=false"],
+     {"runner": "SparkRunner", "spark_master_url": "spark://host:7077", "environment_type": "LOOPBACK"}),
     ("flink", ["--flink_master=host:8081", "--parallelism=8"],
-     ["--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=8", "--shared_filesystem=false"], {"runner": "FlinkRunner"}),
+     ["--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=8", "--environment_type=LOOPBACK",
+      "--shared_filesystem=false"],
+     {"runner": "FlinkRunner"}),
     ("SparkRunner", ["--output_executable_path=job.jar", "--spark_version=3"],
      ["--runner=SparkRunner", "--output_executable_path=job.jar", "--spark_version=3",
-      "--shared_filesystem=false"],
+      "--environment_type=LOOPBACK", "--shared_filesystem=false"],
      {"runner": "SparkRunner", "dry_run": True, "output_executable_path": "job.jar"}),
 ])
-def test_runner_names_map_to_explicit_beam_options(runner, flags, argv, summary) -> None:
+def test_runner_names_map_to_explicit_beam_options(runner, flags, argv, summary, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CORPUSFLOW_ENGINES", str(tmp_path))  # no locally built job-server jars
     got_argv, got_summary = beam_options(runner, flags)
     assert got_argv == argv
     assert summary.items() <= got_summary.items()

@@ -25,9 +25,11 @@ What each name becomes (see docs/running.md for command lines):
 * ``DataflowRunner`` -> needs ``--project``, ``--region`` and a ``gs://`` ``--temp_location``,
   and a way to get corpusflow onto the workers (``--setup_file``, ``--sdk_container_image`` or
   ``--extra_package``), unless ``--dry_run=True`` (graph built offline, nothing submitted).
-* ``SparkRunner`` / ``FlinkRunner`` -> options passed through (``--spark_master_url``,
-  ``--flink_master``, ``--spark_job_server_jar``...). Beam downloads the job-server jar from
-  Maven Central unless given a local jar (beam.md §4.1).
+* ``SparkRunner`` / ``FlinkRunner`` -> Beam's portable Spark / Flink runners, options passed
+  through (``--spark_master_url=spark://HOST:7077``, ``--flink_master=[local]``...), plus
+  :func:`corpusflow.run.engines.default_engine_flags`: ``--environment_type=LOOPBACK`` unless another
+  SDK environment is named, and the job-server jar built by ``engines/fetch.sh`` unless
+  ``--spark_job_server_jar`` / ``--flink_job_server_jar`` / ``--job_endpoint`` is given.
 
 Every Beam flag is checked against Beam's own option definitions before the job starts, so a
 misspelt flag is a usage error (exit 2) instead of Beam's "Discarding unparseable args"
@@ -47,12 +49,14 @@ import json
 import logging
 import os
 import re
+import threading
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from corpusflow.core.model import StrictModel
 from corpusflow.core.paths import PKG_PREFIX, is_remote
+from corpusflow.run.engines import default_engine_flags
 
 RUNNERS = ("DirectRunner", "PortableRunner", "DataflowRunner", "SparkRunner", "FlinkRunner")
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
@@ -296,10 +300,19 @@ def beam_options(runner: str, extra: list[str], *, check: bool = True,
         argv = ["--runner=DataflowRunner", *argv]
         summary = {"runner": "DataflowRunner", "project": _value(argv, "--project"),
                    "region": _value(argv, "--region"), "dry_run": dry}
-    else:  # SparkRunner, FlinkRunner: passed through
+    else:  # SparkRunner, FlinkRunner: Beam's options, with corpusflow.run.engines' defaults
+
+        argv += default_engine_flags(runner, argv)
+        env = (_value(argv, "--environment_type") or "").upper()
+        if env not in ENVIRONMENT_TYPES:
+            raise ValueError(f"--environment_type={env!r}; allowed: {', '.join(ENVIRONMENT_TYPES)}")
+        if env == "EXTERNAL" and not _value(argv, "--environment_config"):
+            raise ValueError("--environment_type=EXTERNAL needs --environment_config=HOST:PORT of a running "
+                             "'python -m apache_beam.runners.worker.worker_pool_main --service_port=PORT' "
+                             "on every machine that runs an executor")
         argv = [f"--runner={runner}", *argv]
-        summary = {"runner": runner}
-        for flag in ("--spark_master_url", "--flink_master", "--job_endpoint"):
+        summary = {"runner": runner, "environment_type": env}
+        for flag in ("--spark_master_url", "--flink_master", "--flink_version", "--job_endpoint"):
             if _has(argv, flag):
                 summary[flag[2:]] = _value(argv, flag)
         if _has(argv, "--output_executable_path"):
@@ -380,14 +393,56 @@ _NOISY_LOGGERS = (
     "apache_beam.io.gcp.bigquery",
     "apache_beam.runners.worker.statecache",
     "apache_beam.transforms.util",
+    # The Spark / Flink job server's own log (every Spark and Flink INFO line), relayed by Beam
+    # under the job server's class name.
+    "SparkJarJobServer",
+    "FlinkJarJobServer",
 )
 
 
+def _is_runner_hangup(exc: BaseException | None) -> bool:
+    """A gRPC stream the Java runner closed when it released an SDK worker: CANCELLED with
+    "Multiplexer hanging up" (data plane) or "SDK harness closed connection" (control plane)."""
+    try:
+        code, details = exc.code(), exc.details()  # type: ignore[union-attr]
+    except Exception:
+        return False
+    return getattr(code, "name", "") == "CANCELLED" and any(
+        m in str(details) for m in ("Multiplexer hanging up", "SDK harness closed connection"))
+
+
+class _DropRunnerHangups:
+    """Logging filter: drops the data plane's traceback for a stream the runner hung up."""
+
+    def filter(self, record: Any) -> bool:
+        return not (record.exc_info and _is_runner_hangup(record.exc_info[1]))
+
+
 def quiet_worker_logs() -> None:
-    """Set Beam's worker-relay loggers to WARNING (``corpusflow -v run`` keeps them)."""
+    """Set Beam's worker-relay loggers to WARNING (``corpusflow -v run`` keeps them).
+
+    The Spark and Flink job servers close each SDK worker's data stream when its stage ends; with
+    LOOPBACK workers in this process, Beam then logs "Failed to read inputs in the data plane"
+    and its worker threads print CANCELLED "Multiplexer hanging up" / "SDK harness closed
+    connection" tracebacks (a dozen per run; the run itself is fine). Those are dropped; any
+    other error still shows.
+    """
 
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    data_plane = logging.getLogger("apache_beam.runners.worker.data_plane")
+    if not any(isinstance(f, _DropRunnerHangups) for f in data_plane.filters):
+        data_plane.addFilter(_DropRunnerHangups())
+    previous = threading.excepthook
+    if getattr(previous, "_corpusflow_hangups", False):
+        return
+
+    def hook(args: Any) -> None:
+        if not _is_runner_hangup(args.exc_value):
+            previous(args)
+
+    hook._corpusflow_hangups = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def run_pipeline(beam_argv: list[str], build: Any) -> Any:
