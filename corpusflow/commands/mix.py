@@ -146,9 +146,11 @@ def find_pool(run_output: str) -> tuple[str, dict[str, Any], dict[str, Any] | No
     """(pool directory, its _pool.json, the run's manifest or None)."""
 
     manifest = None
-    mpath = fs.join(run_output, "manifest.json")
-    if fs.exists(mpath):
-        manifest = json.loads(fs.read_bytes(mpath))
+    for name in ("manifest.json", "FAILED.json"):  # a run that failed on a shortfall keeps its pool
+        mpath = fs.join(run_output, name)
+        if fs.exists(mpath):
+            manifest = json.loads(fs.read_bytes(mpath))
+            break
     candidates = [fs.join(run_output, POOL_DIR)]
     if manifest and isinstance(manifest.get("mixture"), dict):
         p = (manifest["mixture"].get("pool") or {}).get("path")
@@ -304,6 +306,12 @@ def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, na
         return 1
     seconds = time.time() - start
     result = json.loads(fs.read_bytes(fs.join(args.output, WORK_DIR, "mixture.json")))
+    if result.get("failed"):  # found only after re-counting the pool's tokens
+        print("corpusflow mix: " + "\n".join(result["failed"]), file=sys.stderr)
+        if result.get("feasible_overrides"):
+            print("corpusflow mix: these mixture settings fit: " + ", ".join(result["feasible_overrides"]),
+                  file=sys.stderr)
+        return 1
     fs.remove_tree(fs.join(args.output, WORK_DIR))
     cfg_json = mix.model_dump(mode="json")
     manifest = {

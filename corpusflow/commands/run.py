@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         # >>> runner selection (issue #6, owner: runners) >>>
         beam_argv, runner_summary = resolve_runner(args.runner, args.extra_args, cfg.runner)
         plan = plan_run(cfg, args.output)
+        plan.launch = {"config": args.config, "overrides": overrides}
         beam_argv = with_spill_dir(beam_argv, plan.output)
         check_paths_for_runner(runner_summary, plan.output, [f.path for f in plan.files])
     except (ConfigError, ValueError) as exc:
@@ -116,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
         manifest = finish_run(plan, seconds=time.time() - start, runner=runner_summary)
     except RunFailed as exc:
         print(f"corpusflow: run failed: {exc}", file=sys.stderr)
+        if exc.remix_command:
+            print(f"corpusflow: the pool is kept; to build a mixture from it:\n  {exc.remix_command}",
+                  file=sys.stderr)
         return 1
     print(stage_summary(manifest) + "\n")  # --- progress (issue #9): exact per-stage table
     print_summary(manifest, plan.output)

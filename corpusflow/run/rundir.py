@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import time
 from collections.abc import Iterable
@@ -59,7 +60,12 @@ OUTPUT_DIRS = {"data": "train", "rejected": "rejected", "duplicates": "duplicate
 
 
 class RunFailed(Exception):
-    """The job ran but its result is not acceptable (error rate, conservation)."""
+    """The job ran but its result is not acceptable (error rate, conservation, mixture shortfall)."""
+
+    def __init__(self, message: str, *, remix_command: str | None = None) -> None:
+        super().__init__(message)
+        #: A mixture shortfall: the ``corpusflow mix`` command that builds a mixture from the pool.
+        self.remix_command = remix_command
 
 
 @dataclass
@@ -70,6 +76,9 @@ class RunPlan:
     stage_order: list[str] = field(default_factory=list)
     #: What the run prepares once at launch and ships to the workers (see :func:`prepare_resources`).
     resources: dict[str, Any] = field(default_factory=dict)
+    #: How the run was launched (``config``: the config file as given, ``overrides``: its
+    #: ``--set`` values): what a follow-up command (``corpusflow mix``) repeats.
+    launch: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_run(cfg: PipelineConfig, output: str) -> RunPlan:
@@ -265,11 +274,40 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
             f"limits.max_error_rate={cfg.limits.max_error_rate:.2%}; see {fs.join(out, 'errors')}/ "
             "(raise the limit with --max-error-rate if this is expected)"
         )
+    mix_report = extra.get("mixture")
+    if isinstance(mix_report, dict) and mix_report.get("failed"):
+        problems += [str(m) for m in mix_report["failed"]]
+        problems.append(_remix_hint(plan, mix_report.get("feasible_overrides") or []))
+        manifest["remix_command"] = remix_command(plan, mix_report.get("feasible_overrides") or [])
     if problems:
         write_failed(out, manifest, problems)
-        raise RunFailed("; ".join(problems))
+        raise RunFailed("; ".join(problems), remix_command=manifest.get("remix_command"))
     write_manifest(out, manifest)
     return manifest
+
+
+def remix_command(plan: RunPlan, feasible: list[str]) -> str | None:
+    """The ``corpusflow mix`` command that builds a mixture from this run's pool under the
+    ``stages.mixture`` overrides ``feasible`` (None when there are none)."""
+    if not feasible:
+        return None
+    out = plan.output
+    argv = ["corpusflow", "mix", str(plan.launch.get("config") or "CONFIG"), "--from", out,
+            "--output", f"{out}-mix"]
+    new = [f"stages.mixture.{o}" for o in feasible]
+    replaced = {o.split("=", 1)[0] for o in new}
+    for ov in [*(o for o in plan.launch.get("overrides", []) if o.split("=", 1)[0] not in replaced), *new]:
+        argv += ["--set", ov]
+    return shlex.join(argv)
+
+
+def _remix_hint(plan: RunPlan, feasible: list[str]) -> str:
+    cmd = remix_command(plan, feasible)
+    where = f"{fs.join(plan.output, 'pool')}/ and FAILED.json"
+    if cmd is None:
+        return (f"no training shard was written; the pool and the mixture report are in {where}: "
+                "change stages.mixture and re-mix it with corpusflow mix CONFIG --from " + plan.output)
+    return f"no training shard was written; the pool is kept ({where}); this re-mix fits: {cmd}"
 
 
 #: Keys every manifest starts with, for ``run`` and ``mix`` alike (``kind`` tells them apart);
@@ -292,6 +330,7 @@ def write_manifest(out: str, manifest: dict[str, Any]) -> None:
 def write_failed(out: str, manifest: dict[str, Any], problems: list[str]) -> None:
     """Write ``FAILED.json``: the manifest that would have been written, with why it was not."""
     fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes({**manifest, "status": "failed", "problems": problems}))
+    _remove_spill(out)
 
 
 def _remove_spill(out: str) -> None:
