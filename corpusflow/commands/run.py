@@ -9,8 +9,16 @@ import time
 
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
-from corpusflow.run.progress import stage_summary, watch_run
-from corpusflow.run.rundir import RunFailed, finish_run, plan_run, prepare_output
+from corpusflow.run.interrupt import Interruptible, exit_code
+from corpusflow.run.progress import StageProgress, stage_summary, watch_run
+from corpusflow.run.rundir import (
+    RunFailed,
+    finish_run,
+    plan_head,
+    plan_run,
+    prepare_output,
+    write_interrupted,
+)
 from corpusflow.run.runners import (
     check_paths_for_runner,
     is_dry_run,
@@ -104,10 +112,21 @@ def run(args: argparse.Namespace) -> int:
 
     mode = "off" if args.quiet and args.progress == "auto" else args.progress
     watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)
+    stop = Interruptible()
     try:
-        with watch:
+        with stop, watch:
             run_pipeline(beam_argv, lambda p: build_pipeline(p, plan))
-    except Exception as exc:  # the job itself failed
+    except BaseException as exc:
+        if stop.signum is not None:  # SIGINT / SIGTERM: the workers are stopped already
+            stage = last_stage(getattr(watch, "last_rows", []))
+            write_interrupted(plan.output, plan_head(plan, runner_summary, time.time() - start),
+                              signal_name=stop.name, stage=stage, at=stop.at or time.time())
+            where = f" during {stage}" if stage else ""
+            print(f"corpusflow: interrupted by {stop.name}{where}; nothing was finished, "
+                  f"see {plan.output}/FAILED.json", file=sys.stderr)
+            return exit_code(stop.signum)
+        if not isinstance(exc, Exception):
+            raise
         print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if dry_run:  # issue #6: nothing ran, so there are no stats to check
@@ -124,6 +143,12 @@ def run(args: argparse.Namespace) -> int:
     print(stage_summary(manifest) + "\n")  # --- progress (issue #9): exact per-stage table
     print_summary(manifest, plan.output)
     return 0
+
+
+def last_stage(rows: list[StageProgress]) -> str:
+    """The last stage that had seen documents when the run stopped ("" when none is known)."""
+    seen = [r.stage for r in rows if r.n_in]
+    return seen[-1] if seen else ""
 
 
 def print_summary(manifest: dict, output: str) -> None:

@@ -310,6 +310,22 @@ def _remix_hint(plan: RunPlan, feasible: list[str]) -> str:
     return f"no training shard was written; the pool is kept ({where}); this re-mix fits: {cmd}"
 
 
+def plan_head(plan: RunPlan, runner: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The head of the manifest a run of ``plan`` writes (what is known before its stats)."""
+    cfg = plan.cfg
+    return {"corpusflow_version": __version__, "kind": "run", "name": cfg.name, "status": "running",
+            "config_hash": cfg.config_hash(), "seed": cfg.seed, "runner": runner, "seconds": round(seconds, 3),
+            "inputs": [{"source": f.source, "path": f.path, "format": f.format} for f in plan.files]}
+
+
+def write_interrupted(out: str, head: dict[str, Any], *, signal_name: str, stage: str, at: float) -> None:
+    """``FAILED.json`` of a run stopped by a signal (why, in which stage, when); the run's
+    temporary files are removed (:func:`write_failed`)."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    write_failed(out, {**head, "interrupted": {"reason": signal_name, "stage": stage or None, "time": when}},
+                 [f"interrupted by {signal_name}" + (f" during {stage}" if stage else "") + f" at {when}"])
+
+
 #: Keys every manifest starts with, for ``run`` and ``mix`` alike (``kind`` tells them apart);
 #: a run adds ``inputs``, ``counts``, ``stages``; both add ``outputs``, ``mixture``, ``config``.
 MANIFEST_HEAD = ("corpusflow_version", "kind", "name", "status", "config_hash", "seed", "runner", "seconds")
