@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
+from typing import Any
 
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
@@ -13,10 +15,12 @@ from corpusflow.run.interrupt import Interruptible, exit_code
 from corpusflow.run.progress import StageProgress, stage_summary, watch_run
 from corpusflow.run.rundir import (
     RunFailed,
+    RunPlan,
     finish_run,
     plan_head,
     plan_run,
     prepare_output,
+    save_plan,
     write_interrupted,
 )
 from corpusflow.run.runners import (
@@ -30,6 +34,8 @@ from corpusflow.run.runners import (
 from corpusflow.stages.graph import build_pipeline
 
 ACCEPTS_EXTRA_ARGS = True  # unknown --flags are Beam pipeline options
+#: Seconds the launcher waits between the job's end and the manifest (tests of ``corpusflow finish``).
+PAUSE_BEFORE_MANIFEST = "CORPUSFLOW_PAUSE_BEFORE_MANIFEST"
 
 DESCRIPTION_EPILOG = """\
 Output layout:
@@ -115,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     stop = Interruptible()
     try:
         with stop, watch:
-            run_pipeline(beam_argv, lambda p: build_pipeline(p, plan))
+            run_pipeline(beam_argv, lambda p: _build_and_save(p, plan, runner_summary, dry_run))
     except BaseException as exc:
         if stop.signum is not None:  # SIGINT / SIGTERM: the workers are stopped already
             stage = last_stage(getattr(watch, "last_rows", []))
@@ -132,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
     if dry_run:  # issue #6: nothing ran, so there are no stats to check
         print(f"dry run: the {runner_summary['runner']} job was built and validated; nothing was submitted")
         return 0
+    pause = os.environ.get(PAUSE_BEFORE_MANIFEST)
+    if pause:  # a test seam: the launcher dies here, after the job, before the manifest
+        time.sleep(float(pause))
     try:
         manifest = finish_run(plan, seconds=time.time() - start, runner=runner_summary)
     except RunFailed as exc:
@@ -143,6 +152,12 @@ def run(args: argparse.Namespace) -> int:
     print(stage_summary(manifest) + "\n")  # --- progress (issue #9): exact per-stage table
     print_summary(manifest, plan.output)
     return 0
+
+
+def _build_and_save(p: Any, plan: RunPlan, runner_summary: dict[str, Any], dry_run: bool) -> None:
+    build_pipeline(p, plan)
+    if not dry_run:  # the stage order is known once the graph is built
+        save_plan(plan, runner_summary)
 
 
 def last_stage(rows: list[StageProgress]) -> str:

@@ -3,6 +3,7 @@
 A run writes into one directory::
 
     OUTPUT/_IN_PROGRESS        written at launch, removed when the manifest is written
+    OUTPUT/_work/plan.json     the run plan, saved at launch (what ``corpusflow finish`` needs)
     OUTPUT/_work/stats.json    the job's counts and shard infos (written by the Beam graph)
     OUTPUT/data/ rejected/ duplicates/ errors/ pool/   the Parquet outputs
     OUTPUT/manifest.json       written last: a run directory without it is not finished
@@ -45,6 +46,9 @@ SPILL_DIR = "spill"
 
 
 STATS_FILE = "stats.json"
+#: The run plan, saved at launch (``corpusflow finish`` writes the manifest from it and the stats).
+PLAN_FILE = "plan.json"
+PLAN_FORMAT = 1
 
 
 IN_PROGRESS = "_IN_PROGRESS"
@@ -86,6 +90,37 @@ def plan_run(cfg: PipelineConfig, output: str) -> RunPlan:
     files = plan_files(cfg.sources, check_source_paths(cfg))
     return RunPlan(cfg=cfg, output=output.rstrip("/") if len(output) > 1 else output, files=files,
                    resources=prepare_resources(cfg))
+
+
+def save_plan(plan: RunPlan, runner: dict[str, Any]) -> None:
+    """Write ``OUTPUT/_work/plan.json``: what :func:`finish_run` needs besides the job's stats
+    (config, input files, stage order, launch command, runner), so that a run whose launcher
+    died can be finished by ``corpusflow finish OUTPUT`` without running anything again."""
+    doc = {
+        "format": PLAN_FORMAT,
+        "corpusflow_version": __version__,
+        "started": time.time(),
+        "config": plan.cfg.to_jsonable(),
+        "files": [{"source": f.source, "path": f.path, "file_key": f.file_key, "format": f.format}
+                  for f in plan.files],
+        "stage_order": list(plan.stage_order),
+        "launch": plan.launch,
+        "runner": runner,
+    }
+    fs.write_bytes_atomic(fs.join(plan.output, WORK_DIR, PLAN_FILE), _json_bytes(doc))
+
+
+def load_plan(output: str) -> tuple[RunPlan, dict[str, Any], float]:
+    """(plan, runner, start time) saved by :func:`save_plan` in ``output``; FileNotFoundError
+    when the run saved none, ValueError when it was saved by another corpusflow version."""
+    doc = json.loads(fs.read_bytes(fs.join(output, WORK_DIR, PLAN_FILE)))
+    if doc.get("format") != PLAN_FORMAT or doc.get("corpusflow_version") != __version__:
+        raise ValueError(f"{output}: the run plan was saved by corpusflow {doc.get('corpusflow_version')} "
+                         f"(plan format {doc.get('format')}); this is {__version__}")
+    plan = RunPlan(cfg=PipelineConfig.model_validate(doc["config"]), output=output.rstrip("/") or output,
+                   files=[FileSpec(**f) for f in doc["files"]], stage_order=list(doc["stage_order"]),
+                   launch=dict(doc.get("launch") or {}))
+    return plan, dict(doc.get("runner") or {}), float(doc["started"])
 
 
 def fit_dsir_model(d: DsirStageConfig) -> bytes | None:
