@@ -95,3 +95,23 @@ def test_run_with_a_shortfall_keeps_the_pool_and_the_printed_mix_succeeds(
     # inspect and report read the failed run directory.
     assert run_cli("inspect", out) == 0
     assert run_cli("report", out) == 0 and (out / "report" / "index.html").is_file()
+
+
+def _cell(group: str | None, docs: int, selected: int) -> dict:
+    return {"group": group, "docs": docs, "selected_docs": selected}
+
+
+@pytest.mark.parametrize(
+    ("cells", "groups", "line"),
+    [
+        ([_cell("ja", 10, 10), _cell("en", 10, 5)], ["ja", "en"],
+         "pool left unused by the mixture: 5 of 20 documents (25.0%): ja 0 of 10, en 5 of 10"),
+        ([_cell("ja", 4, 1), _cell(None, 4, 0)], ["ja"],
+         "pool left unused by the mixture: 7 of 8 documents (87.5%): ja 3 of 4, in no group 4"),
+        ([], ["ja"], "the pool is empty"),
+    ],
+)
+def test_pool_usage_line(cells: list[dict], groups: list[str], line: str) -> None:
+    from corpusflow.commands.run import pool_usage
+
+    assert pool_usage({"cells": cells, "groups": {g: {} for g in groups}}) == line

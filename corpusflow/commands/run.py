@@ -166,6 +166,27 @@ def last_stage(rows: list[StageProgress]) -> str:
     return seen[-1] if seen else ""
 
 
+def pool_usage(mixture: dict[str, Any]) -> str:
+    """One line: how much of the pool the mixture left unused, in documents, overall and per group
+    (documents of no group are never used)."""
+    cells = mixture.get("cells") or []
+    total = sum(c["docs"] for c in cells)
+    unused = sum(c["docs"] - c["selected_docs"] for c in cells)
+    if not total:
+        return "the pool is empty"
+    parts = []
+    for g in mixture.get("groups") or {}:
+        mem = [c for c in cells if c.get("group") == g]
+        docs = sum(c["docs"] for c in mem)
+        left = sum(c["docs"] - c["selected_docs"] for c in mem)
+        parts.append(f"{g} {left:,} of {docs:,}")
+    outside = sum(c["docs"] for c in cells if c.get("group") is None)
+    if outside:
+        parts.append(f"in no group {outside:,}")
+    return (f"pool left unused by the mixture: {unused:,} of {total:,} documents ({unused / total:.1%}): "
+            + ", ".join(parts))
+
+
 def print_summary(manifest: dict, output: str) -> None:
     c = manifest["counts"]
     rows = [("source", "input", "kept", "rejected", "duplicates", "errors")]
@@ -187,6 +208,7 @@ def print_summary(manifest: dict, output: str) -> None:
               f"{mix.get('total_achieved', 0):,} {mix.get('unit', 'tokens')}: {shares}")
         print(f"{rows_out} rows in {n_data} shard(s) under {output}/data/ "
               f"({manifest['seconds']:.1f} s); manifest: {output}/manifest.json")
+        print(pool_usage(mix))
         return
     print(f"\n{t['kept']} documents kept in {n_data} shard(s) under {output}/data/ "
           f"({manifest['seconds']:.1f} s); manifest: {output}/manifest.json")
