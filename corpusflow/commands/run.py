@@ -11,6 +11,7 @@ from typing import Any
 
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
+from corpusflow.core.jit import uncached_kernel_modules
 from corpusflow.run.interrupt import Interruptible, exit_code
 from corpusflow.run.progress import StageProgress, stage_summary, watch_run
 from corpusflow.run.rundir import (
@@ -113,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("corpusflow").info(
         "running %s over %d file(s) from %d source(s) -> %s (%s)", cfg.name, len(plan.files),
         len(cfg.sources), plan.output, runner_summary)
+    cold = [] if args.quiet or dry_run else uncached_kernel_modules()
+    if cold:
+        print(f"corpusflow: compiling the numba kernels ({len(cold)} module(s) not cached yet): the first "
+              "10-20 s read nothing; later runs load them from the cache "
+              "(python -m corpusflow.run.warmup compiles them ahead)", file=sys.stderr)
     start = time.time()
     # --- progress (issue #9): a no-op context unless the runner is watchable (corpusflow.run.progress).
 
