@@ -16,7 +16,7 @@ import pytest
 
 from corpusflow.commands.run import PAUSE_BEFORE_MANIFEST
 from corpusflow.config.load import load_config
-from corpusflow.run.rundir import plan_run, save_plan
+from corpusflow.run.rundir import plan_run, prepare_output, save_plan
 from tests.helpers import REPO, load_manifest, run_cli
 
 RUN = ["run", "configs/pipelines/demo.yaml", "--progress", "off"]
@@ -52,6 +52,8 @@ def test_finish_after_the_launcher_was_killed_gives_the_same_manifest(tmp_path: 
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not (out / "manifest.json").exists()
+    with pytest.raises(FileExistsError, match=f"corpusflow finish {out}"):  # a new run points to finish
+        prepare_output(str(out), overwrite=False)
     assert run_cli("finish", out) == 0
     got, want = load_manifest(out), load_manifest(reference)
     for key in ("counts", "stages", "outputs", "mixture", "config_hash", "inputs", "config", "status"):

@@ -155,8 +155,13 @@ def prepare_output(output: str, *, overwrite: bool, kind: str = "run") -> None:
     if existing and not overwrite:
         finished = MANIFEST in existing
         what = "a finished run" if finished else "files from an unfinished or failed run"
+        finishable = (not finished and FAILED not in existing
+                      and fs.exists(fs.join(output, WORK_DIR, STATS_FILE))
+                      and fs.exists(fs.join(output, WORK_DIR, PLAN_FILE)))
+        hint = (f"; its job ended but its manifest was never written: corpusflow finish {output} "
+                "completes it without running anything") if finishable else ""
         raise FileExistsError(
-            f"output directory {output} is not empty (it holds {what}); "
+            f"output directory {output} is not empty (it holds {what}){hint}; "
             "pass --overwrite to replace it, or choose another --output"
         )
     if existing:
