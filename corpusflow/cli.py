@@ -17,6 +17,7 @@ from corpusflow import __version__
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("corpusflow.commands.run", "run a pipeline config over its sources and write OUTPUT"),
+    "finish": ("corpusflow.commands.finish", "write the manifest of a run whose launcher died after its job"),
     "validate": ("corpusflow.commands.validate", "check a config (keys, types, input files) without running"),
     "eval-filters": ("corpusflow.commands.eval_filters", "measure a filter profile on labelled good/bad documents"),
     "tokens": ("corpusflow.commands.tokens", "count tokens with a tokenizer; print chars/bytes per token per language"),

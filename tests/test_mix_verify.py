@@ -51,7 +51,15 @@ def _missing(run: Path, meta: dict, manifest: dict) -> dict | None:
     return manifest
 
 
+def _shortfall(run: Path, meta: dict, manifest: dict) -> dict | None:
+    (run / "manifest.json").unlink()
+    failed = {**manifest, "status": "failed", "pool_usable": True}
+    (run / "FAILED.json").write_text(json.dumps(failed))
+    return failed
+
+
 @pytest.mark.parametrize(("change", "expect"), [
+    (_shortfall, []),  # only the mixture fell short: the complete pool may be re-mixed
     (lambda run, meta, manifest: manifest, []),
     (_tamper_bytes, ["sha256", "changed after the run"]),
     (_failed, ["status is 'failed'", "FAILED.json"]),

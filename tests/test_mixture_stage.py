@@ -172,9 +172,15 @@ def test_upsampling_with_max_epochs_and_shortfall_report(base_run, docs, tmp_pat
     split = sum(1 for i in repeated if len(shard_of_copy[i]) == 2)
     assert split / len(repeated) > 0.7
 
-    with pytest.raises(Exception, match="mixture shortfall"):
-        mix(docs, tmp_path / "fail", budget=budget, sources=sources, on_shortfall="fail")
-    assert not (tmp_path / "fail" / "data").exists()  # nothing written before the plan
+    # on_shortfall: fail keeps the pool (every document, once) and writes no training shard.
+    failed = mix(docs, tmp_path / "fail", budget=budget, sources=sources, on_shortfall="fail")
+    assert not (tmp_path / "fail" / "data").exists()
+    assert len(failed["failed"]) == 1 and "mixture shortfall" in failed["failed"][0]
+    assert failed["feasible_overrides"] and failed["feasible_overrides"][0].startswith("budget=")
+    assert failed["totals"]["rows"] == 0 and failed["checks"] == {"training_shards_written": False}
+    pool_ids = [r["id"] for f in shards(tmp_path / "fail", "pool") for r in pq.read_table(f, columns=["id"]).to_pylist()]
+    assert sorted(pool_ids) == sorted(d.id for d in docs)
+    assert len(shards(tmp_path / "fail", "pool")) == failed["shuffle"]["num_shards"]
 
 
 def test_estimate_mode_matches_in_process_counting(docs, tmp_path) -> None:

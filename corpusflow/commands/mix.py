@@ -149,9 +149,11 @@ def find_pool(run_output: str) -> tuple[str, dict[str, Any], dict[str, Any] | No
     """(pool directory, its _pool.json, the run's manifest or None)."""
 
     manifest = None
-    mpath = fs.join(run_output, "manifest.json")
-    if fs.exists(mpath):
-        manifest = json.loads(fs.read_bytes(mpath))
+    for name in ("manifest.json", "FAILED.json"):  # a run that failed on a shortfall keeps its pool
+        mpath = fs.join(run_output, name)
+        if fs.exists(mpath):
+            manifest = json.loads(fs.read_bytes(mpath))
+            break
     candidates = [fs.join(run_output, POOL_DIR)]
     if manifest and isinstance(manifest.get("mixture"), dict):
         p = (manifest["mixture"].get("pool") or {}).get("path")
@@ -174,16 +176,18 @@ def find_pool(run_output: str) -> tuple[str, dict[str, Any], dict[str, Any] | No
 def verify_pool(pool_dir: str, pool_meta: dict[str, Any], run_manifest: dict[str, Any] | None) -> list[str]:
     """Why the pool must not be mixed as it is (empty list: verified).
 
-    The run must be finished (``manifest.json`` with status complete, not ``FAILED.json`` or an
-    ``_IN_PROGRESS`` marker), and every pool file must have the rows and sha256 that the run's
-    manifest recorded (``_pool.json`` alone could have been edited with the files).
+    The run must be finished (``manifest.json`` with status complete, or a ``FAILED.json`` of a
+    run that only fell short in the mixture and marked its complete pool ``pool_usable``; no
+    ``_IN_PROGRESS`` marker), and every pool file must have the rows and sha256 that the run
+    recorded (``_pool.json`` alone could have been edited with the files).
     """
     problems: list[str] = []
     if run_manifest is None:
         problems.append(f"{os.path.dirname(pool_dir.rstrip('/'))} has no manifest.json: the run did not finish")
         recorded = {f["file"]: f for f in pool_meta.get("files", [])}
     else:
-        if run_manifest.get("status") != "complete":
+        usable = run_manifest.get("status") == "failed" and run_manifest.get("pool_usable") is True
+        if run_manifest.get("status") != "complete" and not usable:
             problems.append(f"the run's status is {run_manifest.get('status')!r}, not 'complete'")
         pool_rec = ((run_manifest.get("mixture") or {}).get("pool") or {})
         recorded = {f["file"]: f for f in pool_rec.get("files", [])}
@@ -204,9 +208,11 @@ def verify_pool(pool_dir: str, pool_meta: dict[str, Any], run_manifest: dict[str
                             "(changed after the run)")
         elif rec.get("bytes") is not None and len(data) != rec["bytes"]:
             problems.append(f"{name}: {len(data)} bytes, the manifest says {rec['bytes']}")
-    for marker in ("FAILED.json", "_IN_PROGRESS"):
-        if fs.exists(fs.join(os.path.dirname(pool_dir.rstrip("/")), marker)):
-            problems.append(f"the run directory holds {marker}")
+    run_dir = os.path.dirname(pool_dir.rstrip("/"))
+    if fs.exists(fs.join(run_dir, "_IN_PROGRESS")):
+        problems.append("the run directory holds _IN_PROGRESS (the run has not ended)")
+    if fs.exists(fs.join(run_dir, "FAILED.json")) and not (run_manifest or {}).get("pool_usable"):
+        problems.append("the run directory holds FAILED.json")
     return problems
 
 
@@ -372,6 +378,12 @@ def _run_beam(args: argparse.Namespace, mix: Any, seed: int, output_cfg: Any, na
         return 1
     seconds = time.time() - start
     result = json.loads(fs.read_bytes(fs.join(args.output, WORK_DIR, "mixture.json")))
+    if result.get("failed"):  # found only after re-counting the pool's tokens
+        print("corpusflow mix: " + "\n".join(result["failed"]), file=sys.stderr)
+        if result.get("feasible_overrides"):
+            print("corpusflow mix: these mixture settings fit: " + ", ".join(result["feasible_overrides"]),
+                  file=sys.stderr)
+        return 1
     fs.remove_tree(fs.join(args.output, WORK_DIR))
     cfg_json = mix.model_dump(mode="json")
     manifest = {

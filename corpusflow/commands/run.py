@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
+from typing import Any
 
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
-from corpusflow.run.progress import stage_summary, watch_run
-from corpusflow.run.rundir import RunFailed, finish_run, plan_run, prepare_output
+from corpusflow.core.jit import uncached_kernel_modules
+from corpusflow.run.interrupt import Interruptible, exit_code
+from corpusflow.run.progress import StageProgress, stage_summary, watch_run
+from corpusflow.run.rundir import (
+    RunFailed,
+    RunPlan,
+    finish_run,
+    plan_head,
+    plan_run,
+    prepare_output,
+    save_plan,
+    write_interrupted,
+)
 from corpusflow.run.runners import (
     check_paths_for_runner,
     is_dry_run,
@@ -22,6 +35,8 @@ from corpusflow.run.runners import (
 from corpusflow.stages.graph import build_pipeline
 
 ACCEPTS_EXTRA_ARGS = True  # unknown --flags are Beam pipeline options
+#: Seconds the launcher waits between the job's end and the manifest (tests of ``corpusflow finish``).
+PAUSE_BEFORE_MANIFEST = "CORPUSFLOW_PAUSE_BEFORE_MANIFEST"
 
 DESCRIPTION_EPILOG = """\
 Output layout:
@@ -80,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         # >>> runner selection (issue #6, owner: runners) >>>
         beam_argv, runner_summary = resolve_runner(args.runner, args.extra_args, cfg.runner)
         plan = plan_run(cfg, args.output)
+        plan.launch = {"config": args.config, "overrides": overrides}
         beam_argv = with_spill_dir(beam_argv, plan.output)
         check_paths_for_runner(runner_summary, plan.output, [f.path for f in plan.files])
     except (ConfigError, ValueError) as exc:
@@ -98,28 +114,83 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("corpusflow").info(
         "running %s over %d file(s) from %d source(s) -> %s (%s)", cfg.name, len(plan.files),
         len(cfg.sources), plan.output, runner_summary)
+    cold = [] if args.quiet or dry_run else uncached_kernel_modules()
+    if cold:
+        print(f"corpusflow: compiling the numba kernels ({len(cold)} module(s) not cached yet): the first "
+              "10-20 s read nothing; later runs load them from the cache "
+              "(python -m corpusflow.run.warmup compiles them ahead)", file=sys.stderr)
     start = time.time()
     # --- progress (issue #9): a no-op context unless the runner is watchable (corpusflow.run.progress).
 
     mode = "off" if args.quiet and args.progress == "auto" else args.progress
     watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)
+    stop = Interruptible()
     try:
-        with watch:
-            run_pipeline(beam_argv, lambda p: build_pipeline(p, plan))
-    except Exception as exc:  # the job itself failed
+        with stop, watch:
+            run_pipeline(beam_argv, lambda p: _build_and_save(p, plan, runner_summary, dry_run))
+    except BaseException as exc:
+        if stop.signum is not None:  # SIGINT / SIGTERM: the workers are stopped already
+            stage = last_stage(getattr(watch, "last_rows", []))
+            write_interrupted(plan.output, plan_head(plan, runner_summary, time.time() - start),
+                              signal_name=stop.name, stage=stage, at=stop.at or time.time())
+            where = f" during {stage}" if stage else ""
+            print(f"corpusflow: interrupted by {stop.name}{where}; nothing was finished, "
+                  f"see {plan.output}/FAILED.json", file=sys.stderr)
+            return exit_code(stop.signum)
+        if not isinstance(exc, Exception):
+            raise
         print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if dry_run:  # issue #6: nothing ran, so there are no stats to check
         print(f"dry run: the {runner_summary['runner']} job was built and validated; nothing was submitted")
         return 0
+    pause = os.environ.get(PAUSE_BEFORE_MANIFEST)
+    if pause:  # a test seam: the launcher dies here, after the job, before the manifest
+        time.sleep(float(pause))
     try:
         manifest = finish_run(plan, seconds=time.time() - start, runner=runner_summary)
     except RunFailed as exc:
         print(f"corpusflow: run failed: {exc}", file=sys.stderr)
+        if exc.remix_command:
+            print(f"corpusflow: the pool is kept; to build a mixture from it:\n  {exc.remix_command}",
+                  file=sys.stderr)
         return 1
     print(stage_summary(manifest) + "\n")  # --- progress (issue #9): exact per-stage table
     print_summary(manifest, plan.output)
     return 0
+
+
+def _build_and_save(p: Any, plan: RunPlan, runner_summary: dict[str, Any], dry_run: bool) -> None:
+    build_pipeline(p, plan)
+    if not dry_run:  # the stage order is known once the graph is built
+        save_plan(plan, runner_summary)
+
+
+def last_stage(rows: list[StageProgress]) -> str:
+    """The last stage that had seen documents when the run stopped ("" when none is known)."""
+    seen = [r.stage for r in rows if r.n_in]
+    return seen[-1] if seen else ""
+
+
+def pool_usage(mixture: dict[str, Any]) -> str:
+    """One line: how much of the pool the mixture left unused, in documents, overall and per group
+    (documents of no group are never used)."""
+    cells = mixture.get("cells") or []
+    total = sum(c["docs"] for c in cells)
+    unused = sum(c["docs"] - c["selected_docs"] for c in cells)
+    if not total:
+        return "the pool is empty"
+    parts = []
+    for g in mixture.get("groups") or {}:
+        mem = [c for c in cells if c.get("group") == g]
+        docs = sum(c["docs"] for c in mem)
+        left = sum(c["docs"] - c["selected_docs"] for c in mem)
+        parts.append(f"{g} {left:,} of {docs:,}")
+    outside = sum(c["docs"] for c in cells if c.get("group") is None)
+    if outside:
+        parts.append(f"in no group {outside:,}")
+    return (f"pool left unused by the mixture: {unused:,} of {total:,} documents ({unused / total:.1%}): "
+            + ", ".join(parts))
 
 
 def print_summary(manifest: dict, output: str) -> None:
@@ -143,6 +214,7 @@ def print_summary(manifest: dict, output: str) -> None:
               f"{mix.get('total_achieved', 0):,} {mix.get('unit', 'tokens')}: {shares}")
         print(f"{rows_out} rows in {n_data} shard(s) under {output}/data/ "
               f"({manifest['seconds']:.1f} s); manifest: {output}/manifest.json")
+        print(pool_usage(mix))
         return
     print(f"\n{t['kept']} documents kept in {n_data} shard(s) under {output}/data/ "
           f"({manifest['seconds']:.1f} s); manifest: {output}/manifest.json")

@@ -8,8 +8,9 @@ same values: ``CORPUSFLOW_NO_NUMBA=1``, or numba missing, turns all of them off 
 
 from __future__ import annotations
 
+import glob
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 _UNSET = object()
@@ -43,3 +44,32 @@ class LazyKernel:
             else:
                 self._kernel = None
         return self._kernel
+
+
+#: The modules that hold numba kernels compiled with ``cache=True`` (relative to the package).
+KERNEL_MODULES = ("text/fasttext_infer.py", "dedup/minhash.py", "dedup/shingle.py", "filters/kernels.py")
+
+
+def uncached_kernel_modules(modules: Iterable[str] = KERNEL_MODULES) -> list[str]:
+    """The kernel modules with no numba cache index (``*.nbi``) at least as new as their source,
+    i.e. whose kernels a run compiles first (a cold start); [] when the compiled paths are off.
+    Looks where numba caches: ``NUMBA_CACHE_DIR`` when set, else the module's ``__pycache__``."""
+    if not numba_enabled():
+        return []
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cache_dir = os.environ.get("NUMBA_CACHE_DIR")
+    cold = []
+    for rel in modules:
+        source = os.path.join(package, rel)
+        stem = os.path.splitext(os.path.basename(rel))[0]
+        if cache_dir:
+            found = glob.glob(os.path.join(cache_dir, "**", f"{stem}.*.nbi"), recursive=True)
+        else:
+            found = glob.glob(os.path.join(os.path.dirname(source), "__pycache__", f"{stem}.*.nbi"))
+        try:
+            mtime = os.path.getmtime(source)
+        except OSError:
+            continue
+        if not any(os.path.getmtime(f) >= mtime for f in found):
+            cold.append(rel)
+    return cold

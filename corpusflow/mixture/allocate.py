@@ -121,6 +121,12 @@ class MixturePlan:
     shrunk_from: float | None = None
     shortfall: list[str] = field(default_factory=list)
     excluded_cells: list[str] = field(default_factory=list)
+    #: ``on_shortfall: fail`` met a shortfall: the plan is what ``report`` would make (what each
+    #: group can give), no training copy is routed, and these are the reasons (empty otherwise).
+    failed: list[str] = field(default_factory=list)
+    #: With ``failed``: ``stages.mixture`` overrides under which the same census plans without a
+    #: shortfall (checked by planning them), or empty when none was found.
+    feasible_overrides: list[str] = field(default_factory=list)
     _lookup: dict[Cell, CellPlan] = field(default_factory=dict, repr=False, compare=False)
 
     def cell(self, source: str, lang: str) -> CellPlan | None:
@@ -129,7 +135,10 @@ class MixturePlan:
         return self._lookup.get((source, lang))
 
     def copy_table(self) -> dict[Cell, tuple[int, int, int]]:
-        """(full_copies, extra_bucket, usable_bucket) per cell: what routing needs."""
+        """(full_copies, extra_bucket, usable_bucket) per cell: what routing needs (no copy at
+        all when the plan ``failed``)."""
+        if self.failed:
+            return {c.cell: (0, 0, 0) for c in self.cells}
         return {c.cell: (c.full_copies, c.extra_bucket, c.usable_bucket) for c in self.cells}
 
     @property
@@ -176,6 +185,8 @@ class MixturePlan:
             "groups": groups,
             "cells": cells,
             "excluded_cells": list(self.excluded_cells),
+            **({"failed": list(self.failed), "feasible_overrides": list(self.feasible_overrides)}
+               if self.failed else {}),
         }
 
 
@@ -503,6 +514,71 @@ def plan_mixture(
         shard_target_bytes=shard_target_bytes, shard_multiple=cfg.shards.multiple,
         shrunk_from=budget.shrunk_from, shortfall=shortfall_msgs, excluded_cells=excluded,
     )
+
+
+def plan_keeping_work(
+    census: dict[Cell, CellCensus],
+    cfg: MixtureStageConfig,
+    *,
+    seed: int,
+    shard_target_bytes: int,
+) -> MixturePlan:
+    """:func:`plan_mixture`, except that a shortfall under ``on_shortfall: fail`` does not raise:
+    the plan returned is the one ``report`` would make (so the pool is still sharded and the
+    report says what each group can give), marked ``failed`` so that no training copy is
+    routed, with :func:`feasible_overrides` for a re-mix of the same pool."""
+    try:
+        return plan_mixture(census, cfg, seed=seed, shard_target_bytes=shard_target_bytes)
+    except MixtureShortfall as exc:
+        if cfg.on_shortfall != "fail":
+            raise
+        reason = str(exc)
+    plan = plan_mixture(census, cfg.model_copy(update={"on_shortfall": "report"}), seed=seed,
+                        shard_target_bytes=shard_target_bytes)
+    plan.on_shortfall = "fail"
+    plan.failed = [reason]
+    plan.feasible_overrides = feasible_overrides(census, cfg, plan, seed=seed,
+                                                 shard_target_bytes=shard_target_bytes)
+    return plan
+
+
+def feasible_overrides(census: dict[Cell, CellCensus], cfg: MixtureStageConfig, failed: MixturePlan, *,
+                       seed: int, shard_target_bytes: int) -> list[str]:
+    """``KEY=VALUE`` overrides (keys relative to the mixture config) under which ``cfg`` plans
+    from ``census`` without a shortfall, keeping the shares: the largest budget that fits, and,
+    when some group can give nothing, without those groups (the others' shares renormalised).
+    Every candidate is checked by planning it; [] when none plans."""
+    alive = {g: gp.share for g, gp in failed.groups.items() if gp.capacity and gp.capacity > 0}
+    if not alive:
+        return []
+    overrides: list[str] = []
+    trial = cfg
+    if len(alive) < len(failed.groups):
+        total_share = sum(alive.values())
+        names = list(alive)
+        shares = {g: round(alive[g] / total_share, 6) for g in names[1:]}
+        shares = {names[0]: round(1.0 - sum(shares.values()), 6), **shares}  # sums to 1 as written
+        flow = "{" + ", ".join(f"{g}: {shares[g]!r}" for g in names) + "}"
+        try:
+            trial = MixtureStageConfig.model_validate(
+                {**cfg.model_dump(mode="json"), "groups": dict(shares)})
+        except ValueError:
+            return []
+        overrides.append(f"groups={flow}")
+    if trial.budget != "all":
+        try:
+            shrunk = plan_mixture(census, trial.model_copy(update={"on_shortfall": "shrink"}), seed=seed,
+                                  shard_target_bytes=shard_target_bytes)
+        except (MixtureShortfall, MixtureConfigError):
+            return []
+        budget = int(shrunk.total_target)
+        trial = trial.model_copy(update={"budget": budget})
+        overrides.append(f"budget={budget}")
+    try:
+        plan_mixture(census, trial, seed=seed, shard_target_bytes=shard_target_bytes)
+    except (MixtureShortfall, MixtureConfigError):
+        return []
+    return overrides
 
 
 def _discretise(c: CellPlan, cums: Any, want: float, cap_kind: str | None) -> None:

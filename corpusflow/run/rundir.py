@@ -3,6 +3,7 @@
 A run writes into one directory::
 
     OUTPUT/_IN_PROGRESS        written at launch, removed when the manifest is written
+    OUTPUT/_work/plan.json     the run plan, saved at launch (what ``corpusflow finish`` needs)
     OUTPUT/_work/stats.json    the job's counts and shard infos (written by the Beam graph)
     OUTPUT/data/ rejected/ duplicates/ errors/ pool/   the Parquet outputs
     OUTPUT/manifest.json       written last: a run directory without it is not finished
@@ -18,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import socket
 import time
@@ -46,6 +48,9 @@ SPILL_DIR = "spill"
 
 
 STATS_FILE = "stats.json"
+#: The run plan, saved at launch (``corpusflow finish`` writes the manifest from it and the stats).
+PLAN_FILE = "plan.json"
+PLAN_FORMAT = 1
 
 
 IN_PROGRESS = "_IN_PROGRESS"
@@ -61,7 +66,12 @@ OUTPUT_DIRS = {"data": "train", "rejected": "rejected", "duplicates": "duplicate
 
 
 class RunFailed(Exception):
-    """The job ran but its result is not acceptable (error rate, conservation)."""
+    """The job ran but its result is not acceptable (error rate, conservation, mixture shortfall)."""
+
+    def __init__(self, message: str, *, remix_command: str | None = None) -> None:
+        super().__init__(message)
+        #: A mixture shortfall: the ``corpusflow mix`` command that builds a mixture from the pool.
+        self.remix_command = remix_command
 
 
 @dataclass
@@ -72,6 +82,9 @@ class RunPlan:
     stage_order: list[str] = field(default_factory=list)
     #: What the run prepares once at launch and ships to the workers (see :func:`prepare_resources`).
     resources: dict[str, Any] = field(default_factory=dict)
+    #: How the run was launched (``config``: the config file as given, ``overrides``: its
+    #: ``--set`` values): what a follow-up command (``corpusflow mix``) repeats.
+    launch: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_run(cfg: PipelineConfig, output: str) -> RunPlan:
@@ -79,6 +92,37 @@ def plan_run(cfg: PipelineConfig, output: str) -> RunPlan:
     files = plan_files(cfg.sources, check_source_paths(cfg))
     return RunPlan(cfg=cfg, output=output.rstrip("/") if len(output) > 1 else output, files=files,
                    resources=prepare_resources(cfg))
+
+
+def save_plan(plan: RunPlan, runner: dict[str, Any]) -> None:
+    """Write ``OUTPUT/_work/plan.json``: what :func:`finish_run` needs besides the job's stats
+    (config, input files, stage order, launch command, runner), so that a run whose launcher
+    died can be finished by ``corpusflow finish OUTPUT`` without running anything again."""
+    doc = {
+        "format": PLAN_FORMAT,
+        "corpusflow_version": __version__,
+        "started": time.time(),
+        "config": plan.cfg.to_jsonable(),
+        "files": [{"source": f.source, "path": f.path, "file_key": f.file_key, "format": f.format}
+                  for f in plan.files],
+        "stage_order": list(plan.stage_order),
+        "launch": plan.launch,
+        "runner": runner,
+    }
+    fs.write_bytes_atomic(fs.join(plan.output, WORK_DIR, PLAN_FILE), _json_bytes(doc))
+
+
+def load_plan(output: str) -> tuple[RunPlan, dict[str, Any], float]:
+    """(plan, runner, start time) saved by :func:`save_plan` in ``output``; FileNotFoundError
+    when the run saved none, ValueError when it was saved by another corpusflow version."""
+    doc = json.loads(fs.read_bytes(fs.join(output, WORK_DIR, PLAN_FILE)))
+    if doc.get("format") != PLAN_FORMAT or doc.get("corpusflow_version") != __version__:
+        raise ValueError(f"{output}: the run plan was saved by corpusflow {doc.get('corpusflow_version')} "
+                         f"(plan format {doc.get('format')}); this is {__version__}")
+    plan = RunPlan(cfg=PipelineConfig.model_validate(doc["config"]), output=output.rstrip("/") or output,
+                   files=[FileSpec(**f) for f in doc["files"]], stage_order=list(doc["stage_order"]),
+                   launch=dict(doc.get("launch") or {}))
+    return plan, dict(doc.get("runner") or {}), float(doc["started"])
 
 
 def fit_dsir_model(d: DsirStageConfig) -> bytes | None:
@@ -175,8 +219,13 @@ def prepare_output(output: str, *, overwrite: bool, kind: str = "run", inputs: I
     if existing and not overwrite:
         finished = MANIFEST in existing
         what = "a finished run" if finished else "files from an unfinished or failed run"
+        finishable = (not finished and FAILED not in existing
+                      and fs.exists(fs.join(output, WORK_DIR, STATS_FILE))
+                      and fs.exists(fs.join(output, WORK_DIR, PLAN_FILE)))
+        hint = (f"; its job ended but its manifest was never written: corpusflow finish {output} "
+                "completes it without running anything") if finishable else ""
         raise FileExistsError(
-            f"output directory {output} is not empty (it holds {what}); "
+            f"output directory {output} is not empty (it holds {what}){hint}; "
             "pass --overwrite to replace it, or choose another --output"
         )
     if existing:
@@ -359,11 +408,59 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
             f"limits.max_error_rate={cfg.limits.max_error_rate:.2%}; see {fs.join(out, 'errors')}/ "
             "(raise the limit with --max-error-rate if this is expected)"
         )
+    mix_report = extra.get("mixture")
+    if isinstance(mix_report, dict) and mix_report.get("failed"):
+        # Only the mixture fell short: every document was counted and the pool is complete, so
+        # `corpusflow mix --from` may use it (it still checks every file against this record).
+        manifest["pool_usable"] = not problems
+        problems += [str(m) for m in mix_report["failed"]]
+        problems.append(_remix_hint(plan, mix_report.get("feasible_overrides") or []))
+        manifest["remix_command"] = remix_command(plan, mix_report.get("feasible_overrides") or [])
     if problems:
         write_failed(out, manifest, problems)
-        raise RunFailed("; ".join(problems))
+        raise RunFailed("; ".join(problems), remix_command=manifest.get("remix_command"))
     write_manifest(out, manifest)
     return manifest
+
+
+def remix_command(plan: RunPlan, feasible: list[str]) -> str | None:
+    """The ``corpusflow mix`` command that builds a mixture from this run's pool under the
+    ``stages.mixture`` overrides ``feasible`` (None when there are none)."""
+    if not feasible:
+        return None
+    out = plan.output
+    argv = ["corpusflow", "mix", str(plan.launch.get("config") or "CONFIG"), "--from", out,
+            "--output", f"{out}-mix"]
+    new = [f"stages.mixture.{o}" for o in feasible]
+    replaced = {o.split("=", 1)[0] for o in new}
+    for ov in [*(o for o in plan.launch.get("overrides", []) if o.split("=", 1)[0] not in replaced), *new]:
+        argv += ["--set", ov]
+    return shlex.join(argv)
+
+
+def _remix_hint(plan: RunPlan, feasible: list[str]) -> str:
+    cmd = remix_command(plan, feasible)
+    where = f"{fs.join(plan.output, 'pool')}/ and FAILED.json"
+    if cmd is None:
+        return (f"no training shard was written; the pool and the mixture report are in {where}: "
+                "change stages.mixture and re-mix it with corpusflow mix CONFIG --from " + plan.output)
+    return f"no training shard was written; the pool is kept ({where}); this re-mix fits: {cmd}"
+
+
+def plan_head(plan: RunPlan, runner: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The head of the manifest a run of ``plan`` writes (what is known before its stats)."""
+    cfg = plan.cfg
+    return {"corpusflow_version": __version__, "kind": "run", "name": cfg.name, "status": "running",
+            "config_hash": cfg.config_hash(), "seed": cfg.seed, "runner": runner, "seconds": round(seconds, 3),
+            "inputs": [{"source": f.source, "path": f.path, "format": f.format} for f in plan.files]}
+
+
+def write_interrupted(out: str, head: dict[str, Any], *, signal_name: str, stage: str, at: float) -> None:
+    """``FAILED.json`` of a run stopped by a signal (why, in which stage, when); the run's
+    temporary files are removed (:func:`write_failed`)."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    write_failed(out, {**head, "interrupted": {"reason": signal_name, "stage": stage or None, "time": when}},
+                 [f"interrupted by {signal_name}" + (f" during {stage}" if stage else "") + f" at {when}"])
 
 
 #: Keys every manifest starts with, for ``run`` and ``mix`` alike (``kind`` tells them apart);
@@ -387,6 +484,8 @@ def write_manifest(out: str, manifest: dict[str, Any]) -> None:
 def write_failed(out: str, manifest: dict[str, Any], problems: list[str]) -> None:
     """Write ``FAILED.json``: the manifest that would have been written, with why it was not."""
     fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes({**manifest, "status": "failed", "problems": problems}))
+    _remove_spill(out)
+    _remove_marker(out)  # the run has ended: FAILED.json says how
     release_output(out)
 
 

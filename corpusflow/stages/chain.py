@@ -39,6 +39,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from corpusflow.core import outcomes
 from corpusflow.core.document import Document, Rejected
 from corpusflow.core.outcomes import LedgerKey
+from corpusflow.run.interrupt import follow_launcher
 from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, StageCounters, StageOutputs
 from corpusflow.steps.base import DocStep
 
@@ -59,6 +60,7 @@ class _StepsFn(beam.DoFn):
         self._count_kept = count_kept
 
     def setup(self) -> None:
+        follow_launcher()  # a worker process exits with its launcher
         for step in self._steps:
             step.setup()
         self._counters = [StageCounters(step.stage) for step in self._steps]

@@ -41,7 +41,7 @@ from corpusflow.core.document import Document
 from corpusflow.core.paths import is_remote
 from corpusflow.io import filesystems as fs
 from corpusflow.io.parquet import ShardFiles
-from corpusflow.mixture.allocate import MixturePlan, plan_mixture
+from corpusflow.mixture.allocate import MixturePlan, plan_keeping_work
 from corpusflow.mixture.census import (
     Cell,
     CellCensus,
@@ -293,7 +293,9 @@ class _MergeCensus(beam.CombineFn):
 def _make_plan(census: dict[Cell, CellCensus], cfg_json: dict[str, Any], seed: int,
                shard_target_bytes: int) -> MixturePlan:
     cfg = MixtureStageConfig.model_validate(cfg_json)
-    plan = plan_mixture(census, cfg, seed=seed, shard_target_bytes=shard_target_bytes)
+    plan = plan_keeping_work(census, cfg, seed=seed, shard_target_bytes=shard_target_bytes)
+    if plan.failed:
+        log.warning("mixture shortfall (on_shortfall: fail): the pool is written, no training shard")
     log.info("mixture plan: %d cells, %d shards, %s %s planned", len(plan.cells), plan.num_shards,
              plan.achieved_total, plan.unit)
     return plan
@@ -354,6 +356,9 @@ class _WriteShardFn(beam.DoFn):
             if in_pool:
                 pool.append(row)
         train.sort(key=lambda t: t[:4])
+        if plan.failed:  # a shortfall under on_shortfall: fail: the pool only
+            yield from self._write_pool_shard(index, n, pool)
+            return
         info = self._train.write(index, n, train_table([(t[3], t[4]) for t in train]))
         by_cell: dict[str, dict[str, int]] = {}
         tokens = chars = text_bytes = 0
@@ -371,6 +376,9 @@ class _WriteShardFn(beam.DoFn):
             max_copy = max(max_copy, j)
         yield {"kind": "train", **info, "tokens": tokens, "chars": chars,
                "text_bytes": text_bytes, "max_copy": max_copy, "by_cell": dict(sorted(by_cell.items()))}
+        yield from self._write_pool_shard(index, n, pool)
+
+    def _write_pool_shard(self, index: int, n: int, pool: list[tuple[Any, ...]]) -> Iterable[dict[str, Any]]:
         if self._write_pool:
             pool.sort(key=lambda r: (r[P_SOURCE], r[P_ID]))
             pinfo = self._pool.write(index, n, pool_table(pool))
@@ -439,8 +447,9 @@ class _EmptyShardsFn(beam.DoFn):
 
     def process(self, plan: MixturePlan, written: list[str]) -> Iterable[dict[str, Any]]:
         done = set(written)
+        files = self._writer._pool if plan.failed else self._writer._train
         for index in range(plan.num_shards):
-            if self._writer._train.name(index, plan.num_shards) not in done:
+            if files.name(index, plan.num_shards) not in done:
                 yield from self._writer.process((index, []), plan)
 
 
@@ -473,6 +482,10 @@ def _finalize(stats: list[dict[str, Any]], plan: MixturePlan, *, output_dir: str
         fs.write_bytes_atomic(fs.join(output_dir, POOL_DIR, POOL_META),
                               (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode())
     report = build_report(plan.to_jsonable(), train, tokenizer=tokenizer, count=count, pool=pool, name=name)
+    if plan.failed:  # no training shard was written: the plan says what each group can give
+        report["failed"] = list(plan.failed)
+        report["feasible_overrides"] = list(plan.feasible_overrides)
+        report["checks"] = {"training_shards_written": False}
     return report
 
 
