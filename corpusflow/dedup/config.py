@@ -1,4 +1,4 @@
-"""Config of the dedup stage (issue #4): exact + MinHash-LSH near-duplicate removal.
+"""Config of the dedup stage: exact + MinHash-LSH near-duplicate removal.
 
 Defaults and where they come from (shared/specs/dedup.md):
 

@@ -199,7 +199,7 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
                byte_range: tuple[int, int | None] | None = None) -> Iterator[Outcome]:
     """Stream a (possibly compressed) JSONL file; see the module docstring for the outcomes.
 
-    ``byte_range=(lo, hi)`` (issue #8): only the lines whose first byte, counted in the
+    ``byte_range=(lo, hi)``: only the lines whose first byte, counted in the
     decompressed stream, lies in ``[lo, hi)`` (``hi=None``: to the end) are records of this call;
     the lines before are read but not decoded, and line numbers still count from the start of
     the file. Ranges that tile ``[0, None)`` (:func:`plan_ranges`) yield, together, exactly the
@@ -348,7 +348,7 @@ def _matches(path: str, pattern: str) -> bool:
     return fnmatch.fnmatch(path, pattern) or path == pattern
 
 
-# >>> read parallelism (issue #8, owner: bench) >>>
+# ---- read parallelism: files split into byte ranges ----
 #: Ranges per run: enough for a local runner to give every one of up to 8 workers a few equal
 #: parts, whatever the number and sizes of the input files.
 TARGET_PARTS = 16
@@ -481,4 +481,3 @@ def plan_ranges(specs: list[FileSpec], parts: int = TARGET_PARTS, min_bytes: int
         bounds.append(None)
         out.extend((spec, bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1))  # type: ignore[misc]
     return out
-# <<< read parallelism <<<

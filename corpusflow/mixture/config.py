@@ -1,4 +1,4 @@
-"""Config of the mixture stage (issue #5): tokenizer, token counting, targets, caps, shards.
+"""Config of the mixture stage: tokenizer, token counting, targets, caps, shards.
 
 A mixture is stated in tokens of the tokenizer the model will be trained with (mixture.md §0.2,
 §5.2: Japanese characters per token vary ~2.4x between tokenizers, so "80 % JA by tokens" means

@@ -1,4 +1,4 @@
-"""Config of the DSIR selection stage (issue #10), under ``stages.dsir`` of a pipeline config.
+"""Config of the DSIR selection stage, under ``stages.dsir`` of a pipeline config.
 
 Example::
 

@@ -77,6 +77,6 @@ class MakeIdsUnique(beam.PTransform):
             # the read (nothing waits, nothing is materialised).
             return docs | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))
         # The renaming waits for every id taken from the documents: hand the documents over
-        # through local files, not through the runner (issue #8, see corpusflow.stages.handoff).
+        # through local files, not through the runner (see corpusflow.stages.handoff).
         waiting = docs | "Handoff" >> Handoff("ids", [beam.pvalue.AsIter(renames)])
         return waiting | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))

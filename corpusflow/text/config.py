@@ -1,4 +1,4 @@
-"""Config of the Common Crawl stages: HTML-to-text extraction and URL/host rules (issue #11).
+"""Config of the Common Crawl stages: HTML-to-text extraction and URL/host rules .
 
 Both models hang under ``stages`` in a pipeline config (``stages.extract``, ``stages.urls``).
 """
