@@ -4,7 +4,7 @@ quality classifier (``hq`` = positive vs ``cc`` = negative; :mod:`corpusflow.sel
 Files are JSONL(.gz/...) or Parquet with a text field; globs and repeats are allowed. A
 deterministic 10 % of each side (by text hash) is held out; the command prints the held-out
 accuracy and the p(hq) scores that keep the top 10/30/50 % of the held-out negatives (DCLM
-chooses its threshold by percentile, mixture.md §4.2). Use the model in a filter profile::
+chooses its threshold by percentile, docs/design.md#quality-classifier). Use the model in a filter profile::
 
     - name: quality.fasttext_score
       params: {model: MODEL, threshold: 0.3}

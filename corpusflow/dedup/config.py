@@ -1,12 +1,12 @@
 """Config of the dedup stage: exact + MinHash-LSH near-duplicate removal.
 
-Defaults and where they come from (shared/specs/dedup.md):
+Defaults and where they come from (docs/design.md#minhash-dedup):
 
 * ``ja``: character 5-grams on NFKC text, 20 bands x 10 rows = 200 permutations (t ~ 0.74,
-  P(0.8) = 0.90, P(0.5) = 0.019): the llm-jp-corpus v4 band geometry (spec §4.4) with
-  Swallow/doubri-style character shingles (spec §4.3, §8.2).
+  P(0.8) = 0.90, P(0.5) = 0.019): the llm-jp-corpus v4 band geometry (``llm-jp/scripts``
+  ``corpus/llm-jp-corpus-v4/common/dedup/``) with Swallow's character shingles (``swallow-llm/doubri``).
 * ``en``: word 5-grams on datatrove-style simplified text, 14 bands x 8 rows = 112 permutations
-  (t ~ 0.72, P(0.8) = 0.92): the datatrove / FineWeb defaults (spec §1.2), so results compare.
+  (t ~ 0.72, P(0.8) = 0.92): the datatrove ``MinhashConfig`` / FineWeb defaults, so results compare.
 * Languages written without spaces (zh, th, ...) use the ``ja`` profile; every other language the
   ``en`` profile (``profile_of`` / ``default_profile``).
 
@@ -125,7 +125,7 @@ class DedupStageConfig(StrictModel):
     verify_threshold: float | None = Field(
         None, ge=0.0, le=1.0,
         description="If set, candidate edges whose signature-estimated Jaccard is below this are "
-        "dropped before clustering (spec §8.5: off by default, as in datatrove/FineWeb).",
+        "dropped before clustering (off by default, as in datatrove/FineWeb).",
     )
     clustering: Literal["union_find", "star"] = Field(
         "union_find",

@@ -1,6 +1,6 @@
 """Text simplification and vectorised 64-bit shingle hashing (no Beam).
 
-Two shingle kinds (shared/specs/dedup.md §8.2):
+Two shingle kinds (docs/design.md#minhash-dedup):
 
 * ``char`` (Japanese and other languages written without spaces): NFKC, lower case, every
   character that is not a letter or digit removed (whitespace, punctuation, symbols, ``_``),

@@ -12,7 +12,7 @@ writing shards), so a run works the same with a local directory and with a bucke
 * ``gs://``: ``google-cloud-storage`` (``pip install 'corpusflow[gcp]'``). Without it every
   ``gs://`` operation raises :class:`RemoteStorageError` at once, naming the package, instead
   of failing inside smart_open or Beam. (With it but without credentials, Google's client
-  probes the metadata server and retries for minutes before failing: beam.md §6. Tests never
+  probes the metadata server and retries for minutes before failing: docs/design.md#beam-offline. Tests never
   use ``gs://``.)
 
 Clients are created once per process and shared by threads (boto3 and GCS clients are

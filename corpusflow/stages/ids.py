@@ -14,7 +14,7 @@ pipeline passes them (``ReadDocuments(..., id_places=True)``, the default in
 :func:`corpusflow.pipeline.build`): the rename map then does not depend on the documents, so
 documents stream through the rename instead of waiting in memory for the map. That second read
 costs about as much as reading (~55 µs per document, bench/bench_scale.py --stage-costs) and
-keeps the memory of a local run from growing with the corpus (docs/scaling.md §1.1). Without
+keeps the memory of a local run from growing with the corpus (docs/scaling.md, section 1.1). Without
 it, the tuples are taken from the documents (same renames).
 """
 
