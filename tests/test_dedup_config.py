@@ -93,7 +93,7 @@ def test_exact_groups_and_band_pairs():
     reps, groups = resolve_exact(rows)
     assert len(reps) == 3 and sorted(reps.weight.tolist()) == [1, 1, 2]
     (_key, group), = groups
-    assert group.count == 2 and group.keeper_id in {"d1", "d2"}
+    assert group.size == 2 and group.keeper_id in {"d1", "d2"}
     keys, uids = band_pairs(reps.take(np.nonzero(reps.nperm > 0)[0]), cfg)
     assert keys.size == uids.size == 2 * 20
     per_source = DedupStageConfig(enabled=True, scope="per_source")

@@ -133,7 +133,7 @@ def test_demo_runs(tmp_path: Path, capsys) -> None:
     assert m["counts"]["total"]["conserved"]
     assert m["counts"]["total"]["kept"] > 200
     stages = [s["stage"] for s in m["stages"]]
-    assert stages[:5] == ["read", "normalize", "langid", "filters", "dedup.exact"]
+    assert stages[:6] == ["read", "clean", "normalize", "langid", "filters", "dedup.exact"]
     assert abs(m["mixture"]["groups"]["ja"]["achieved_share"] - 0.8) < 0.005
     printed = capsys.readouterr().out
     assert "TOTAL" in printed and "mixture of" in printed

@@ -49,7 +49,7 @@ from corpusflow.mixture.counting import count_documents
 from corpusflow.mixture.pool import POOL_DIR, POOL_META
 from corpusflow.mixture.report import plan_table
 from corpusflow.mixture.tokenizers import load_tokenizer
-from corpusflow.run.rundir import WORK_DIR, prepare_output, write_manifest
+from corpusflow.run.rundir import WORK_DIR, prepare_output, protected_output, write_manifest
 from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline, with_spill_dir
 from corpusflow.stages.mixture import DEFAULT_SHARD_BYTES, _check_tokenizer, count_info, remix_graph
 from corpusflow.stages.mixture import MixtureConfigError as StageConfigError
@@ -94,6 +94,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runner", default="DirectRunner", help="DirectRunner (FnApiRunner, default), PortableRunner, ...")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty NEW_OUTPUT")
     p.add_argument("--json", action="store_true", help="--dry-run: print the plan as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="mix the pool of an unfinished or failed run, or one whose files do not match "
+                        "the run's manifest (not recommended: the mixture then rests on unverified data)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -168,6 +171,58 @@ def find_pool(run_output: str) -> tuple[str, dict[str, Any], dict[str, Any] | No
     )
 
 
+def verify_pool(pool_dir: str, pool_meta: dict[str, Any], run_manifest: dict[str, Any] | None) -> list[str]:
+    """Why the pool must not be mixed as it is (empty list: verified).
+
+    The run must be finished (``manifest.json`` with status complete, not ``FAILED.json`` or an
+    ``_IN_PROGRESS`` marker), and every pool file must have the rows and sha256 that the run's
+    manifest recorded (``_pool.json`` alone could have been edited with the files).
+    """
+    problems: list[str] = []
+    if run_manifest is None:
+        problems.append(f"{os.path.dirname(pool_dir.rstrip('/'))} has no manifest.json: the run did not finish")
+        recorded = {f["file"]: f for f in pool_meta.get("files", [])}
+    else:
+        if run_manifest.get("status") != "complete":
+            problems.append(f"the run's status is {run_manifest.get('status')!r}, not 'complete'")
+        pool_rec = ((run_manifest.get("mixture") or {}).get("pool") or {})
+        recorded = {f["file"]: f for f in pool_rec.get("files", [])}
+        if not recorded:
+            problems.append("the run's manifest records no pool files to check the pool against")
+    listed = {f["file"] for f in pool_meta.get("files", [])}
+    if recorded and listed != set(recorded):
+        problems.append(f"_pool.json lists other files than the manifest: {sorted(listed ^ set(recorded))[:5]}")
+    for name, rec in sorted(recorded.items()):
+        path = fs.join(pool_dir, name)
+        if not fs.exists(path):
+            problems.append(f"{name}: missing")
+            continue
+        data = fs.read_bytes(path)
+        digest = hashlib.sha256(data).hexdigest()
+        if rec.get("sha256") and digest != rec["sha256"]:
+            problems.append(f"{name}: sha256 {digest[:12]}… differs from the manifest's {str(rec['sha256'])[:12]}… "
+                            "(changed after the run)")
+        elif rec.get("bytes") is not None and len(data) != rec["bytes"]:
+            problems.append(f"{name}: {len(data)} bytes, the manifest says {rec['bytes']}")
+    for marker in ("FAILED.json", "_IN_PROGRESS"):
+        if fs.exists(fs.join(os.path.dirname(pool_dir.rstrip("/")), marker)):
+            problems.append(f"the run directory holds {marker}")
+    return problems
+
+
+def unmatched_source_settings(mix: Any, pool_dir: str, pool_meta: dict[str, Any]) -> list[str]:
+    """Per-source mixture settings naming a source that is not in the pool (probably a typo)."""
+    names = set(pool_meta.get("sources") or [])
+    if not names:
+        return []
+    out = []
+    for key in sorted(getattr(mix, "sources", None) or {}):
+        src = str(key).split("/", 1)[0]
+        if src not in names:
+            out.append(f"stages.mixture.sources.{key}: no source {src!r} in the pool (sources: {', '.join(sorted(names))})")
+    return out
+
+
 def needs_recount(mix: Any, pool_meta: dict[str, Any], tokenizer_info: dict[str, Any]) -> bool:
     """True when the pool's counts are not in this config's tokenizer (or are estimates and
     exact counts are asked for)."""
@@ -228,9 +283,22 @@ def _inside(child: str, parent: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    why = ("--output must differ from --from (the earlier run's shards would be replaced)"
+           if _same_dir(args.output, args.source) else protected_output(args.output, [args.source]))
+    if why:
+        print(f"corpusflow mix: {why}", file=sys.stderr)
+        return 2
     try:
         mix, cfg_seed, output_cfg, name = load_mix_config(args.config, args.overrides)
         pool_dir, pool_meta, run_manifest = find_pool(args.source)
+        problems = verify_pool(pool_dir, pool_meta, run_manifest)
+        if problems and not args.force:
+            raise MixSetupError("the pool cannot be trusted:\n  " + "\n  ".join(problems)
+                                + "\n(--force mixes it anyway)")
+        for msg in problems:
+            print(f"corpusflow mix: warning (--force): {msg}", file=sys.stderr)
+        for msg in unmatched_source_settings(mix, pool_dir, pool_meta):
+            print(f"corpusflow mix: warning: {msg}", file=sys.stderr)
         tok_info = _check_tokenizer(mix)
     except (MixSetupError, StageConfigError) as exc:
         print(f"corpusflow mix: {exc}", file=sys.stderr)

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         quiet_worker_logs()
     try:
         if not dry_run:
-            prepare_output(plan.output, overwrite=args.overwrite)
+            prepare_output(plan.output, overwrite=args.overwrite, inputs=[f.path for f in plan.files])
     except (FileExistsError, RuntimeError, OSError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)
         return 2

@@ -46,7 +46,7 @@ class ExactGroup(NamedTuple):
 
     keeper_uid: int
     keeper_id: str
-    count: int
+    size: int
 
 
 def doc_uid(doc_id: str, seed: int) -> int:
@@ -188,13 +188,13 @@ def resolve_exact(
         return rows, []
     rank = _filled_rank(rows, order or [], None)
     cols = [rows.uid] + [rank[:, j] for j in range(RANK_WIDTH - 1, -1, -1)] + [rows.dlo, rows.dhi, rows.scope]
-    order = np.lexsort(cols)
-    s, h, lo = rows.scope[order], rows.dhi[order], rows.dlo[order]
-    new = np.ones(order.size, dtype=bool)
+    perm = np.lexsort(cols)
+    s, h, lo = rows.scope[perm], rows.dhi[perm], rows.dlo[perm]
+    new = np.ones(perm.size, dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (h[1:] != h[:-1]) | (lo[1:] != lo[:-1])
     starts = np.nonzero(new)[0]
-    counts = np.diff(np.append(starts, order.size))
-    reps = rows.take(order[starts])
+    counts = np.diff(np.append(starts, perm.size))
+    reps = rows.take(perm[starts])
     reps.weight = counts.astype(np.int64)
     groups = [
         ((int(reps.scope[i]), int(reps.dhi[i]), int(reps.dlo[i])), ExactGroup(int(reps.uid[i]), str(reps.ids[i]), int(c)))
@@ -234,18 +234,18 @@ def decide_clusters(nodes: NodeBatch, roots: np.ndarray, order: list[str] | None
         return []
     rank = _filled_rank(nodes, order or [], roots)
     cols = [nodes.uid] + [rank[:, j] for j in range(RANK_WIDTH - 1, -1, -1)] + [roots]
-    order = np.lexsort(cols)
-    r = roots[order]
+    perm = np.lexsort(cols)
+    r = roots[perm]
     new = np.ones(r.size, dtype=bool)
     new[1:] = r[1:] != r[:-1]
     starts = np.nonzero(new)[0]
     lens = np.diff(np.append(starts, r.size))
-    keeper = np.repeat(order[starts], lens)  # row index of each member's kept document
-    sizes = np.add.reduceat(nodes.weight[order], starts)
+    keeper = np.repeat(perm[starts], lens)  # row index of each member's kept document
+    sizes = np.add.reduceat(nodes.weight[perm], starts)
     size_of = np.repeat(sizes, lens)
-    sim = signature_similarity(nodes.sig[order], nodes.sig[keeper], nodes.nperm[order])
+    sim = signature_similarity(nodes.sig[perm], nodes.sig[keeper], nodes.nperm[perm])
     out = []
-    for j, row in enumerate(order):
+    for j, row in enumerate(perm):
         k = keeper[j]
         out.append((int(nodes.uid[row]), Verdict(bool(row == k), str(nodes.ids[k]), int(size_of[j]), round(float(sim[j]), 4))))
     return out
@@ -266,11 +266,11 @@ def route(
         # An exact copy: dropped in favour of the document that finally represents its text.
         if near is not None and not near.keeper:
             return Duplicate(doc, STAGE_EXACT, near.kept_id, near.cluster_size, near.similarity)
-        size = near.cluster_size if near is not None else exact.count
+        size = near.cluster_size if near is not None else exact.size
         return Duplicate(doc, STAGE_EXACT, exact.keeper_id, size, 1.0)
     if near is not None and not near.keeper:
         return Duplicate(doc, STAGE_MINHASH, near.kept_id, near.cluster_size, near.similarity)
-    size = near.cluster_size if near is not None else (exact.count if exact is not None else 1)
+    size = near.cluster_size if near is not None else (exact.size if exact is not None else 1)
     meta = dict(doc.meta or {})
     meta[META_CLUSTER_SIZE] = size
     return doc.replace(meta=meta)

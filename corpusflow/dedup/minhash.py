@@ -156,7 +156,7 @@ class MinHasher:
             blk[self._rows, k] = 0xFFFFFFFF
             s = blk.min(axis=1).astype(np.int64) if c > 1 else np.full(self.num_perm, 1 << 40, np.int64)
             k = k + start
-            if best_m is None:
+            if best_m is None or best_s is None or best_k is None:
                 best_m, best_s, best_k = m, s, k
             else:
                 # Merge: the new overall minimum, and the second minimum over both blocks.
@@ -165,11 +165,12 @@ class MinHasher:
                 best_k = np.where(new_better, k, best_k)
                 best_m = np.where(new_better, m, best_m)
                 best_s = second
+        assert best_m is not None and best_s is not None and best_k is not None  # n > 0: one block ran
         hk = hashes[best_k]
         with np.errstate(over="ignore"):
             y = hk * self.a + self.b
         sig = ((y % MERSENNE61) & MAX32).astype(np.uint32)
-        bad = (best_m < _OFF) | (best_s < best_m + _OFF)
+        bad = np.asarray((best_m < _OFF) | (best_s < best_m + _OFF))
         if bad.any():
             idx = np.nonzero(bad)[0]
             self.fixups += int(idx.size)

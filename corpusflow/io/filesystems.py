@@ -463,7 +463,10 @@ def remove_tree(path: str) -> None:
     """Delete a directory (local) or every object under ``path/`` (object stores)."""
     scheme = scheme_of(path)
     if not scheme:
-        shutil.rmtree(path, ignore_errors=True)
+        if os.path.islink(path):
+            raise OSError(f"{path} is a symbolic link; not following it to delete what it points to")
+        if os.path.exists(path):
+            shutil.rmtree(path)  # a file that cannot be removed is an error, never skipped silently
         return
     _s, bucket, key = split_url(path.rstrip("/"))
     prefix = key + "/" if key else ""

@@ -14,10 +14,12 @@ duplicates + errors, per source) and the error rate, and writes ``manifest.json`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -102,12 +104,74 @@ def prepare_resources(cfg: PipelineConfig) -> dict[str, Any]:
     return out
 
 
-def prepare_output(output: str, *, overwrite: bool, kind: str = "run") -> None:
-    """Refuse a non-empty output directory unless ``overwrite``; mark the run as in progress.
+#: Files that mark a directory as a corpusflow run directory (one of them is always there).
+RUN_MARKERS = (MANIFEST, IN_PROGRESS, FAILED)
+#: Held while a run writes into its directory: ``{"pid", "host", "kind"}``.
+LOCK = ".corpusflow.lock"
 
-    ``kind`` (``run`` or ``mix``) is recorded in the marker and, later, in the manifest.
+
+def _inside(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+def protected_output(output: str, inputs: Iterable[str] = ()) -> str | None:
+    """Why a local ``output`` must not be used as a run directory (None: it may).
+
+    It may not be a symbolic link, the filesystem root, the home directory, the working
+    directory or a parent of one of them, nor a directory that holds an input file (writing
+    or ``--overwrite`` there would destroy what is not ours).
     """
+    if is_remote(output):
+        return None
+    if os.path.islink(output.rstrip(os.sep) or output):
+        return f"--output {output} is a symbolic link; give the real directory"
+    out = os.path.realpath(output)
+    for what, path in (("the working directory", os.getcwd()), ("the home directory", os.path.expanduser("~")),
+                       ("the filesystem root", os.sep)):
+        if _inside(os.path.realpath(path), out):
+            return f"--output {output} is {what} or a folder that contains it"
+    for inp in inputs:
+        if is_remote(inp) or inp.startswith("pkg:"):
+            continue
+        if _inside(os.path.realpath(inp), out):
+            return f"--output {output} contains the input file {inp}"
+    return None
+
+
+def _lock_holder(output: str) -> dict[str, Any] | None:
+    """The live run holding ``output``'s lock, or None (no lock, or its process is gone)."""
+    path = os.path.join(output, LOCK)
+    try:
+        with open(path, encoding="utf-8") as f:
+            holder = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if holder.get("host") != socket.gethostname():
+        return holder  # another machine's run: cannot tell whether it is alive
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except (OSError, ValueError):
+        return None
+    return holder
+
+
+def prepare_output(output: str, *, overwrite: bool, kind: str = "run", inputs: Iterable[str] = ()) -> None:
+    """Claim ``output`` for a run: refuse what is not ours, take the lock, mark the run in progress.
+
+    A non-empty directory is replaced only with ``overwrite`` and only when it is a corpusflow
+    run directory (it holds one of :data:`RUN_MARKERS`) that no live run holds; a protected
+    directory (:func:`protected_output`) is refused whatever the flags. ``kind`` (``run`` or
+    ``mix``) is recorded in the marker and, later, in the manifest.
+    """
+    why = protected_output(output, inputs)
+    if why:
+        raise FileExistsError(why)
     existing = fs.list_dir(output)
+    if existing and not is_remote(output):
+        holder = _lock_holder(output)
+        if holder is not None:
+            raise FileExistsError(f"output directory {output} is in use by another corpusflow run "
+                                  f"(pid {holder.get('pid')} on {holder.get('host')}); wait for it or choose another --output")
     if existing and not overwrite:
         finished = MANIFEST in existing
         what = "a finished run" if finished else "files from an unfinished or failed run"
@@ -116,8 +180,27 @@ def prepare_output(output: str, *, overwrite: bool, kind: str = "run") -> None:
             "pass --overwrite to replace it, or choose another --output"
         )
     if existing:
+        if not any(m in existing for m in RUN_MARKERS):
+            raise FileExistsError(
+                f"output directory {output} is not a corpusflow run directory (no {', '.join(RUN_MARKERS)}); "
+                "--overwrite only replaces run directories: remove it yourself or choose another --output")
         fs.remove_tree(output)
+    if not is_remote(output):
+        os.makedirs(output, exist_ok=True)
+        try:
+            fd = os.open(os.path.join(output, LOCK), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            raise FileExistsError(f"output directory {output} was claimed by another run just now") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "kind": kind}, f)
     fs.write_bytes_atomic(fs.join(output, IN_PROGRESS), json.dumps({"kind": kind, "started": time.time()}).encode())
+
+
+def release_output(output: str) -> None:
+    """Drop the lock of a run directory (after its manifest or FAILED.json is written)."""
+    if not is_remote(output):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(output, LOCK))
 
 
 def _stage_table(ledger: dict[tuple[str, str, str, str], int], sources: Iterable[str],
@@ -287,11 +370,13 @@ def write_manifest(out: str, manifest: dict[str, Any]) -> None:
     write_dataset_card(out)
     _remove_spill(out)
     _remove_marker(out)
+    release_output(out)
 
 
 def write_failed(out: str, manifest: dict[str, Any], problems: list[str]) -> None:
     """Write ``FAILED.json``: the manifest that would have been written, with why it was not."""
     fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes({**manifest, "status": "failed", "problems": problems}))
+    release_output(out)
 
 
 def _remove_spill(out: str) -> None:

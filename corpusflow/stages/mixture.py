@@ -467,6 +467,7 @@ def _finalize(stats: list[dict[str, Any]], plan: MixturePlan, *, output_dir: str
             "documents": pool["documents"],
             "tokens": sum(s["tokens"] for s in pool_files),
             "files": pool["files"],
+            "sources": sorted({c.source for c in plan.cells} | {x.split("/", 1)[0] for x in plan.excluded_cells}),
             "seed_of_partition": plan.seed,
         }
         fs.write_bytes_atomic(fs.join(output_dir, POOL_DIR, POOL_META),
