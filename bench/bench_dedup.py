@@ -1,4 +1,4 @@
-"""Benchmarks of the dedup stage (issue #4). Not part of the test suite.
+"""Benchmarks of the dedup stage. Not part of the test suite.
 
   python bench/bench_dedup.py signatures [--docs 3000]
       Signature throughput, one process: ~2 KB Japanese (char 5-grams, 200 perms) and English

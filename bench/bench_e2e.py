@@ -1,4 +1,4 @@
-"""End-to-end benchmark (issue #8): the full default pipeline against datatrove, same corpus, same run.
+"""End-to-end benchmark: the full default pipeline against datatrove, same corpus, same run.
 
     flock /tmp/corpusflow-bench.lock python bench/bench_e2e.py --sizes 25000 100000 400000
 

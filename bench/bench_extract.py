@@ -1,4 +1,4 @@
-"""Benchmarks of the Common Crawl input path (issue #11). Not part of the test suite.
+"""Benchmarks of the Common Crawl input path. Not part of the test suite.
 
   python bench/bench_extract.py [--repeat 5] [--stage-pages 185]
 

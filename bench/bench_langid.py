@@ -1,4 +1,4 @@
-"""Language ID cost per document: the fastText binding against the compiled inference (issue #2).
+"""Language ID cost per document: the fastText binding against the compiled inference.
 
     python bench/bench_langid.py [--corpus /work/benchdata/c100k_s1] [--docs 2000]
 

@@ -1,4 +1,4 @@
-"""Benchmark of the mixture stage (issue #5) on a make_corpus crawl (100k documents).
+"""Benchmark of the mixture stage on a make_corpus crawl (100k documents).
 
     python /work/shared/bench/make_corpus.py --out /work/benchdata/c100k --docs 100000 --seed 1
     python bench/bench_mixture.py --corpus /work/benchdata/c100k --work /work/benchdata/mixbench

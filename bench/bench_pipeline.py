@@ -1,4 +1,4 @@
-"""Benchmark of the foundation chain: read -> normalise -> language ID -> write (issue #2).
+"""Benchmark of the foundation chain: read -> normalise -> language ID -> write.
 
     python bench/bench_pipeline.py --corpus /work/benchdata/c100k_s1 [--modes in_memory multi_processing]
 

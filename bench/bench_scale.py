@@ -1,4 +1,4 @@
-"""Scale-out benchmark (issue #6): the same pipeline over growing corpora; and per-stage costs.
+"""Scale-out benchmark: the same pipeline over growing corpora; and per-stage costs.
 
 Two measurements, each written to bench/results/scale_<tag>.json with a Markdown table:
 

@@ -1,4 +1,4 @@
-"""Benchmark of exact token counting per tokenizer, and the tokenizer-efficiency table (issue #5).
+"""Benchmark of exact token counting per tokenizer, and the tokenizer-efficiency table.
 
     python bench/bench_tokens.py [--corpus /work/benchdata/c100k] [--docs 20000]
 

@@ -1,4 +1,4 @@
-"""CPU use of a run over time, launcher vs Beam workers: where cores sit idle (issue #8).
+"""CPU use of a run over time, launcher vs Beam workers: where cores sit idle.
 
     cd /tmp && python /work/main/bench/cpu_timeline.py [--every 2] -- corpusflow run CONFIG --output OUT \\
         --direct_running_mode=multi_processing --direct_num_workers=2

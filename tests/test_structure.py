@@ -325,3 +325,58 @@ def test_every_module_imports() -> None:
     expected = {m for m in package_files() if not m.endswith(".__main__")}
     assert set(res["modules"]) == expected, sorted(expected ^ set(res["modules"]))
     assert not res["errors"], res["errors"]
+
+
+# References to the design notes that live outside the repository (``shared/specs/filters.md §8``,
+# ``(mixture.md §4.2)``, ``spec §8.4``) are dead for a reader of the repository; the facts the code
+# needs are in docs/ with their public sources. ``<name>.md §N`` is allowed only for a file in docs/.
+DOCS = REPO / "docs"
+SPEC_SCANNED = (PKG, REPO / "configs")
+SPEC_REF_MD = re.compile(r"\b([\w-]+)\.md`{0,2}\s*§")
+SPEC_REF_OTHER = re.compile(r"shared/specs|\bspecs?\s+§")
+DOC_ANCHOR = re.compile(r"docs/([\w-]+\.md)#([\w-]+)")
+
+
+def _scanned_lines():
+    for root in SPEC_SCANNED:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in HISTORY_SUFFIXES and path.is_file():
+                for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                    yield path, n, line
+
+
+def _dead_spec_refs(line: str) -> list[str]:
+    found = [m.group(0) for m in SPEC_REF_OTHER.finditer(line)]
+    found += [m.group(0) for m in SPEC_REF_MD.finditer(line) if not (DOCS / f"{m.group(1)}.md").is_file()]
+    return found
+
+
+def test_no_references_to_design_notes_outside_the_repository() -> None:
+    hits = [f"{path.relative_to(REPO)}:{n}: {', '.join(refs)}: {line.strip()[:100]}"
+            for path, n, line in _scanned_lines() if (refs := _dead_spec_refs(line))]
+    assert not hits, f"{len(hits)} reference(s) to notes not in the repository:\n" + "\n".join(hits)
+
+
+def _anchors(md: Path) -> set[str]:
+    # GitHub's heading ids: lower case, punctuation other than '-' and '_' dropped, spaces -> '-'
+    heads = [ln.lstrip("#").strip() for ln in md.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in heads}
+
+
+def test_links_into_docs_name_existing_sections() -> None:
+    hits = []
+    for path, n, line in _scanned_lines():
+        for m in DOC_ANCHOR.finditer(line):
+            md = DOCS / m.group(1)
+            if not md.is_file() or m.group(2) not in _anchors(md):
+                hits.append(f"{path.relative_to(REPO)}:{n}: {m.group(0)}")
+    assert not hits, "links to missing docs sections:\n" + "\n".join(hits)
+
+
+def test_spec_reference_patterns_match_what_they_should() -> None:
+    for bad in ("see shared/specs/filters.md §8", "(mixture.md §4.2)", "``shared/specs/filters.md`` §5",
+                "(spec §8.4)", "filters.md §8 pitfall 3"):
+        assert _dead_spec_refs(bad), bad
+    for ok in ("docs/scaling.md §1.1", "(docs/design.md#pitfalls, pitfall 3)", "Techniques*, 3rd ed., §6.3",
+               "see docs/running.md"):
+        assert not _dead_spec_refs(ok), ok

@@ -8,7 +8,7 @@ that ``stages.dsir.model`` loads. Prints what was read and the buckets whose log
 largest in each direction, as a sanity check.
 
 The raw side should be a sample of the corpus the stage will select from (DSIR fits on about
-100k x num_buckets tokens; mixture.md §4.1); ``--max-docs`` caps each side.
+100k x num_buckets tokens; ``p-lambda/dsir`` README); ``--max-docs`` caps each side.
 """
 
 from __future__ import annotations

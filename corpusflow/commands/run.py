@@ -75,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fail when errors / input records exceed this (default: limits.max_error_rate, 0.01)")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed record")
     p.add_argument("--quiet", "-q", action="store_true", help="less logging")
-    # --- progress (issue #9)
+    # --- progress
     p.add_argument("--progress", choices=("auto", "bar", "log", "off"), default="auto",
                    help="live documents read/kept/rejected per stage (DirectRunner, LOOPBACK): 'bar' redraws "
                         "a table on the terminal, 'log' logs a line every 15 s (CORPUSFLOW_PROGRESS_INTERVAL), "
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("limits.strict=true")
     try:
         cfg = load_config(args.config, overrides=overrides, inputs=args.input or None)
-        # >>> runner selection (issue #6, owner: runners) >>>
+        # Runner selection: Beam arguments, the run plan, the spill directory, path checks.
         beam_argv, runner_summary = resolve_runner(args.runner, args.extra_args, cfg.runner)
         plan = plan_run(cfg, args.output)
         plan.launch = {"config": args.config, "overrides": overrides}
@@ -110,7 +110,6 @@ def run(args: argparse.Namespace) -> int:
     except (FileExistsError, RuntimeError, OSError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)
         return 2
-    # <<< runner selection <<<
     logging.getLogger("corpusflow").info(
         "running %s over %d file(s) from %d source(s) -> %s (%s)", cfg.name, len(plan.files),
         len(cfg.sources), plan.output, runner_summary)
@@ -120,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
               "10-20 s read nothing; later runs load them from the cache "
               "(python -m corpusflow.run.warmup compiles them ahead)", file=sys.stderr)
     start = time.time()
-    # --- progress (issue #9): a no-op context unless the runner is watchable (corpusflow.run.progress).
+    # --- progress: a no-op context unless the runner is watchable (corpusflow.run.progress).
 
     mode = "off" if args.quiet and args.progress == "auto" else args.progress
     watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)
@@ -141,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    if dry_run:  # issue #6: nothing ran, so there are no stats to check
+    if dry_run:  # nothing ran, so there are no stats to check
         print(f"dry run: the {runner_summary['runner']} job was built and validated; nothing was submitted")
         return 0
     pause = os.environ.get(PAUSE_BEFORE_MANIFEST)
@@ -155,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"corpusflow: the pool is kept; to build a mixture from it:\n  {exc.remix_command}",
                   file=sys.stderr)
         return 1
-    print(stage_summary(manifest) + "\n")  # --- progress (issue #9): exact per-stage table
+    print(stage_summary(manifest) + "\n")  # exact per-stage table
     print_summary(manifest, plan.output)
     return 0
 

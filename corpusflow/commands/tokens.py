@@ -1,7 +1,7 @@
 """``corpusflow tokens --tokenizer SPEC INPUT...``: tokenizer efficiency per language.
 
 Prints, per tokenizer and language, documents, characters, UTF-8 bytes, tokens, characters per
-token and bytes per token (the table of the shisa-base-7b-v1 model card, mixture.md §5.2).
+token and bytes per token (the table of the shisa-base-7b-v1 model card, docs/design.md#token-counting).
 ``--estimate`` counts only a hash-selected calibration sample per (input, language) and
 reports the estimate's relative standard error; ``--verify`` also counts everything exactly
 and prints the estimate's actual error.

@@ -12,7 +12,7 @@ What it does:
    chooses the one with the highest Youden's J on the validation split at p(hq) >= 0.5;
 3. prints the grid, the chosen model's validation accuracy (and the majority-class rate it
    must beat), J, TPR and FPR, and the p(hq) scores that keep the top 10/30/50 % of the
-   validation negatives (DCLM chooses its threshold by percentile, mixture.md §4.2);
+   validation negatives (DCLM chooses its threshold by percentile: docs/design.md#quality-classifier);
 4. **refuses to write a model at chance level** (exit code 3): when the best J is not above
    ``max(--min-j, 2 standard errors of J for a label-independent classifier)``, it says so and
    why, and writes nothing.

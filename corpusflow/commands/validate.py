@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 def _stage_descriptions(cfg) -> list[str]:
     """Extra detail from stages that describe themselves (e.g. the LSH S-curve of dedup)."""
     lines: list[str] = []
-    # --- Dedup (issue #4) adds its LSH S-curve table here.
+    # --- Dedup adds its LSH S-curve table here.
     if cfg.stages.dedup.enabled:
         lines.extend(describe_lsh(cfg.stages.dedup).splitlines())
     return lines

@@ -32,7 +32,7 @@ class StagesConfig(StrictModel):
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
     filters: FilterStageConfig = Field(default_factory=FilterStageConfig)
     dedup: DedupStageConfig = Field(default_factory=DedupStageConfig)
-    dsir: DsirStageConfig = Field(default_factory=DsirStageConfig)  # issue #10: after dedup
+    dsir: DsirStageConfig = Field(default_factory=DsirStageConfig)  # runs after dedup
     mixture: MixtureStageConfig = Field(default_factory=MixtureStageConfig)
 
 
@@ -77,10 +77,9 @@ class PipelineConfig(StrictModel):
     stages: StagesConfig = Field(default_factory=StagesConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
-    # >>> runner section (issue #6, owner: runners): how to run, not what; not in config_hash >>>
+    # The runner section: how to run, not what; not part of config_hash.
     runner: RunnerConfig = Field(default_factory=RunnerConfig,
                                  description="Beam runner and options; the CLI overrides them.")
-    # <<< runner section <<<
 
     @model_validator(mode="after")
     def _unique_sources(self) -> PipelineConfig:
@@ -101,6 +100,6 @@ class PipelineConfig(StrictModel):
         return self.model_dump(mode="json")
 
     def config_hash(self) -> str:
-        data = {k: v for k, v in self.to_jsonable().items() if k != "runner"}  # issue #6: runner excluded
+        data = {k: v for k, v in self.to_jsonable().items() if k != "runner"}  # how to run does not change the output
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()

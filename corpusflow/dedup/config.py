@@ -1,15 +1,15 @@
-"""Config of the dedup stage (issue #4): exact + MinHash-LSH near-duplicate removal.
+"""Config of the dedup stage: exact + MinHash-LSH near-duplicate removal.
 
-Defaults and where they come from (shared/specs/dedup.md):
+Defaults and where they come from (docs/design.md#minhash-dedup):
 
 * ``ja``: character 5-grams on NFKC text, 20 bands x 10 rows = 200 permutations (t ~ 0.74,
-  P(0.8) = 0.90, P(0.5) = 0.019): the llm-jp-corpus v4 band geometry (spec §4.4) with
-  Swallow/doubri-style character shingles (spec §4.3, §8.2).
+  P(0.8) = 0.90, P(0.5) = 0.019): the llm-jp-corpus v4 band geometry (``llm-jp/scripts``
+  ``corpus/llm-jp-corpus-v4/common/dedup/``) with Swallow's character shingles (``swallow-llm/doubri``).
 * ``en``: character 5-grams (same normalisation as ``ja``: NFKC, lower case, whitespace and
   punctuation removed, digits folded), 20 bands x 10 rows = 200 permutations (t ~ 0.74,
   P(0.8) = 0.90, P(0.7) = 0.44, P(0.5) = 0.019). Word 5-grams (datatrove / FineWeb, 14 x 8)
   lose five shingles to every edited word, so pages with scattered character edits fall below
-  the threshold. Measured with ``shared/bench/make_corpus.py`` (20,000 documents, seeds 1 and
+  the threshold. Measured on make_corpus builds (the benchmark corpora of ``bench/``; 20,000 documents, seeds 1 and
   2) through ``configs/pipelines/dedup_only.yaml`` (verify 0.75) and ``score_dedup.py``:
   word 5-grams 14 x 8 with the former keep rule: recall 0.9778 / 0.9783, precision 0.9978 /
   0.9989; character 5-grams 20 x 10 with ``keep: complete``: recall 0.9942 / 0.9926,
@@ -164,7 +164,7 @@ class DedupStageConfig(StrictModel):
     verify_threshold: float | None = Field(
         None, ge=0.0, le=1.0,
         description="If set, candidate edges whose signature-estimated Jaccard is below this are "
-        "dropped before clustering (spec §8.5: off by default, as in datatrove/FineWeb).",
+        "dropped before clustering (off by default, as in datatrove/FineWeb).",
     )
     clustering: Literal["union_find", "star"] = Field(
         "union_find",

@@ -4,7 +4,7 @@ Every function here works on uint64 node ids (keyed xxh3 hashes of document ids)
 sorted, de-duplicated arrays, so results never depend on the order of the input.
 
 * :func:`bucket_edges`: sort (band_key, node) pairs; inside each bucket of >= 2 members emit the
-  star edges member -> bucket minimum (k-1 edges per bucket, never k^2; spec §5.2, §8.3).
+  star edges member -> bucket minimum (k-1 edges per bucket, never k^2; docs/design.md#minhash-dedup).
 * :func:`connected_components`: exact components by min-label hooking plus pointer jumping
   until nothing changes; the label of a component is its minimum node id.
 * :func:`large_star` / :func:`small_star`: one step each of Kiveris et al. (2014), "Connected

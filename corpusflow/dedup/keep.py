@@ -2,8 +2,8 @@
 
 The key is a tuple of int64 values built from the configured criteria (``KeepRuleConfig.order``)
 with the keyed xxh3 hash of the document id appended as the final tie-break, so the kept member
-of a cluster never depends on input order, bundling or runner (spec §8.4). The tuple has a fixed
-width (:data:`RANK_WIDTH`) so that ranks can be sorted as numpy columns.
+of a cluster never depends on input order, bundling or runner (docs/design.md#minhash-dedup).
+The tuple has a fixed width (:data:`RANK_WIDTH`) so that ranks can be sorted as numpy columns.
 """
 
 from __future__ import annotations

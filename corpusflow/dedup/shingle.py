@@ -1,6 +1,6 @@
 """Text simplification and vectorised 64-bit shingle hashing (no Beam).
 
-Two shingle kinds (shared/specs/dedup.md §8.2):
+Two shingle kinds (docs/design.md#minhash-dedup):
 
 * ``char`` (Japanese and other languages written without spaces): NFKC, lower case, every
   character that is not a letter or digit removed (whitespace, punctuation, symbols, ``_``),
@@ -49,7 +49,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 def normalize_chars(text: str) -> str:
     """Text for character shingles: NFKC, lower case, non-alphanumerics removed, digits -> 0."""
-    text = nfkc(text)  # exact NFKC; normalises only the runs that can change (issue #8)
+    text = nfkc(text)  # exact NFKC; normalises only the runs that can change
     t = _NON_ALNUM.sub("", text.lower())
     return _DIGIT.sub("0", t)
 
@@ -69,7 +69,7 @@ def simplify_words_reference(text: str) -> list[str]:
     return _WORD.findall(_DIGITS.sub("0", t))
 
 
-# ---- table-driven versions of the two simplifications (issue #8) --------------------------------
+# ---- table-driven versions of the two simplifications -------------------------------------------
 # Both simplifications act character by character once the text is NFKC/NFKD-normalised, except
 # for two things str.lower() does: characters whose lower case is several code points (U+0130)
 # and the Greek capital sigma, lowered by context (final sigma). Texts containing either take

@@ -1,4 +1,4 @@
-"""Config of the quality-filter stage (issue #3).
+"""Config of the quality-filter stage.
 
 Example (in a pipeline config)::
 

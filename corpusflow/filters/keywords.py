@@ -18,7 +18,7 @@ Several lists (adult, discrimination, violence, advertisement, ...) share one
 :class:`KeywordIndex`, so a chain scans a text once whatever the number of lists. The bitmaps
 only pre-select: every hit is an exact string match.
 
-Boundary rules (filters.md §8 pitfalls 1 and 2):
+Boundary rules (docs/design.md#pitfalls, pitfalls 1 and 2):
 
 * ``katakana``: an all-katakana keyword (``[ァ-ヴー]+``, HojiChar ``ignore_confused``) only
   matches with no katakana character on either side, so ``アス`` does not fire inside

@@ -2,7 +2,7 @@
 
 The classifier is trained with ``corpusflow train-quality`` (:mod:`corpusflow.selection.quality`):
 p(``hq``) of a binary ``hq`` vs ``cc`` model, as DCLM's ``fasttext_oh_eli5`` filter does with
-its own model (mixture.md §4.2). DCLM thresholds by percentile (keep ~the top 10 %:
+its own model (docs/design.md#quality-classifier). DCLM thresholds by percentile (keep ~the top 10 %:
 ``p(hq) >= 0.018112`` for their model); the right number depends on the model, so there is no
 universal default: ``train-quality`` prints the scores that keep the top 10/30/50 % of the
 held-out noisy side, and ``corpusflow eval-filters`` measures a threshold on labelled data.

@@ -2,7 +2,7 @@
 and an NG-word count.
 
 Semantics and defaults follow datatrove's implementations as described in
-``shared/specs/filters.md`` §5 (Rae et al. 2021 "Gopher" Table A1; Raffel et al. 2020 "C4";
+``docs/design.md#english-filter-rules`` (Rae et al. 2021 "Gopher" Table A1; Raffel et al. 2020 "C4";
 Penedo et al. 2024 "FineWeb"). Tokens are whitespace-separated (``str.split()``); a *word* is
 a token with at least one letter or digit, and a word's length counts its letters and digits
 (datatrove uses a language tokenizer that splits punctuation off; on English web text the

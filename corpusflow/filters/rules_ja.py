@@ -1,7 +1,7 @@
 """Japanese rules: llm-jp-corpus v1, the Swallow corpus, HojiChar extras, and promotional-text
 signals; plus the Swallow-style cleaners (footer trimming, ``，．`` → ``、。``).
 
-Definitions follow ``shared/specs/filters.md`` (sections 1-3, 8, 9), which cites the code each
+Definitions follow ``docs/design.md#japanese-filter-rules``, which cites the code each
 rule comes from. Statistics are computed on the stored text, without NFKC; where NFKC-folded
 input would under-count (full-width ``！？`` become ``!?``, ``…`` becomes ``...``) both forms
 are counted (pitfall 6). Blank lines never count as lines (pitfall 4). Katakana NG keywords only
@@ -396,7 +396,7 @@ def _sentence_lengths(view: TextView) -> list[int]:
 class AvgSentenceLength(Filter):
     """Mean sentence length in ``[min, max]`` characters (Swallow 20-90).
 
-    Sentences: ``[^。．！？!?]+[。．！？!?]?`` inside each line, stripped (filters.md §2.2).
+    Sentences: ``[^。．！？!?]+[。．！？!?]?`` inside each line, stripped (Swallow ``quality.py``).
     Reasons: ``ja.avg_sentence_length.too_short`` / ``too_long``.
     """
 
@@ -703,7 +703,7 @@ class NgFraction(KeywordUser, Filter):
 # HojiChar extras
 # ---------------------------------------------------------------------------------------------
 
-# Components listed for HojiChar DiscardBBSComments (filters.md §3): dates, comment/review/post/
+# Components listed for HojiChar DiscardBBSComments (``document_filters.py``): dates, comment/review/post/
 # page/question words, a weekday in parentheses, "N話", 楽天市場, SOLD OUT, and hyphens. Digits
 # are ASCII or full-width. BBS_PATTERN is the reference regex; BbsComments counts the same
 # matches faster (literals with str.count, the digit patterns only when there are digits).

@@ -166,7 +166,7 @@ class ShortLines(Filter):
     """Share of non-empty lines with at most ``max_line_chars`` characters at most ``max``
     (HojiChar ``DiscardTooShortLines``: 10 characters, 0.5; catches menus and breadcrumbs).
 
-    Unlike HojiChar, blank lines are not counted (filters.md §8 pitfall 4). Documents with
+    Unlike HojiChar, blank lines are not counted (docs/design.md#pitfalls, pitfall 4). Documents with
     fewer than ``min_lines`` lines are not judged (a one-line snippet is not a menu).
     Reason: ``text.short_lines.too_many``.
     """
@@ -282,7 +282,7 @@ class TldWhitelist(Filter):
     because Wikipedia is added separately).
 
     Off in every shipped profile: GENIAC found it removes 2% of Japanese CC, much of it usable
-    (filters.md §8 pitfall 3). Documents without a URL are kept (``missing_url: keep``).
+    (docs/design.md#pitfalls, pitfall 3). Documents without a URL are kept (``missing_url: keep``).
     Reasons: ``url.tld_whitelist.tld_not_allowed``, ``url.tld_whitelist.excluded_prefix``,
     ``url.tld_whitelist.missing_url``. Signal ``url.tld_whitelist`` = 1 when allowed.
     """

@@ -14,8 +14,8 @@ compiled kernels (:mod:`corpusflow.filters.kernels`) that give the same numbers;
 stays as the fallback (``CORPUSFLOW_NO_NUMBA=1``).
 
 Character classes follow the Swallow corpus definitions (``swallow-llm/swallow-corpus``
-``quality.py``, see ``shared/specs/filters.md`` §2.2), with one documented extension for
-NFKC-normalised input (pitfall 6 of §8): ASCII ``!`` and ``?`` count as sentence ends (*kuten*)
+``quality.py``, see ``docs/design.md#japanese-filter-rules``), with one documented extension for
+NFKC-normalised input (docs/design.md#nfc-vs-nfkc): ASCII ``!`` and ``?`` count as sentence ends (*kuten*)
 as well as the full-width ``。．！？``.
 """
 
@@ -209,7 +209,7 @@ def run_lengths_sorted(s: np.ndarray) -> np.ndarray:
 def line_iter_nonempty(text: str) -> list[str]:
     """Lines split on ``\\n``, stripped, with empty / whitespace-only lines dropped.
 
-    Dropping blank lines avoids counting them as duplicate paragraphs (filters.md §8 pitfall 4).
+    Dropping blank lines avoids counting them as duplicate paragraphs (docs/design.md#pitfalls, pitfall 4).
     """
     return [ln for ln in (x.strip() for x in text.split("\n")) if ln]
 
@@ -324,7 +324,7 @@ class TextView:
 
     @property
     def lines(self) -> list[str]:
-        """Non-empty lines, stripped (blank lines dropped; filters.md §8 pitfall 4)."""
+        """Non-empty lines, stripped (blank lines dropped; docs/design.md#pitfalls, pitfall 4)."""
         if self._lines is None:
             self._lines = list(filter(None, map(str.strip, self.raw_lines)))
         return self._lines

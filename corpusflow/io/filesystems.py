@@ -12,7 +12,7 @@ writing shards), so a run works the same with a local directory and with a bucke
 * ``gs://``: ``google-cloud-storage`` (``pip install 'corpusflow[gcp]'``). Without it every
   ``gs://`` operation raises :class:`RemoteStorageError` at once, naming the package, instead
   of failing inside smart_open or Beam. (With it but without credentials, Google's client
-  probes the metadata server and retries for minutes before failing: beam.md §6. Tests never
+  probes the metadata server and retries for minutes before failing: docs/design.md#beam-offline. Tests never
   use ``gs://``.)
 
 Clients are created once per process and shared by threads (boto3 and GCS clients are
@@ -411,7 +411,7 @@ class GzipChunkReader(DecompressingReader):
     length; a stream that ends inside a member raises ``EOFError``; anything that is not a gzip
     member raises ``zlib.error`` or isal's ``IsalError``), with ISA-L's inflate when available
     (:func:`inflate_backend`), and ``gzip.GzipFile`` decompresses 8 KiB of input per Python
-    call, which made reading JSONL.gz ~9% of a full pipeline run (py-spy, issue #8).
+    call, which made reading JSONL.gz ~9% of a full pipeline run (measured with py-spy).
     """
 
     def __init__(self, raw: IO[bytes], backend: Any = None, *, record_damage: bool = False) -> None:

@@ -299,7 +299,7 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
     lines lost with it are unknown). A UTF-8 byte order mark at the start of the file is skipped. A file that is one
     JSON array gets a ``NotJsonLines`` error per line saying so.
 
-    ``byte_range=(lo, hi)`` (issue #8): only the lines whose first byte, counted in the
+    ``byte_range=(lo, hi)``: only the lines whose first byte, counted in the
     decompressed stream, lies in ``[lo, hi)`` (``hi=None``: to the end) are records of this call;
     the lines before are read but not decoded, and line numbers still count from the start of
     the file. Ranges that tile ``[0, None)`` (:func:`plan_ranges`) yield, together, exactly the
@@ -629,7 +629,7 @@ def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]
 
     specs: list[FileSpec] = []
     problems: list[str] = []
-    owner: dict[str, str] = {}  # real path -> source that reads it
+    reader_of: dict[str, str] = {}  # real path -> source that reads it
     for s in sources:
         patterns = list(s.paths)  # as written: files of a pkg: glob keep their pkg: spelling
         for pat in patterns:
@@ -639,11 +639,11 @@ def plan_files(sources: list[SourceConfig], files_by_source: dict[str, list[str]
             local = local[len("file://"):] if local.startswith("file://") else local
             if not is_remote(local):
                 real = os.path.realpath(local)
-                if real in owner:
-                    if owner[real] != s.name:
-                        problems.append(f"{path}: the same file is read by sources {owner[real]!r} and {s.name!r}")
+                if real in reader_of:
+                    if reader_of[real] != s.name:
+                        problems.append(f"{path}: the same file is read by sources {reader_of[real]!r} and {s.name!r}")
                     continue
-                owner[real] = s.name
+                reader_of[real] = s.name
                 if not os.access(local, os.R_OK):
                     problems.append(f"{path}: not readable (permission denied)")
                     continue
@@ -681,7 +681,7 @@ def _matches(path: str, pattern: str) -> bool:
     return fnmatch.fnmatch(path, pattern) or path == pattern
 
 
-# >>> read parallelism (issue #8, owner: bench) >>>
+# ---- read parallelism: files split into byte ranges ----
 #: Ranges per run: enough for a local runner to give every one of up to 8 workers a few equal
 #: parts, whatever the number and sizes of the input files.
 TARGET_PARTS = 16
@@ -814,4 +814,3 @@ def plan_ranges(specs: list[FileSpec], parts: int = TARGET_PARTS, min_bytes: int
         bounds.append(None)
         out.extend((spec, bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1))  # type: ignore[misc]
     return out
-# <<< read parallelism <<<

@@ -1,6 +1,6 @@
 """Allocation: from census + config to a plan of per-cell copy counts (pure, no Beam).
 
-Notation (mixture.md §8.3), per (source, lang) cell s of group g, in the budget unit
+Notation (docs/design.md#mixture-allocation), per (source, lang) cell s of group g, in the budget unit
 (tokens of the configured tokenizer, or characters):
 
 * ``A_s`` available, ``m_s`` multiplier, ``S_s`` usable (the ``max_fraction`` subset: the
@@ -22,7 +22,7 @@ Discretisation: a cell's desired ``D_s`` becomes ``k = floor(D_s / S_s)`` copies
 usable document plus one more copy for the documents whose key bucket is below ``b_e``,
 where ``b_e`` is the bucket boundary whose cumulative amount is closest to ``D_s - k S_s``.
 So the realised amount is known exactly from the census before anything is written, and a
-document gets either ``k`` or ``k + 1`` copies (mixture.md §8.6 "epoch caps").
+document gets either ``k`` or ``k + 1`` copies (docs/design.md#mixture-allocation, epoch caps).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Census of the pool: per (source, lang) cell, counts and key-bucket histograms (no Beam).
 
 Every document gets a selection key ``u = stable_hash64("mix.select", source, id, seed)``
-(mixture.md §8.3). Its top 16 bits pick one of ``N_BUCKETS = 65,536`` buckets; the census
+(docs/design.md#mixture-allocation). Its top 16 bits pick one of ``N_BUCKETS = 65,536`` buckets; the census
 records, per cell, how many documents, tokens and characters fall in each bucket. The
 histograms merge by addition, so partial censuses from any bundling add up to the same
 result, and the allocation can place a selection threshold at a bucket boundary whose

@@ -1,12 +1,12 @@
-"""Config of the mixture stage (issue #5): tokenizer, token counting, targets, caps, shards.
+"""Config of the mixture stage: tokenizer, token counting, targets, caps, shards.
 
-A mixture is stated in tokens of the tokenizer the model will be trained with (mixture.md §0.2,
-§5.2: Japanese characters per token vary ~2.4x between tokenizers, so "80 % JA by tokens" means
+A mixture is stated in tokens of the tokenizer the model will be trained with (docs/design.md#token-counting:
+Japanese characters per token vary ~2.4x between tokenizers, so "80 % JA by tokens" means
 49-69 % JA by characters depending on the tokenizer). The allocation unit is a *cell*: one
 ``(source, lang)`` pair of the pool. Cells are put in groups (by language by default) and every
 group gets a fixed share of the total; inside a group, cells share the group's tokens in
 proportion to their natural size (optionally times a ``multiplier``, e.g. Wikipedia x2) or by an
-explicit ``share`` of the group (mixture.md §8.2-8.3; OLMo-core ``target_ratio`` /
+explicit ``share`` of the group (docs/design.md#mixture-allocation; OLMo-core ``target_ratio`` /
 ``max_repetition_ratio`` / ``max_source_fraction``).
 
 Example (YAML, under ``stages.mixture`` of a pipeline config)::
@@ -147,7 +147,7 @@ class CountConfig(StrictModel):
     """How tokens are counted. ``exact`` tokenizes every document; ``estimate`` tokenizes a
     hash-selected sample per (source, lang) cell, calibrates tokens per character on it (ratio
     estimator) and estimates every other document as ``round(n_chars * tokens_per_char)``
-    (mixture.md §5.1, the datatrove/RedPajama practice); the calibration, its sample size and
+    (the datatrove/RedPajama practice, docs/design.md#token-counting); the calibration, its sample size and
     relative standard error go to the manifest."""
 
     mode: Literal["exact", "estimate"] = "exact"

@@ -3,8 +3,8 @@
 Per (source, lang) cell, a document is in the calibration sample when its calibration key
 ``stable_hash64("mix.calibrate", source, id, seed) / 2**64`` is below the cell's threshold:
 ``max(sample_rate, key of the min_sample_docs-th smallest)``, so small cells are sampled
-entirely and large ones at ``sample_rate`` (mixture.md §5.2: "calibrate chars/token per
-(source, language) on a hash-selected sample and record it in the manifest"). The sample is
+entirely and large ones at ``sample_rate`` (docs/design.md#token-counting: calibrate chars/token per
+(source, language) on a hash-selected sample and record it in the manifest). The sample is
 tokenized exactly; every other document is estimated as ``round(n_chars * R)`` with the ratio
 estimator ``R = sum(tokens) / sum(chars)`` of its cell.
 

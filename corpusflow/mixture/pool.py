@@ -9,7 +9,7 @@ Inside Beam a document travels as a plain tuple (cheap to encode) in :data:`POOL
 order. Shuffle keys: copy ``j`` of a document gets ``order = stable_hash64("mix.order", source,
 id, j, seed)`` and goes to shard ``(order * N) >> 64`` (range partitioning of the key space), so
 each shard holds a contiguous key range, rows are sorted by key inside a shard, and reading
-the shards in order gives the same global order whatever N is (mixture.md §8.4). Copies of a
+the shards in order gives the same global order whatever N is (docs/design.md#mixture-allocation). Copies of a
 document get independent keys, so they land in different shards and positions.
 """
 

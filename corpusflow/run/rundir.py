@@ -496,7 +496,7 @@ def _remove_spill(out: str) -> None:
 
 
 def _remove_marker(out: str) -> None:
-    fs.remove(fs.join(out, IN_PROGRESS))  # local, s3:// or gs:// (issue #6)
+    fs.remove(fs.join(out, IN_PROGRESS))  # local, s3:// or gs://
 
 
 def _json_bytes(obj: Any) -> bytes:

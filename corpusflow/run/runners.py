@@ -12,7 +12,7 @@ A CLI flag replaces the config option of the same name; the config's other optio
 What each name becomes (see docs/running.md for command lines):
 
 * ``DirectRunner`` -> Beam's ``FnApiRunner``, the engine behind the DirectRunner, named
-  explicitly so Beam never tries to download the Prism binary (beam.md §2.1: it fails offline
+  explicitly so Beam never tries to download the Prism binary (docs/design.md#beam-offline: it fails offline
   and ``urlopen`` has no timeout). Modes are Beam's own flags: ``--direct_running_mode
   in_memory|multi_threading|multi_processing`` and ``--direct_num_workers N`` (2 when a parallel
   mode is chosen without a count; 0 means one per core).
@@ -380,7 +380,7 @@ def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[st
 
 
 # Beam loggers that relay every worker log line ("Worker: ...") or print per-worker start-up
-# notices in multi_processing / portable runs (beam.md §8), and Beam's INFO chatter at
+# notices in multi_processing / portable runs (docs/design.md#beam-offline), and Beam's INFO chatter at
 # pipeline construction.
 _NOISY_LOGGERS = (
     "apache_beam.runners.portability.local_job_service",

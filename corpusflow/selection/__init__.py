@@ -1,2 +1,2 @@
-"""Selection beyond heuristics (issue #10): DSIR importance resampling and a fastText quality
+"""Selection beyond heuristics: DSIR importance resampling and a fastText quality
 classifier (pure Python + numpy; the Beam wiring is in :mod:`corpusflow.stages.dsir`)."""

@@ -1,4 +1,4 @@
-"""Config of the DSIR selection stage (issue #10), under ``stages.dsir`` of a pipeline config.
+"""Config of the DSIR selection stage, under ``stages.dsir`` of a pipeline config.
 
 Example::
 
@@ -16,7 +16,7 @@ Example::
 
 The stage runs after dedup and before the mixture (``corpusflow/pipeline.py``). Where the
 defaults come from: ``p-lambda/dsir`` (``ngrams=2``, ``num_buckets=10000``,
-``min_example_length=100``; mixture.md §4.1).
+``min_example_length=100``; docs/design.md#dsir).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """DSIR: data selection with importance resampling over hashed n-gram features (pure Python).
 
 Method (Xie et al., "Data Selection for Language Models via Importance Resampling", NeurIPS
-2023; ``p-lambda/dsir`` ``data_selection/hashed_ngram_dsir.py``; mixture.md §4.1):
+2023; ``p-lambda/dsir`` ``data_selection/hashed_ngram_dsir.py``; docs/design.md#dsir):
 
 1. **Fit.** Bag-of-hashed-n-gram distributions of a *target* corpus (what we want more of, e.g.
    Japanese Wikipedia) and of the *raw* corpus (what we select from): summed feature counts,
@@ -19,7 +19,7 @@ Differences from the reference implementation, and why:
 
 * Japanese is featurised in characters, not ``wordpunct`` clauses (:mod:`.features`).
 * The Gumbel noise is not ``np.random.gumbel`` from the global, unseeded RNG (DSIR's results are
-  not reproducible unless the caller seeds numpy; mixture.md §0.3, §4.1): ``u`` comes from a keyed
+  not reproducible unless the caller seeds numpy; docs/design.md#dsir): ``u`` comes from a keyed
   hash of (seed, source, id) (:func:`corpusflow.core.hashing.unit_interval`), so a document's key
   does not depend on the order, the runner or the other documents.
 * Ties of keys are broken by document id, so "the k largest" is always exactly defined.

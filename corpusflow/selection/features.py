@@ -1,9 +1,9 @@
 """Hashed n-gram features for DSIR, with Japanese split into characters (pure numpy).
 
-DSIR (Xie et al. 2023, ``p-lambda/dsir`` ``hashed_ngram_dsir.py``; mixture.md §4.1) lower-cases
+DSIR (Xie et al. 2023, ``p-lambda/dsir`` ``hashed_ngram_dsir.py``; docs/design.md#dsir) lower-cases
 the text, splits it with NLTK ``wordpunct`` (``\\w+|[^\\w\\s]+``), and hashes unigrams and bigrams
 into 10,000 buckets. For Japanese that is wrong: kana and kanji are ``\\w``, so a whole clause
-(``今日は良い天気です``) is one "word" and the features degenerate (mixture.md §4.1, caveats).
+(``今日は良い天気です``) is one "word" and the features degenerate (docs/design.md#dsir).
 
 Here a text becomes a sequence of *units*:
 

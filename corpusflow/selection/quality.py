@@ -1,15 +1,15 @@
 """A fastText quality classifier: train on "clean" vs "noisy" text, score documents (no Beam).
 
-The DCLM recipe (mixture.md §4.2): a binary fastText model, ``__label__hq`` (curated text) vs
-``__label__cc`` (random Common Crawl), whose ``p(hq)`` is a per-document quality score that a
+The DCLM recipe (docs/design.md#quality-classifier): a binary fastText model, ``__label__hq``
+(curated text) vs ``__label__cc`` (random Common Crawl), whose ``p(hq)`` is a per-document score that a
 filter thresholds (DCLM keeps ``p(hq) >= 0.018112``, about its top 10 %). The DCLM model is
-English-only; for Japanese we train our own on Japanese positives and negatives (mixture.md §4.2
-suggests Japanese Wikipedia or curated data vs CC, cf. Swallow's "wiki-top10").
+English-only; for Japanese we train our own on Japanese positives and negatives, e.g.
+Japanese Wikipedia or curated data vs CC (cf. Swallow's "wiki-top10").
 
 Text given to fastText (both when training and when scoring; :func:`fasttext_line`): NFKC,
 lower-cased, on one line, with every kana / kanji character separated by spaces — fastText
 splits on whitespace, so unsegmented Japanese would otherwise be one "word" per clause (the
-problem DSIR's ``wordpunct`` has, mixture.md §4.1). With ``wordNgrams=2`` the model then sees
+problem DSIR's ``wordpunct`` has, docs/design.md#dsir). With ``wordNgrams=2`` the model then sees
 Japanese character unigrams and bigrams and English words and word bigrams.
 
 Training uses ``fasttext.train_supervised`` from the ``fasttext-numpy2`` package; prediction

@@ -51,7 +51,7 @@ class StageCounters:
     def __init__(self, namespace: str) -> None:
         self._ns = namespace
         self._cache: dict[str, object] = {}
-        # --- progress (issue #9): a plain dict slot while a run is watched, else None.
+        # --- progress: a plain dict slot while a run is watched, else None.
         self._progress = progress.acquire(namespace)
 
     def inc(self, name: str, n: int = 1) -> None:
@@ -60,7 +60,7 @@ class StageCounters:
             c = Metrics.counter(self._ns, name)
             self._cache[name] = c
         c.inc(n)  # type: ignore[attr-defined]
-        # --- progress (issue #9): one dict addition, no lock, no I/O.
+        # --- progress: one dict addition, no lock, no I/O.
         p = self._progress
         if p is not None:
             p[name] = p.get(name, 0) + n

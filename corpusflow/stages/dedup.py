@@ -1,4 +1,4 @@
-"""Deduplicate: exact + MinHash-LSH near-duplicate removal as Beam steps (issue #4).
+"""Deduplicate: exact + MinHash-LSH near-duplicate removal as Beam steps.
 
 Graph (documents are never shuffled in the default ``routing: side_input`` mode)::
 
@@ -521,7 +521,7 @@ class Deduplicate(beam.PTransform):
 
         if cfg.routing == "side_input":
             # Routing waits for the verdicts: the documents reach it through local files on a
-            # local runner instead of through the runner process (issue #8, stages/handoff.py).
+            # local runner instead of through the runner process (stages/handoff.py).
             barriers = [pvalue.AsIter(ex[TAG_EXACT]), pvalue.AsIter(verdicts)]
             docs = docs | "Handoff" >> Handoff("dedup", barriers)
             res = docs | "Route" >> beam.ParDo(_RouteFn(cfg, seed), exact_si, pvalue.AsDict(verdicts)).with_outputs(

@@ -1,4 +1,4 @@
-"""SelectByImportance: the DSIR selection stage (issue #10; logic in :mod:`corpusflow.selection.dsir`).
+"""SelectByImportance: the DSIR selection stage (logic in :mod:`corpusflow.selection.dsir`).
 
 Graph::
 

@@ -140,15 +140,13 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
                   compression=o.compression, compression_level=o.compression_level)
     stats: list[beam.PCollection] = []
 
-    # --- Mixture (issue #5) replaces the plain data writer here when enabled.
-    # >>> mixture wiring (issue #5, owner: mixture) >>>
+    # --- Mixture replaces the plain data writer here when enabled.
     if cfg.stages.mixture.enabled:
         mixer = MixDocuments(cfg.stages.mixture, cfg.seed, out, o, name=cfg.name,
                              tokenizer_info=plan.resources.get("tokenizer_info"))
         report, shards = docs | "Mixture" >> mixer
         stats.append(report | "MixtureReport" >> beam.Map(lambda r: ("mixture", r)))
         stats.append(shards | "MixtureShardInfo" >> beam.Map(lambda i: ("shard", "data", i)))
-    # <<< mixture wiring <<<
     else:
         written = docs | "WriteData" >> WriteShards(fs.join(out, "data"), "train", DOC_SCHEMA, doc_row, **common)
         stats.append(written.infos | "DataInfo" >> beam.Map(lambda i: ("shard", "data", i)))
@@ -156,7 +154,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
 
     # The outcome records of every stage are written (and counted) per stage and merged only as
     # spill runs / ledger keys: flattening the records first would pass each of them through the
-    # local runner once more (issue #8).
+    # local runner once more.
     with_text = o.write_rejected_text
     if not kept_counted:
         ledger_parts.append(docs | "LedgerKept" >> beam.Map(_ledger_key_kept))

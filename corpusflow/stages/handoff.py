@@ -6,7 +6,7 @@ main input, so on Beam's local runner (FnApiRunner) the main input is *materiali
 element is encoded, sent over gRPC to the runner process, buffered there in memory, sent back
 and decoded, and the runner process holds the whole collection in RAM. With the hand-off the
 full pipeline on 10k documents (multi_processing ×2) went from 3,506 to 3,252 CPU-µs per
-document, same output (issue #8, ``python -m corpusflow.run.profiling``).
+document, same output (measured with ``python -m corpusflow.run.profiling``).
 
 On a local runner (every worker shares this machine's file system) :class:`Handoff` instead
 appends the elements, pickled in batches, to local "run" files of about ``run_bytes`` each

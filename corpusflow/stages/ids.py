@@ -25,7 +25,7 @@ pipeline passes them (``ReadDocuments(..., id_places=True)``, the default in
 :func:`corpusflow.pipeline.build`): the rename map then does not depend on the documents, so
 documents stream through the rename instead of waiting in memory for the map. That second read
 costs about as much as reading (~55 µs per document, bench/bench_scale.py --stage-costs) and
-keeps the memory of a local run from growing with the corpus (docs/scaling.md §1.1). Without
+keeps the memory of a local run from growing with the corpus (docs/scaling.md, section 1.1). Without
 it, the tuples are taken from the documents (same renames).
 """
 
@@ -156,6 +156,6 @@ class MakeIdsUnique(beam.PTransform):
             # the read (nothing waits, nothing is materialised).
             return docs | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))
         # The renaming waits for every id taken from the documents: hand the documents over
-        # through local files, not through the runner (issue #8, see corpusflow.stages.handoff).
+        # through local files, not through the runner (see corpusflow.stages.handoff).
         waiting = docs | "Handoff" >> Handoff("ids", [beam.pvalue.AsIter(renames)])
         return waiting | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))

@@ -1,4 +1,4 @@
-"""Beam wiring of the mixture stage (issue #5): count tokens, census, allocate, shuffle, write.
+"""Beam wiring of the mixture stage: count tokens, census, allocate, shuffle, write.
 
 Graph (the pure logic lives in :mod:`corpusflow.mixture`)::
 
@@ -536,13 +536,13 @@ class MixRows(beam.PTransform):
         )
         plan_side = beam.pvalue.AsSingleton(plan)
         # Routing waits for the plan: rows reach it through local files on a local runner
-        # instead of through the runner process (issue #8, stages/handoff.py).
+        # instead of through the runner process (stages/handoff.py).
         rows = rows | "Handoff" >> Handoff("mixture", [beam.pvalue.AsIter(plan)])
         writer = _WriteShardFn(self._out, self._write_pool, self._rg, self._comp, self._level)
         settings = Spill.of(rows.pipeline)
         if settings.local if self._spill is None else self._spill:
             # Local runners: the routed copies go to per-shard run files and only (shard, path)
-            # pairs are grouped, so no document passes through the runner process (issue #8).
+            # pairs are grouped, so no document passes through the runner process.
             spill_dir = settings.new_dir("mixture")
             written = (
                 rows
@@ -561,7 +561,7 @@ class MixRows(beam.PTransform):
             )
         # Shards no document was routed to are written empty afterwards, by the same writer. (A
         # Flatten of the routed rows with one marker per shard, before the GroupByKey, made the
-        # local runner pass every routed row through one more stage: issue #8.)
+        # local runner pass every routed row through one more stage.)
         empty = plan | "EmptyShards" >> beam.ParDo(
             _EmptyShardsFn(writer), written=beam.pvalue.AsList(written | "WrittenNames" >> beam.Map(lambda s: s["file"])))
         stats = (written, empty) | "AllShardStats" >> beam.Flatten()

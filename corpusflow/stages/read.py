@@ -71,7 +71,7 @@ class _ReadFileFn(beam.DoFn):
         self._counters = StageCounters("read")
 
     def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[Any]:
-        spec, lo, hi = item  # a byte range of the file (issue #8: plan_ranges)
+        spec, lo, hi = item  # a byte range of the file (see plan_ranges)
         source = self._sources[spec.source]
         n = n_docs = n_err = n_loss = 0
         stats = ReadStats()
@@ -113,7 +113,7 @@ class _ReadIdsFn(beam.DoFn):
 
     The same reader with the same arguments as :class:`_ReadFileFn`, so exactly the same
     documents; used by :class:`~corpusflow.stages.ids.MakeIdsUnique` so that its rename map does
-    not depend on the documents themselves (issue #6: a side input computed from the documents
+    not depend on the documents themselves (a side input computed from the documents
     makes a local runner hold every document in RAM until the map is ready).
     """
 

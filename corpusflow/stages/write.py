@@ -15,9 +15,9 @@ Each shard emits ``{"file", "rows", "bytes", "sha256"}`` for the manifest.
 
 Memory: rows travel through the shuffle as zstd-compressed pickles of the row dict (about a
 third of the text size), because a local runner holds the whole shuffle in RAM (about 5x the
-encoded payload, see shared/specs/beam.md §5); the shard writer decompresses one shard at a time.
+encoded payload, measured: docs/design.md#beam-offline); the shard writer decompresses one shard at a time.
 
-Local runners (issue #6): on Beam's DirectRunner/FnApiRunner (any running mode) the rows do not
+Local runners: on Beam's DirectRunner/FnApiRunner (any running mode) the rows do not
 go through Beam at all, so memory stays flat whatever the corpus size. Steps 2-3 become:
 
 2'. each bundle appends its rows, with the four sort-key columns, to local Arrow IPC "run"
@@ -128,7 +128,7 @@ class WriteShards(beam.PTransform):
     def expand(self, records: beam.PCollection | tuple[beam.PCollection, ...]) -> ShardsWritten:
         # A tuple of PCollections (e.g. the rejected records of every stage) is written as one
         # set of shards. On local runners each part is spilled where it is produced and only
-        # the run files are merged, so no record passes through the runner (issue #8).
+        # the run files are merged, so no record passes through the runner.
         parts = list(records) if isinstance(records, (tuple, list)) else [records]
         settings = Spill.of(parts[0].pipeline)
         spill = self._spill if self._spill is not None else settings.local
@@ -159,7 +159,7 @@ class WriteShards(beam.PTransform):
         )
         return ShardsWritten(infos, n_shards)
 
-    # >>> local-runner spill path (issue #6, owner: runners) >>>
+    # ---- local-runner spill path (see the module docstring) ----
     def _expand_spill(self, parts: list[beam.PCollection], settings: Spill) -> ShardsWritten:
         spill_dir = settings.new_dir(f"spill-{self._prefix}")
         spills = [
@@ -304,4 +304,3 @@ class _WriteFromRunsFn(beam.DoFn):
 
 def _remove_spill_dir(_count: int, spill_dir: str) -> None:
     shutil.rmtree(spill_dir, ignore_errors=True)
-# <<< local-runner spill path <<<

@@ -1,4 +1,4 @@
-"""Config of the Common Crawl stages: HTML-to-text extraction and URL/host rules (issue #11).
+"""Config of the Common Crawl stages: HTML-to-text extraction and URL/host rules .
 
 Both models hang under ``stages`` in a pipeline config (``stages.extract``, ``stages.urls``).
 """
@@ -28,9 +28,9 @@ class ExtractConfig(StrictModel):
 
     enabled: bool = Field(True, description="Extract the main text of HTML documents.")
     include_comments: bool = Field(
-        False, description="Keep user comments (Swallow: off, filters.md §2.1)."
+        False, description="Keep user comments (Swallow: off, warc2raw.py)."
     )
-    include_tables: bool = Field(False, description="Keep table cells (Swallow: off, filters.md §2.1).")
+    include_tables: bool = Field(False, description="Keep table cells (Swallow: off, warc2raw.py).")
     include_links: bool = Field(False, description="Keep link targets in the text (markdown-like).")
     include_images: bool = Field(False, description="Keep image descriptions.")
     favor_precision: bool = Field(False, description="trafilatura: less text, less boilerplate.")
@@ -69,7 +69,7 @@ class ExtractConfig(StrictModel):
     ja_prefilter: bool = Field(
         False,
         description="Before extraction keep only pages that look Japanese: <html lang=ja>, "
-        "Content-Language ja, or a title with kana (Swallow's pre-filter, filters.md §2.1). "
+        "Content-Language ja, or a title with kana (Swallow's pre-filter, warc2raw.py). "
         "For Japanese-only runs; others are rejected as extract.ja_prefilter.not_japanese.",
     )
 
@@ -81,8 +81,8 @@ class UrlFilterConfig(StrictModel):
     (:func:`corpusflow.steps.catalog.url_rules_needed`): a list is configured or a source reads WARC/WET files; so a
     JSONL-only run without lists has no URL stage. A host is blocked when it equals a listed domain or is a
     subdomain of one (``5ch.net`` blocks ``egg.5ch.net``). The TLD allowlist is llm-jp's
-    (13 TLDs, filters.md §1.1) and is off by default: it removes usable Japanese pages (about
-    2% of lang=ja Common Crawl, filters.md §8 pitfall 3).
+    (13 TLDs, llm-jp-corpus ``scripts/filters.py``) and is off by default: it removes usable Japanese
+    pages (about 2% of lang=ja Common Crawl, docs/design.md#pitfalls, pitfall 3).
     """
 
     enabled: bool = Field(True, description="Apply the URL rules (a no-op without lists or bad URLs).")
@@ -121,7 +121,7 @@ class NormalizeConfig(StrictModel):
     unicode_form: Literal["NFC", "NFKC", "none"] = Field(
         "NFC",
         description="NFC keeps full-width Japanese punctuation (。！？，．) that the Japanese "
-        "filters count; NFKC folds it to ASCII (filters.md §8, pitfall 6).",
+        "filters count; NFKC folds it to ASCII (docs/design.md#nfc-vs-nfkc).",
     )
     remove_control: bool = Field(True, description="Remove C0/C1 control characters except \\n and \\t.")
     collapse_spaces: bool = Field(True, description="Collapse runs of spaces/tabs; strip line ends.")

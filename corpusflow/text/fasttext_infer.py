@@ -1,8 +1,8 @@
 """fastText supervised-model inference compiled with numba: the same labels and probabilities.
 
 Why: ``lid.176`` prediction through the fastText Python binding cost 250-400 µs per document (the
-first 2,000 characters of make_corpus web text, 2-core Xeon), about half of the foundation chain
-(issue #2). Most of it is building character n-grams (fastText hashes every 2-4-character
+first 2,000 characters of make_corpus web text, 2-core Xeon), about half of the read -> normalise ->
+language ID -> write chain. Most of it is building character n-grams (fastText hashes every 2-4-character
 substring of every word that is not in its vocabulary; Japanese text has no spaces, so a whole
 line is one such word) and looking each one up in a hash map and a product quantizer. This
 module reads the model file itself and runs the same arithmetic in one compiled loop per

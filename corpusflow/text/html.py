@@ -28,7 +28,7 @@ Anything else raises :class:`UndecodableHtml` (the reader turns it into an error
 
 Japanese pre-filter (:func:`ja_prefilter`)
 ------------------------------------------
-Swallow (filters.md §2.1) keeps a raw page only if ``<html lang="ja">`` or its ``<title>`` is
+Swallow (``warc2raw.py``) keeps a raw page only if ``<html lang="ja">`` or its ``<title>`` is
 Japanese by its own classifier (nanigo, score > 0). We have no nanigo; a title counts as
 Japanese when it contains kana (hiragana or katakana), the script that separates Japanese from
 Chinese. A kanji-only title (``東京大学``) is therefore not enough by itself; the page still
@@ -37,7 +37,7 @@ passes if its ``lang`` attribute or ``Content-Language`` says Japanese.
 Extraction (:func:`extract_text`, :class:`TimedExtractor`)
 ----------------------------------------------------------
 Text comes from ``trafilatura.extract`` with Swallow's settings by default (no comments, no
-tables; filters.md §2.1). trafilatura is pure Python and some pages take seconds or minutes
+tables; docs/design.md#html-extraction). trafilatura is pure Python and some pages take seconds or minutes
 (a 1.2 MB page of 50,000 short paragraphs takes ~8 s here). :class:`TimedExtractor` runs it in a
 child interpreter (safe in threaded Beam workers, unlike ``fork``, or ``signal.alarm``, which
 only works in the main thread) and kills and replaces the child when a page exceeds its time
@@ -383,7 +383,7 @@ def ja_prefilter(page: str, content_language: str | None = None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class TrafilaturaOptions:
-    """The trafilatura options we expose (defaults: Swallow's, filters.md §2.1)."""
+    """The trafilatura options we expose (defaults: Swallow's ``warc2raw.py``)."""
 
     include_comments: bool = False
     include_tables: bool = False

@@ -76,7 +76,7 @@ def _script_masks(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _build_script_table() -> np.ndarray:
-    """The masks of every BMP code point as bits (1 kana, 2 Han, 4 letter), computed once (issue #8).
+    """The masks of every BMP code point as bits (1 kana, 2 Han, 4 letter), computed once.
 
     Code points above U+FFFF are letters that are neither kana nor Han, exactly like U+FFFF, so
     :func:`script_stats` looks them up at U+FFFF.

@@ -15,7 +15,7 @@ Why not NFKC by default: NFKC folds full-width Japanese punctuation (``！？，
 full-width digits/Latin to ASCII and half-width katakana to full-width. Japanese quality rules
 count sentence ends and punctuation in their full-width forms (Swallow, llm-jp ``。``/``、``
 density); after NFKC a ``．`` sentence end becomes ``.`` and is under-counted, and a rule
-written for ASCII ``!`` starts firing on Japanese text (see shared/specs/filters.md §8, pitfall 6).
+written for ASCII ``!`` starts firing on Japanese text (docs/design.md#nfc-vs-nfkc, pitfall 6).
 NFC is lossless for Japanese. MinHash shingling applies its own NFKC on a private copy (it wants
 width-folding for matching), so near-duplicate detection does not depend on this choice.
 
@@ -32,7 +32,7 @@ _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\u0085\x0b\x0c]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff\ufffe\uffff\ud800-\udfff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f]+")
 _TRAILING = re.compile(r"[ \t]+\n|\n[ \t]+")
-# Pre-checks (issue #8): a _NEWLINES match needs "\r" or one of these; a _SPACES match that
+# Pre-checks: a _NEWLINES match needs "\r" or one of these; a _SPACES match that
 # changes the text needs two spaces in a row or one of these (a lone " " is replaced by " ").
 _ODD_NEWLINE = re.compile(r"[\u2028\u2029\u0085\x0b\x0c]")
 _ODD_SPACE = re.compile(r"[\t\u00a0\u2000-\u200a\u202f\u205f]")
@@ -49,7 +49,7 @@ def normalize_text(
     """Return the normalised text (see the module docstring for exactly what changes)."""
     if not text:
         return ""
-    # (issue #8) Each substitution below runs only when its pre-check finds something it would
+    # Each substitution below runs only when its pre-check finds something it would
     # change; the pre-checks are C-speed substring/character-class scans, the result is the same.
     if "\r" in text or _ODD_NEWLINE.search(text):
         text = _NEWLINES.sub("\n", text)
@@ -69,7 +69,7 @@ def normalize_text(
     return text
 
 
-# >>> fast exact NFKC (issue #8, owner: bench) >>>
+# ---- fast exact NFKC ----
 _NFKC_UNSAFE: re.Pattern[str] | None = None
 
 
@@ -125,4 +125,3 @@ def nfkc(text: str) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
-# <<< fast exact NFKC <<<

@@ -1,6 +1,6 @@
 """URL and host rules: a host/domain blocklist (suffix match) and an optional TLD allowlist.
 
-Where the rules come from (filters.md §2.3, §1.1, §9 rule 1):
+Where the rules come from (docs/design.md#url-and-host-rules):
 
 * Swallow (``ngurl.py``) rejects hosts under ``*.5ch.net`` and ``*wikipedia.org`` and any host
   listed in chosen categories of the UT1 blacklist. Here a blocklist is any number of files of
@@ -11,7 +11,7 @@ Where the rules come from (filters.md §2.3, §1.1, §9 rule 1):
 * llm-jp v1 (``has_valid_domain``) keeps a page only if the last label of its hostname is one
   of 13 TLDs (``resources/tld/llm_jp_valid_tlds.txt``). The list is shipped but **off by
   default**: a practitioner review found it removed ~2% of lang=ja Common Crawl, much of it
-  usable (filters.md §8, pitfall 3). llm-jp also drops ``https://ja.wikipedia.org/`` because
+  usable (docs/design.md#pitfalls, pitfall 3). llm-jp also drops ``https://ja.wikipedia.org/`` because
   Wikipedia is added as its own source; put ``wikipedia.org`` in the blocklist for that.
 
 Hosts are compared in a normal form: lower case, no port, no trailing dot, internationalised
