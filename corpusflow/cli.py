@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("corpusflow.commands.report", "write an HTML report with plots of a run (or eval-filters/tokens JSON)"),
     "inspect": ("corpusflow.commands.inspect", "show sample rejected/duplicate documents of a run with their signals"),
     "fit-dsir": ("corpusflow.commands.fit_dsir", "fit a DSIR importance-resampling model (target vs raw n-gram distributions)"),
+    "decontam-index": ("corpusflow.commands.decontam_index", "build the benchmark n-gram index used by stages.decontam"),
     "train-quality": ("corpusflow.commands.train_quality", "train a fastText quality classifier from positive and negative files"),
 }
 

@@ -24,6 +24,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from corpusflow.configbase import StrictModel
+from corpusflow.decontam.config import DecontamStageConfig
 from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.extract_config import ExtractConfig, UrlFilterConfig
 from corpusflow.filters.config import FilterStageConfig
@@ -151,6 +152,7 @@ class StagesConfig(StrictModel):
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
     filters: FilterStageConfig = Field(default_factory=FilterStageConfig)
+    decontam: DecontamStageConfig = Field(default_factory=DecontamStageConfig)  # benchmark decontamination
     dedup: DedupStageConfig = Field(default_factory=DedupStageConfig)
     dsir: DsirStageConfig = Field(default_factory=DsirStageConfig)  # issue #10: after dedup
     mixture: MixtureStageConfig = Field(default_factory=MixtureStageConfig)

@@ -103,6 +103,10 @@ def _stage_transforms(cfg: PipelineConfig) -> list[tuple[str, str, beam.PTransfo
         from corpusflow.stages.filters import ApplyFilters
 
         stages.append(("ApplyFilters", "filters", ApplyFilters(st.filters)))
+    if st.decontam.enabled:  # benchmark decontamination (corpusflow/decontam/)
+        from corpusflow.steps.decontam import DecontaminateText
+
+        stages.append(("Decontaminate", "decontam", DecontaminateText(st.decontam)))
     # --- Deduplication (issue #4) plugs in here.
     # >>> dedup wiring (issue #4, owner: dedup) >>>
     if st.dedup.enabled:
@@ -439,6 +443,7 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
         "stages": _stage_table(ledger, sources, plan.stage_order),
         "outputs": shards,
         **extra,
+        **_decontam_section(cfg, ledger),
         "config": cfg.to_jsonable(),
     }
     problems = []
@@ -470,6 +475,14 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
     fs.write_bytes_atomic(fs.join(out, MANIFEST), _json_bytes(manifest))
     _remove_marker(out)
     return manifest
+
+
+def _decontam_section(cfg: PipelineConfig, ledger: dict[tuple[str, str, str, str], int]) -> dict[str, Any]:
+    if not cfg.stages.decontam.enabled:
+        return {}
+    from corpusflow.steps.decontam import summarize_decontam
+
+    return {"decontamination": summarize_decontam(ledger)}
 
 
 def _remove_marker(out: str) -> None:

@@ -95,6 +95,11 @@ class _StepsFn(beam.DoFn):
                 ledger[key] = ledger.get(key, 0) + 1
                 yield pvalue.TaggedOutput(tag, out)
             docs = survivors
+            extra = getattr(step, "ledger_extra", None)  # counts a step adds to the ledger (decontam)
+            if extra:
+                for key, n in extra.items():
+                    ledger[key] = ledger.get(key, 0) + n
+                extra.clear()
         if self._count_kept:
             for doc in docs:
                 key = ("kept", doc.source, "", doc.lang or "")

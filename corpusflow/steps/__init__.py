@@ -1,0 +1,1 @@
+"""Per-document steps (:class:`corpusflow.stages.base.DocStep` subclasses) that run fused in one DoFn."""
