@@ -411,6 +411,16 @@ def check_stage_consistency(cfg: PipelineConfig) -> None:
     An impossible mixture (a group no document can reach, a per-source setting for a source
     that does not exist) and a tokenizer file that does not load are config errors.
     """
+    dd = cfg.stages.dedup
+    if dd.enabled and dd.earlier_indexes:  # incremental dedup: same settings as the earlier runs
+        from corpusflow.dedup.index import DedupIndexError, check_settings, read_meta, settings_of
+
+        try:
+            for path in dd.earlier_indexes:
+                check_settings(read_meta(path)["settings"], settings_of(dd, dd.seed if dd.seed is not None
+                                                                        else cfg.seed), path)
+        except DedupIndexError as exc:
+            raise ConfigError(f"stages.dedup.earlier_indexes: {exc}") from None
     mix = cfg.stages.mixture
     if not mix.enabled:
         return

@@ -217,6 +217,12 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     common = dict(seed=cfg.seed, shard_max_bytes=o.shard_max_bytes, row_group_rows=o.row_group_rows,
                   compression=o.compression, compression_level=o.compression_level)
     stats: list[beam.PCollection] = []
+    if cfg.stages.dedup.enabled and cfg.stages.dedup.save_index:  # this run's dedup index (dedup/index.py)
+        from corpusflow.dedup.index import INDEX_DIR
+        from corpusflow.stages.dedup import SaveDedupIndex
+
+        saver = SaveDedupIndex(cfg.stages.dedup, cfg.seed, fs.join(out, INDEX_DIR), common)
+        stats.append(docs | "SaveDedupIndex" >> saver | "DedupIndexInfo" >> beam.Map(lambda i: ("shard", INDEX_DIR, i)))
 
     # --- Mixture (issue #5) replaces the plain data writer here when enabled.
     # >>> mixture wiring (issue #5, owner: mixture) >>>
@@ -430,6 +436,13 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
                 shards[sub].append({"file": name, **info})
         shards[sub] = sorted(shards[sub], key=lambda s: s["file"])
 
+    if cfg.stages.dedup.enabled and cfg.stages.dedup.save_index:  # index.json last: the index is complete
+        from corpusflow.dedup.index import INDEX_DIR, settings_of, write_meta
+
+        dd = cfg.stages.dedup
+        shards[INDEX_DIR] = sorted(shards.get(INDEX_DIR, []), key=lambda s: s["file"])
+        write_meta(fs.join(out, INDEX_DIR), cfg.name, settings_of(dd, dd.seed if dd.seed is not None else cfg.seed),
+                   sum(int(s["rows"]) for s in shards.get(INDEX_DIR, [])))
     manifest: dict[str, Any] = {
         "corpusflow_version": __version__,
         "name": cfg.name,

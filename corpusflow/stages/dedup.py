@@ -481,6 +481,82 @@ class _KeyByRepFn(beam.DoFn):
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# Earlier runs: check against their saved indexes first; save this run's index
+# ---------------------------------------------------------------------------------------------
+
+
+class _EarlierFn(beam.DoFn):
+    """Batches of documents -> Duplicates (stage dedup.earlier) of earlier runs' kept documents;
+    the others go on (main output) to be deduplicated among themselves."""
+
+    def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int]) -> None:
+        self.cfg, self.seed, self.prio = cfg, seed, dict(prio)
+
+    def setup(self) -> None:
+        from corpusflow.dedup.index import EarlierIndex
+
+        self.comp = SignatureComputer(self.cfg, self.seed, self.prio)
+        self.index = EarlierIndex(self.cfg.earlier_indexes, self.cfg, self.seed)
+        self.counters = StageCounters(NS)
+
+    def process(self, batch: list[Document]) -> Iterable[Any]:
+        from corpusflow.dedup.index import STAGE_EARLIER
+
+        rows = self.comp.compute(batch)
+        for doc, m in zip(batch, self.index.match(rows, self.comp.names, self.cfg.earlier_min_similarity),
+                          strict=True):
+            if m is None:
+                yield doc
+                continue
+            _row, kept_id, size, sim = m
+            self.counters.inc("earlier_duplicates")
+            yield pvalue.TaggedOutput(TAG_DUPLICATES, Duplicate(doc, STAGE_EARLIER, kept_id, size + 1, sim))
+
+
+class _IndexRowsFn(beam.DoFn):
+    def __init__(self, cfg: DedupStageConfig, seed: int) -> None:
+        self.cfg, self.seed = cfg, seed
+
+    def setup(self) -> None:
+        self.comp = SignatureComputer(self.cfg, self.seed, {})
+
+    def process(self, batch: list[Document]) -> Iterable[dict[str, Any]]:
+        from corpusflow.dedup.core import META_CLUSTER_SIZE
+        from corpusflow.dedup.index import index_rows
+
+        rows = self.comp.compute(batch)
+        yield from index_rows(rows, self.comp.names, [int(d.meta.get(META_CLUSTER_SIZE, 1)) for d in batch])
+
+
+class SaveDedupIndex(beam.PTransform):
+    """Kept documents -> ``OUTPUT/dedup_index/index-*.parquet`` (shard infos out); the pipeline
+    writes ``index.json`` when the run finishes (:func:`corpusflow.dedup.index.write_meta`)."""
+
+    def __init__(self, cfg: DedupStageConfig, seed: int, out_dir: str, write_args: dict[str, Any]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.seed = cfg.seed if cfg.seed is not None else seed
+        self.out_dir, self.write_args = out_dir, write_args
+        self.shard_count: beam.PCollection | None = None
+
+    def expand(self, docs: beam.PCollection) -> beam.PCollection:
+        from corpusflow.dedup.index import INDEX_SCHEMA, PREFIX
+        from corpusflow.stages.write import WriteShards
+
+        w = WriteShards(self.out_dir, PREFIX, INDEX_SCHEMA, _identity, **self.write_args)
+        out = (docs
+               | "IndexBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+               | "IndexRows" >> beam.ParDo(_IndexRowsFn(self.cfg, self.seed))
+               | "WriteIndex" >> w)
+        self.shard_count = w.shard_count
+        return out
+
+
+def _identity(row: dict[str, Any]) -> dict[str, Any]:
+    return row
+
+
 class Deduplicate(beam.PTransform):
     """Exact + MinHash-LSH near-duplicate removal; see the module docstring for the graph.
 
@@ -499,12 +575,29 @@ class Deduplicate(beam.PTransform):
         self.cfg = cfg
         self.seed = cfg.seed if cfg.seed is not None else seed
         self.prio = dict(source_priority or {})
+        if cfg.enabled and cfg.earlier_indexes:  # refuse other settings now, before any data is read
+            from corpusflow.dedup.index import check_settings, read_meta, settings_of
+
+            for path in cfg.earlier_indexes:
+                check_settings(read_meta(path)["settings"], settings_of(cfg, self.seed), path)
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
         cfg, seed, prio = self.cfg, self.seed, self.prio
         p = docs.pipeline
         if not cfg.enabled or not (cfg.exact or cfg.minhash):
             return StageOutputs(kept=docs, duplicates=p | "NoDuplicates" >> beam.Create([]))
+        if cfg.earlier_indexes:
+            earlier = (docs
+                       | "EarlierBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+                       | "Earlier" >> beam.ParDo(_EarlierFn(cfg, seed, prio)).with_outputs(TAG_DUPLICATES, main="new"))
+            res = self._within(earlier.new)
+            dups = (res.duplicates, earlier[TAG_DUPLICATES]) | "FlattenEarlier" >> beam.Flatten()
+            return StageOutputs(kept=res.kept, duplicates=dups)
+        return self._within(docs)
+
+    def _within(self, docs: beam.PCollection) -> StageOutputs:
+        cfg, seed, prio = self.cfg, self.seed, self.prio
+        p = docs.pipeline
         shards = cfg.shards
         ex = (
             docs
