@@ -132,8 +132,9 @@ def read_meta(path: str) -> dict[str, Any]:
 @dataclass
 class _Profile:
     keys: np.ndarray  # sorted band keys
-    rows: np.ndarray  # row of each key
-    sig: np.ndarray  # [n, perms] uint32 (rows of this profile; zeros where none)
+    rows: np.ndarray  # local row (into sig / glob) of each key
+    sig: np.ndarray  # [rows of this profile, perms] uint32
+    glob: np.ndarray  # index row of each local row
 
 
 class EarlierIndex:
@@ -165,21 +166,22 @@ class EarlierIndex:
         prof = np.array(table.column("profile").to_pylist(), dtype=object)
         salts = table.column("salt").to_numpy()
         sigs = table.column("sig").to_pylist()
+        has_sig = np.array([len(x) > 0 for x in sigs], dtype=bool)
         for name, p in cfg.profiles.items():
-            sel = np.nonzero((prof == name) & np.array([len(s) > 0 for s in sigs], dtype=bool))[0] \
-                if self.size else np.empty(0, dtype=np.int64)
-            sig = np.zeros((self.size, p.perms), dtype=np.uint32)
+            sel = np.nonzero((prof == name) & has_sig)[0] if self.size else np.empty(0, dtype=np.int64)
+            sig = np.zeros((sel.size, p.perms), dtype=np.uint32)
+            for local, i in enumerate(sel.tolist()):
+                sig[local] = np.frombuffer(sigs[i], dtype="<u4")[: p.perms]
             keys, rows = [], []
-            for i in sel.tolist():
-                sig[i] = np.frombuffer(sigs[i], dtype="<u4")[: p.perms]
             for salt in np.unique(salts[sel]) if sel.size else []:
-                idx = sel[salts[sel] == salt]
-                keys.append(band_keys(sig[idx], p.bands, p.rows, int(salt)).ravel())
-                rows.append(np.repeat(idx, p.bands))
+                local_idx = np.nonzero(salts[sel] == salt)[0]
+                keys.append(band_keys(sig[local_idx], p.bands, p.rows, int(salt)).ravel())
+                rows.append(np.repeat(local_idx, p.bands))
             k = np.concatenate(keys) if keys else np.empty(0, np.uint64)
             r = np.concatenate(rows) if rows else np.empty(0, np.int64)
             order = np.argsort(k, kind="stable")
-            self.profiles[name] = _Profile(k[order], r[order], sig)
+            self.profiles[name] = _Profile(k[order], r[order], sig, sel)
+        del sigs
 
     def match(self, rows: NodeBatch, names: list[str], min_similarity: float) -> list[tuple[int, str, int, float] | None]:
         """Per node row: ``(earlier row, kept_id, cluster size, similarity)`` of the earlier kept
@@ -211,7 +213,7 @@ class EarlierIndex:
             if sim[best] < min_similarity:
                 out.append(None)
                 continue
-            j = int(cand[best])
+            j = int(prof.glob[cand[best]])
             out.append((j, self.ids[j], int(self.cluster_size[j]), round(float(sim[best]), 4)))
         return out
 
