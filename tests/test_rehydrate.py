@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from corpusflow.mixture.rehydrate import CopyTable, RehydrationConfig, bucket_label, filter_rates, propose_tables
+from corpusflow.mixture.rehydrate import (
+    CopyTable,
+    RehydrationConfig,
+    bucket_label,
+    filter_rates,
+    propose_tables,
+)
 from tests.conftest import read_jsonl, write_jsonl
 from tests.helpers import load_manifest, read_parquet_rows, run_cli
 
