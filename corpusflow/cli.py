@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("corpusflow.commands.export", "export the training shards of a run as Megatron-LM .bin/.idx or JSONL"),
     "inspect": ("corpusflow.commands.inspect", "show sample rejected/duplicate documents of a run with their signals"),
     "fit-dsir": ("corpusflow.commands.fit_dsir", "fit a DSIR importance-resampling model (target vs raw n-gram distributions)"),
+    "decontam-index": ("corpusflow.commands.decontam_index", "build the benchmark n-gram index used by stages.decontam"),
+    "rehydration-weights": ("corpusflow.commands.rehydration_weights", "filter removal rate by duplicate-cluster size; proposes rehydration copies"),
     "train-quality": ("corpusflow.commands.train_quality", "train a fastText quality classifier from positive and negative files"),
 }
 

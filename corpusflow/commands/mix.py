@@ -47,6 +47,7 @@ from corpusflow.mixture.census import cell_of, census_from_columns, merge_census
 from corpusflow.mixture.config import MixtureStageConfig
 from corpusflow.mixture.counting import count_documents
 from corpusflow.mixture.pool import POOL_DIR, POOL_META
+from corpusflow.mixture.rehydrate import repeat_columns, row_weights
 from corpusflow.mixture.report import plan_table
 from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.run.rundir import WORK_DIR, prepare_output, protected_output, write_manifest
@@ -239,19 +240,23 @@ def needs_recount(mix: Any, pool_meta: dict[str, Any], tokenizer_info: dict[str,
     return mix.count.mode == "exact" and (pool_meta.get("count") or {}).get("mode") != "exact"
 
 
-def census_from_pool(pool_dir: str, files: list[str], seed: int) -> dict[Any, Any]:
-    """Census of a pool read column-wise with pyarrow (no text is read)."""
+def census_from_pool(pool_dir: str, files: list[str], seed: int, mix: Any = None) -> dict[Any, Any]:
+    """Census of a pool read column-wise with pyarrow (no text is read); with rehydration each
+    row counts as its copies, as in the Beam census (corpusflow/mixture/rehydrate.py)."""
     import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
 
+    rh = mix is not None and mix.rehydration.enabled
     parts = []
     for name in files:
         with fs.open_read(fs.join(pool_dir, name), compressed=False) as f:
-            t = pq.read_table(f, columns=["id", "source", "lang", "n_tokens", "n_chars", "n_bytes"])
-        parts.append(census_from_columns(
-            seed, t.column("source").to_pylist(), t.column("lang").to_pylist(), t.column("id").to_pylist(),
-            t.column("n_tokens").to_numpy(), t.column("n_chars").to_numpy(), t.column("n_bytes").to_numpy(),
-        ))
+            t = pq.read_table(f, columns=["id", "source", "lang", "n_tokens", "n_chars", "n_bytes"]
+                              + (["metadata"] if rh else []))
+        cols = (t.column("source").to_pylist(), t.column("lang").to_pylist(), t.column("id").to_pylist(),
+                t.column("n_tokens").to_numpy(), t.column("n_chars").to_numpy(), t.column("n_bytes").to_numpy())
+        if rh:
+            cols = repeat_columns(row_weights(mix, cols[0], cols[1], t.column("metadata").to_pylist()), *cols)
+        parts.append(census_from_columns(seed, *cols))
     return merge_census_dicts(parts)
 
 
@@ -260,7 +265,7 @@ def recount_census(pool_dir: str, files: list[str], mix: Any, seed: int) -> dict
     import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
 
-    cols: dict[str, list[Any]] = {k: [] for k in ("id", "source", "lang", "text", "n_chars", "n_bytes")}
+    cols: dict[str, list[Any]] = {k: [] for k in ("id", "source", "lang", "text", "n_chars", "n_bytes", "metadata")}
     for name in files:
         with fs.open_read(fs.join(pool_dir, name), compressed=False) as f:
             t = pq.read_table(f, columns=list(cols))
@@ -270,8 +275,10 @@ def recount_census(pool_dir: str, files: list[str], mix: Any, seed: int) -> dict
     res = count_documents(counter, cols["text"], cells=[cell_of(s, lg) for s, lg in zip(cols["source"], cols["lang"], strict=True)],
                           ids=cols["id"], mode=mix.count.mode, seed=seed, sample_rate=mix.count.sample_rate,
                           min_sample_docs=mix.count.min_sample_docs, batch_size=mix.tokenizer.batch_size)
-    return census_from_columns(seed, cols["source"], cols["lang"], cols["id"], res.n_tokens, cols["n_chars"],
-                               cols["n_bytes"])
+
+    weights = row_weights(mix, cols["source"], cols["lang"], cols["metadata"])
+    return census_from_columns(seed, *repeat_columns(weights, cols["source"], cols["lang"], cols["id"],
+                                                     res.n_tokens, cols["n_chars"], cols["n_bytes"]))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -319,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
     # fails here, before Beam starts, when the mixture is infeasible.
     if args.dry_run or not recount:
         t0 = time.time()
-        census = recount_census(pool_dir, files, mix, seed) if recount else census_from_pool(pool_dir, files, seed)
+        census = recount_census(pool_dir, files, mix, seed) if recount else census_from_pool(pool_dir, files, seed, mix)
         try:
             plan = plan_mixture(census, mix, seed=seed, shard_target_bytes=shard_bytes)
         except (MixtureShortfall, MixtureConfigError) as exc:

@@ -7,6 +7,7 @@ import os
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.paths import is_remote, resolve_path
+from corpusflow.dedup.index import DedupIndexError, check_settings, read_meta, settings_of
 from corpusflow.io.filesystems import expand_glob
 from corpusflow.mixture.config import check_against_pipeline
 from corpusflow.mixture.tokenizers import load_tokenizer
@@ -21,6 +22,7 @@ def launch_checks(cfg: PipelineConfig) -> None:
     * the language-ID model file exists (local paths; object-store URLs are read by the workers);
     * URL block lists load (``stages.urls``);
     * filter profiles resolve and build (``stages.filters.profiles``);
+    * incremental dedup: every earlier index was built with the same dedup settings;
     * DSIR: ``k`` and one of ``model`` / ``fit`` are given, ``sources`` names existing sources,
       and a local model file or the fit's input files exist;
     * the mixture can work with this pipeline (a group some document can reach, per-source
@@ -45,6 +47,14 @@ def launch_checks(cfg: PipelineConfig) -> None:
             problems.append(f"stages.filters.profiles: {exc}")
     if st.dsir.enabled:
         problems += _dsir_problems(cfg, names)
+    dd = st.dedup
+    if dd.enabled and dd.earlier_indexes:  # incremental dedup: the earlier runs' settings must match
+        seed = dd.seed if dd.seed is not None else cfg.seed
+        for path in dd.earlier_indexes:
+            try:
+                check_settings(read_meta(path)["settings"], settings_of(dd, seed), path)
+            except (DedupIndexError, OSError, KeyError, ValueError) as exc:
+                problems.append(f"stages.dedup.earlier_indexes: {exc}")
     if st.mixture.enabled:
         problems += [f"stages.mixture: {p}" for p in check_against_pipeline(st.mixture, cfg)]
         try:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from corpusflow.core.model import StrictModel
+from corpusflow.decontam.config import DecontamStageConfig
 from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.filters.config import FilterStageConfig
 from corpusflow.io.config import SourceConfig
@@ -31,6 +32,7 @@ class StagesConfig(StrictModel):
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
     filters: FilterStageConfig = Field(default_factory=FilterStageConfig)
+    decontam: DecontamStageConfig = Field(default_factory=DecontamStageConfig)
     dedup: DedupStageConfig = Field(default_factory=DedupStageConfig)
     dsir: DsirStageConfig = Field(default_factory=DsirStageConfig)  # runs after dedup
     mixture: MixtureStageConfig = Field(default_factory=MixtureStageConfig)

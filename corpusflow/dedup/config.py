@@ -194,6 +194,17 @@ class DedupStageConfig(StrictModel):
         "(within ~5%), then source priority, then the medoid, then first seen, then id hash.",
     )
 
+    # incremental dedup against earlier runs (corpusflow/dedup/index.py)
+    save_index: bool = Field(
+        False, description="Write OUTPUT/dedup_index/ (Parquet: id, digest, MinHash signature of every kept "
+        "document) so that a later run can deduplicate against this one.")
+    earlier_indexes: list[str] = Field(
+        default_factory=list, description="dedup_index/ directories of earlier runs (local or URL): documents "
+        "duplicating a document kept there become Duplicates (stage dedup.earlier, kept_id RUN::ID).")
+    earlier_min_similarity: float = Field(
+        0.7, ge=0.0, le=1.0, description="Estimated Jaccard a band candidate from an earlier index needs to "
+        "count as a near duplicate (exact copies always count).")
+
     @field_validator("keep", mode="before")
     @classmethod
     def _keep_preset(cls, v: object) -> object:

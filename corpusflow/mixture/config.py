@@ -36,6 +36,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from corpusflow.core.model import StrictModel
+from corpusflow.mixture.rehydrate import RehydrationConfig
 
 TOKENIZER_KINDS = ("sentencepiece", "tiktoken", "hf")
 
@@ -263,6 +264,9 @@ class MixtureStageConfig(StrictModel):
     row_group_rows: int | None = Field(
         None, ge=1, description="Rows per Parquet row group (default: output.row_group_rows)."
     )
+    rehydration: RehydrationConfig = Field(  # copies by duplicate-cluster size (mixture/rehydrate.py)
+        default_factory=RehydrationConfig,
+        description="Copies of a kept document by the size of the duplicate cluster it came from.")
 
     @field_validator("budget", mode="before")
     @classmethod

@@ -138,10 +138,41 @@ def sample_rejected(run: RunData, reasons: Iterable[str], *, n: int = 5, source:
     picks = _pick(_select(run.rejected, reasons, source, lang), n, seed)
     out = []
     for row in _rows_for(run.root, "rejected", picks):
+        if str(row.get("reason", "")).startswith(DECONTAM_PREFIX):
+            out.append(decontam_sample(row))
+            continue
         signals = _decode(row.get("signals"))
         out.append(Sample(row=row, kind="rejected", signals=signals,
                           deciding=deciding_signals(signals, row.get("reason", ""), row.get("detail", ""))))
     return out
+
+
+DECONTAM_PREFIX = "decontam."
+
+
+def decontam_sample(row: dict[str, Any], context: int = 120) -> Sample:
+    """A document rejected by decontamination, beside the benchmark text it contains.
+
+    The document's text is cut to the first matched span with ``context`` characters on each
+    side, the span between ``⟦`` and ``⟧``; the other side is the benchmark excerpt of the hit
+    with the largest overlap (``detail`` JSON of :mod:`corpusflow.steps.decontam`).
+    """
+    detail = parse_detail(str(row.get("detail", ""))) or {}
+    hits = detail.get("hits") or []
+    top = hits[0] if hits and isinstance(hits[0], dict) else {}
+    shown = dict(row)
+    spans = top.get("spans") or []
+    text = str(row.get("text") or "")
+    if spans and text:
+        s, e = int(spans[0][0]), int(spans[0][1])
+        shown["text"] = ("…" if s > context else "") + text[max(0, s - context):s] + "⟦" + text[s:e] + "⟧" \
+            + text[e:e + context] + ("…" if e + context < len(text) else "")
+    shown["detail"] = "; ".join(
+        f"{h.get('benchmark')}/{h.get('item')} ({h.get('field')}) overlap {h.get('overlap')} spans {h.get('spans')}"
+        for h in hits if isinstance(h, dict)) + (f"  [{detail.get('outcome')}]" if detail.get("outcome") else "")
+    item = {"id": top.get("item"), "source": top.get("benchmark"), "text": top.get("excerpt", ""),
+            "field": top.get("field")} if top else None
+    return Sample(row=shown, kind="decontam", kept=item)
 
 
 def sample_duplicates(run: RunData, *, n: int = 5, source: str | None = None, lang: str | None = None,

@@ -103,7 +103,7 @@ def field_lines(row: dict[str, Any], sample: Sample | None, width: int, *, kept:
         parts = [f"{k}={_fmt_value(v)}" + (" ◀" if k in sample.deciding else "")
                  for k, v in sorted(sample.signals.items(), key=lambda kv: (kv[0] not in sample.deciding, kv[0]))]
         items.append(("signals", "  ".join(parts)))
-    elif sample is not None and not kept and sample.kind != "duplicate":
+    elif sample is not None and not kept and sample.kind == "rejected":
         items.append(("signals", "(none recorded by this stage; the language score above decided langid reasons)"
                       if str(row.get("reason", "")).startswith("langid.") else "(none recorded)"))
     lines = []
@@ -132,15 +132,17 @@ def render_sample(i: int, n: int, s: Sample, *, width: int = 100, max_chars: int
     title = s.row.get("reason") or "duplicate"
     head = f"── {i}/{n} · {title} "
     head += "─" * max(width - display_width(head), 3)
-    if s.kind != "duplicate":
+    if s.kind not in ("duplicate", "decontam"):
         body = field_lines(s.row, s, width) + text_lines(s.row, width, max_chars=max_chars, max_lines=max_lines)
         return "\n".join([head, *body])
     narrow = width < 100
     col = width if narrow else (width - 3) // 2
-    left_head = ["REMOVED (duplicate)", *field_lines(s.row, s, col)]
+    removed, other = ("REMOVED (duplicate)", "KEPT INSTEAD") if s.kind == "duplicate" else \
+        ("DOCUMENT (match in ⟦⟧)", "BENCHMARK ITEM")
+    left_head = [removed, *field_lines(s.row, s, col)]
     left_text = text_lines(s.row, col, max_chars=max_chars, max_lines=max_lines)
     if s.kept is not None:
-        right_head = ["KEPT INSTEAD", *field_lines(s.kept, None, col, kept=True)]
+        right_head = [other, *field_lines(s.kept, None, col, kept=True)]
         right_text = text_lines(s.kept, col, max_chars=max_chars, max_lines=max_lines)
     else:
         right_head = ["KEPT INSTEAD", f"id       {s.row.get('kept_id')}",

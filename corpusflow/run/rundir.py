@@ -32,6 +32,7 @@ from corpusflow.config.checks import check_source_paths
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.paths import is_remote
 from corpusflow.core.schemas import DOC_SCHEMA, DUPLICATE_SCHEMA, ERROR_SCHEMA, REJECTED_SCHEMA
+from corpusflow.dedup.index import INDEX_DIR, settings_of, write_meta
 from corpusflow.export.card import write_dataset_card
 from corpusflow.io import filesystems as fs
 from corpusflow.io.parquet import ShardFiles
@@ -39,6 +40,7 @@ from corpusflow.io.readers import FileSpec, plan_files
 from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.selection.config import DsirStageConfig
 from corpusflow.selection.dsir import fit_files
+from corpusflow.steps.decontam import summarize_decontam
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +365,11 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
                 shards[sub].append(files.write_empty(i, max(n, 1)))
         shards[sub] = sorted(shards[sub], key=lambda s: s["file"])
 
+    dd = cfg.stages.dedup
+    if dd.enabled and dd.save_index:  # index.json last: the index is complete
+        shards[INDEX_DIR] = sorted(shards.get(INDEX_DIR, []), key=lambda s: s["file"])
+        write_meta(fs.join(out, INDEX_DIR), cfg.name, settings_of(dd, dd.seed if dd.seed is not None else cfg.seed),
+                   sum(int(s["rows"]) for s in shards[INDEX_DIR]))
     manifest: dict[str, Any] = {
         "corpusflow_version": __version__,
         "kind": "run",
@@ -379,6 +386,7 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
         "stages": _stage_table(ledger, sources, plan.stage_order),
         "outputs": shards,
         **extra,
+        **({"decontamination": summarize_decontam(ledger)} if cfg.stages.decontam.enabled else {}),
         "config": cfg.to_jsonable(),
     }
     problems = []

@@ -108,6 +108,11 @@ class _StepsFn(beam.DoFn):
                 yield pvalue.TaggedOutput(tag, out)
             counts[outcomes.KEPT] = counts.get(outcomes.KEPT, 0) + len(survivors)
             docs = survivors
+            extra = step.ledger_extra  # counts a step adds to the ledger beyond its outcomes
+            if extra:
+                for key, n in extra.items():
+                    ledger[key] = ledger.get(key, 0) + n
+                extra.clear()
         if self._count_kept:
             for doc in docs:
                 key = (outcomes.KEPT, doc.source, "", doc.lang or "")

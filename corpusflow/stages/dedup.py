@@ -34,6 +34,7 @@ from apache_beam.metrics import Metrics
 from corpusflow.core.document import Document, Duplicate
 from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.dedup.core import (
+    META_CLUSTER_SIZE,
     ExactGroup,
     SignatureComputer,
     Verdict,
@@ -53,9 +54,20 @@ from corpusflow.dedup.graph import (
     star_edges,
     star_violations,
 )
+from corpusflow.dedup.index import (
+    INDEX_SCHEMA,
+    STAGE_EARLIER,
+    EarlierIndex,
+    check_settings,
+    index_rows,
+    read_meta,
+    settings_of,
+)
+from corpusflow.dedup.index import PREFIX as INDEX_PREFIX
 from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_similarity, split_pairs
 from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
 from corpusflow.stages.handoff import Handoff
+from corpusflow.stages.write import ShardsWritten, WriteShards
 
 NS = "dedup"
 TAG_BANDS = "bands"
@@ -481,6 +493,72 @@ class _KeyByRepFn(beam.DoFn):
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# Earlier runs: check against their saved indexes first; save this run's index
+# ---------------------------------------------------------------------------------------------
+
+
+class _EarlierFn(beam.DoFn):
+    """Batches of documents -> Duplicates (stage dedup.earlier) of earlier runs' kept documents;
+    the others go on (main output) to be deduplicated among themselves."""
+
+    def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int]) -> None:
+        self.cfg, self.seed, self.prio = cfg, seed, dict(prio)
+
+    def setup(self) -> None:
+
+        self.comp = SignatureComputer(self.cfg, self.seed, self.prio)
+        self.index = EarlierIndex(self.cfg.earlier_indexes, self.cfg, self.seed)
+        self.counters = StageCounters(NS)
+
+    def process(self, batch: list[Document]) -> Iterable[Any]:
+
+        rows = self.comp.compute(batch)
+        for doc, m in zip(batch, self.index.match(rows, self.comp.names, self.cfg.earlier_min_similarity),
+                          strict=True):
+            if m is None:
+                yield doc
+                continue
+            _row, kept_id, size, sim = m
+            self.counters.inc("earlier_duplicates")
+            yield pvalue.TaggedOutput(TAG_DUPLICATES, Duplicate(doc, STAGE_EARLIER, kept_id, size + 1, sim))
+
+
+class _IndexRowsFn(beam.DoFn):
+    def __init__(self, cfg: DedupStageConfig, seed: int) -> None:
+        self.cfg, self.seed = cfg, seed
+
+    def setup(self) -> None:
+        self.comp = SignatureComputer(self.cfg, self.seed, {})
+
+    def process(self, batch: list[Document]) -> Iterable[dict[str, Any]]:
+
+        rows = self.comp.compute(batch)
+        yield from index_rows(rows, self.comp.names, [int(d.meta.get(META_CLUSTER_SIZE, 1)) for d in batch])
+
+
+class SaveDedupIndex(beam.PTransform):
+    """Kept documents -> ``OUTPUT/dedup_index/index-*.parquet`` (shard infos out); the pipeline
+    writes ``index.json`` when the run finishes (:func:`corpusflow.dedup.index.write_meta`)."""
+
+    def __init__(self, cfg: DedupStageConfig, seed: int, out_dir: str, write_args: dict[str, Any]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.seed = cfg.seed if cfg.seed is not None else seed
+        self.out_dir, self.write_args = out_dir, write_args
+
+    def expand(self, docs: beam.PCollection) -> ShardsWritten:
+        w = WriteShards(self.out_dir, INDEX_PREFIX, INDEX_SCHEMA, _identity, **self.write_args)
+        return (docs
+                | "IndexBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+                | "IndexRows" >> beam.ParDo(_IndexRowsFn(self.cfg, self.seed))
+                | "WriteIndex" >> w)
+
+
+def _identity(row: dict[str, Any]) -> dict[str, Any]:
+    return row
+
+
 class Deduplicate(beam.PTransform):
     """Exact + MinHash-LSH near-duplicate removal; see the module docstring for the graph.
 
@@ -499,12 +577,28 @@ class Deduplicate(beam.PTransform):
         self.cfg = cfg
         self.seed = cfg.seed if cfg.seed is not None else seed
         self.prio = dict(source_priority or {})
+        if cfg.enabled and cfg.earlier_indexes:  # refuse other settings now, before any data is read
+
+            for path in cfg.earlier_indexes:
+                check_settings(read_meta(path)["settings"], settings_of(cfg, self.seed), path)
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
         cfg, seed, prio = self.cfg, self.seed, self.prio
         p = docs.pipeline
         if not cfg.enabled or not (cfg.exact or cfg.minhash):
             return StageOutputs(kept=docs, duplicates=p | "NoDuplicates" >> beam.Create([]))
+        if cfg.earlier_indexes:
+            earlier = (docs
+                       | "EarlierBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+                       | "Earlier" >> beam.ParDo(_EarlierFn(cfg, seed, prio)).with_outputs(TAG_DUPLICATES, main="new"))
+            res = self._within(earlier.new)
+            dups = (res.duplicates, earlier[TAG_DUPLICATES]) | "FlattenEarlier" >> beam.Flatten()
+            return StageOutputs(kept=res.kept, duplicates=dups)
+        return self._within(docs)
+
+    def _within(self, docs: beam.PCollection) -> StageOutputs:
+        cfg, seed, prio = self.cfg, self.seed, self.prio
+        p = docs.pipeline
         shards = cfg.shards
         ex = (
             docs

@@ -32,11 +32,12 @@ from corpusflow.core.schemas import (
     error_row,
     rejected_row,
 )
+from corpusflow.dedup.index import INDEX_DIR
 from corpusflow.io import filesystems as fs
 from corpusflow.run.rundir import STATS_FILE, WORK_DIR, RunPlan
 from corpusflow.stages.base import StageOutputs
 from corpusflow.stages.chain import DocumentStages
-from corpusflow.stages.dedup import Deduplicate
+from corpusflow.stages.dedup import Deduplicate, SaveDedupIndex
 from corpusflow.stages.dsir import SelectByImportance
 from corpusflow.stages.ids import MakeIdsUnique
 from corpusflow.stages.mixture import MixDocuments
@@ -139,6 +140,10 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     common = dict(seed=cfg.seed, shard_max_bytes=o.shard_max_bytes, row_group_rows=o.row_group_rows,
                   compression=o.compression, compression_level=o.compression_level)
     stats: list[beam.PCollection] = []
+    if cfg.stages.dedup.enabled and cfg.stages.dedup.save_index:  # this run's dedup index (dedup/index.py)
+        saver = SaveDedupIndex(cfg.stages.dedup, cfg.seed, fs.join(out, INDEX_DIR), common)
+        index = docs | "SaveDedupIndex" >> saver
+        stats.append(index.infos | "DedupIndexInfo" >> beam.Map(lambda i: ("shard", INDEX_DIR, i)))
 
     # --- Mixture replaces the plain data writer here when enabled.
     if cfg.stages.mixture.enabled:

@@ -54,6 +54,7 @@ from corpusflow.mixture.estimate import Calibration, calibration_key, sample_thr
 from corpusflow.mixture.pool import (
     P_ID,
     P_LANG,
+    P_METADATA,
     P_N_BYTES,
     P_N_CHARS,
     P_N_TOKENS,
@@ -74,6 +75,7 @@ from corpusflow.mixture.pool import (
     table_to_pool_rows,
     train_table,
 )
+from corpusflow.mixture.rehydrate import CopyTable, bucket_label, cluster_size_of
 from corpusflow.mixture.report import build_report
 from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.stages.base import StageCounters
@@ -246,12 +248,32 @@ class CountTokens(beam.PTransform):
 # ------------------------------------------------------------------------------------------------
 
 
-class _CensusFn(beam.DoFn):
-    """Per bundle, one partial :class:`CellCensus` per cell (vectorised with numpy)."""
+class _Rehydrate:
+    """Copies of a pool row by its cluster size (:mod:`corpusflow.mixture.rehydrate`); 1 when off."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, cfg: MixtureStageConfig | None) -> None:
+        on = cfg is not None and cfg.rehydration.enabled
+        self.on = on
+        self.by_source = cfg is not None and cfg.group_by == "source"
+        self.table = CopyTable(cfg.rehydration.copies_by_cluster_size) if on and cfg is not None else None
+
+    def group(self, row: tuple[Any, ...]) -> str:
+        return row[P_SOURCE] if self.by_source else (row[P_LANG] or "und")
+
+    def weight(self, row: tuple[Any, ...]) -> int:
+        if self.table is None:
+            return 1
+        return self.table.copies(self.group(row), cluster_size_of(row[P_METADATA]))
+
+
+class _CensusFn(beam.DoFn):
+    """Per bundle, one partial :class:`CellCensus` per cell (vectorised with numpy). With
+    rehydration a document counts as its copies (tokens, characters, bytes and documents)."""
+
+    def __init__(self, seed: int, cfg: MixtureStageConfig | None = None) -> None:
         self._seed = seed
         self._acc: dict[Cell, list[list[int]]] = {}
+        self._rh = _Rehydrate(cfg)
 
     def start_bundle(self) -> None:
         self._acc = {}
@@ -260,10 +282,12 @@ class _CensusFn(beam.DoFn):
         cols = self._acc.get(_row_cell(row))
         if cols is None:
             cols = self._acc[_row_cell(row)] = [[], [], [], []]
-        cols[0].append(bucket_of(select_key(self._seed, row[P_SOURCE], row[P_ID])))
-        cols[1].append(row[P_N_TOKENS])
-        cols[2].append(row[P_N_CHARS])
-        cols[3].append(row[P_N_BYTES])
+        b = bucket_of(select_key(self._seed, row[P_SOURCE], row[P_ID]))
+        for _ in range(self._rh.weight(row) if self._rh.on else 1):
+            cols[0].append(b)
+            cols[1].append(row[P_N_TOKENS])
+            cols[2].append(row[P_N_CHARS])
+            cols[3].append(row[P_N_BYTES])
         return ()
 
     def finish_bundle(self) -> Iterable[Any]:
@@ -304,11 +328,12 @@ def _make_plan(census: dict[Cell, CellCensus], cfg_json: dict[str, Any], seed: i
 class _RouteFn(beam.DoFn):
     """Document -> (shard, (order_key, copy, in_pool, row)) for each copy (and its pool entry)."""
 
-    def __init__(self, seed: int, write_pool: bool) -> None:
+    def __init__(self, seed: int, write_pool: bool, cfg: MixtureStageConfig | None = None) -> None:
         self._seed, self._write_pool = seed, write_pool
         self._plan_id: int | None = None
         self._table: dict[Cell, tuple[int, int, int]] = {}
         self._counters = StageCounters("mixture")
+        self._rh = _Rehydrate(cfg)
 
     def process(self, row: tuple[Any, ...], plan: MixturePlan) -> Iterable[Any]:
         if self._plan_id != id(plan):
@@ -321,6 +346,8 @@ class _RouteFn(beam.DoFn):
             b = bucket_of(select_key(seed, source, doc_id))
             if b < b_p:
                 copies = k + (1 if b < b_e else 0)
+                if copies and self._rh.on:  # rehydration: the census counted the row this many times
+                    copies *= self._rh.weight(row)
         if copies:
             self._counters.info("docs_selected")
             self._counters.info("copies", copies)
@@ -336,11 +363,12 @@ class _WriteShardFn(beam.DoFn):
     """Writes one training shard (sorted by order key) and, in a pipeline run, its pool shard."""
 
     def __init__(self, output_dir: str, write_pool: bool, row_group_rows: int, compression: str,
-                 compression_level: int) -> None:
+                 compression_level: int, cfg: MixtureStageConfig | None = None) -> None:
         self._write_pool = write_pool
         opts = (row_group_rows, compression, compression_level)
         self._train = ShardFiles(fs.join(output_dir, "data"), TRAIN_PREFIX, TRAIN_SCHEMA, *opts)
         self._pool = ShardFiles(fs.join(output_dir, POOL_DIR), POOL_PREFIX, POOL_SCHEMA, *opts)
+        self._rh = _Rehydrate(cfg)
 
     def process(self, element: tuple[int, Iterable[Any]], plan: MixturePlan) -> Iterable[dict[str, Any]]:
         index, values = element
@@ -374,8 +402,18 @@ class _WriteShardFn(beam.DoFn):
             chars += row[P_N_CHARS]
             text_bytes += row[P_N_BYTES]
             max_copy = max(max_copy, j)
-        yield {"kind": "train", **info, "tokens": tokens, "chars": chars,
-               "text_bytes": text_bytes, "max_copy": max_copy, "by_cell": dict(sorted(by_cell.items()))}
+        extra: dict[str, Any] = {}
+        if self._rh.on:  # rehydration report: documents and copies by group and cluster-size bucket
+            rh: dict[str, dict[str, int]] = {}
+            for _key, _source, _id, j, row in train:
+                c = rh.setdefault(f"{self._rh.group(row)}/{bucket_label(cluster_size_of(row[P_METADATA]))}",
+                                  {"docs": 0, "copies": 0, "tokens": 0})
+                c["docs"] += j == 0
+                c["copies"] += 1
+                c["tokens"] += row[P_N_TOKENS]
+            extra["rehydration"] = rh
+        yield {"kind": "train", **info, "tokens": tokens, "chars": chars, "text_bytes": text_bytes,
+               "max_copy": max_copy, "by_cell": dict(sorted(by_cell.items())), **extra}
         yield from self._write_pool_shard(index, n, pool)
 
     def _write_pool_shard(self, index: int, n: int, pool: list[tuple[Any, ...]]) -> Iterable[dict[str, Any]]:
@@ -486,6 +524,14 @@ def _finalize(stats: list[dict[str, Any]], plan: MixturePlan, *, output_dir: str
         report["failed"] = list(plan.failed)
         report["feasible_overrides"] = list(plan.feasible_overrides)
         report["checks"] = {"training_shards_written": False}
+    rh: dict[str, dict[str, int]] = {}
+    for s in train:
+        for k, c in (s.get("rehydration") or {}).items():
+            t = rh.setdefault(k, {"docs": 0, "copies": 0, "tokens": 0})
+            for f in t:
+                t[f] += c[f]
+    if rh:
+        report["rehydration"] = dict(sorted(rh.items()))
     return report
 
 
@@ -526,7 +572,7 @@ class MixRows(beam.PTransform):
             rows, calib = rows | "CountTokens" >> CountTokens(self._cfg, seed)
         census = (
             rows
-            | "Census" >> beam.ParDo(_CensusFn(seed))
+            | "Census" >> beam.ParDo(_CensusFn(seed, self._cfg))
             | "MergeCensus" >> beam.CombinePerKey(_MergeCensus())
             | "CensusDict" >> beam.combiners.ToDict()
         )
@@ -538,7 +584,7 @@ class MixRows(beam.PTransform):
         # Routing waits for the plan: rows reach it through local files on a local runner
         # instead of through the runner process (stages/handoff.py).
         rows = rows | "Handoff" >> Handoff("mixture", [beam.pvalue.AsIter(plan)])
-        writer = _WriteShardFn(self._out, self._write_pool, self._rg, self._comp, self._level)
+        writer = _WriteShardFn(self._out, self._write_pool, self._rg, self._comp, self._level, self._cfg)
         settings = Spill.of(rows.pipeline)
         if settings.local if self._spill is None else self._spill:
             # Local runners: the routed copies go to per-shard run files and only (shard, path)
@@ -546,7 +592,7 @@ class MixRows(beam.PTransform):
             spill_dir = settings.new_dir("mixture")
             written = (
                 rows
-                | "Route" >> beam.ParDo(_RouteToRunsFn(_RouteFn(seed, self._write_pool), spill_dir), plan=plan_side)
+                | "Route" >> beam.ParDo(_RouteToRunsFn(_RouteFn(seed, self._write_pool, self._cfg), spill_dir), plan=plan_side)
                 | "GroupByShard" >> beam.GroupByKey()
                 | "WriteShards" >> beam.ParDo(_WriteShardFromRunsFn(writer), plan=plan_side)
             )
@@ -555,7 +601,7 @@ class MixRows(beam.PTransform):
         else:
             written = (
                 rows
-                | "Route" >> beam.ParDo(_RouteFn(seed, self._write_pool), plan=plan_side)
+                | "Route" >> beam.ParDo(_RouteFn(seed, self._write_pool, self._cfg), plan=plan_side)
                 | "GroupByShard" >> beam.GroupByKey()
                 | "WriteShards" >> beam.ParDo(writer, plan=plan_side)
             )

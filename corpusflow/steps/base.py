@@ -30,6 +30,9 @@ class DocStep:
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        #: Ledger counts ``(kind, source, stage, detail) -> n`` beyond the outcomes (e.g. benchmark
+        #: hits of decontamination), added to the run's ledger by the DoFn that runs the step.
+        self.ledger_extra: dict[tuple[str, str, str, str], int] = {}
 
     def setup(self) -> None:
         """Load models and tables (once per DoFn instance, on the worker)."""

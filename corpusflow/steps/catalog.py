@@ -16,6 +16,7 @@ from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.io.readers import detect_format
 from corpusflow.steps.base import DocStep
 from corpusflow.steps.clean import CleanStep
+from corpusflow.steps.decontam import DecontamStep
 from corpusflow.steps.extract import ExtractStep
 from corpusflow.steps.filters import FilterStep
 from corpusflow.steps.langid import LangIdStep
@@ -70,7 +71,8 @@ def _filter_step(cfg: PipelineConfig) -> FilterStep:
 
 #: The per-document stages in pipeline order. URL rules come first (cheapest; blocked pages are
 #: never extracted), then HTML extraction (only when a source may hold HTML), the source cleaners
-#: (Aozora markup, link blocks; per source), normalisation, language ID and the quality filters.
+#: (Aozora markup, link blocks; per source), normalisation, language ID, the quality filters and
+#: benchmark decontamination.
 STEPS: tuple[StepSpec, ...] = (
     StepSpec("urls", "FilterUrls", url_rules_needed, lambda c: UrlStep(c.stages.urls)),
     StepSpec("extract", "ExtractText", extraction_needed, lambda c: ExtractStep(c.stages.extract)),
@@ -80,6 +82,8 @@ STEPS: tuple[StepSpec, ...] = (
     StepSpec("langid", "IdentifyLanguage", lambda c: c.stages.langid.enabled,
              lambda c: LangIdStep(c.stages.langid)),
     StepSpec("filters", "ApplyFilters", lambda c: c.stages.filters.enabled, _filter_step),
+    StepSpec("decontam", "Decontaminate", lambda c: c.stages.decontam.enabled,
+             lambda c: DecontamStep(c.stages.decontam)),
 )
 
 
