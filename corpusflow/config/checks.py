@@ -60,7 +60,7 @@ def launch_checks(cfg: PipelineConfig) -> None:
         try:
             load_tokenizer(st.mixture.tokenizer)
         except Exception as exc:
-            path = getattr(st.mixture.tokenizer, "path", st.mixture.tokenizer)
+            path = getattr(st.mixture.tokenizer, "path", None) or str(st.mixture.tokenizer)
             problems.append(f"stages.mixture.tokenizer: cannot load {path!r}: {type(exc).__name__}: {exc}")
     if problems:
         raise ConfigError("config: " + str(len(problems)) + " problem(s) found before reading any data\n  "

@@ -183,12 +183,13 @@ def build_index(cfg: IndexBuildConfig, *, files: dict[str, list[str]] | None = N
         paths = files[spec.name] if files is not None else [p for pat in spec.paths for p in expand_glob(pat)]
         if not paths:
             raise DecontamIndexError(f"benchmark {spec.name!r}: no file matches {spec.paths}")
-        b = {"lang": spec.lang, "files": len(paths), "items": 0, "texts": 0, "too_short": 0, "segments": 0}
+        b: dict[str, Any] = {"lang": spec.lang, "files": len(paths), "items": 0, "texts": 0, "too_short": 0,
+                             "segments": 0}
         for path in paths:
-            for row, rec in enumerate(read_records(path, spec.format)):
+            for rownum, rec in enumerate(read_records(path, spec.format)):
                 b["items"] += 1
                 raw_id = _get(rec, spec.id) if spec.id else None
-                item_id = str(raw_id) if raw_id is not None else f"{path.rsplit('/', 1)[-1]}:{row}"
+                item_id = str(raw_id) if raw_id is not None else f"{path.rsplit('/', 1)[-1]}:{rownum}"
                 for fname, text in item_texts(spec, rec):
                     b["texts"] += 1
                     codes = unit_codes(text, scheme, words)

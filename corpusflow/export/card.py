@@ -30,7 +30,8 @@ PROVENANCE_KEYS = ("provenance", "homepage", "citation", "description", "collect
 def _source_decl(src: dict[str, Any]) -> dict[str, str]:
     """Licence and provenance fields a config source declares (``card:`` mapping or top level)."""
     merged: dict[str, Any] = {}
-    for where in (src, src.get("card") if isinstance(src.get("card"), dict) else {}):
+    card = src.get("card")
+    for where in (src, card if isinstance(card, dict) else {}):
         for k in (*LICENSE_KEYS, *PROVENANCE_KEYS):
             v = where.get(k)
             if v not in (None, "", [], {}):

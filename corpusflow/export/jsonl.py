@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 COMPRESSIONS = ("zst", "gz", "none")
 SUFFIX = {"zst": ".jsonl.zst", "gz": ".jsonl.gz", "none": ".jsonl"}
@@ -56,8 +56,8 @@ class JsonlWriter:
         self._raw = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()
         self._out: IO[bytes]
         if compression == "gz":
-            self._out = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0,
-                                      compresslevel=GZIP_LEVEL)
+            self._out = cast(IO[bytes], gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0,
+                                                      compresslevel=GZIP_LEVEL))
         elif compression == "zst":
             import zstandard  # lazy: heavy or optional dependency, loaded only when used
 
@@ -122,7 +122,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
             yield from _lines(io.BufferedReader(z))  # type: ignore[arg-type]
     elif path.endswith(".gz"):
         with gzip.open(path, "rb") as f:
-            yield from _lines(f)
+            yield from _lines(cast(IO[bytes], f))
     else:
         with open(path, "rb") as f:
             yield from _lines(f)

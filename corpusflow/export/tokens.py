@@ -133,11 +133,11 @@ def default_special(tok: TokenCounter, which: str) -> tuple[int, str]:
         name = TIKTOKEN_EOD if which == "eod" else TIKTOKEN_BOS
         return token_id(tok, name), name
     if tok.kind == "hf":
-        name = _hf_config_token(tok, "eos_token" if which == "eod" else "bos_token")
-        if name is None:
+        hf_name = _hf_config_token(tok, "eos_token" if which == "eod" else "bos_token")
+        if hf_name is None:
             raise TokenLookupError(f"{tok.path}: no {'eos' if which == 'eod' else 'bos'}_token in a "
                                    f"tokenizer_config.json beside it; name one with --{which}")
-        return token_id(tok, name), name
+        return token_id(tok, hf_name), hf_name
     raise TokenLookupError(f"unknown tokenizer kind {tok.kind!r}")
 
 

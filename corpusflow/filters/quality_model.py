@@ -68,6 +68,7 @@ class FastTextQualityScore(Filter):
     category: ClassVar[str] = "model"
     causes = ("too_low",)
     Params = QualityScoreParams
+    params: QualityScoreParams  # the validated parameters of this rule
 
     def __init__(self, params: Any = None, **kw: Any) -> None:
         super().__init__(params, **kw)

@@ -145,6 +145,8 @@ class WordCount(Filter):
         min: int | None = Field(50, ge=0, description="Minimum words (Gopher 50).")
         max: int | None = Field(100_000, ge=1, description="Maximum words (Gopher 100,000).")
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         return {"": word_stats(view)["words"]}
 
@@ -187,6 +189,8 @@ class GopherQuality(Filter):
         max_ellipsis_lines_ratio: float | None = Field(0.3, ge=0, le=1)
         min_alpha_words_ratio: float | None = Field(0.8, ge=0, le=1)
         min_stop_words: int | None = Field(2, ge=0)
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         text = view.text
@@ -294,6 +298,8 @@ class GopherRepetition(Filter):
                 if not 1 <= n <= 20 or not 0 <= x <= 1:
                     raise ValueError(f"n must be 1..20 and the value in [0, 1], got {n}: {x}")
             return v
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         text = view.text
@@ -474,6 +480,8 @@ class C4Lines(Transform):
         drop_policy_lines: bool = True
         min_sentences: int = Field(5, ge=0)
 
+    params: Params  # the validated parameters of this rule
+
     def transform(self, view: TextView) -> tuple[str | None, dict[str, float], Failure | None]:
         p = self.params
         text = view.text
@@ -540,6 +548,8 @@ class C4Paragraph(Filter):
         min_lines: int = Field(3, ge=1)
         min_line_chars: int = Field(200, ge=1)
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         lens = sorted((len(x) for x in view.lines), reverse=True)
         k = self.params.min_lines
@@ -580,6 +590,8 @@ class FineWebQuality(Filter):
         short_line_chars: int = Field(30, ge=1)
         max_char_dup_ratio: float | None = Field(0.01, ge=0, le=1)
         max_list_ratio: float | None = Field(0.3, ge=0)
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         k = self.params.short_line_chars
@@ -650,6 +662,7 @@ class EnNgWords(KeywordUser, Filter):
     languages_default = EN
     causes = ("too_many",)
     Params = _EnNgParams
+    params: _EnNgParams  # the validated parameters of this rule
 
     def __init__(self, params: Any = None, **kw: Any) -> None:
         super().__init__(params, **kw)

@@ -61,6 +61,8 @@ class KanaInHead(Filter):
     class Params(StepParams):
         lookup_chars: int = Field(50, ge=1, description="Characters looked at (HojiChar/llm-jp 50).")
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         return {"": 1.0 if _KANA_HEAD.search(view.text, 0, self.params.lookup_chars) else 0.0}
 
@@ -109,6 +111,7 @@ class _KeywordCountFilter(KeywordUser, Filter):
     languages_default = JA
     causes = ("too_many",)
     Params = _KeywordParams
+    params: _KeywordParams  # the validated parameters of this rule
 
     def __init__(self, params: Any = None, **kw: Any) -> None:
         super().__init__(params, **kw)
@@ -239,6 +242,7 @@ class AdKeywords(_KeywordCountFilter):
 
     category: ClassVar[str] = "content"
     Params = _AdParams
+    params: _AdParams  # the validated parameters of this rule
 
 
 @register("ja.rare_kuten")
@@ -259,6 +263,8 @@ class RareKuten(Filter):
     class Params(StepParams):
         max_chars_per_kuten: float = Field(250, gt=0, description="L: average characters per mark allowed.")
         marks: str = Field("。", min_length=1, description="Characters counted as sentence ends.")
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         t = view.text
@@ -288,6 +294,8 @@ class JapaneseLetters(Filter):
 
     class Params(StepParams):
         min: int = Field(400, ge=0, description="Minimum Japanese letters (Swallow 400).")
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         return {"": float(view.n_japanese)}
@@ -326,6 +334,8 @@ class HiraganaFraction(Filter):
             False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
         )
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         out = {"": ratio(view.n_hiragana, view.n_japanese)}
         if self.params.katakana_script_ok and out[""] < self.params.min:
@@ -353,6 +363,8 @@ class KatakanaFraction(Filter):
             False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
         )
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         out = {"": ratio(view.n_katakana, view.n_japanese)}
         if self.params.katakana_script_ok and out[""] > self.params.max:
@@ -376,6 +388,8 @@ class JapaneseFraction(Filter):
 
     class Params(StepParams):
         min: float = Field(0.5, ge=0, le=1, description="Minimum Japanese share (Swallow 0.5).")
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         return {"": ratio(view.n_japanese, view.n_chars)}
@@ -411,6 +425,8 @@ class AvgSentenceLength(Filter):
             False, description="Do not apply the minimum to verse: 4 or more lines, at least half of them "
             "ending in hiragana, 、 or a dash (poems and songs; menus and keyword lists end in nouns).",
         )
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         if view.spans("sentences") is not None:  # compiled: the same count and total length
@@ -457,6 +473,8 @@ class MaxSentenceLength(Filter):
             "punctuated, keyword runs are not.",
         )
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         if view.spans("sentences") is not None:
             n, _, _, _, longest = view.span_summary("sentences")
@@ -493,6 +511,8 @@ class EllipsisSentences(Filter):
         max: float = Field(0.2, ge=0, le=1, description="Maximum share (Swallow 0.2).")
         endings: list[str] = Field(default_factory=lambda: ["・", "…", "..."], min_length=1)
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         ends = tuple(self.params.endings)
         if view.spans("sentences") is not None:
@@ -524,6 +544,7 @@ class DuplicateLines(Filter):
     languages_default = JA
     causes = ("too_many", "too_many_chars")
     Params = _DupParams
+    params: _DupParams  # the validated parameters of this rule
 
     span_kind: ClassVar[str] = "lines"
 
@@ -580,6 +601,8 @@ class TopNgramFraction(Filter):
                     raise ValueError(f"keys must be 2..4 and values in [0, 1], got {n}: {x}")
             return v
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         out: dict[str, float] = {"chars": float(view.n_chars)}
         for n in sorted(self.params.max):
@@ -623,6 +646,8 @@ class DuplicateNgramFraction(Filter):
                 if not 5 <= n <= 10 or not 0 <= x <= 1:
                     raise ValueError(f"keys must be 5..10 and values in [0, 1], got {n}: {x}")
             return v
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         out: dict[str, float] = {"chars": float(view.n_chars)}
@@ -676,6 +701,7 @@ class NgFraction(KeywordUser, Filter):
     languages_default = JA
     causes = ("too_high",)
     Params = _NgFractionParams
+    params: _NgFractionParams  # the validated parameters of this rule
 
     def __init__(self, params: Any = None, **kw: Any) -> None:
         super().__init__(params, **kw)
@@ -831,6 +857,8 @@ class BbsComments(Filter):
             "(post number / name / date(weekday) time / ID).",
         )
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         p = self.params
         n = bbs_count(view, p.hyphen_runs_as_one, p.count_hyphens)
@@ -873,6 +901,8 @@ class ShortLinesJa(Filter):
         max_line_chars: int = Field(10, ge=1, description="A line this short or shorter is 'short' (HojiChar 10).")
         max: float = Field(0.5, ge=0, le=1, description="Maximum share of short lines (HojiChar 0.5).")
         min_lines: int = Field(1, ge=1, description="Only judge documents with at least this many lines.")
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         k = self.params.max_line_chars
@@ -926,6 +956,7 @@ class PromoVocabulary(KeywordUser, Filter):
     languages_default = JA
     causes = ("too_dense",)
     Params = _PromoParams
+    params: _PromoParams  # the validated parameters of this rule
 
     def __init__(self, params: Any = None, **kw: Any) -> None:
         super().__init__(params, **kw)
@@ -972,6 +1003,8 @@ class ExclamationDensity(Filter):
         max: float = Field(0.5, ge=0, le=1, description="Maximum share of exclaiming sentences.")
         min_sentences: int = Field(3, ge=1, description="Only judge documents with this many sentences.")
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         sents = view.ja_sentences
         if not sents:
@@ -1016,6 +1049,7 @@ class FooterTrim(KeywordUser, Transform):
     languages_default = JA
     causes = ("empty",)
     Params = _FooterParams
+    params: _FooterParams  # the validated parameters of this rule
 
     def __init__(self, params: Any = None, **kw: Any) -> None:
         super().__init__(params, **kw)
@@ -1102,6 +1136,8 @@ class KeepKanaLines(Transform):
     class Params(StepParams):
         remove_urls: bool = Field(True, description="Delete http(s) URLs inside kept lines.")
         min_ascii_run: int = Field(100, ge=10, description="Delete ASCII runs at least this long (llm-jp 100).")
+
+    params: Params  # the validated parameters of this rule
 
     def __init__(self, params: Any = None, **kw: Any) -> None:
         super().__init__(params, **kw)

@@ -62,6 +62,8 @@ class Length(Filter):
         min_chars: int | None = Field(400, ge=0, description="Minimum characters (None: no minimum).")
         max_chars: int | None = Field(None, ge=1, description="Maximum characters (None: no maximum).")
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         return {"": float(view.n_chars)}
 
@@ -90,6 +92,8 @@ class CompressionRatio(Filter):
         level: int = Field(9, ge=1, le=9, description="zlib level (llm-jp 9).")
         min_bytes: int = Field(0, ge=0, description="Only judge texts of at least this many UTF-8 bytes.")
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         raw = view.text.encode("utf-8", "surrogatepass")
         if not raw:
@@ -116,6 +120,8 @@ class SingleCharRepetition(Filter):
 
     class Params(StepParams):
         max_run: int = Field(200, ge=2, description="Reject when a character repeats this many times in a row.")
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         a = view.cps
@@ -153,6 +159,8 @@ class SpecialCharFraction(Filter):
     class Params(StepParams):
         max: float = Field(0.4, ge=0, le=1, description="Maximum share of special characters (HojiChar 0.4).")
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         n = view.count(C_SYMBOL, C_KUTEN, C_TOTEN, C_SPACE, C_NEWLINE, C_EMOJI)
         return {"": ratio(n, view.n_chars)}
@@ -178,6 +186,8 @@ class ShortLines(Filter):
         max_line_chars: int = Field(10, ge=1, description="A line this short or shorter is 'short' (HojiChar 10).")
         max: float = Field(0.5, ge=0, le=1, description="Maximum share of short lines (HojiChar 0.5).")
         min_lines: int = Field(1, ge=1, description="Only judge documents with at least this many lines.")
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         k = self.params.max_line_chars
@@ -212,6 +222,8 @@ class EndingEllipsis(Filter):
     class Params(StepParams):
         max: float = Field(0.7, ge=0, le=1, description="Maximum share of lines ending with an ellipsis.")
 
+    params: Params  # the validated parameters of this rule
+
     def measure(self, view: TextView) -> dict[str, float]:
         sp = view.spans("lines")
         if sp is not None:
@@ -241,6 +253,8 @@ class CharRepetition(Filter):
     class Params(StepParams):
         n: int = Field(5, ge=1, le=10, description="Character n-gram size (HojiChar 5).")
         max: float = Field(0.33, ge=0, le=1, description="Reject when the ratio is >= this (HojiChar 0.33).")
+
+    params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         kern = kernels.get()
@@ -299,6 +313,8 @@ class TldWhitelist(Filter):
         @classmethod
         def _lower(cls, v: list[str]) -> list[str]:
             return [t.lower().lstrip(".") for t in v]
+
+    params: Params  # the validated parameters of this rule
 
     def setup(self) -> None:
         self._allowed = frozenset(self.params.allowed_tlds)

@@ -366,7 +366,9 @@ class TextView:
             sp = self.spans(kind)
             assert sp is not None, "span_summary needs the compiled kernels"
             starts, ends = sp
-            n, dup, chars, dup_chars, longest, exact = kernels.get().span_dups(self.cps, starts, ends)
+            kern = kernels.get()
+            assert kern is not None  # spans exist only when the kernels do
+            n, dup, chars, dup_chars, longest, exact = kern.span_dups(self.cps, starts, ends)
             if not exact:  # two different strings share a hash: count the strings themselves
                 t = self.text
                 n, dup, chars, dup_chars = dup_counts([t[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
@@ -387,7 +389,9 @@ class TextView:
         sp = self.spans(kind)
         assert sp is not None, "counting line/sentence affixes needs the compiled kernels"
         flat, off = _affix_table(affixes)
-        return int(kernels.get().count_affixes(self.cps, sp[0], sp[1], flat, off, at_start))
+        kern = kernels.get()
+        assert kern is not None  # spans exist only when the kernels do
+        return int(kern.count_affixes(self.cps, sp[0], sp[1], flat, off, at_start))
 
     @property
     def words(self) -> list[str]:

@@ -392,6 +392,7 @@ class Toxicity(Filter):
     languages_default = frozenset({"en"})
     causes = ("slurs",)
     Params = _ToxicityParams
+    params: _ToxicityParams  # the validated parameters of this rule
 
     def __init__(self, params: object = None, **kw: object) -> None:
         super().__init__(params, **kw)  # type: ignore[arg-type]

@@ -723,7 +723,7 @@ def _split_counts(sizes: list[int], total_ranges: int, min_bytes: int) -> list[i
     equal as whole-file boundaries allow. Deterministic: ties go to the earlier file."""
     counts = [1] * len(sizes)
     caps = [max(1, z // max(1, min_bytes)) for z in sizes]
-    heap = [(-z, i) for i, z in enumerate(sizes) if caps[i] > 1]
+    heap: list[tuple[float, int]] = [(-float(z), i) for i, z in enumerate(sizes) if caps[i] > 1]
     heapq.heapify(heap)
     left = total_ranges - len(sizes)
     while left > 0 and heap:

@@ -52,7 +52,7 @@ import gzip
 import os
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,7 +204,7 @@ def _iter_stream(
     stats: Counter[str],
     offset_kind: str,
     skip: int,
-) -> Iterator[Outcome]:
+) -> Generator[Outcome, None, int]:
     """Yield outcomes of the records in ``fh``; returns the number of page records handled,
     or ``-(n + 1)`` when the file turns out to be gzipped as a whole after ``n`` records."""
     it = _checked_iterator(fh)

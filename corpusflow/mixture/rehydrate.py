@@ -153,7 +153,7 @@ def repeat_columns(weights: list[int] | None, *cols: Any) -> tuple[Any, ...]:
     import numpy as np  # lazy: heavy or optional dependency, loaded only when used
 
     w = np.asarray(weights, dtype=np.int64)
-    out = []
+    out: list[Any] = []
     for c in cols:
         if isinstance(c, np.ndarray):
             out.append(np.repeat(c, w))
