@@ -155,3 +155,13 @@ def test_detect_format_unknown_extension_names_allowed() -> None:
 def test_file_key_is_relative_to_glob_base() -> None:
     assert file_key("/data/crawl/2024/part-1.jsonl.gz", "/data/crawl/**/*.jsonl.gz") == "2024/part-1.jsonl.gz"
     assert file_key("s3://b/web/p.jsonl", "s3://b/web/*.jsonl") == "p.jsonl"
+
+
+def test_every_reader_is_a_config_format_and_detection_follows_the_table() -> None:
+    from corpusflow.io.config import INPUT_FORMATS
+    from corpusflow.io.readers import READERS, detect_format
+
+    assert set(INPUT_FORMATS) == {"auto", *READERS}
+    for name, reader in READERS.items():
+        for ext in reader.extensions:
+            assert detect_format(f"crawl/part-0{ext}.gz") == name

@@ -127,6 +127,8 @@ def format_validation_error(err: ValidationError, origin: str = "config", *,
         elif etype == "literal_error":
             expected = (e.get("ctx") or {}).get("expected", "")
             lines.append(f"  {key}: {e.get('input')!r} is not allowed; allowed values: {expected}")
+        elif etype == "value_error":  # a validator's own message already says what was given
+            lines.append(f"  {key}: {str(e.get('msg', '')).removeprefix('Value error, ')}")
         else:
             lines.append(f"  {key}: {e.get('msg')} (got {e.get('input')!r})")
     return "\n".join(lines)

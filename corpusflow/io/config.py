@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -11,6 +10,7 @@ from corpusflow.core.model import StrictModel
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
+#: ``auto`` and the name of every reader of :data:`corpusflow.io.readers.READERS` (kept equal by a test).
 INPUT_FORMATS = ("auto", "jsonl", "parquet", "warc", "wet")
 
 
@@ -35,8 +35,8 @@ class SourceConfig(StrictModel):
 
     name: str = Field(description="Source key, written on every document (letters, digits, _ . -).")
     paths: list[str] = Field(min_length=1, description="Globs of local paths or URLs (s3://, gs://).")
-    format: Literal["auto", "jsonl", "parquet", "warc", "wet"] = Field(
-        "auto", description="Input format; 'auto' decides by file extension."
+    format: str = Field(
+        "auto", description=f"Input format, one of {', '.join(INPUT_FORMATS)}; 'auto' decides by file extension."
     )
     fields: FieldMapping = Field(default_factory=FieldMapping)
     lang: str | None = Field(
@@ -51,6 +51,13 @@ class SourceConfig(StrictModel):
     provenance: str | None = Field(
         None, description="Where the data comes from (URL, crawl, snapshot), written to the dataset card."
     )
+
+    @field_validator("format")
+    @classmethod
+    def _check_format(cls, v: str) -> str:
+        if v not in INPUT_FORMATS:
+            raise ValueError(f"{v!r} is not allowed; allowed values: {', '.join(INPUT_FORMATS)}")
+        return v
 
     @field_validator("name")
     @classmethod

@@ -30,7 +30,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,11 +64,12 @@ class FileSpec:
     source: str
     path: str
     file_key: str
-    format: str  # jsonl | parquet | warc | wet
+    format: str  # a READERS name: jsonl | parquet | warc | wet
 
 
 def detect_format(path: str, declared: str = "auto") -> str:
-    """The reader for ``path``: the declared format, or one inferred from the extension."""
+    """The reader for ``path``: the declared format, or the first :data:`READERS` row whose file
+    endings match the name (a compression ending such as ``.gz`` removed first)."""
     if declared != "auto":
         return declared
     name = path.lower()
@@ -76,17 +77,12 @@ def detect_format(path: str, declared: str = "auto") -> str:
         if name.endswith(ext):
             name = name[: -len(ext)]
             break
-    if name.endswith(PARQUET_EXTS):
-        return "parquet"
-    if name.endswith(".warc.wet") or name.endswith(".wet"):
-        return "wet"
-    if name.endswith(".warc") or name.endswith(".arc"):
-        return "warc"
-    if name.endswith(JSONL_EXTS):
-        return "jsonl"
+    for reader in READERS.values():
+        if name.endswith(reader.extensions):
+            return reader.name
     raise ValueError(
         f"cannot tell the format of {path!r} from its extension; set the source's format "
-        "(allowed: jsonl, parquet, warc, wet)"
+        f"(allowed: {', '.join(sorted(READERS))})"
     )
 
 
@@ -569,36 +565,70 @@ def _checked_warc(spec: FileSpec, outcomes: Iterator[Outcome], stats: ReadStats)
 def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
               byte_range: tuple[int, int | None] | None = None,
               stats: ReadStats | None = None) -> Iterator[Outcome]:
-    """Dispatch on the file format (``byte_range``: JSONL only, see :func:`plan_ranges`).
+    """Read one file with the reader of its format (``byte_range``: formats that allow byte
+    ranges only, see :func:`plan_ranges`).
 
     ``stats`` (optional) is filled with the bytes read and whether the file was read whole.
     Every error record is writable (text fields safe for UTF-8).
     """
-    if byte_range is not None and byte_range != (0, None) and spec.format != "jsonl":
+    reader = READERS.get(spec.format)
+    if reader is None:  # pragma: no cover - validated in plan_files
+        raise ValueError(f"unknown format {spec.format!r}")
+    if byte_range is not None and byte_range != (0, None) and not reader.byte_ranges:
         raise ValueError(f"byte ranges are only supported for JSONL, not {spec.format}")
     stats = stats if stats is not None else ReadStats()
-    if spec.format == "jsonl":
-        for out in iter_jsonl(spec, source, max_doc_chars, byte_range, stats):
-            yield _safe_error(out) if isinstance(out, ErrorRecord) else out
-    elif spec.format == "parquet":
-        for out in iter_parquet(spec, source, max_doc_chars, stats=stats):
-            yield _safe_error(out) if isinstance(out, ErrorRecord) else out
-    elif spec.format in ("warc", "wet"):
-        stats.at_end = True
-        stats.size = _local_size(spec.path)
-        wstats: Counter[str] = Counter()
-        yield from _checked_warc(spec, warc.iter_warc(spec, source, max_doc_chars, stats=wstats), stats)
-        stats.bytes_read = wstats.get("bytes_read", 0)
-        if stats.complete and stats.size is not None and stats.bytes_read != stats.size:
-            stats.complete = False
-            yield ErrorRecord(source=spec.source, file=spec.path, offset=stats.bytes_read, offset_kind="byte",
-                              stage="read", error_class="IncompleteRead",
-                              message=f"read {stats.bytes_read} of the file's {stats.size} bytes")
-    else:  # pragma: no cover - validated in plan_files
-        raise ValueError(f"unknown format {spec.format!r}")
+    for out in reader.read(spec, source, max_doc_chars, byte_range, stats):
+        yield _safe_error(out) if isinstance(out, ErrorRecord) else out
 
 
-SUPPORTED_FORMATS = ("jsonl", "parquet", "warc", "wet")
+def _read_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
+                byte_range: tuple[int, int | None] | None, stats: ReadStats) -> Iterator[Outcome]:
+    yield from iter_jsonl(spec, source, max_doc_chars, byte_range, stats)
+
+
+def _read_parquet(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
+                  byte_range: tuple[int, int | None] | None, stats: ReadStats) -> Iterator[Outcome]:
+    yield from iter_parquet(spec, source, max_doc_chars, stats=stats)
+
+
+def _read_warc(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
+               byte_range: tuple[int, int | None] | None, stats: ReadStats) -> Iterator[Outcome]:
+    stats.at_end = True
+    stats.size = _local_size(spec.path)
+    wstats: Counter[str] = Counter()
+    yield from _checked_warc(spec, warc.iter_warc(spec, source, max_doc_chars, stats=wstats), stats)
+    stats.bytes_read = wstats.get("bytes_read", 0)
+    if stats.complete and stats.size is not None and stats.bytes_read != stats.size:
+        stats.complete = False
+        yield ErrorRecord(source=spec.source, file=spec.path, offset=stats.bytes_read, offset_kind="byte",
+                          stage="read", error_class="IncompleteRead",
+                          message=f"read {stats.bytes_read} of the file's {stats.size} bytes")
+
+
+ReadFn = Callable[[FileSpec, SourceConfig, int, "tuple[int, int | None] | None", ReadStats], Iterator[Outcome]]
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """An input format: its name (``sources[].format``), the file endings that select it (after a
+    compression ending is removed), its read function and whether a big file may be cut into
+    byte ranges read in parallel."""
+
+    name: str
+    extensions: tuple[str, ...]
+    read: ReadFn
+    byte_ranges: bool = False
+
+
+#: Every input format, in the order file endings are tried. A new reader is one row here (and its
+#: name in :data:`corpusflow.io.config.INPUT_FORMATS`): see docs/developing.md.
+READERS: dict[str, ReaderSpec] = {r.name: r for r in (
+    ReaderSpec("parquet", PARQUET_EXTS, _read_parquet),
+    ReaderSpec("wet", (".warc.wet", ".wet"), _read_warc),
+    ReaderSpec("warc", (".warc", ".arc"), _read_warc),
+    ReaderSpec("jsonl", JSONL_EXTS, _read_jsonl, byte_ranges=True),
+)}
+SUPPORTED_FORMATS = tuple(READERS)
 
 
 def supported_inputs() -> str:
