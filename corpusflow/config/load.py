@@ -22,6 +22,9 @@ from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
 from corpusflow.core.paths import resolve_path
+from corpusflow.io.config import FieldMapping
+from corpusflow.io.fields import describe, group_by_mapping
+from corpusflow.io.filesystems import expand_glob
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -138,6 +141,7 @@ def load_config(
     overrides: list[str] | None = None,
     data: dict[str, Any] | None = None,
     inputs: list[str] | None = None,
+    fields: dict[str, str | None] | None = None,
     check_inputs: bool = True,
 ) -> PipelineConfig:
     """Load, override and validate a config. Raises :class:`ConfigError` with a clear message.
@@ -147,7 +151,11 @@ def load_config(
             path names one shipped in the package (``pkg:configs/pipelines/demo.yaml``).
         overrides: dotted ``KEY=VALUE`` overrides applied before validation.
         data: an already-parsed config dict (instead of ``path``).
-        inputs: ``--input`` globs: replace the config's sources with one JSONL/Parquet source.
+        inputs: ``--input`` globs (relative to the working directory): replace the config's
+            sources with a source ``input`` whose field mapping is detected from the files (one
+            source per distinct mapping: ``input``, ``input-2``, ...).
+        fields: ``--fields`` (``{"id": ..., "text": ..., "url": ...}``): these names instead of
+            detected ones for every ``--input`` file.
         check_inputs: verify that every source glob matches at least one file.
     """
     origin = str(path) if path is not None else "config"
@@ -168,12 +176,8 @@ def load_config(
     else:
         data = json.loads(json.dumps(data))
     if inputs:
-        template = (data.get("sources") or [{}])[0] if isinstance(data.get("sources"), list) else {}
-        src: dict[str, Any] = {"name": "input", "paths": list(inputs)}
-        if isinstance(template, dict) and "fields" in template:
-            src["fields"] = template["fields"]
-        data["sources"] = [src]
-        _drop_source_keyed_settings(data, {"input"})
+        data["sources"] = input_sources(list(inputs), fields)
+        _drop_source_keyed_settings(data, {s["name"] for s in data["sources"]})
     if overrides:
         data = apply_overrides(data, overrides)
     import_plugins(data.get("plugins") or [])
@@ -185,6 +189,36 @@ def load_config(
     if check_inputs:
         check_source_paths(cfg)
     return cfg
+
+
+def input_sources(globs: list[str], fields: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
+    """The sources that replace a config's sources for ``--input``: field mappings per file.
+
+    Every file's field names are detected (or taken from ``fields``); files that share a mapping
+    share a source. The mapping used is logged, one line per source.
+    """
+    files: list[str] = []
+    for pat in globs:
+        try:
+            files.extend(expand_glob(pat))
+        except Exception as exc:  # remote listing errors: reported by check_source_paths
+            logging.getLogger(__name__).debug("cannot list %s: %s", pat, exc)
+    files = list(dict.fromkeys(files))
+    try:
+        groups = group_by_mapping(files, fields)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--input: cannot read the first record to detect field names: {exc}") from None
+    log = logging.getLogger("corpusflow.input")
+    if len(groups) <= 1:
+        mapping = groups[0][0] if groups else FieldMapping(**(fields or {}))  # type: ignore[arg-type]
+        log.info("--input fields: %s (%d file(s))", describe(mapping), len(files))
+        return [{"name": "input", "paths": list(globs), "fields": mapping.model_dump()}]
+    sources = []
+    for i, (mapping, paths) in enumerate(groups):
+        name = "input" if i == 0 else f"input-{i + 1}"
+        log.info("--input fields for source %s: %s (%d file(s))", name, describe(mapping), len(paths))
+        sources.append({"name": name, "paths": paths, "fields": mapping.model_dump()})
+    return sources
 
 
 def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:
