@@ -21,10 +21,11 @@ from corpusflow.config.checks import check_source_paths, launch_checks
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
-from corpusflow.core.paths import resolve_path
+from corpusflow.core.paths import PKG_PREFIX, resolve_path
 from corpusflow.io.config import FieldMapping
 from corpusflow.io.fields import describe, group_by_mapping
 from corpusflow.io.filesystems import expand_glob
+from corpusflow.mixture.config import TOKENIZER_PRESETS
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -173,6 +174,7 @@ def load_config(
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{origin}: top level must be a mapping, got {type(data).__name__}")
+        rebase_paths(data, p.resolve().parent)
     else:
         data = json.loads(json.dumps(data))
     if inputs:
@@ -189,6 +191,58 @@ def load_config(
     if check_inputs:
         check_source_paths(cfg)
     return cfg
+
+
+# Config keys holding file paths ("*": every item of a list or value of a mapping). A relative
+# path under one of them is relative to the config file's folder, as in any file that names files.
+PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("sources", "*", "paths", "*"),
+    ("stages", "urls", "blocklist_files", "*"),
+    ("stages", "urls", "tld_allowlist_file"),
+    ("stages", "langid", "model"),
+    ("stages", "filters", "profiles", "*"),
+    ("stages", "dsir", "model"),
+    ("stages", "dsir", "fit", "target", "*"),
+    ("stages", "dsir", "fit", "raw", "*"),
+    ("stages", "mixture", "tokenizer"),
+    ("stages", "mixture", "tokenizer", "path"),
+)
+
+
+def _is_relative_file(key: tuple[str, ...], value: str) -> bool:
+    if not value or value.startswith(PKG_PREFIX) or "://" in value or os.path.isabs(value):
+        return False
+    if key[-1] == "tokenizer":  # a preset name, or a model file
+        return value not in TOKENIZER_PRESETS
+    if key[1:3] == ("filters", "profiles"):  # a shipped profile name, or a file
+        return "/" in value or value.endswith((".yaml", ".yml"))
+    return True
+
+
+def rebase_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the relative paths of a config (see :data:`PATH_KEYS`) relative to ``base`` in place.
+
+    ``pkg:`` paths, URLs and absolute paths are left as they are.
+    """
+
+    def walk(node: Any, key: tuple[str, ...], rest: tuple[str, ...]) -> Any:
+        if not rest:
+            if isinstance(node, str) and _is_relative_file(key, node):
+                return os.path.normpath(os.path.join(base, node))
+            return node
+        head, tail = rest[0], rest[1:]
+        if head == "*":
+            if isinstance(node, list):
+                return [walk(v, key, tail) for v in node]
+            if isinstance(node, dict):
+                return {k: walk(v, key, tail) for k, v in node.items()}
+            return node
+        if isinstance(node, dict) and head in node:
+            node[head] = walk(node[head], (*key, head), tail)
+        return node
+
+    for path_key in PATH_KEYS:
+        walk(data, (), path_key)
 
 
 def input_sources(globs: list[str], fields: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
