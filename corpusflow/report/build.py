@@ -17,7 +17,7 @@ from corpusflow.io.filesystems import write_bytes_atomic
 from corpusflow.report import figures, plots
 from corpusflow.report.html import Image, Section, cards, esc, page
 from corpusflow.report.load import RunData, load_run
-from corpusflow.report.samples import Sample, format_detail, sample_duplicates, sample_rejected
+from corpusflow.report.samples import Sample, format_detail, sample_duplicates, sample_kept, sample_rejected
 
 REPORT_DIR = "report"
 INDEX = "index.html"
@@ -106,6 +106,25 @@ def _examples(run: RunData, funnel: dict[str, Any], *, reasons: int = 8, per_rea
         shown += 1
     if not shown:
         sec.absent("no rejected or duplicate documents in this run")
+    return sec
+
+
+def _kept_examples(run: RunData, *, per_lang: int = 2) -> Section:
+    sec = Section("kept", "Examples of kept documents")
+    sec.note(f"A deterministic sample of kept documents (from {run.kept_from}/) per language. More: "
+             f"corpusflow inspect {run.root} --kept --lang LANG --n 20")
+    langs = sorted({str(x) for x in run.kept.column("lang").to_pylist() if x}) if run.kept is not None else []
+    shown = 0
+    for lang in langs:
+        samples = sample_kept(run, n=per_lang, lang=lang)
+        if not samples:
+            continue
+        sec.raw(f"<h3>{esc(lang)}</h3>")
+        for s in samples:
+            sec.raw(_doc_html(s.row, kept=True, chars=400) + "</div>")
+        shown += 1
+    if not shown:
+        sec.absent("no kept documents in this run")
     return sec
 
 
@@ -285,6 +304,7 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
 
     if examples:
         sections.append(_examples(run, fun))
+        sections.append(_kept_examples(run))
 
     runner = ov["runner"] or {}
     meta = " · ".join(esc(x) for x in [
