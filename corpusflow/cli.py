@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from corpusflow import __version__
@@ -44,16 +45,17 @@ Run 'corpusflow COMMAND --help' for the options of one command.
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("command", nargs="?")
-    known, _ = parser.parse_known_args(argv[:1])
-    full = _full_parser(known.command)
+    # Logging is set up before the parser is built: building it imports the command's module,
+    # which may import Beam, whose import logs warnings about optional Google Cloud clients.
+    verbose = any(a in ("-v", "--verbose") for a in argv)
+    quiet = any(a in ("-q", "--quiet") for a in argv)
+    configure_logging(verbose=verbose, quiet=quiet)
+    command = next((a for a in argv if not a.startswith("-")), None)  # after -v/-q/--version
+    full = _full_parser(command if command in COMMANDS else None)
     args, extra = full.parse_known_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    args.verbose = verbose or bool(getattr(args, "verbose", False))
+    args.quiet = quiet or bool(getattr(args, "quiet", False))
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
     if getattr(args, "version", False):
         print(f"corpusflow {__version__}")
         return 0
@@ -61,10 +63,45 @@ def main(argv: list[str] | None = None) -> int:
         full.print_help()
         return 2
     module = importlib.import_module(COMMANDS[args.command][0])
+    stray = [a for a in extra if not a.startswith("-") and "=" not in a]
+    if stray and any(os.path.exists(a) for a in stray):
+        full.error(f"unexpected file name(s) {' '.join(stray[:3])}{' ...' if len(stray) > 3 else ''}: "
+                   "the shell expanded an unquoted glob into several arguments; quote it, "
+                   "e.g. --input 'data/*.jsonl.gz'")
     if extra and not getattr(module, "ACCEPTS_EXTRA_ARGS", False):
         full.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra_args = extra
     return int(module.run(args) or 0)
+
+
+class _QuietThirdParty(logging.Filter):
+    """Drops records below ERROR logged from third-party library code (Beam's import-time notices
+    about optional Google Cloud clients, its INFO chatter); corpusflow's own records pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR or record.name.split(".", 1)[0] == "corpusflow":
+            return True
+        if record.name.split(".", 1)[0] in _THIRD_PARTY_LOGGERS:
+            return False
+        return not any(part in record.pathname for part in _THIRD_PARTY_PATHS)
+
+
+_THIRD_PARTY_LOGGERS = ("apache_beam", "urllib3", "botocore", "numba", "py4j")
+_THIRD_PARTY_PATHS = (f"{os.sep}apache_beam{os.sep}", f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
+
+
+def configure_logging(*, verbose: bool, quiet: bool) -> None:
+    """corpusflow logs at INFO (WARNING with ``-q``); third-party libraries only their errors,
+    unless ``-v`` (DEBUG, everything)."""
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if not verbose:
+        handler.addFilter(_QuietThirdParty())
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True)
+    own = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.getLogger("corpusflow").setLevel(own)
+    logging.getLogger("apache_beam").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _full_parser(command: str | None) -> argparse.ArgumentParser:
@@ -77,12 +114,21 @@ def _full_parser(command: str | None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         if name == command:
             importlib.import_module(module).add_arguments(p)
+            # -q and -v after the command name too, on every command (SUPPRESS: an absent flag
+            # leaves the value given before the command name)
+            if "-q" not in p._option_string_actions:
+                p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                               help="log only warnings and errors")
+            if "-v" not in p._option_string_actions:
+                p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                               help="log at DEBUG level, third-party libraries included")
     return parser
 
 

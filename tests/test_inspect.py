@@ -171,3 +171,17 @@ def test_render_marks_the_deciding_signal() -> None:
     assert "ja.kuten_ratio=0" in out and "ja.kuten_ratio=0 ◀" not in out
     assert "(+300 more chars)" in out
     assert max(display_width(ln) for ln in out.splitlines()) <= 70
+
+
+def test_kept_samples_come_from_the_kept_documents(real_run: Path, capsys) -> None:  # noqa: F811
+    kept = [r for r in read_parquet_rows(real_run / "data" / "*.parquet") if r["lang"] == "ja"]
+    assert len(kept) > 3
+    expected = [r["id"] for r in sorted(kept, key=lambda r: stable_hash64("corpusflow.inspect", r["source"], r["id"]))]
+    code, out, _ = _inspect(capsys, real_run, "--kept", "--lang", "ja", "--n", "3", "--width", "100")
+    assert code == 0
+    assert out.startswith(f"kept (from data/) lang=ja: {len(kept)} document(s); showing 3")
+    assert _shown_ids(out) == expected[:3]
+    assert "· kept " in out and "· duplicate" not in out
+    html = (real_run / "report" / "index.html").read_text(encoding="utf-8")
+    assert "Examples of kept documents" in html
+    assert all(i in html for i in expected[:2])  # the report shows the same first two per language

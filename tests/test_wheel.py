@@ -106,8 +106,9 @@ import base64, bz2, json, re, sys, zlib
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.portability.api import beam_runner_api_pb2
-from corpusflow.config import load_config
-from corpusflow.pipeline import build_pipeline, plan_run
+from corpusflow.config.load import load_config
+from corpusflow.run.rundir import plan_run
+from corpusflow.stages.graph import build_pipeline
 from corpusflow.run.runners import resolve_runner
 
 cfg = load_config("pkg:configs/pipelines/demo.yaml")
@@ -185,7 +186,7 @@ def test_dataflow_dry_run_from_the_wheel_offline(venv: Path, tmp_path: Path) -> 
     work.mkdir()
     env = _clean_env(tmp_path)
     py = str(venv / "bin" / "python")
-    where = subprocess.run([py, "-c", "import corpusflow.config as c; print(c.PACKAGE_DIR)"], cwd=work, env=env,
+    where = subprocess.run([py, "-c", "import corpusflow.core.paths as c; print(c.PACKAGE_DIR)"], cwd=work, env=env,
                            capture_output=True, text=True, check=True).stdout.strip()
     assert where.startswith(str(venv)) and str(REPO) not in where, where
 

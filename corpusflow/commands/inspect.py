@@ -4,7 +4,7 @@ Without ``--reason`` / ``--duplicates`` it lists the ways out of the run (reason
 duplicates, errors) with their counts. ``--reason CODE`` (or a glob such as ``'langid.*'``)
 prints a deterministic sample of documents rejected for it, each with id, source, language,
 where it came from, reason, detail, the keywords a keyword rule matched (``matched``), the
-signals that decided it (marked ◀), and its text truncated and wrapped. ``--duplicates`` prints duplicates next to the document kept instead.
+signals that decided it (marked ◀), and its text truncated and wrapped. ``--duplicates`` prints duplicates next to the document kept instead; ``--kept`` samples kept documents.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ import sys
 from collections import Counter, defaultdict
 
 from corpusflow.report.load import NotARunError, load_run
-from corpusflow.report.samples import count_matches, matching_reasons, sample_duplicates, sample_rejected
+from corpusflow.report.samples import (
+    count_kept,
+    count_matches,
+    matching_reasons,
+    sample_duplicates,
+    sample_kept,
+    sample_rejected,
+)
 from corpusflow.report.terminal import render_sample
 
 EPILOG = """\
@@ -25,6 +32,7 @@ examples:
   corpusflow inspect out/demo --reason ja.hiragana_fraction.too_low --n 5
   corpusflow inspect out/demo --reason 'langid.*' --source en_cc_raw
   corpusflow inspect out/demo --duplicates --n 3
+  corpusflow inspect out/demo --kept --lang ja --n 3
 
 Samples are deterministic: documents are ordered by a keyed hash of (source, id) and the first
 N are shown (--seed picks another sample), so --n 10 extends what --n 5 showed.
@@ -39,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="reason code to sample, or a glob ('langid.*')")
     what.add_argument("--duplicates", "-d", action="store_true",
                       help="sample duplicates, each next to the document kept instead")
+    what.add_argument("--kept", "-k", action="store_true",
+                      help="sample kept documents (the pool with a mixture, else the training shards)")
     p.add_argument("--n", "-n", type=int, default=5, help="how many documents (default 5)")
     p.add_argument("--source", "-s", default=None, help="only documents of this source")
     p.add_argument("--lang", default=None, help="only documents of this detected language ('und': none)")
@@ -139,11 +149,15 @@ def run(args: argparse.Namespace) -> int:
     except (NotARunError, OSError) as exc:
         print(f"corpusflow inspect: {exc}", file=sys.stderr)
         return 2
-    if args.reason is None and not args.duplicates:
+    if args.reason is None and not args.duplicates and not args.kept:
         print(list_ways_out(run_data))
         return 0
     width = _width(args)
-    if args.duplicates:
+    if args.kept:
+        total = count_kept(run_data, source=args.source, lang=args.lang)
+        samples = sample_kept(run_data, n=args.n, source=args.source, lang=args.lang, seed=args.seed)
+        what = f"kept (from {run_data.kept_from}/)"
+    elif args.duplicates:
         total = count_matches(run_data, source=args.source, lang=args.lang, duplicates=True)
         samples = sample_duplicates(run_data, n=args.n, source=args.source, lang=args.lang, seed=args.seed)
         what = "duplicates"

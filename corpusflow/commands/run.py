@@ -12,6 +12,7 @@ from typing import Any
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.jit import uncached_kernel_modules
+from corpusflow.io.fields import fields_arg
 from corpusflow.run.interrupt import Interruptible, exit_code
 from corpusflow.run.progress import StageProgress, stage_summary, watch_run
 from corpusflow.run.rundir import (
@@ -66,6 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", action="append", default=[], metavar="GLOB",
                    help="replace the config's sources with one source 'input' reading these JSONL/Parquet "
                         "globs (repeatable; quote the glob)")
+    p.add_argument("--fields", type=fields_arg, default=None, metavar="id=F,text=F,url=F",
+                   help="field names of the --input files (default: detected per file from the first "
+                        "record: id/doc_id/sample_id, text/content/raw_content, url/metadata.url)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config value, e.g. --set stages.langid.min_score=0.8 (repeatable)")
     p.add_argument("--runner", default=None, help="DirectRunner (default), PortableRunner, "
@@ -91,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if args.strict:
         overrides.append("limits.strict=true")
     try:
-        cfg = load_config(args.config, overrides=overrides, inputs=args.input or None)
+        cfg = load_config(args.config, overrides=overrides, inputs=args.input or None,
+                          fields=args.fields)
         # Runner selection: Beam arguments, the run plan, the spill directory, path checks.
         beam_argv, runner_summary = resolve_runner(args.runner, args.extra_args, cfg.runner)
         plan = plan_run(cfg, args.output)

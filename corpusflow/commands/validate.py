@@ -9,6 +9,7 @@ from corpusflow.config.checks import check_source_paths
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
 from corpusflow.dedup.config import describe_lsh
+from corpusflow.io.fields import describe, fields_arg
 from corpusflow.io.readers import plan_files
 
 
@@ -16,13 +17,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="pipeline YAML")
     p.add_argument("--input", action="append", default=[], metavar="GLOB",
                    help="as for 'run': replace the sources with these globs")
+    p.add_argument("--fields", type=fields_arg, default=None, metavar="id=F,text=F,url=F",
+                   help="field names of the --input files (default: detected per file from the first "
+                        "record: id/doc_id/sample_id, text/content/raw_content, url/metadata.url)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config value (as for 'run')")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        cfg = load_config(args.config, overrides=args.overrides, inputs=args.input or None)
+        cfg = load_config(args.config, overrides=args.overrides, inputs=args.input or None,
+                          fields=args.fields)
         files = plan_files(cfg.sources, check_source_paths(cfg))
     except (ConfigError, ValueError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)
@@ -30,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"config OK: {args.config} (hash {cfg.config_hash()[:12]})")
     for s in cfg.sources:
         n = sum(1 for f in files if f.source == s.name)
-        print(f"  source {s.name}: {n} file(s)")
+        print(f"  source {s.name}: {n} file(s), fields {describe(s.fields)}")
     st = cfg.stages
     enabled = [name for name in type(st).model_fields if getattr(getattr(st, name), "enabled", False)]
     print(f"  stages on: {', '.join(enabled) or '(none)'}")

@@ -21,7 +21,11 @@ from corpusflow.config.checks import check_source_paths, launch_checks
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
-from corpusflow.core.paths import resolve_path
+from corpusflow.core.paths import PKG_PREFIX, resolve_path
+from corpusflow.io.config import FieldMapping
+from corpusflow.io.fields import describe, group_by_mapping
+from corpusflow.io.filesystems import expand_glob
+from corpusflow.mixture.config import TOKENIZER_PRESETS
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -140,6 +144,7 @@ def load_config(
     overrides: list[str] | None = None,
     data: dict[str, Any] | None = None,
     inputs: list[str] | None = None,
+    fields: dict[str, str | None] | None = None,
     check_inputs: bool = True,
 ) -> PipelineConfig:
     """Load, override and validate a config. Raises :class:`ConfigError` with a clear message.
@@ -149,7 +154,11 @@ def load_config(
             path names one shipped in the package (``pkg:configs/pipelines/demo.yaml``).
         overrides: dotted ``KEY=VALUE`` overrides applied before validation.
         data: an already-parsed config dict (instead of ``path``).
-        inputs: ``--input`` globs: replace the config's sources with one JSONL/Parquet source.
+        inputs: ``--input`` globs (relative to the working directory): replace the config's
+            sources with a source ``input`` whose field mapping is detected from the files (one
+            source per distinct mapping: ``input``, ``input-2``, ...).
+        fields: ``--fields`` (``{"id": ..., "text": ..., "url": ...}``): these names instead of
+            detected ones for every ``--input`` file.
         check_inputs: verify that every source glob matches at least one file.
     """
     origin = str(path) if path is not None else "config"
@@ -167,15 +176,12 @@ def load_config(
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{origin}: top level must be a mapping, got {type(data).__name__}")
+        rebase_paths(data, p.resolve().parent)
     else:
         data = json.loads(json.dumps(data))
     if inputs:
-        template = (data.get("sources") or [{}])[0] if isinstance(data.get("sources"), list) else {}
-        src: dict[str, Any] = {"name": "input", "paths": list(inputs)}
-        if isinstance(template, dict) and "fields" in template:
-            src["fields"] = template["fields"]
-        data["sources"] = [src]
-        _drop_source_keyed_settings(data, {"input"})
+        data["sources"] = input_sources(list(inputs), fields)
+        _drop_source_keyed_settings(data, {s["name"] for s in data["sources"]})
     if overrides:
         data = apply_overrides(data, overrides)
     import_plugins(data.get("plugins") or [])
@@ -187,6 +193,88 @@ def load_config(
     if check_inputs:
         check_source_paths(cfg)
     return cfg
+
+
+# Config keys holding file paths ("*": every item of a list or value of a mapping). A relative
+# path under one of them is relative to the config file's folder, as in any file that names files.
+PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("sources", "*", "paths", "*"),
+    ("stages", "urls", "blocklist_files", "*"),
+    ("stages", "urls", "tld_allowlist_file"),
+    ("stages", "langid", "model"),
+    ("stages", "filters", "profiles", "*"),
+    ("stages", "dsir", "model"),
+    ("stages", "dsir", "fit", "target", "*"),
+    ("stages", "dsir", "fit", "raw", "*"),
+    ("stages", "mixture", "tokenizer"),
+    ("stages", "mixture", "tokenizer", "path"),
+)
+
+
+def _is_relative_file(key: tuple[str, ...], value: str) -> bool:
+    if not value or value.startswith(PKG_PREFIX) or "://" in value or os.path.isabs(value):
+        return False
+    if key[-1] == "tokenizer":  # a preset name, or a model file
+        return value not in TOKENIZER_PRESETS
+    if key[1:3] == ("filters", "profiles"):  # a shipped profile name, or a file
+        return "/" in value or value.endswith((".yaml", ".yml"))
+    return True
+
+
+def rebase_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the relative paths of a config (see :data:`PATH_KEYS`) relative to ``base`` in place.
+
+    ``pkg:`` paths, URLs and absolute paths are left as they are.
+    """
+
+    def walk(node: Any, key: tuple[str, ...], rest: tuple[str, ...]) -> Any:
+        if not rest:
+            if isinstance(node, str) and _is_relative_file(key, node):
+                return os.path.normpath(os.path.join(base, node))
+            return node
+        head, tail = rest[0], rest[1:]
+        if head == "*":
+            if isinstance(node, list):
+                return [walk(v, key, tail) for v in node]
+            if isinstance(node, dict):
+                return {k: walk(v, key, tail) for k, v in node.items()}
+            return node
+        if isinstance(node, dict) and head in node:
+            node[head] = walk(node[head], (*key, head), tail)
+        return node
+
+    for path_key in PATH_KEYS:
+        walk(data, (), path_key)
+
+
+def input_sources(globs: list[str], fields: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
+    """The sources that replace a config's sources for ``--input``: field mappings per file.
+
+    Every file's field names are detected (or taken from ``fields``); files that share a mapping
+    share a source. The mapping used is logged, one line per source.
+    """
+    files: list[str] = []
+    for pat in globs:
+        try:
+            files.extend(expand_glob(pat))
+        except Exception as exc:  # remote listing errors: reported by check_source_paths
+            logging.getLogger(__name__).debug("cannot list %s: %s", pat, exc)
+    files = list(dict.fromkeys(files))
+    try:
+        groups = group_by_mapping(files, fields)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--input: cannot read the first record to detect field names: {exc}") from None
+    log = logging.getLogger("corpusflow.input")
+    if len(groups) <= 1:
+        mapping = groups[0][0] if groups else FieldMapping(**(fields or {}))  # type: ignore[arg-type]
+        log.info("--input fields: %s (%d file(s))", describe(mapping), len(files))
+        return [{"name": "input", "paths": list(globs), "fields": mapping.model_dump()}]
+    sources = []
+    for i, (mapping, paths) in enumerate(groups):
+        name = "input" if i == 0 else f"input-{i + 1}"
+        log.info("--input fields for source %s: %s (%d file(s))", name, describe(mapping), len(paths))
+        sources.append({"name": name, "paths": paths, "fields": mapping.model_dump()})
+    return sources
 
 
 def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:

@@ -168,3 +168,28 @@ def row_to_document(row: dict[str, Any]) -> Document:
 def shard_name(prefix: str, index: int, count: int) -> str:
     """File name of shard ``index`` of ``count`` (``train-00003-of-00010.parquet``)."""
     return f"{prefix}-{index:05d}-of-{count:05d}.parquet"
+
+
+#: Every output table: (name, where its files are, schema). The README's schema section is
+#: :func:`schemas_markdown` of this table (``tests/test_readme.py`` checks they agree).
+TABLES: tuple[tuple[str, str, str, pa.Schema], ...] = (
+    ("documents", "data/train-*.parquet", "a run without a mixture", DOC_SCHEMA),
+    ("training rows", "data/train-*.parquet", "a run or `mix` with a mixture; `(id, copy)` is unique",
+     TRAIN_SCHEMA),
+    ("pool", "pool/pool-*.parquet", "a run with a mixture: every kept document", POOL_SCHEMA),
+    ("rejected", "rejected/rejected-*.parquet", "documents dropped by a stage", REJECTED_SCHEMA),
+    ("duplicates", "duplicates/duplicates-*.parquet", "documents dropped as duplicates", DUPLICATE_SCHEMA),
+    ("errors", "errors/errors-*.parquet", "records that could not be read or processed", ERROR_SCHEMA),
+)
+
+
+def schemas_markdown() -> str:
+    """One Markdown table per output table: column, Arrow type, whether it can be null."""
+    out: list[str] = []
+    for name, where, when, schema in TABLES:
+        out.append(f"**{name}**: `OUTPUT/{where}`, {when}\n")
+        out.append("| column | type | null |")
+        out.append("|---|---|---|")
+        out.extend(f"| `{f.name}` | {f.type} | {'yes' if f.nullable else 'no'} |" for f in schema)
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

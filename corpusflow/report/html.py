@@ -11,11 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from corpusflow.report.cjkfont import font_face_css
+
 CSS = """
 :root { --fg:#212121; --muted:#616161; --line:#e0e0e0; --kept:#2e7d32; --bad:#c62828; --bg:#fafafa; }
 * { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK JP",
-       "Hiragino Sans", sans-serif; color: var(--fg); margin: 0; background: #fff; }
+body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK JP",
+       "Hiragino Sans", "corpusflow-ipaexg", sans-serif; color: var(--fg); margin: 0; background: #fff; }
 header { padding: 18px 28px 8px; border-bottom: 1px solid var(--line); background: var(--bg); }
 header h1 { font-size: 20px; margin: 0 0 4px; }
 .meta { color: var(--muted); font-size: 12px; margin: 0; }
@@ -46,8 +48,8 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .doc.kept { border-left-color: var(--kept); }
 .doc .h { font-size: 12px; color: var(--muted); }
 .doc pre { white-space: pre-wrap; word-break: break-word; margin: 4px 0 0; font: 12.5px/1.5 ui-monospace,
-           "Noto Sans Mono CJK JP", monospace; max-height: 12em; overflow: auto; }
-.sig { font: 12px ui-monospace, monospace; }
+           "Noto Sans Mono CJK JP", "corpusflow-ipaexg", monospace; max-height: 12em; overflow: auto; }
+.sig { font: 12px ui-monospace, "corpusflow-ipaexg", monospace; }
 .sig b { color: var(--bad); }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
 code { font: 12px ui-monospace, monospace; background: var(--bg); padding: 0 3px; }
@@ -131,10 +133,11 @@ def cards(items: Iterable[tuple[str, str, str]]) -> str:
 def page(title: str, meta: str, sections: Sequence[Section], footer: str) -> str:
     nav = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
     body = "".join(s.html() for s in sections)
+    font_css, licence = font_face_css(title + meta + nav + body + footer)
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"{licence}<title>{esc(title)}</title><style>{font_css}{CSS}</style></head><body>"
         f"<header><h1>{esc(title)}</h1><p class=\"meta\">{meta}</p></header>"
         f"<nav>{nav}</nav><main>{body}</main><footer>{footer}</footer></body></html>\n"
     )

@@ -192,3 +192,16 @@ def sample_duplicates(run: RunData, *, n: int = 5, source: str | None = None, la
                 kept.setdefault(r["id"], r)
     return [Sample(row=r, kind="duplicate", signals=_decode(r.get("signals")), kept=kept.get(r["kept_id"]))
             for r in rows]
+
+
+def count_kept(run: RunData, *, source: str | None = None, lang: str | None = None) -> int:
+    return 0 if run.kept is None else _select(run.kept, None, source, lang).num_rows
+
+
+def sample_kept(run: RunData, *, n: int = 5, source: str | None = None, lang: str | None = None,
+                seed: int = 0) -> list[Sample]:
+    """Up to ``n`` kept documents (from ``pool/`` with a mixture, else ``data/``), sampled as above."""
+    if run.kept is None:
+        return []
+    picks = _pick(_select(run.kept, None, source, lang), n, seed)
+    return [Sample(row=r, kind="kept", signals=_decode(r.get("signals"))) for r in _rows_for(run.root, run.kept_from, picks)]

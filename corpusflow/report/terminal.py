@@ -129,7 +129,7 @@ def text_lines(row: dict[str, Any], width: int, *, max_chars: int, max_lines: in
 
 def render_sample(i: int, n: int, s: Sample, *, width: int = 100, max_chars: int = 600, max_lines: int = 14) -> str:
     """One document (or a duplicate beside its kept document) as terminal text."""
-    title = s.row.get("reason") or "duplicate"
+    title = s.row.get("reason") or ("kept" if s.kind == "kept" else "duplicate")
     head = f"── {i}/{n} · {title} "
     head += "─" * max(width - display_width(head), 3)
     if s.kind not in ("duplicate", "decontam"):
