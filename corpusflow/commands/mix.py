@@ -32,12 +32,12 @@ import sys
 import time
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from corpusflow import __version__
 from corpusflow.config.load import apply_overrides, format_validation_error
 from corpusflow.config.pipeline import OutputConfig
+from corpusflow.config.yamlsafe import load_yaml
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
 from corpusflow.core.paths import resolve_path
@@ -112,9 +112,9 @@ def load_mix_config(path: str, overrides: list[str]) -> tuple[Any, int | None, A
         raise MixSetupError(f"config file not found: {path}")
     try:
         with open(resolve_path(path), encoding="utf-8") as fh:
-            data = yaml.safe_load(fh.read()) or {}
-    except yaml.YAMLError as exc:
-        raise MixSetupError(f"{path}: not valid YAML: {exc}") from None
+            data = load_yaml(fh.read(), path) or {}
+    except ConfigError as exc:
+        raise MixSetupError(str(exc)) from None
     if not isinstance(data, dict):
         raise MixSetupError(f"{path}: top level must be a mapping")
     try:

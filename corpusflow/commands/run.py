@@ -78,6 +78,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-error-rate", type=float, default=None,
                    help="fail when errors / input records exceed this (default: limits.max_error_rate, 0.01)")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed record")
+    p.add_argument("--allow-plugins", action="store_true",
+                   help="import the Python modules the config lists under plugins: (refused otherwise)")
     p.add_argument("--quiet", "-q", action="store_true", help="less logging")
     # --- progress
     p.add_argument("--progress", choices=("auto", "bar", "log", "off"), default="auto",
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("limits.strict=true")
     try:
         cfg = load_config(args.config, overrides=overrides, inputs=args.input or None,
-                          fields=args.fields)
+                          fields=args.fields, plugins="import" if args.allow_plugins else "refuse")
         # Runner selection: Beam arguments, the run plan, the spill directory, path checks.
         beam_argv, runner_summary = resolve_runner(args.runner, args.extra_args, cfg.runner)
         plan = plan_run(cfg, args.output)

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config, overrides=args.overrides, inputs=args.input or None,
-                          fields=args.fields)
+                          fields=args.fields, plugins="skip")
         files = plan_files(cfg.sources, check_source_paths(cfg))
     except (ConfigError, ValueError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ Relative paths are resolved against the current working directory.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 
 from corpusflow.config.checks import check_source_paths, launch_checks
 from corpusflow.config.pipeline import PipelineConfig
+from corpusflow.config.yamlsafe import excerpt, load_yaml
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
 from corpusflow.core.paths import PKG_PREFIX, resolve_path
@@ -130,11 +132,11 @@ def format_validation_error(err: ValidationError, origin: str = "config", *,
             lines.append(f"  {key}: required key is missing")
         elif etype == "literal_error":
             expected = (e.get("ctx") or {}).get("expected", "")
-            lines.append(f"  {key}: {e.get('input')!r} is not allowed; allowed values: {expected}")
+            lines.append(f"  {key}: {excerpt(repr(e.get('input')), 120)} is not allowed; allowed values: {expected}")
         elif etype == "value_error":  # a validator's own message already says what was given
             lines.append(f"  {key}: {str(e.get('msg', '')).removeprefix('Value error, ')}")
         else:
-            lines.append(f"  {key}: {e.get('msg')} (got {e.get('input')!r})")
+            lines.append(f"  {key}: {e.get('msg')} (got {excerpt(repr(e.get('input')), 120)})")
     return "\n".join(lines)
 
 
@@ -146,6 +148,7 @@ def load_config(
     inputs: list[str] | None = None,
     fields: dict[str, str | None] | None = None,
     check_inputs: bool = True,
+    plugins: str = "refuse",
 ) -> PipelineConfig:
     """Load, override and validate a config. Raises :class:`ConfigError` with a clear message.
 
@@ -160,6 +163,10 @@ def load_config(
         fields: ``--fields`` (``{"id": ..., "text": ..., "url": ...}``): these names instead of
             detected ones for every ``--input`` file.
         check_inputs: verify that every source glob matches at least one file.
+        plugins: what to do with the config's ``plugins:`` (Python modules that register extra
+            filters): ``import`` them (``corpusflow run --allow-plugins``), ``refuse`` a config
+            that lists any (the default: a config is data and never runs code unless asked), or
+            ``skip`` them (``validate``: checks everything else, imports nothing).
     """
     origin = str(path) if path is not None else "config"
     if data is None:
@@ -168,10 +175,7 @@ def load_config(
         p = Path(resolve_path(str(path)))  # pkg:configs/... names a config shipped in the package
         if not p.is_file():
             raise ConfigError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+        data = load_yaml(p.read_text(encoding="utf-8"), origin)
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -184,7 +188,12 @@ def load_config(
         _drop_source_keyed_settings(data, {s["name"] for s in data["sources"]})
     if overrides:
         data = apply_overrides(data, overrides)
-    import_plugins(data.get("plugins") or [])
+    listed = data.get("plugins") or []
+    if plugins == "import":
+        import_plugins(listed, config_dir=str(Path(resolve_path(str(path))).resolve().parent) if path else None)
+    elif listed and plugins == "refuse":
+        raise ConfigError(f"{origin}: plugins: {listed!r} would import Python code; a config never runs code "
+                          "unless you ask: pass --allow-plugins to corpusflow run")
     try:
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
@@ -292,14 +301,24 @@ def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:
                 ", ".join(dropped))
 
 
-def import_plugins(names: Any) -> None:
-    """Import the plugin modules a config names (and only those), e.g. to register filters."""
+def import_plugins(names: Any, config_dir: str | None = None) -> None:
+    """Import the plugin modules a config names (and only those), e.g. to register filters.
+
+    A plugin is a module of the project or of an installed package, found on the import path;
+    a ``.py`` file lying beside the config itself is refused (a shared config must not be able to
+    bring its own code).
+    """
 
     if not isinstance(names, list):
         raise ConfigError("plugins: must be a list of module names")
     for i, name in enumerate(names):
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", name):
             raise ConfigError(f"plugins.{i}: {name!r} is not a module name")
+        spec = importlib.util.find_spec(name.split(".")[0])
+        origin = getattr(spec, "origin", None) if spec is not None else None
+        if config_dir and origin and os.path.dirname(os.path.abspath(origin)) == config_dir:
+            raise ConfigError(f"plugins.{i}: {name!r} is a file beside the config ({origin}); plugins must "
+                              "be modules of the project or of an installed package")
         try:
             importlib.import_module(name)
         except Exception as exc:
