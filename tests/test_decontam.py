@@ -249,3 +249,14 @@ def test_pipeline_run_inspect_and_manifest(tmp_path: Path, bench_dir: Path, wiki
     assert run_cli("inspect", tmp_path / "out", "--reason", "decontam.*", "--width", "140") == 0
     shown = capsys.readouterr().out
     assert "BENCHMARK ITEM" in shown and "⟦" in shown and "q9" in shown
+
+
+@pytest.mark.parametrize(("manifest", "rows"), [
+    ({}, []),
+    ({"decontamination": {"by_benchmark": {"jsquad": {"dropped": 3, "cut": 1}, "mmlu": {"tagged": 2}}}},
+     [("jsquad", "cut", 1), ("jsquad", "dropped", 3), ("mmlu", "tagged", 2)]),
+])
+def test_report_counts_hits_per_benchmark(manifest: dict, rows: list) -> None:
+    from corpusflow.report.build import decontam_rows
+
+    assert decontam_rows(manifest) == rows

@@ -314,6 +314,25 @@ def _errors_section(err: dict[str, Any]) -> Section:
     return sec
 
 
+def decontam_rows(manifest: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(benchmark, outcome, documents) from the manifest's ``decontamination`` section."""
+    by_bench = ((manifest.get("decontamination") or {}).get("by_benchmark") or {})
+    return [(bench, outcome, int(n)) for bench, outs in sorted(by_bench.items()) for outcome, n in sorted(outs.items())]
+
+
+def _decontam_section(run: RunData) -> Section:
+    """Decide the decontamination section: documents per benchmark and outcome, or why absent."""
+    sec = Section("decontam", "Benchmark decontamination")
+    if not ((run.config.get("stages") or {}).get("decontam") or {}).get("enabled"):
+        return sec.absent("stages.decontam is off in this run")
+    rows = decontam_rows(run.manifest)
+    if not rows:
+        return sec.absent("no document matched an item of the benchmark index")
+    sec.note(f"Documents that contained benchmark items, per benchmark and what was done. Side by side with "
+             f"the items: corpusflow inspect {run.root} --reason 'decontam.*'")
+    return sec.table(["benchmark", "outcome", "documents"], rows, numeric=(2,))
+
+
 def _meta_line(ov: dict[str, Any]) -> str:
     """Decide the page's metadata line (status, version, config, seed, runner, time, inputs)."""
     runner = ov["runner"] or {}
@@ -354,6 +373,7 @@ def build_run_report(root: str, out_dir: str | None = None, *, examples: bool = 
         _mixture_section(mix, pngs),
         _shards_section(sh, pngs),
         _errors_section(err),
+        _decontam_section(run),
     ]
     if examples:
         sections.append(_examples(run, fun))
