@@ -176,9 +176,11 @@ def spark_cluster(tmp_path_factory):
 
 
 def _file_hashes(out: Path) -> dict[str, str]:
-    """sha256 of every file a run wrote, except the manifest (it names the runner and the time)."""
+    """sha256 of every file a run wrote, except the manifest and ``_work/`` (the saved plan and
+    stats name the runner, the launch command and the time)."""
     return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+            for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != "manifest.json" and not p.relative_to(out).as_posix().startswith("_work/")}
 
 
 def _what_it_produced(manifest: dict) -> dict:

@@ -238,7 +238,7 @@ def _file_hashes(out: Path) -> dict[str, str]:
     found = {}
     for p in sorted(out.rglob("*")):
         rel = p.relative_to(out).as_posix()
-        if p.is_file() and rel != "manifest.json":
+        if p.is_file() and rel != "manifest.json" and not rel.startswith("_work/"):  # plan/stats name the runner
             found[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return found
 
