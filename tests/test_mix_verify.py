@@ -36,6 +36,7 @@ def _failed(run: Path, meta: dict, manifest: dict) -> dict | None:
 
 
 def _unfinished(run: Path, meta: dict, manifest: dict) -> dict | None:
+    (run / "manifest.json").unlink()
     (run / "_IN_PROGRESS").write_text("{}")
     return None
 

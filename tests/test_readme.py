@@ -37,6 +37,11 @@ def readme_commands() -> list[list[str]]:
                     continue
                 if any(re.fullmatch(r"[A-Z]+", w) for w in words):  # CONFIG, DIR, RUN: placeholders
                     continue
+                if any(re.search(r"(^|[/=])[A-Z][A-Z0-9_]{2,}(/|$)", w) for w in words):  # CRAWL_2024/*.jsonl.gz
+                    continue
+                if any(w.startswith(("SparkRunner", "FlinkRunner", "DataflowRunner")) for w in words):
+                    continue  # needs a cluster or a cloud: tests/test_engines.py and test_wheel.py run these
+
                 commands.append(words[1:])
     return commands
 

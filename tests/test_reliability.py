@@ -97,7 +97,8 @@ def faults(tmp_path_factory) -> dict:
         "name": "faults",
         "sources": [{"name": n, "paths": [str(p)], "fields": f} if f else {"name": n, "paths": [str(p)]}
                     for n, (p, f, _) in files.items()],
-        "limits": {"max_error_rate": 0.5, "max_doc_chars": 1_000_000},
+        # damaged files on purpose: their readable records are kept and the loss is reported
+        "limits": {"max_error_rate": 0.5, "max_doc_chars": 1_000_000, "allow_incomplete_files": True},
         "output": {"shard_max_bytes": 200_000},
     }
     path = d / "faults.yaml"

@@ -206,7 +206,7 @@ def test_dataflow_dry_run_from_the_wheel_offline(venv: Path, tmp_path: Path) -> 
     assert graph.returncode == 0, graph.stderr[-3000:]
     job = json.loads(graph.stdout.strip().splitlines()[-1])
     assert job["images"] == [IMAGE]
-    assert {"Read", "Normalize+IdentifyLanguage+ApplyFilters", "Deduplicate", "Mixture",
+    assert {"Read", "CleanSources+Normalize+IdentifyLanguage+ApplyFilters", "Deduplicate", "Mixture",
             "WriteRejected", "WriteDuplicates"} <= set(job["steps"])
     assert job["pardos"] > 10 and job["pkg_paths"] >= 1  # the read step carries pkg: paths...
     assert job["local_paths"] == 0  # ...and no step carries the launcher's install path

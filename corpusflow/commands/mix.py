@@ -210,7 +210,8 @@ def verify_pool(pool_dir: str, pool_meta: dict[str, Any], run_manifest: dict[str
         elif rec.get("bytes") is not None and len(data) != rec["bytes"]:
             problems.append(f"{name}: {len(data)} bytes, the manifest says {rec['bytes']}")
     run_dir = os.path.dirname(pool_dir.rstrip("/"))
-    if fs.exists(fs.join(run_dir, "_IN_PROGRESS")):
+    ended = fs.exists(fs.join(run_dir, "manifest.json")) or fs.exists(fs.join(run_dir, "FAILED.json"))
+    if fs.exists(fs.join(run_dir, "_IN_PROGRESS")) and not ended:
         problems.append("the run directory holds _IN_PROGRESS (the run has not ended)")
     if fs.exists(fs.join(run_dir, "FAILED.json")) and not (run_manifest or {}).get("pool_usable"):
         problems.append("the run directory holds FAILED.json")

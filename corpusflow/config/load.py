@@ -27,6 +27,7 @@ from corpusflow.core.paths import PKG_PREFIX, resolve_path
 from corpusflow.io.config import FieldMapping
 from corpusflow.io.fields import describe, group_by_mapping
 from corpusflow.io.filesystems import expand_glob
+from corpusflow.io.readers import detect_format
 from corpusflow.mixture.config import TOKENIZER_PRESETS
 
 
@@ -256,6 +257,14 @@ def rebase_paths(data: dict[str, Any], base: Path) -> None:
         walk(data, (), path_key)
 
 
+def _readable_format(path: str) -> bool:
+    try:
+        detect_format(path)
+    except ValueError:
+        return False
+    return True
+
+
 def input_sources(globs: list[str], fields: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
     """The sources that replace a config's sources for ``--input``: field mappings per file.
 
@@ -268,7 +277,7 @@ def input_sources(globs: list[str], fields: dict[str, str | None] | None = None)
             files.extend(expand_glob(pat))
         except Exception as exc:  # remote listing errors: reported by check_source_paths
             logging.getLogger(__name__).debug("cannot list %s: %s", pat, exc)
-    files = list(dict.fromkeys(files))
+    files = [f for f in dict.fromkeys(files) if _readable_format(f)]  # others: refused by the input plan
     try:
         groups = group_by_mapping(files, fields)
     except (OSError, ValueError) as exc:

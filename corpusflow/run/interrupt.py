@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import signal
 import subprocess
@@ -122,6 +123,9 @@ class Interruptible:
         # Beam's worker threads report the workers stopped here ("Worker subprocess exited with
         # return code -15"): expected now, so not printed.
         threading.excepthook = _quiet_excepthook
+        # Beam then logs its own shutdown at ERROR ("Failed to read inputs in the data plane",
+        # "Error closing worker_handler") with tracebacks: the workers were stopped on purpose.
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL + 1)
         stop_descendants()
         raise KeyboardInterrupt(signal.Signals(signum).name)
 

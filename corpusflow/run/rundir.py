@@ -493,7 +493,6 @@ def write_failed(out: str, manifest: dict[str, Any], problems: list[str]) -> Non
     """Write ``FAILED.json``: the manifest that would have been written, with why it was not."""
     fs.write_bytes_atomic(fs.join(out, FAILED), _json_bytes({**manifest, "status": "failed", "problems": problems}))
     _remove_spill(out)
-    _remove_marker(out)  # the run has ended: FAILED.json says how
     release_output(out)
 
 
