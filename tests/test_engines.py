@@ -256,6 +256,9 @@ def test_flink_embedded_cluster_matches_local(tmp_path, local_runs, jobs, job) -
 
 @pytest.mark.engines
 @pytest.mark.timeout(900)
+@pytest.mark.skipif(os.environ.get("CI") == "true",
+                    reason="intermittently hangs on the 2-core CI machine once the EXTERNAL worker pool has "
+                           "started (seen 1 run in 3; every process idle); run it by hand: pytest -m engines")
 def test_spark_with_external_sdk_worker_processes_matches_local(tmp_path, spark_cluster, local_runs, jobs) -> None:
     """EXTERNAL environment: the executors get their SDK workers from Beam's worker pool, as
     separate Python processes (started from this checkout, so they import its corpusflow)."""
