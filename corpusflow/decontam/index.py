@@ -37,6 +37,7 @@ from corpusflow.decontam.ngrams import SCHEME_OF_LANG, SCHEMES, ngram_hashes, un
 from corpusflow.dedup.shingle import WordHasher
 from corpusflow.io import filesystems as fs
 from corpusflow.io.filesystems import expand_glob
+from corpusflow.io.readers import get_field
 
 FORMAT = "corpusflow.decontam-index"
 FORMAT_VERSION = 1
@@ -68,15 +69,6 @@ class DecontamIndexError(ValueError):
 # ------------------------------------------------------------------------------------------------
 # Reading benchmark files
 # ------------------------------------------------------------------------------------------------
-
-
-def _get(record: dict[str, Any], dotted: str) -> Any:
-    node: Any = record
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def _as_text(value: Any) -> str:
@@ -129,7 +121,7 @@ def read_records(path: str, fmt: str) -> Iterator[dict[str, Any]]:
 
 def item_texts(spec: BenchmarkSpec, record: dict[str, Any]) -> list[tuple[str, str]]:
     """``(field, text)`` pairs of one benchmark record to index (one joined pair with ``join_fields``)."""
-    pairs = [(f, _as_text(_get(record, f))) for f in spec.fields]
+    pairs = [(f, _as_text(get_field(record, f))) for f in spec.fields]
     pairs = [(f, t) for f, t in pairs if t.strip()]
     if spec.join_fields and pairs:
         return [("+".join(f for f, _t in pairs), "\n".join(t for _f, t in pairs))]
@@ -188,7 +180,7 @@ def build_index(cfg: IndexBuildConfig, *, files: dict[str, list[str]] | None = N
         for path in paths:
             for rownum, rec in enumerate(read_records(path, spec.format)):
                 b["items"] += 1
-                raw_id = _get(rec, spec.id) if spec.id else None
+                raw_id = get_field(rec, spec.id) if spec.id else None
                 item_id = str(raw_id) if raw_id is not None else f"{path.rsplit('/', 1)[-1]}:{rownum}"
                 for fname, text in item_texts(spec, rec):
                     b["texts"] += 1

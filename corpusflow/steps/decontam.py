@@ -23,7 +23,6 @@ Counters (Beam namespace ``decontam``): ``checked``, ``hits``, ``rejected.<reaso
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from corpusflow.core.document import Document, ErrorRecord, Rejected, error_from_exception
@@ -31,23 +30,15 @@ from corpusflow.decontam.config import DecontamStageConfig
 from corpusflow.decontam.index import DecontamIndex, load_index
 from corpusflow.decontam.match import decide, find_hits
 from corpusflow.dedup.shingle import WordHasher
-from corpusflow.steps.base import DocStep
+from corpusflow.steps.base import DocStep, per_process
 
 STAGE = "decontam"
 #: Ledger kind of the per-benchmark counts (ignored by the conservation check).
 LEDGER_KIND = "decontam"
 
-_INDEXES: dict[str, DecontamIndex] = {}
-_LOCK = threading.Lock()
-
-
 def shared_index(path: str) -> DecontamIndex:
     """The index at ``path``, loaded once per process (every DoFn instance shares it)."""
-    with _LOCK:
-        idx = _INDEXES.get(path)
-        if idx is None:
-            idx = _INDEXES[path] = load_index(path)
-        return idx
+    return per_process("decontam_index", path, load_index)
 
 
 class DecontamStep(DocStep):

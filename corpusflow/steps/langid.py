@@ -10,31 +10,20 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-import threading
 
 from corpusflow.core.document import Document, ErrorRecord, Rejected, error_from_exception
 from corpusflow.core.paths import is_remote, resolve_path
 from corpusflow.io.filesystems import read_bytes
-from corpusflow.steps.base import DocStep
+from corpusflow.steps.base import DocStep, per_process
 from corpusflow.text.config import LangIdConfig
 from corpusflow.text.langid import FastTextLangId, identify
 
 STAGE = "langid"
 
 
-_MODELS: dict[str, FastTextLangId] = {}
-_LOCK = threading.Lock()
-
-
 def _load_model(path: str) -> FastTextLangId:
     """One model per process, shared by the DoFn instances of all threads (read-only)."""
-    with _LOCK:
-        model = _MODELS.get(path)
-        if model is None:
-            local = _localize(path)
-            model = FastTextLangId(local)
-            _MODELS[path] = model
-        return model
+    return per_process("fasttext", path, lambda p: FastTextLangId(_localize(p)))
 
 
 def _localize(path: str) -> str:
