@@ -116,7 +116,7 @@ def test_outputs(run, crawl):
         assert row["lang"] == "ja" and row["lang_score"] > 0.9
         first_line = crawl["texts"][i].split("\n")[0].strip()
         assert first_line[:30] in row["text"] and "<p>" not in row["text"]
-        meta = json.loads(row["metadata"])
+        meta = row["metadata"]
         assert meta["warc_date"] and meta["content_kind"] == "text" and meta["http_status"] == 200
         assert meta["charset"] == ("cp932" if i == 0 else "euc_jp")
     wet = [r for r in data if r["source"] == "ja_wet"]
