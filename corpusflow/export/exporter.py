@@ -34,7 +34,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,7 @@ def _resolve_tokenizer(opts: ExportOptions, manifest: dict[str, Any]) -> tuple[A
     return tok, recorded, True
 
 
-def _iter_shard_batches(path: Path, columns: list[str] | None, batch_rows: int) -> Iterator[dict[str, list[Any]]]:
+def _iter_shard_batches(path: Path, columns: list[str] | None, batch_rows: int) -> Iterator[dict[str, Any]]:
     """Column lists of ``batch_rows`` rows at a time (``columns=None``: every column, in order)."""
     import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
@@ -322,7 +322,7 @@ def _export_batch(opts: ExportOptions, enc: _Encoding, groups: dict[tuple[str, s
             for g, s in zip(group_names, sources, strict=True)]
     n_tok_rec = b.get("n_tokens")
     lengths = flat = None
-    id_lists = None
+    id_lists: Sequence[Any] | None = None
     stored = b.pop(TOKEN_IDS, None)
     if stored is not None and enc.comparable:  # the counting pass's ids, from the tokenizer file the export uses
         flat, lengths = stored
@@ -575,7 +575,7 @@ def _route_megatron(dataset: Any, keys: list[str], framed: np.ndarray,
         i = j
 
 
-def _route_jsonl(dataset: Any, keys: list[str], b: dict[str, list[Any]], id_lists: list[Any] | None,
+def _route_jsonl(dataset: Any, keys: list[str], b: dict[str, list[Any]], id_lists: Sequence[Any] | None,
                  group_names: list[str], sources: list[str]) -> None:
     cols = list(b)
     by_key: dict[str, list[dict[str, Any]]] = {}

@@ -100,8 +100,10 @@ def _token_ids_array(blobs: Sequence[bytes | None]) -> pa.Array:
 def pool_table(rows: Sequence[Sequence[Any]], token_ids: bool = False) -> pa.Table:
     """Pool rows as a table (:data:`POOL_SCHEMA`; with ``token_ids``, POOL_SCHEMA_TOKEN_IDS)."""
     n = len(POOL_COLUMNS)
-    cols: list[Sequence[Any]] = list(zip(*rows, strict=True))[:n] if rows else [[] for _ in POOL_COLUMNS]
-    arrays = [pa.array(list(c), type=f.type) for c, f in zip(cols, POOL_SCHEMA, strict=True)]
+    cols: list[list[Any]] = [[] for _ in POOL_COLUMNS]
+    if rows:
+        cols = [list(c) for c in zip(*rows, strict=True)][:n]
+    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, POOL_SCHEMA, strict=True)]
     schema = POOL_SCHEMA
     if token_ids:
         arrays.append(_token_ids_array([r[P_TOKEN_IDS] for r in rows]))
