@@ -156,7 +156,7 @@ def main() -> int:
         "run": {"path": os.path.abspath(args.run), "name": manifest.get("name"), "rows": manifest["mixture"]["totals"]["rows"],
                 "tokens": manifest["mixture"]["totals"]["tokens"], "shards": len(manifest["outputs"]["data"]),
                 "parquet_bytes": sum(s["bytes"] for s in manifest["outputs"]["data"]),
-                "documents_input": manifest["counts"]["total"]["input"],
+                "documents_input": ((manifest.get("counts") or {}).get("total") or {}).get("input"),
                 "tokenizer": manifest["mixture"]["tokenizer"]["name"],
                 "token_ids_column_bytes": token_ids_bytes(args.run, manifest)},
         "exports": [],
