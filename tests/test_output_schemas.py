@@ -322,3 +322,28 @@ def test_export_refuses_stored_ids_that_disagree_with_n_tokens(run_ids: Path, tm
     (bad / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(ExportError, match="do not match the counts"):
         export_run(ExportOptions(run_dir=str(bad), output=str(tmp_path / "o")))
+
+
+def _data_shas(out: Path) -> dict[str, str]:
+    return {f.name: _sha(f) for f in _files(out, "data")}
+
+
+def test_mix_from_a_pool_without_ids_counts_again_and_stores_them(run_ids: Path, run_plain: Path,
+                                                                   inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mix"
+    assert run_cli("mix", inputs / "cfg-True.yaml", "--from", run_plain, "--output", out, "-q") == 0
+    assert (out / "pool").is_dir()  # counted again: the new pool holds the ids for the next mix
+    assert pq.read_schema(_files(out, "pool")[0]).remove_metadata() == POOL_SCHEMA_TOKEN_IDS
+    assert _data_shas(out) == _data_shas(run_ids)  # the same shards as the pipeline run wrote
+
+
+def test_mix_from_a_pool_with_ids_reuses_them(run_ids: Path, inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mix"
+    assert run_cli("mix", inputs / "cfg-True.yaml", "--from", run_ids, "--output", out, "-q") == 0
+    assert not (out / "pool").exists()  # nothing counted again
+    assert _data_shas(out) == _data_shas(run_ids)
+    plain = tmp_path / "plain"  # the same pool mixed without keep_token_ids: the shards lose the column only
+    assert run_cli("mix", inputs / "cfg-False.yaml", "--from", run_ids, "--output", plain, "-q") == 0
+    a = pa.concat_tables([pq.read_table(f) for f in _files(out, "data")])
+    b = pa.concat_tables([pq.read_table(f) for f in _files(plain, "data")])
+    assert b.schema == TRAIN_SCHEMA and a.drop_columns(["token_ids"]).equals(b)

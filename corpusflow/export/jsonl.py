@@ -4,7 +4,7 @@ One JSON object per line with the shard row's columns in schema order (a trainin
 ``id``, ``text``, ``lang``, ``source``, ``lang_score``, ``url``, ``n_chars``, ``n_tokens``,
 ``copy``, ``metadata``, ``signals``; a run without a mixture: its document columns),
 ``metadata`` as one object (struct fields and ``extra`` merged) and ``signals`` decoded, plus
-``token_ids`` when asked for or stored in the shard; ``ensure_ascii=False``, one ``\\n`` per record.
+``token_ids`` when asked for (the shard's stored ids when it has them); ``ensure_ascii=False``, one ``\\n`` per record.
 gzip is written with mtime 0 and no file name, zstd at a fixed level without threads, so the
 same rows give the same bytes.
 """

@@ -700,8 +700,11 @@ class MixDocuments(beam.PTransform):
 
 
 class _ReadPoolFileFn(beam.DoFn):
-    def __init__(self, batch_rows: int = 4096) -> None:
-        self._batch = batch_rows
+    """Pool file -> row tuples; the file's ``token_ids`` only with ``with_ids`` (else the rows
+    carry None: ids nobody writes are not shuffled)."""
+
+    def __init__(self, batch_rows: int = 4096, with_ids: bool = False) -> None:
+        self._batch, self._with_ids = batch_rows, with_ids
 
     def process(self, path: str) -> Iterable[tuple[Any, ...]]:
         import pyarrow as pa  # lazy: heavy or optional dependency, loaded only when used
@@ -709,7 +712,8 @@ class _ReadPoolFileFn(beam.DoFn):
 
 
         def rows(pf: pq.ParquetFile) -> Iterable[tuple[Any, ...]]:
-            columns = list(POOL_COLUMNS) + (["token_ids"] if "token_ids" in pf.schema_arrow.names else [])
+            ids = self._with_ids and "token_ids" in pf.schema_arrow.names
+            columns = list(POOL_COLUMNS) + (["token_ids"] if ids else [])
             for batch in pf.iter_batches(batch_size=self._batch, columns=columns):
                 yield from table_to_pool_rows(pa.Table.from_batches([batch]))
 
@@ -734,6 +738,7 @@ class MixPool(beam.PTransform):
         super().__init__()
         self._files = list(pool_files)
         self._recount = recount
+        self._with_ids = cfg.count.keep_token_ids and not recount  # a recount encodes again
         self._mix = MixRows(
             cfg, seed, output_dir, output_cfg, count_tokens=recount, write_pool=recount,
             tokenizer_info=_check_tokenizer(cfg), count_info=count_info,
@@ -747,7 +752,7 @@ class MixPool(beam.PTransform):
             pbegin
             | "PoolFiles" >> beam.Create(self._files)
             | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadPool" >> beam.ParDo(_ReadPoolFileFn())
+            | "ReadPool" >> beam.ParDo(_ReadPoolFileFn(with_ids=self._with_ids))
         )
         return rows | "Mix" >> self._mix
 
