@@ -347,3 +347,15 @@ def test_mix_from_a_pool_with_ids_reuses_them(run_ids: Path, inputs: Path, tmp_p
     a = pa.concat_tables([pq.read_table(f) for f in _files(out, "data")])
     b = pa.concat_tables([pq.read_table(f) for f in _files(plain, "data")])
     assert b.schema == TRAIN_SCHEMA and a.drop_columns(["token_ids"]).equals(b)
+
+
+@pytest.mark.parametrize(("mixture", "ids", "schema"), [
+    (False, False, DOC_SCHEMA), (True, False, TRAIN_SCHEMA), (True, True, TRAIN_SCHEMA_TOKEN_IDS)])
+def test_card_lists_the_written_columns(mixture: bool, ids: bool, schema: pa.Schema) -> None:
+    from corpusflow.export.card import columns_line
+
+    line = columns_line(mixture, token_ids=ids)
+    pos = 0
+    for name in schema.names:  # every column, in schema order
+        pos = line.index(f"`{name}`", pos) + 1
+    assert ("`token_ids`" in line) == ids
