@@ -10,7 +10,6 @@ short (its readable records are kept, then one error record)."""
 from __future__ import annotations
 
 import html as html_lib
-import json
 from pathlib import Path
 
 import pytest
