@@ -238,6 +238,8 @@ def needs_recount(mix: Any, pool_meta: dict[str, Any], tokenizer_info: dict[str,
     same = all(pt.get(k) == tokenizer_info.get(k) for k in ("kind", "sha256", "add_eos"))
     if not same:
         return True
+    if mix.count.keep_token_ids and not (pool_meta.get("count") or {}).get("keep_token_ids"):
+        return True  # the pool has no token ids to carry into the training rows
     return mix.count.mode == "exact" and (pool_meta.get("count") or {}).get("mode") != "exact"
 
 
