@@ -13,7 +13,9 @@ Measured (all in tag mode unless said otherwise, so each rule is judged on every
   ``ja_web`` drops with and without length rules, the first reason of each drop, and per rule
   the documents it fails with its top reasons (``evaluate_clean``). Aozora twice: as stored
   (with its notation header, ruby and ［＃］ notes) and after the Aozora cleaner, which the
-  pipeline runs before the filters for Aozora sources (``stages.clean.aozora``).
+  pipeline runs before the filters for Aozora sources (``stages.clean.aozora``). For KWDLC (leads
+  of all kinds of web pages: news, blogs, shops, firms), the share of the leads dropped by
+  ``ja.promo_vocabulary`` that speak in the business register (:data:`COMMERCIAL_MARKERS`).
 * **Toxic English forum threads** (``en/forum_toxic_dev.jsonl.gz``): ``en_web`` in ``filter``
   mode as the pipeline runs it; of the threads it keeps, the share that still contain a slur by
   :data:`INDEPENDENT_SLURS` (below), with the forms found.
@@ -82,6 +84,16 @@ INDEPENDENT_SLURS = re.compile(
 )
 
 
+# Business register addressed to a customer: the shop or firm speaking of itself (当社, 弊社,
+# 当店, 当院, 当サイト), to its customers (お客様, 皆様), in humble business verbs or requests
+# (いたします, 致します, しております, 承り, ください, お待ち, ご利用, ご案内, お問い合わせ). Used
+# only to describe what ja.promo_vocabulary drops from KWDLC leads (a web-lead corpus, not news).
+COMMERCIAL_MARKERS = re.compile(
+    r"当社|弊社|当店|当院|当サイト|お客様|皆様|ください|下さい|お待ち|承り|承っ|いたします|致します|"
+    r"しております|ご利用|ご案内|お問い?合わ?せ"
+)
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     op = gzip.open if path.suffix == ".gz" else open
     with op(path, "rt", encoding="utf-8") as f:
@@ -132,6 +144,15 @@ def eval_clean(chain: FilterChain, path: Path, ngword_ids: set[str] | None = Non
         "first_reasons": d["first_reasons"],
         "rules": [r for r in d["rules"] if r["dropped"]],
     }
+    promo = [st for st in chain.steps if st.id == "ja.promo_vocabulary"]
+    if promo and path.name.startswith("kwdlc"):
+        tag = FilterChain(chain.steps, mode="tag", name=chain.name).setup()
+        dropped = [t for t in texts if any(v.step == "ja.promo_vocabulary" for v in tag.run(t).failures)]
+        with_markers = sum(1 for t in dropped if COMMERCIAL_MARKERS.search(t))
+        out["promo_drops_with_commercial_markers"] = {
+            "dropped_by_promo": len(dropped), "with_markers": with_markers,
+            "share": round(with_markers / max(len(dropped), 1), 4),
+            "without_markers_share_of_set": round((len(dropped) - with_markers) / max(rep.n_docs, 1), 4)}
     if ngword_ids is not None:  # content-word reasons: a first reason, or any failure, of an ngword rule
         first = sum(n for reason, n in rep.first_reasons.items() if reason.rsplit(".", 1)[0] in ngword_ids)
         tag = FilterChain(chain.steps, mode="tag", name=chain.name).setup()
@@ -209,6 +230,11 @@ def main() -> int:
         top = ", ".join(f"{r['name']} {r['drop_rate']:.2%}" for r in c["rules"] if r["category"] != "length")
         print(f"clean {c['set']}: ja_web drops {c['drop_rate']:.2%}, without length rules "
               f"{c['drop_rate_without_length_rules']:.2%} ({top})")
+        if "promo_drops_with_commercial_markers" in c:
+            m = c["promo_drops_with_commercial_markers"]
+            print(f"  ja.promo_vocabulary drops {m['dropped_by_promo']} leads, {m['share']:.0%} of them with "
+                  f"business self-reference or requests to the customer; the rest is "
+                  f"{m['without_markers_share_of_set']:.2%} of the set")
     forum = report["forum_toxic"] = eval_forum(data)
     print(f"toxic forum threads: en_web keeps {forum['kept']}/{forum['n_threads']}; kept with a slur "
           f"(independent regex) {forum['kept_with_slur']} = {forum['kept_slur_share']:.1%} "
