@@ -127,7 +127,7 @@ CASES: list[Case] = [
     ("ja.avg_sentence_length", {}, lambda: mc4("mc4ja-119043294216"), "ja.avg_sentence_length.too_short"),
     ("ja.avg_sentence_length", {}, lambda: mc4("mc4ja-949813561096"), "ja.avg_sentence_length.too_long"),
     ("ja.avg_sentence_length", {}, BLOG, None),
-    # ja_web's maximum 250 (llm-jp v1 / HojiChar DiscardRareKuten): a Wikipedia paragraph of long
+    # ja_web's maximum 250 (llm-jp v1's has_good_average_sentence_length): a Wikipedia paragraph of long
     # enumerations (赤血球: two sentences of 168 characters on average)
     ("ja.avg_sentence_length", {"max": 150}, lambda: wiki(611), "ja.avg_sentence_length.too_long"),
     ("ja.avg_sentence_length", {"max": 250}, lambda: wiki(611), None),
