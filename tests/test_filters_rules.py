@@ -62,6 +62,43 @@ APHORISMS = "\n".join([  # the opening of 味覚馬鹿 (北大路魯山人, Aozo
     "　栄養価値充分にして美味にあらざるものは断じてない。美味なれば必ず栄養が存する。",
 ])
 
+SWALLOW_POEM = "\n".join([  # 燕 (山村暮鳥) as stored by Aozora Bunko: notation header between rule lines
+    "燕",
+    "山村暮鳥",
+    "",
+    "-------------------------------------------------------",
+    "【テキスト中に現れる記号について】",
+    "",
+    "《》：ルビ",
+    "（例）燕《つばめ》",
+    "-------------------------------------------------------",
+    "",
+    "きり",
+    "きり",
+    "つばめ",
+    "燕《つばめ》、どこいつた",
+    "わたしの目へ飛びこんだ",
+    "",
+    "きり",
+    "きり",
+    "さへづつて",
+    "飛びこんだとおもつたら",
+    "もう彼方《あちら》をとんでゐた",
+    "",
+    "",
+    "",
+    "底本：「日本児童文学大系　第一四巻」ほるぷ出版",
+    "　　　1977（昭和52）年11月20日初刷発行",
+    "底本の親本：「春の海のうた」教文館",
+    "　　　1941（昭和16）年6月",
+    "入力：菅野朋子",
+    "校正：noriko saito",
+    "2011年1月22日作成",
+    "青空文庫作成ファイル：",
+    "このファイルは、インターネットの図書館、青空文庫（http://www.aozora.gr.jp/）で作られました。入力、校正、制作にあたったのは、ボランティアの皆さんです。",
+    "",
+])
+
 CASES: list[Case] = [
     # --- text.* -------------------------------------------------------------------------
     ("text.not_empty", {}, lambda: " \n\u3000\n ", "text.not_empty.empty"),
@@ -90,6 +127,11 @@ CASES: list[Case] = [
     ("text.ending_ellipsis", {}, lambda: cc("t2gsnre5k3kfvb6kiixrj2xabgbp4h7k"), "text.ending_ellipsis.too_many"),
     ("text.char_repetition", {}, lambda: mc4("mc4ja-928027740948"), "text.char_repetition.too_high"),
     ("text.char_repetition", {}, BLOG, None),
+    # a rule line counts as one character (ja_web): the two 55-hyphen lines of an Aozora file
+    ("text.special_char_fraction", {}, lambda: SWALLOW_POEM, "text.special_char_fraction.too_high"),
+    ("text.special_char_fraction", {"rule_line_run": 10}, lambda: SWALLOW_POEM, None),
+    ("text.special_char_fraction", {"rule_line_run": 10}, lambda: mc4("mc4ja-168429244948"),
+     "text.special_char_fraction.too_high"),  # symbols that are no rule line still count
     # --- llm-jp ------------------------------------------------------------------------
     ("ja.kana_in_head", {}, lambda: mc4("mc4ja-691070136080"), "ja.kana_in_head.missing"),
     ("ja.kana_in_head", {}, PREFS, None),
