@@ -446,3 +446,18 @@ def test_spill_writer_is_byte_identical_to_shuffle_writer(tmp_path, monkeypatch)
     assert len(_files(tmp_path / "spill" / "one_shard")) == 1
     assert _files(tmp_path / "spill" / "nothing") == {}  # finish_run writes the empty shard
     assert list(spill_dir.iterdir()) == []  # run files removed
+
+
+@pytest.mark.parametrize("routing", ["join", "side_input"])
+def test_dedup_routing_join_and_side_input_write_identical_files(tmp_path, reference_run: Path, routing: str) -> None:
+    """``stages.dedup.routing`` forced either way on the local runner (``auto`` = side_input here,
+    the reference): the same files, counts and shard list. The dataset card (README.md) is left out:
+    it prints the config, routing setting and config hash included."""
+    out = tmp_path / routing
+    assert run_cli("run", DEMO, "--output", out, "--set", f"stages.dedup.routing={routing}") == 0
+    ref, got = load_manifest(reference_run), load_manifest(out)
+    assert ref["counts"]["total"]["duplicates"] > 0
+    assert got["counts"] == ref["counts"] and got["outputs"] == ref["outputs"]
+    got_files, ref_files = _file_hashes(out), _file_hashes(reference_run)
+    assert got_files.pop("README.md") and ref_files.pop("README.md")
+    assert any(f.startswith("data/") for f in got_files) and got_files == ref_files
