@@ -198,7 +198,7 @@ def test_runner_section_is_not_part_of_the_config_hash(tmp_path) -> None:
 
 def test_dataflow_refuses_local_paths() -> None:
     summary = {"runner": "DataflowRunner", "dry_run": False}
-    with pytest.raises(ValueError, match="cannot read or write local paths.*--output out/x.*data/a.jsonl"):
+    with pytest.raises(ValueError, match="(?s)cannot read or write local paths.*--output out/x.*data/a.jsonl"):
         check_paths_for_runner(summary, "out/x", ["gs://b/in/a.jsonl", "data/a.jsonl"])
     check_paths_for_runner(summary, "gs://b/out", ["gs://b/in/a.jsonl", "s3://c/a.jsonl"])  # fine
     check_paths_for_runner({"runner": "DirectRunner"}, "out/x", ["data/a.jsonl"])  # local runner: fine
@@ -338,6 +338,7 @@ def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run
         _wait_for_port(job_port, jobs, tmp_path / "jobs.log")
         out = tmp_path / "external"
         code = run_cli("run", DEMO, "--output", out, "--runner", "PortableRunner",
+                       "--shared_filesystem=true",  # the pool's workers run on this machine
                        f"--job_endpoint=localhost:{job_port}", "--environment_type=EXTERNAL",
                        f"--environment_config=localhost:{pool_port}")
         assert code == 0, (tmp_path / "pool.log").read_text()[-3000:]

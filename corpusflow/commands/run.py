@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from corpusflow.config.checks import worker_paths
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.jit import uncached_kernel_modules
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_run(cfg, args.output)
         plan.launch = {"config": args.config, "overrides": overrides}
         beam_argv = with_spill_dir(beam_argv, plan.output)
-        check_paths_for_runner(runner_summary, plan.output, [f.path for f in plan.files])
+        check_paths_for_runner(runner_summary, plan.output, [], worker_paths(cfg))
     except (ConfigError, ValueError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)
         return 2

@@ -79,8 +79,6 @@ _ALIASES = {
     "flinkrunner": "FlinkRunner",
 }
 
-# Runners whose workers do not share the launcher's file system.
-DISTRIBUTED = ("DataflowRunner",)
 
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 OptionValue = str | int | float | bool | list[str | int | float]
@@ -358,25 +356,57 @@ def is_dry_run(summary: dict[str, Any]) -> bool:
     return bool(summary.get("dry_run"))
 
 
-def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[str]) -> None:
-    """Refuse local output or input paths with a runner whose workers cannot see them.
+def workers_see_local_disk(summary: dict[str, Any]) -> bool:
+    """Can every worker of this run open the launcher's local paths?
 
-    Dataflow workers are other machines: a local path there is an empty directory on the
-    worker, so outputs would vanish and inputs would be missing. Input files of a ``pkg:`` glob
-    are planned as ``pkg:`` paths and resolved by each worker inside its own corpusflow install
-    (the package data ships in the wheel and the worker image), so they are allowed.
+    Yes for the DirectRunner (its workers are this process or its children), for the
+    PortableRunner's in-process job service with LOOPBACK workers (this process), and whenever
+    ``shared_filesystem`` is true (``runner.shared_filesystem: true`` / ``--shared_filesystem=true``:
+    the user's statement that every worker mounts this disk at the same path). No for Dataflow,
+    Spark, Flink and any other portable set-up: their SDK workers run in other processes, other
+    mount namespaces, containers or machines.
     """
+    if summary.get("shared_filesystem"):
+        return True
+    runner = summary.get("runner")
+    if runner == "DirectRunner":
+        return True
+    return (runner == "PortableRunner" and summary.get("job_endpoint") == "embed"
+            and summary.get("environment_type") == "LOOPBACK")
 
-    if summary.get("runner") not in DISTRIBUTED or summary.get("dry_run"):
+
+def check_paths_for_runner(summary: dict[str, Any], output: str | None, inputs: list[str],
+                           config_paths: list[tuple[str, str]] | None = None) -> None:
+    """Refuse local paths that the runner's workers cannot see (:func:`workers_see_local_disk`).
+
+    ``config_paths`` are ``(config key, path)`` pairs the workers open
+    (:func:`corpusflow.config.checks.worker_paths`: inputs, models, tokenizers, URL and NG-word
+    lists, decontam and dedup indexes, the DSIR model); ``inputs`` are planned input files checked
+    the same way; ``output`` None is not checked (``validate`` without ``--output``). A local path there is an empty directory or a missing file on the worker: inputs
+    would be missing and outputs written where nobody finds them. ``pkg:`` paths are allowed:
+    they resolve inside each worker's own corpusflow install (the package data ships in the wheel
+    and the worker image). Object-store URLs (``s3://``, ``gs://``...) are allowed. A Dataflow
+    ``--dry_run`` is not checked (nothing runs); a Spark ``--output_executable_path`` jar is (it
+    runs later, on the cluster).
+    """
+    if workers_see_local_disk(summary) or (summary.get("dry_run") and "output_executable_path" not in summary):
         return
-    bad = []
-    if not is_remote(output):
-        bad.append(f"--output {output}")
-    bad.extend(p for p in inputs if not is_remote(p) and not p.startswith(PKG_PREFIX))
+    bad = [] if output is None or is_remote(output) else [f"--output {output}"]
+    bad += [f"{key} {path!r}" for key, path in config_paths or [] if _is_local(path)]
+    bad += [p for p in inputs if _is_local(p)]
     if bad:
         raise ValueError(
-            f"{summary['runner']} workers cannot read or write local paths; use gs:// or s3:// URLs for: "
-            + ", ".join(bad[:5]) + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""))
+            f"{summary['runner']} workers cannot read or write local paths: they run in other processes, "
+            "containers or machines that cannot see this machine's disk, so these would be missing or written "
+            "where nobody finds them:\n  " + "\n  ".join(bad[:20])
+            + (f"\n  (and {len(bad) - 20} more)" if len(bad) > 20 else "")
+            + "\nUse s3:// or gs:// URLs (pkg: paths are fine: every worker has the package), or, if every "
+            "worker mounts this disk at the same path, say so with --shared_filesystem=true "
+            "(runner.shared_filesystem: true in the config)")
+
+
+def _is_local(path: str) -> bool:
+    return not is_remote(path) and not path.startswith(PKG_PREFIX)
 
 
 # Beam loggers that relay every worker log line ("Worker: ...") or print per-worker start-up
