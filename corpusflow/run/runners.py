@@ -475,8 +475,45 @@ def quiet_worker_logs() -> None:
     threading.excepthook = hook
 
 
-def run_pipeline(beam_argv: list[str], build: Any) -> Any:
-    """Build a Beam pipeline with ``build(pipeline)`` and run it to completion; returns its result.
+def check_detach(summary: dict[str, Any]) -> None:
+    """Raise ValueError unless the job can outlive its launcher (``corpusflow run --detach``).
+
+    It can on Dataflow, and on a job service that runs apart from the launcher
+    (``--job_endpoint=HOST:PORT``: Beam's job server for Spark or Flink, a portable job service)
+    with workers outside this process (EXTERNAL, PROCESS or DOCKER). It cannot on the DirectRunner,
+    with the in-process job service (``embed``) or a job server this launcher starts itself
+    (Spark/Flink without ``--job_endpoint``: it stops when the launcher exits), or with LOOPBACK
+    workers (they are threads of the launcher).
+    """
+    runner = summary.get("runner")
+    if runner == "DataflowRunner":
+        return
+    if runner == "DirectRunner":
+        raise ValueError("--detach: the DirectRunner runs the job inside this process, which must stay; "
+                         "detach a Dataflow job or one on a running job service (--job_endpoint=HOST:PORT)")
+    endpoint = summary.get("job_endpoint")
+    if not endpoint or endpoint == "embed":
+        raise ValueError(f"--detach with {runner} needs --job_endpoint=HOST:PORT of a job service that runs apart "
+                         "from this process (a job server this launcher starts stops when it exits)")
+    if summary.get("environment_type") == "LOOPBACK":
+        raise ValueError("--detach: LOOPBACK workers are threads of this process, so the job would stop with it; "
+                         "use --environment_type=EXTERNAL (a worker pool), PROCESS or DOCKER")
+
+
+def job_id(result: Any) -> str:
+    """The runner's id of a submitted job ("" when the runner has none)."""
+    for name in ("job_id", "_job_id"):
+        value = getattr(result, name, None)
+        if callable(value):
+            value = value()
+        if value:
+            return str(value)
+    return ""
+
+
+def run_pipeline(beam_argv: list[str], build: Any, *, wait: bool = True) -> Any:
+    """Build a Beam pipeline with ``build(pipeline)`` and run it to completion (``wait=False``: just
+    submit it, for :func:`check_detach`-ed runs); returns its result.
 
     The one place a corpusflow job is run, for ``run`` and ``mix`` alike.
     """
@@ -488,7 +525,8 @@ def run_pipeline(beam_argv: list[str], build: Any) -> Any:
     p = beam.Pipeline(options=PipelineOptions(beam_argv))
     build(p)
     result = p.run()
-    result.wait_until_finish()
+    if wait:
+        result.wait_until_finish()
     return result
 
 
