@@ -175,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"corpusflow: the pool is kept; to build a mixture from it:\n  {exc.remix_command}",
                   file=sys.stderr)
         return 1
+    except FileNotFoundError as exc:  # the job ended, but what its workers wrote is not where we look
+        print(f"corpusflow: run failed: the job ended but {exc.filename or exc} is missing: its workers "
+              f"wrote somewhere this machine cannot see (a disk they do not share with it?)", file=sys.stderr)
+        return 1
     print(stage_summary(manifest) + "\n")  # exact per-stage table
     print_summary(manifest, plan.output)
     return 0
