@@ -180,8 +180,9 @@ class DedupStageConfig(StrictModel):
     routing: Literal["auto", "side_input", "join"] = Field(
         "auto",
         description="How documents reach kept/duplicates. 'side_input': every worker holds the exact-copy "
-        "groups and the verdicts of near-duplicate cluster members as in-memory tables (~110 B per "
-        "duplicate document, docs/scaling.md) and documents are never shuffled; 'join': no table at all, "
+        "groups and the verdicts of near-duplicate cluster members as in-memory tables (~370 B per "
+        "duplicate, 83 B per input document measured at 100k: docs/scaling.md §1.3) and documents are never "
+        "shuffled; 'join': no table at all, "
         "documents are joined with their fate by id hash (CoGroupByKey: every document is shuffled once, "
         "a worker holds one key's records at a time); 'auto': side_input on the local runner "
         "(DirectRunner/FnApiRunner), join on every other runner. Same outputs either way.",
