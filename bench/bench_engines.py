@@ -105,8 +105,13 @@ def run_measured(cmd: list[str], extra_roots: list[int], log: Path) -> dict[str,
 
 
 def file_hashes(out: Path) -> dict[str, str]:
-    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    """sha256 of every output file but the run's bookkeeping (the manifest and _work/ name the runner)."""
+    found = {}
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out).as_posix()
+        if p.is_file() and rel != "manifest.json" and not rel.startswith("_work/"):
+            found[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return found
 
 
 class SparkCluster:

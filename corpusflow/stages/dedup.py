@@ -78,14 +78,13 @@ from corpusflow.dedup.index import PREFIX as INDEX_PREFIX
 from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_similarity, split_pairs
 from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
 from corpusflow.stages.handoff import Handoff
+from corpusflow.stages.spill import LOCAL_RUNNERS
 from corpusflow.stages.write import ShardsWritten, WriteShards
 
 NS = "dedup"
 TAG_BANDS = "bands"
 TAG_EXACT = "exact"
 TAG_MEMBERS = "members"
-#: Runners whose workers all run on this machine: ``routing: auto`` keeps the side-input tables there.
-LOCAL_RUNNERS = ("DirectRunner", "SwitchingDirectRunner", "FnApiRunner", "BundleBasedDirectRunner")
 
 
 # ---------------------------------------------------------------------------------------------
