@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -326,9 +328,10 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run: Path) -> None:
+@contextlib.contextmanager
+def _job_service_and_pool(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen]]:
+    """Beam's job service and an EXTERNAL worker pool, each its own process on this machine;
+    yields (job service port, pool port, job service process) and stops both."""
     pool_port, job_port = _free_port(), _free_port()
     pool = _start(["apache_beam.runners.worker.worker_pool_main", f"--service_port={pool_port}"],
                   tmp_path / "pool.log")
@@ -338,16 +341,23 @@ def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run
                       tmp_path / "jobs.log")
         _wait_for_port(pool_port, pool, tmp_path / "pool.log")
         _wait_for_port(job_port, jobs, tmp_path / "jobs.log")
-        out = tmp_path / "external"
+        yield job_port, pool_port, jobs
+    finally:
+        _stop(pool)
+        if jobs is not None:
+            _stop(jobs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run: Path) -> None:
+    out = tmp_path / "external"
+    with _job_service_and_pool(tmp_path) as (job_port, pool_port, _jobs):
         code = run_cli("run", DEMO, "--output", out, "--runner", "PortableRunner",
                        "--shared_filesystem=true",  # the pool's workers run on this machine
                        f"--job_endpoint=localhost:{job_port}", "--environment_type=EXTERNAL",
                        f"--environment_config=localhost:{pool_port}")
         assert code == 0, (tmp_path / "pool.log").read_text()[-3000:]
-    finally:
-        _stop(pool)
-        if jobs is not None:
-            _stop(jobs)
     got, ref = load_manifest(out), load_manifest(reference_run)
     assert got["runner"]["environment_type"] == "EXTERNAL"
     assert _what_it_produced(got) == _what_it_produced(ref)
@@ -497,16 +507,8 @@ def test_detach_exits_after_submission_and_finish_writes_the_manifest(tmp_path, 
                                                                        capsys) -> None:
     """A job service and a worker pool apart from the launcher: ``run --detach`` returns while the
     job runs (no manifest yet), the job ends on its own, ``corpusflow finish`` writes the manifest."""
-    pool_port, job_port = _free_port(), _free_port()
-    pool = _start(["apache_beam.runners.worker.worker_pool_main", f"--service_port={pool_port}"],
-                  tmp_path / "pool.log")
-    jobs = None
     out = tmp_path / "detached"
-    try:
-        jobs = _start(["apache_beam.runners.portability.local_job_service_main", f"--port={job_port}"],
-                      tmp_path / "jobs.log")
-        _wait_for_port(pool_port, pool, tmp_path / "pool.log")
-        _wait_for_port(job_port, jobs, tmp_path / "jobs.log")
+    with _job_service_and_pool(tmp_path) as (job_port, pool_port, jobs):
         capsys.readouterr()
         code = run_cli("run", DEMO, "--output", out, "--runner", "PortableRunner", "--detach",
                        "--shared_filesystem=true",  # the pool's workers run on this machine
@@ -522,10 +524,6 @@ def test_detach_exits_after_submission_and_finish_writes_the_manifest(tmp_path, 
             time.sleep(0.5)
         time.sleep(1.0)
         assert run_cli("finish", out) == 0
-    finally:
-        _stop(pool)
-        if jobs is not None:
-            _stop(jobs)
     got, ref = load_manifest(out), load_manifest(reference_run)
     assert got["runner"]["environment_type"] == "EXTERNAL"
     assert got["counts"] == ref["counts"] and got["outputs"] == ref["outputs"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ import yaml
 from corpusflow.io import filesystems as fs
 from tests.conftest import read_jsonl, write_jsonl
 from tests.helpers import fixture, load_manifest, run_cli
-from tests.test_runners import _free_port, _wait_for_port
+from tests.test_runners import _free_port, _stop, _wait_for_port
 from tests.test_s3 import BUCKET, s3  # noqa: F401  (the moto S3 server fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,13 +71,7 @@ def unshared_pool(tmp_path, s3):  # noqa: F811
         _wait_for_port(port, pool, log)
         yield port, pool.pid, log
     finally:
-        if pool.poll() is None:
-            os.killpg(pool.pid, signal.SIGTERM)
-            try:
-                pool.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(pool.pid, signal.SIGKILL)
-                pool.wait(timeout=10)
+        _stop(pool)
 
 
 def _visible_to(pid: int, path: Path) -> bool:
