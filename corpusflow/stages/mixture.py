@@ -486,15 +486,15 @@ class _RouteToRunsFn(beam.DoFn):
 class _WriteShardFromRunsFn(beam.DoFn):
     """(shard, run file paths) -> the shard written by ``writer`` from the files' copies."""
 
-    def __init__(self, writer: _WriteShardFn) -> None:
-        self._writer = writer
+    def __init__(self, writer: _WriteShardFn, keep: bool = False) -> None:
+        self._writer, self._keep = writer, keep
 
     def process(self, element: tuple[int, Iterable[str]], plan: MixturePlan) -> Iterable[dict[str, Any]]:
         index, paths = element
         paths = sorted(paths)
         values = (v for path in paths for v in read_run_file(path))
         yield from self._writer.process((index, values), plan)
-        for path in paths:
+        for path in [] if self._keep else paths:  # kept: a runner may write this shard again
             with contextlib.suppress(OSError):
                 os.remove(path)
 
@@ -616,10 +616,11 @@ class MixRows(beam.PTransform):
                 rows
                 | "Route" >> beam.ParDo(_RouteToRunsFn(_RouteFn(seed, self._write_pool, self._cfg), spill_dir), plan=plan_side)
                 | "GroupByShard" >> beam.GroupByKey()
-                | "WriteShards" >> beam.ParDo(_WriteShardFromRunsFn(writer), plan=plan_side)
+                | "WriteShards" >> beam.ParDo(_WriteShardFromRunsFn(writer, settings.keep_runs), plan=plan_side)
             )
-            _ = (written | "CountWritten" >> beam.combiners.Count.Globally()
-                 | "RemoveRuns" >> beam.Map(lambda _n, d=spill_dir: shutil.rmtree(d, ignore_errors=True)))
+            if not settings.keep_runs:  # else finish_run removes them with OUTPUT/_work/spill
+                _ = (written | "CountWritten" >> beam.combiners.Count.Globally()
+                     | "RemoveRuns" >> beam.Map(lambda _n, d=spill_dir: shutil.rmtree(d, ignore_errors=True)))
         else:
             written = (
                 rows
