@@ -543,3 +543,13 @@ def test_byte_ranges_account_for_the_stored_size(tmp_path: Path, compress: str |
     assert all(c > 0 for c in consumed)
     if compress and parts > 1:  # the stored position moved inside a range, not only at its end
         assert any(0 < x < c for seen, c in zip(live, consumed, strict=True) for x in seen)
+
+
+def test_runner_without_live_progress_says_so(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="corpusflow.run.progress")
+    ctx = progress.watch_run(str(tmp_path), lambda: ["read"], {"runner": "DataflowRunner"}, mode="log")
+    with ctx:
+        pass
+    assert not isinstance(ctx, ProgressReporter)
+    assert "no live progress on this runner (DataflowRunner)" in caplog.text
+    assert not (tmp_path / "_work").exists()

@@ -84,6 +84,8 @@ ENV_PID = "CORPUSFLOW_PROGRESS_PID"
 ENV_INTERVAL = "CORPUSFLOW_PROGRESS_INTERVAL"
 """Seconds between progress log lines when stderr is not a terminal (default 15)."""
 
+READ_STAGE = "read"
+"""Namespace of the read stage's counters (its ``in`` are the documents read)."""
 BYTES_READ = "bytes_read"
 """Counter ``info.bytes_read`` of the read stage: stored bytes of the input files read so far."""
 
@@ -407,7 +409,9 @@ def render_line(snap: Snapshot) -> str:
 
 #: Seconds over which the read rates are averaged (exponentially weighted: a sample ``dt``
 #: seconds long gets weight ``1 - exp(-dt / EWMA_SECONDS)``), so that an ETA follows a change
-#: of pace within ~20 s and does not jump with the bursts in which workers report.
+#: of pace within ~20 s and does not jump with the bursts in which workers report (the same
+#: exponential moving average of speed as tqdm's ``smoothing``, weighted by time here because
+#: samples are not evenly spaced; 10 s: a few worker flushes and counter batches per window).
 EWMA_SECONDS = 10.0
 #: Rate samples (taken after the first byte was read) before an ETA is shown: the first
 #: interval holds the cold start (kernels compiling, models loading) and says nothing of the pace.
@@ -449,7 +453,7 @@ class ProgressTracker:
     * Consistent, in stage order: a stage never shows more documents out (kept + removed) than
       in, and never more in than the previous stage let out; a count is only ever raised to
       meet these (each raise is a lower bound the other counts prove), never lowered.
-    * Bytes: ``info.bytes_read`` of the first stage (the read), capped at ``total_bytes``.
+    * Bytes: ``info.bytes_read`` of the read stage (:data:`READ_STAGE`), capped at ``total_bytes``.
     * Rates: bytes/s and docs/s averaged exponentially over :data:`EWMA_SECONDS`, from the
       first interval that starts after the first byte was read; the ETA is the bytes left over
       the byte rate once :data:`ETA_MIN_SAMPLES` samples are in, None otherwise.
@@ -505,13 +509,13 @@ class ProgressTracker:
         order = self.order
         rows = stage_rows(counts, order)
         self._monotone(rows)
-        first = order[0] if order else None
-        raw = int(counts.get(first, {}).get(outcomes.info(BYTES_READ), 0)) if first else 0
+        raw = int(counts.get(READ_STAGE, {}).get(outcomes.info(BYTES_READ), 0))
         if self.total_bytes is not None and self.total_bytes >= 0:
             raw = min(raw, self.total_bytes)
         nbytes = self._max(("", "bytes"), raw) or 0
         chain = [r for r in rows if r.in_chain]
-        docs = chain[0].n_in or 0 if chain else 0
+        reads = [r for r in rows if r.stage == READ_STAGE] or chain
+        docs = (reads[0].n_in or 0) if reads else 0
         if self._last is not None and self._last[1] > 0 and seconds > self._last[0]:
             dt = seconds - self._last[0]
             alpha = 1.0 - math.exp(-dt / self._tau)
