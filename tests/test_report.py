@@ -341,3 +341,121 @@ def test_tokens_report(tmp_path: Path) -> None:
     assert ja_llmjp["chars"] / ja_llmjp["tokens"] > ja_llama["chars"] / ja_llama["tokens"]
     for r in rep["rows"]:
         assert f"{round(r['chars_per_token'], 3):,.4g}" in html
+
+
+# ------------------------------------------------------------------------------------------------
+# Figure layout: bars of one document visible on a log axis, legends clear of labels and bars
+# ------------------------------------------------------------------------------------------------
+
+# Documents per detected language of the demo run (configs/pipelines/demo.yaml): two big
+# languages and many with one or two documents, the case a log axis is chosen for.
+DEMO_LANGS = {"ja": (180, 119, 3), "en": (92, 40, 5), "es": (0, 7, 0), "und": (0, 3, 0), "fr": (0, 2, 0),
+              "ko": (0, 1, 0), "vi": (0, 1, 0), "uk": (0, 1, 0)}
+# The demo run's token mixture (cell, group, available, target, achieved): the widest bar is a
+# middle row, its "100.0% of target" label is the longest text at the right end of the axis.
+DEMO_CELLS = [("en_c4/en", "en", 43921, 37691, 36760), ("en_cc_raw/en", "en", 27986, 24016, 24716),
+              ("ja_aozora/ja", "ja", 165024, 165024, 165024), ("ja_cc/ja", "ja", 29789, 29789, 29789),
+              ("ja_wiki/ja", "ja", 22258, 44516, 44516)]
+
+
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    return renderer
+
+
+def _visible(artist, ax, renderer):
+    """The part of a patch's window extent inside its axes (None when nothing is drawn)."""
+    from matplotlib.transforms import Bbox
+
+    bb = Bbox.intersection(artist.get_window_extent(renderer), ax.bbox)
+    return bb if bb is not None and bb.width > 0 and bb.height > 0 else None
+
+
+def _layout_problems(fig) -> list[str]:
+    """Legends that cover a text (title, tick label, axis label, value label) or a drawn bar or
+    histogram of any axes, and value labels that stick out of their axes."""
+    renderer = _drawn(fig)
+    texts = []
+    for ax in fig.axes:
+        texts += [*ax.texts, ax.title, ax.xaxis.label, ax.yaxis.label]
+        texts += list(ax.get_xticklabels()) + list(ax.get_yticklabels())
+    problems = []
+    for ax in fig.axes:
+        for t in ax.texts:
+            bb = t.get_window_extent(renderer)
+            if bb.x1 > ax.bbox.x1 + 0.5 or bb.y1 > ax.bbox.y1 + 0.5:
+                problems.append(f"label {t.get_text()!r} outside its axes")
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        lb = legend.get_window_extent(renderer)
+        for t in texts:
+            if t.get_text() and t.get_visible() and t.get_window_extent(renderer).overlaps(lb):
+                problems.append(f"legend covers label {t.get_text()!r}")
+        for other in fig.axes:
+            for p in other.patches:
+                vis = _visible(p, other, renderer)
+                if vis is not None and vis.overlaps(lb):
+                    problems.append(f"legend covers a {type(p).__name__}")
+    return problems
+
+
+def test_language_with_one_document_has_a_visible_bar_on_the_log_axis() -> None:
+    from corpusflow.report import plots
+
+    d = {"status": "ok", "counts": {k: {"kept": a, "rejected": b, "duplicates": c}
+                                    for k, (a, b, c) in DEMO_LANGS.items()}}
+    fig = plots.languages_figure(d)
+    renderer = _drawn(fig)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"  # 302 documents against 1
+    heights: dict[int, float] = {}
+    for p in ax.patches:
+        vis = _visible(p, ax, renderer)
+        i = round(p.get_x() + p.get_width() / 2)
+        heights[i] = heights.get(i, 0.0) + (vis.height if vis is not None else 0.0)
+    for i, (lang, counts) in enumerate(DEMO_LANGS.items()):
+        assert heights.get(i, 0.0) >= 5, (lang, counts, heights.get(i))  # pixels, at 110 dpi
+    one = heights[list(DEMO_LANGS).index("ko")]
+    two = heights[list(DEMO_LANGS).index("fr")]
+    assert two > one  # still a log axis: 2 documents stand taller than 1
+    assert _layout_problems(fig) == []
+
+
+@pytest.mark.parametrize("counts", [
+    {"ja": 20412, "en": 5130, "zh": 12, "ko": 3, "de": 2},  # log axis, tall bars on the left
+    {"de": 2, "ko": 3, "zh": 12, "en": 5130, "ja": 20412},  # log axis, tall bars on the right
+    {"ja": 5120, "en": 4830, "zh": 5060, "ko": 4910, "de": 4990},  # linear axis, no free corner
+])
+def test_languages_legend_clear_of_bars_and_totals(counts: dict[str, int]) -> None:
+    from corpusflow.report import plots
+
+    d = {"status": "ok", "counts": {k: {"kept": v, "rejected": v // 9, "duplicates": v // 50}
+                                    for k, v in counts.items()}}
+    assert _layout_problems(plots.languages_figure(d)) == []
+
+
+def test_mixture_labels_inside_and_legends_clear() -> None:
+    from corpusflow.report import plots
+
+    cells = [{"cell": c, "group": g, "available": a, "target": t, "achieved": x} for c, g, a, t, x in DEMO_CELLS]
+    groups = [{"group": "ja", "share": 0.8, "achieved_share": 0.800598},
+              {"group": "en", "share": 0.2, "achieved_share": 0.199402}]
+    fig = plots.mixture_figure({"status": "ok", "unit": "tokens", "cells": cells, "groups": groups})
+    assert _layout_problems(fig) == []
+
+
+def test_real_run_figures_have_clear_legends(report_data: dict) -> None:
+    from corpusflow.report import plots
+
+    figs = {"languages": plots.languages_figure(report_data["languages"]),
+            "language_scores": plots.lang_scores_figure(report_data["languages"]),
+            "lengths": plots.lengths_figure(report_data["lengths"]),
+            "by_source": plots.by_source_figure(report_data["funnel"], plots.Palette()),
+            "duplicates": plots.duplicates_figure(report_data["duplicates"])}
+    for name, fig in figs.items():
+        assert _layout_problems(fig) == [], name

@@ -90,7 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "once the job has ended")
     # --- progress
     p.add_argument("--progress", choices=("auto", "bar", "log", "off"), default="auto",
-                   help="live documents read/kept/rejected per stage (DirectRunner, LOOPBACK): 'bar' redraws "
+                   help="live input read (bytes, %%, docs/s, ETA) and documents per stage (DirectRunner, LOOPBACK): 'bar' redraws "
                         "a table on the terminal, 'log' logs a line every 15 s (CORPUSFLOW_PROGRESS_INTERVAL), "
                         "'auto' (default) picks by whether stderr is a terminal (off with --quiet)")
 
@@ -138,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     # --- progress: a no-op context unless the runner is watchable (corpusflow.run.progress).
 
     mode = "off" if (args.quiet and args.progress == "auto") or args.detach else args.progress
-    watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)
+    watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name,
+                      inputs=[f.path for f in plan.files])
     stop = Interruptible()
     try:
         with stop, watch:

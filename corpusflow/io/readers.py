@@ -195,12 +195,25 @@ class ReadStats:
         complete: False when the read did not reach the end of the file or damage was skipped
             (an error record always says why).
         at_end: this read is the one that owns the end of the file (its bytes are the file's).
+        position: stored bytes consumed so far, live while the read goes on (JSONL: after each
+            line; whole-file formats: set at the end). For live progress only.
+        first: ``position`` when the first line this read owns had been read (0 for a read
+            from the start of the file; None before). For a JSONL file cut into byte ranges,
+            each range decompresses the same stream the same way, so the position after the
+            line where range k-1 stops is the position where range k starts: the ranges'
+            :meth:`consumed` add up to the file's stored size, compressed or not.
     """
 
     size: int | None = None
     bytes_read: int = 0
     complete: bool = True
     at_end: bool = False
+    position: int = 0
+    first: int | None = None
+
+    def consumed(self) -> int:
+        """Stored bytes this read has accounted for so far (its share of the file's size)."""
+        return self.position - self.first if self.first is not None and self.position > self.first else 0
 
 
 #: Error classes of records that stand for data the reader could not read (lost bytes/rows).
@@ -211,7 +224,8 @@ _JSON_ARRAY_HINT = ("the file looks like one JSON array, not JSON Lines (one obj
                     "convert it first, e.g. jq -c '.[]' FILE > FILE.jsonl")
 
 
-def _local_size(path: str) -> int | None:
+def local_size(path: str) -> int | None:
+    """The size in bytes of a local file as stored (None for a remote or missing file)."""
 
     path = resolve_path(path)
     if path.startswith("file://"):
@@ -307,7 +321,9 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
     lo, hi = byte_range or (0, None)
     stats = stats if stats is not None else ReadStats()
     stats.at_end = hi is None
-    stats.size = _local_size(spec.path)
+    stats.size = local_size(spec.path)
+    if lo == 0:
+        stats.first = 0
     line_no = 0
     offset = 0  # decompressed bytes before the current line
     try:
@@ -322,6 +338,7 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
         return lo <= pos and (hi is None or pos < hi)
 
     decoder = getattr(fh, "raw", None)
+    counter = decoder if hasattr(decoder, "raw_pos") else None  # compressed: bytes of the stored file
     damage: list[Any] = getattr(decoder, "damage", [])
     seen = 0
     array_hint = False
@@ -342,6 +359,7 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
             line_no += 1
             start = offset
             offset += len(raw)
+            stats.position = counter.raw_pos if counter is not None else offset
             attached = None
             while seen < len(damage):  # stream damage met while reading up to this line
                 d = damage[seen]
@@ -353,6 +371,8 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
                     yield _damage_error(spec, line_no, d, stats.size)
             if start < lo:
                 continue
+            if stats.first is None:
+                stats.first = stats.position
             if hi is not None and start >= hi:
                 return
             if attached is not None:
@@ -369,9 +389,11 @@ def iter_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
             stats.complete = False
             if owned(d.out_offset):
                 yield _damage_error(spec, line_no + 1, d, stats.size)
+        if stats.first is None:  # no line starts in this range: it accounts for no bytes
+            stats.first = stats.position
         if hi is None:
-            read = decoder.raw_pos if decoder is not None and hasattr(decoder, "raw_pos") else offset
-            stats.bytes_read = read
+            read = counter.raw_pos if counter is not None else offset
+            stats.bytes_read = stats.position = read
             if stats.size is not None and read != stats.size:
                 stats.complete = False
                 yield _line_error(spec, line_no + 1, "IncompleteRead",
@@ -445,7 +467,7 @@ def iter_parquet(
 
     stats = stats if stats is not None else ReadStats()
     stats.at_end = True
-    stats.size = _local_size(spec.path)
+    stats.size = local_size(spec.path)
     fields = source.fields
     text_col = fields.text.split(".")[0]
     wanted = {text_col}
@@ -579,6 +601,8 @@ def iter_file(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
     stats = stats if stats is not None else ReadStats()
     for out in reader.read(spec, source, max_doc_chars, byte_range, stats):
         yield _safe_error(out) if isinstance(out, ErrorRecord) else out
+    if not reader.byte_ranges:  # whole-file readers account for their bytes at the end
+        stats.first, stats.position = 0, stats.bytes_read
 
 
 def _read_jsonl(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
@@ -594,7 +618,7 @@ def _read_parquet(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
 def _read_warc(spec: FileSpec, source: SourceConfig, max_doc_chars: int,
                byte_range: tuple[int, int | None] | None, stats: ReadStats) -> Iterator[Outcome]:
     stats.at_end = True
-    stats.size = _local_size(spec.path)
+    stats.size = local_size(spec.path)
     wstats: Counter[str] = Counter()
     yield from _checked_warc(spec, warc.iter_warc(spec, source, max_doc_chars, stats=wstats), stats)
     stats.bytes_read = wstats.get("bytes_read", 0)

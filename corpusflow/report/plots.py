@@ -78,6 +78,12 @@ def style_axes(ax: Any, *, grid_axis: str = "x") -> None:
     ax.tick_params(labelsize=8)
 
 
+def legend_outside(ax: Any) -> None:
+    """The axes' legend right of its plot area, top-aligned: it can cover neither a bar nor a
+    label (the constrained layout counts it as part of the axes and makes room for it)."""
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
+
+
 def empty_figure(message: str, size: tuple[float, float] = (9, 1.2)) -> Figure:
     fig = Figure(figsize=size)
     ax = fig.add_subplot()
@@ -221,7 +227,18 @@ def by_lang_figure(f: dict[str, Any], palette: Palette) -> Figure:
 # ------------------------------------------------------------------------------------------------
 
 
+#: Lower end of a log count axis: below 1, so that a bar of one document has a visible height
+#: (log10(1 / 0.5) = 0.3 decades) instead of starting and ending at the axis' bottom.
+LOG_FLOOR = 0.5
+
+
 def languages_figure(d: dict[str, Any], *, max_langs: int = 16) -> Figure:
+    """Stacked bars per detected language (kept, rejected, duplicates), the total above each bar.
+
+    A log axis (when the largest total is over 50 times the smallest) starts at :data:`LOG_FLOOR`
+    so that a language with one document still has a bar, and ends high enough for the total
+    written above the tallest bar. The legend sits outside the plot, right of it, so that it
+    never covers a bar or a total."""
     if d.get("status") != "ok":
         return empty_figure(d.get("message", "no data"))
     langs = list(d["counts"])[:max_langs]
@@ -236,11 +253,16 @@ def languages_figure(d: dict[str, Any], *, max_langs: int = 16) -> Figure:
     for i, b in enumerate(bottom):
         ax.text(i, b, human(b), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(langs)), langs, fontsize=8)
-    ax.set_yscale("log" if max(bottom, default=1) > 50 * max(min(bottom, default=1), 1) else "linear")
+    top = max(bottom, default=1)
+    if top > 50 * max(min(bottom, default=1), 1):
+        ax.set_yscale("log")
+        ax.set_ylim(LOG_FLOOR, top * 3)  # 3x: half a decade of room for the total above the bar
+    else:
+        ax.set_ylim(0, max(top, 1) * 1.15)
     ax.yaxis.set_major_formatter(_HUMAN)
     ax.set_ylabel("documents", fontsize=8)
     ax.set_title("Documents per detected language", fontsize=10)
-    ax.legend(fontsize=8, frameon=False)
+    legend_outside(ax)
     style_axes(ax, grid_axis="y")
     return fig
 
@@ -266,7 +288,7 @@ def lang_scores_figure(d: dict[str, Any]) -> Figure:
         ax.yaxis.set_major_formatter(_HUMAN)
         style_axes(ax, grid_axis="y")
     axes[0].set_ylabel("documents", fontsize=8)
-    axes[0].legend(fontsize=7, frameon=False, loc="upper left")
+    legend_outside(axes[-1])
     return fig
 
 
@@ -293,7 +315,7 @@ def lengths_figure(d: dict[str, Any]) -> Figure:
         ax.set_title(f"{'all languages' if name == 'all' else name}: characters per document"
                      + (f"\nmedian {qa['p50']:,} after" if qa else ""), fontsize=9)
         style_axes(ax, grid_axis="y")
-        ax.legend(fontsize=7, frameon=False)
+        legend_outside(ax)
     axes[0].set_ylabel("documents", fontsize=8)
     return fig
 
@@ -356,8 +378,9 @@ def mixture_figure(d: dict[str, Any]) -> Figure:
     ax.set_yticks(list(y), [f"{c['cell']}  [{c['group'] or '-'}]" for c in cells], fontsize=8)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(_HUMAN)
+    ax.set_xlim(0, max([c[k] or 0 for c in cells for k in ("available", "target", "achieved")] + [1]) * 1.3)
     ax.set_title(f"{d['unit']} per source/language: target vs achieved", fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    legend_outside(ax)
     style_axes(ax)
     gy = range(len(groups))
     ax2.barh([i - 0.2 for i in gy], [100 * (g["share"] or 0) for g in groups], height=0.38, color="#1e88e5",
@@ -371,7 +394,7 @@ def mixture_figure(d: dict[str, Any]) -> Figure:
     ax2.invert_yaxis()
     ax2.set_xlim(0, 118)
     ax2.set_title(f"group share of {d['unit']}", fontsize=10)
-    ax2.legend(fontsize=7, frameon=False, loc="lower right")
+    legend_outside(ax2)
     style_axes(ax2)
     return fig
 

@@ -12,6 +12,7 @@ from apache_beam import pvalue
 from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import LOSS_CLASSES, FileSpec, ReadStats, iter_file, plan_ranges
+from corpusflow.run.progress import BYTES_READ
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters
 from corpusflow.stages.ids import file_hashes, path_hash
 from corpusflow.stages.spill import Spill
@@ -19,6 +20,8 @@ from corpusflow.stages.spill import Spill
 TAG_INPUT_COUNTS = "input_counts"
 TAG_DOC_COUNTS = "doc_counts"
 TAG_FILE_STATS = "file_stats"
+#: Records between two counts of what a read has consumed (live progress moves with them).
+PUBLISH_EVERY = 500
 
 
 def merge_file_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -75,8 +78,11 @@ class _ReadFileFn(beam.DoFn):
         source = self._sources[spec.source]
         n = n_docs = n_err = n_loss = 0
         stats = ReadStats()
+        told = [0, 0, 0]  # records, documents and stored bytes counted so far (live progress)
         for out in iter_file(spec, source, self._max, (lo, hi), stats):
             n += 1
+            if not n % PUBLISH_EVERY:
+                self._publish(told, n, n_docs, stats)
             if isinstance(out, Document):
                 n_docs += 1
                 yield out
@@ -97,14 +103,25 @@ class _ReadFileFn(beam.DoFn):
                 raise TypeError(f"reader yielded {type(out).__name__}")
         if lo == 0:
             self._counters.info("files")
-        self._counters.received(n)
-        self._counters.kept(n_docs)
+        self._publish(told, n, n_docs, stats)
         yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, n))
         yield pvalue.TaggedOutput(TAG_DOC_COUNTS, (spec.source, n_docs))
         yield pvalue.TaggedOutput(TAG_FILE_STATS, (spec.path, {
             "source": spec.source, "format": spec.format, "records": n, "errors": n_err,
             "loss_errors": n_loss, "size": stats.size, "bytes_read": stats.bytes_read,
             "complete": stats.complete, "at_end": stats.at_end}))
+
+    def _publish(self, told: list[int], n: int, n_docs: int, stats: ReadStats) -> None:
+        """Count what was read since the last call: records in, documents out and stored bytes
+        (``info.bytes_read``, what live progress sets against the input's total size)."""
+        c, consumed = self._counters, stats.consumed()
+        if n > told[0]:
+            c.received(n - told[0])
+        if n_docs > told[1]:
+            c.kept(n_docs - told[1])
+        if consumed > told[2]:
+            c.info(BYTES_READ, consumed - told[2])
+        told[:] = [n, n_docs, max(consumed, told[2])]
 
 
 class _ReadIdsFn(beam.DoFn):
