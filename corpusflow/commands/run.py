@@ -158,13 +158,11 @@ def run(args: argparse.Namespace) -> int:
                               signal_name=stop.name, stage=stage, at=stop.at or time.time())
             where = f" during {stage}" if stage else ""
             print(f"corpusflow: interrupted by {stop.name}{where}; nothing was finished, "
-                  f"see {plan.output}/FAILED.json", file=sys.stderr)
-            print(resume_hint(plan), file=sys.stderr)
+                  f"see {plan.output}/FAILED.json; {resume_hint(plan)}", file=sys.stderr)
             return exit_code(stop.signum)
         if not isinstance(exc, Exception):
             raise
-        print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print(resume_hint(plan), file=sys.stderr)
+        print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}\n{resume_hint(plan)}", file=sys.stderr)
         return 1
     if dry_run:  # nothing ran, so there are no stats to check
         print(f"dry run: the {runner_summary['runner']} job was built and validated; nothing was submitted")
@@ -200,7 +198,7 @@ def resume_hint(plan: RunPlan) -> str:
     except OSError:
         done = 0
     total = len((plan.checkpoint or {}).get("ranges") or [])
-    return (f"corpusflow: {done} of {total} input ranges are checkpointed in {checkpoints.checkpoint_dir(plan.output)}; "
+    return (f"{done} of {total} input ranges are checkpointed in {checkpoints.checkpoint_dir(plan.output)}: "
             "run the same command with --resume to continue from them")
 
 
