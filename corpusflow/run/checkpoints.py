@@ -47,6 +47,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -63,6 +64,10 @@ from corpusflow.core.schemas import (
     rejected_row,
     row_to_document,
 )
+from corpusflow.dedup.config import DedupStageConfig
+from corpusflow.dedup.index import settings_of
+from corpusflow.dedup.keep import RANK_WIDTH
+from corpusflow.dedup.tables import NodeBatch
 from corpusflow.io import filesystems as fs
 from corpusflow.io.readers import FileSpec
 
@@ -84,7 +89,7 @@ TEST_KILL_ENV = "CORPUSFLOW_TEST_KILL_AFTER_RANGES"
 #: Config sections whose values the per-range results depend on (``stages.*`` except the
 #: collection stages after dedup, whose results are always recomputed).
 _LIMITS_USED = ("max_doc_chars", "strict", "unique_ids")
-_STAGES_NOT_USED = ("dsir", "mixture", "dedup")
+_STAGES_NOT_USED = ("dsir", "mixture", "dedup")  # dedup: only what its signatures use (below)
 
 Range = tuple[FileSpec, int, int | None]
 Ranges = list[Range]
@@ -143,10 +148,17 @@ def _input_size(path: str) -> int | None:
         return None
 
 
+def signature_settings(cfg: DedupStageConfig, seed: int) -> dict[str, Any]:
+    """What the dedup node rows of a document depend on: the signature settings
+    (:func:`corpusflow.dedup.index.settings_of`) and the keep rule (their rank columns)."""
+    return {**settings_of(cfg, seed), "keep": cfg.keep.model_dump(mode="json")}
+
+
 def fingerprint(cfg: PipelineConfig, files: list[FileSpec]) -> dict[str, Any]:
     """Each thing the per-range results depend on, by name -> a short hash or value
     (compared part by part on resume, so a refusal can name what changed)."""
     data = cfg.to_jsonable()
+    dd = cfg.stages.dedup
     parts: dict[str, Any] = {
         "corpusflow version": __version__,
         "corpusflow code": code_hash(),
@@ -156,6 +168,8 @@ def fingerprint(cfg: PipelineConfig, files: list[FileSpec]) -> dict[str, Any]:
     }
     for name in _LIMITS_USED:
         parts[f"limits.{name}"] = data["limits"][name]
+    if dd.enabled:
+        parts["stages.dedup signatures"] = _digest(signature_settings(dd, dd.seed if dd.seed is not None else cfg.seed))
     for name, section in sorted(data["stages"].items()):
         if name not in _STAGES_NOT_USED:
             parts[f"stages.{name}"] = _digest(section)
@@ -293,6 +307,54 @@ class _TableWriter:
                 self._sink.close()
 
 
+def node_schema(width: int) -> pa.Schema:
+    """The columns of a :class:`~corpusflow.dedup.tables.NodeBatch` (dedup node rows: id hash,
+    rank, weight, id, MinHash signature of ``width`` values...), one row per document."""
+    return pa.schema([
+        pa.field("uid", pa.uint64(), nullable=False),
+        pa.field("rank", pa.list_(pa.int64(), RANK_WIDTH), nullable=False),
+        pa.field("weight", pa.int64(), nullable=False),
+        pa.field("ids", pa.string(), nullable=False),
+        pa.field("sig", pa.list_(pa.uint32(), width), nullable=False),
+        pa.field("nperm", pa.int32(), nullable=False),
+        pa.field("prof", pa.int16(), nullable=False),
+        pa.field("salt", pa.uint64(), nullable=False),
+        pa.field("scope", pa.uint64(), nullable=False),
+        pa.field("dhi", pa.uint64(), nullable=False),
+        pa.field("dlo", pa.uint64(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("line", pa.int64(), nullable=False),
+    ])
+
+
+def nodes_to_table(nb: NodeBatch) -> pa.Table:
+    width = int(nb.sig.shape[1])
+    cols = []
+    for f in node_schema(width):
+        v = getattr(nb, f.name)
+        if f.name in ("rank", "sig"):
+            cols.append(pa.FixedSizeListArray.from_arrays(pa.array(v.ravel(), f.type.value_type), v.shape[1]))
+        elif f.name in ("ids", "file"):
+            cols.append(pa.array(list(v), pa.string()))
+        else:
+            cols.append(pa.array(v, f.type))
+    return pa.Table.from_arrays(cols, schema=node_schema(width))
+
+
+def table_to_nodes(t: pa.Table) -> NodeBatch:
+    n = t.num_rows
+    cols: dict[str, Any] = {}
+    for f in t.schema:
+        col = t.column(f.name).combine_chunks()
+        if f.name in ("rank", "sig"):
+            cols[f.name] = col.flatten().to_numpy(zero_copy_only=False).reshape(n, f.type.list_size).copy()
+        elif f.name in ("ids", "file"):
+            cols[f.name] = np.array(col.to_pylist(), dtype=object)
+        else:
+            cols[f.name] = col.to_numpy(zero_copy_only=False).copy()
+    return NodeBatch(**cols)
+
+
 class RangeWriter:
     """Writes one range's checkpoint: its outcomes as they come, then :meth:`commit` the marker."""
 
@@ -302,6 +364,8 @@ class RangeWriter:
         self.docs = _TableWriter(ckdir, f"{base}.docs.parquet", DOC_SCHEMA)
         self.rejected = _TableWriter(ckdir, f"{base}.rejected.parquet", REJECTED_SCHEMA)
         self.errors = _TableWriter(ckdir, f"{base}.errors.parquet", ERROR_SCHEMA)
+        self.nodes_name = f"{base}.nodes.parquet"
+        self.nodes: NodeBatch | None = None
 
     def add(self, out: Document | Rejected | ErrorRecord) -> None:
         if out.__class__ is Document:
@@ -318,6 +382,11 @@ class RangeWriter:
             n = w.close()
             if n:
                 files[kind] = {"file": w.name, "rows": n}
+        if self.nodes is not None and len(self.nodes):
+            with fs.open_write(fs.join(self.ckdir, self.nodes_name)) as f:
+                pq.write_table(nodes_to_table(self.nodes), f, compression=COMPRESSION,
+                               compression_level=COMPRESSION_LEVEL)
+            files["nodes"] = {"file": self.nodes_name, "rows": len(self.nodes)}
         marker = {"format": FORMAT, "range": self.rid, "files": files, **info}
         fs.write_bytes_atomic(marker_path(self.ckdir, self.rid), json.dumps(marker, ensure_ascii=False).encode())
         _test_kill(self.ckdir)
@@ -355,6 +424,15 @@ def read_range(ckdir: str, marker: dict[str, Any]) -> Iterator[Document | Reject
     if "errors" in files:
         for row in _rows(fs.join(ckdir, files["errors"]["file"])):
             yield ErrorRecord(**row)
+
+
+def read_nodes(ckdir: str, marker: dict[str, Any]) -> NodeBatch | None:
+    """The dedup node rows of a completed range (None when it has none)."""
+    entry = marker.get("files", {}).get("nodes")
+    if entry is None:
+        return None
+    with fs.open_read(fs.join(ckdir, entry["file"]), compressed=False) as f:
+        return table_to_nodes(pq.read_table(f))
 
 
 def _test_kill(ckdir: str) -> None:

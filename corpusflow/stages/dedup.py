@@ -577,10 +577,26 @@ class Deduplicate(beam.PTransform):
         self.cfg = cfg
         self.seed = cfg.seed if cfg.seed is not None else seed
         self.prio = dict(source_priority or {})
+        self._signatures: beam.PCollection | None = None
         if cfg.enabled and cfg.earlier_indexes:  # refuse other settings now, before any data is read
 
             for path in cfg.earlier_indexes:
                 check_settings(read_meta(path)["settings"], settings_of(cfg, self.seed), path)
+
+    @property
+    def takes_signatures(self) -> bool:
+        """Whether the node rows may be computed before this stage (:meth:`with_signatures`): not
+        when earlier runs' indexes remove documents first."""
+        return self.cfg.enabled and (self.cfg.exact or self.cfg.minhash) and not self.cfg.earlier_indexes
+
+    def with_signatures(self, signatures: beam.PCollection) -> Deduplicate:
+        """Use ``(digest shard, NodeBatch)`` node rows computed upstream, one per input document
+        (by :class:`~corpusflow.stages.ranges.ReadRanges`, checkpointed with the documents),
+        instead of computing them here: same rows, so the same result."""
+        if not self.takes_signatures:
+            raise ValueError("this dedup stage computes its own signatures")
+        self._signatures = signatures
+        return self
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
         cfg, seed, prio = self.cfg, self.seed, self.prio
@@ -600,10 +616,13 @@ class Deduplicate(beam.PTransform):
         cfg, seed, prio = self.cfg, self.seed, self.prio
         p = docs.pipeline
         shards = cfg.shards
+        nodes = self._signatures
+        if nodes is None:
+            nodes = (docs
+                     | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+                     | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio)))
         ex = (
-            docs
-            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
-            | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio))
+            nodes
             | "GroupDigests" >> beam.GroupByKey()
             | "Exact" >> beam.ParDo(_ExactFn(cfg)).with_outputs(TAG_EXACT, TAG_BANDS, main="nodes")
         )

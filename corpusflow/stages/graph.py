@@ -127,9 +127,15 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
         label, names, chain = stages.pop(0)
         ranges = plan.checkpoint.get("ranges") or plan_ranges_for(p, plan.files)
         plan.checkpoint["ranges"] = ranges
+        dedup = stages[0][2] if stages and isinstance(stages[0][2], Deduplicate) else None
+        if dedup is not None and not dedup.takes_signatures:
+            dedup = None
         first = p | "Read" >> ReadRanges(
             ranges, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict, steps=chain.steps,
-            count_kept=chain.counts_kept, checkpoint_dir=checkpoint_dir(out), id_places=cfg.limits.unique_ids)
+            count_kept=chain.counts_kept, checkpoint_dir=checkpoint_dir(out), id_places=cfg.limits.unique_ids,
+            signatures=(dedup.cfg, dedup.seed, dedup.prio) if dedup is not None else None)
+        if dedup is not None and first.signatures is not None:
+            dedup.with_signatures(first.signatures)
         plan.stage_order.extend(names)
         rejected, errors = [(first.rejected, True)], [(first.errors, True)]
         ledger_parts.append(first.ledger)

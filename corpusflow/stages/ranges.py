@@ -31,12 +31,16 @@ from apache_beam import pvalue
 from corpusflow.core import outcomes
 from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.core.outcomes import LedgerKey
+from corpusflow.dedup.config import DedupStageConfig
+from corpusflow.dedup.core import SignatureComputer
+from corpusflow.dedup.tables import NodeBatch
 from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import plan_ranges
 from corpusflow.run import checkpoints as ck
 from corpusflow.run.interrupt import follow_launcher
 from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, StageCounters
 from corpusflow.stages.chain import BATCH, publish_counts, run_steps
+from corpusflow.stages.dedup import NS as DEDUP_NS
 from corpusflow.stages.ids import RenameMap, apply_rename, file_hashes
 from corpusflow.stages.read import (
     TAG_DOC_COUNTS,
@@ -50,6 +54,10 @@ from corpusflow.stages.read import (
 from corpusflow.steps.base import DocStep
 
 TAG_RANGES = "ranges"
+TAG_NODES = "nodes"
+#: The dedup stage's (config, seed, source priorities): the range also computes the documents'
+#: dedup node rows (signatures), checkpointed with them.
+SignatureArgs = tuple[DedupStageConfig, int, dict[str, int]]
 
 RangeItem = tuple[Any, int, "int | None", str]  # (FileSpec, lo, hi, range id)
 
@@ -64,9 +72,11 @@ class _RangeFn(beam.DoFn):
     """One range -> its outcomes, computed and checkpointed, or loaded from its checkpoint."""
 
     def __init__(self, sources: dict[str, SourceConfig], max_doc_chars: int, strict: bool,
-                 steps: Sequence[DocStep], count_kept: bool, ckdir: str) -> None:
+                 steps: Sequence[DocStep], count_kept: bool, ckdir: str,
+                 signatures: SignatureArgs | None = None) -> None:
         self._sources, self._max, self._strict = sources, max_doc_chars, strict
         self._steps, self._count_kept, self._ckdir = list(steps), count_kept, ckdir
+        self._sig_args = signatures
 
     def setup(self) -> None:
         follow_launcher()  # a worker process exits with its launcher
@@ -74,6 +84,12 @@ class _RangeFn(beam.DoFn):
             step.setup()
         self._read_counters = StageCounters("read")
         self._counters = [StageCounters(step.stage) for step in self._steps]
+        self._comp: SignatureComputer | None = None
+        if self._sig_args is not None:
+            self._comp = SignatureComputer(*self._sig_args)
+            self._dedup_counters = StageCounters(DEDUP_NS)
+            self._seen = {"no_shingles": 0, "minhash_fixups": 0, "signature_cache_hits": 0}
+        self._nodes: list[NodeBatch] = []
 
     def teardown(self) -> None:
         for step in self._steps:
@@ -96,6 +112,10 @@ class _RangeFn(beam.DoFn):
             else:
                 yield pvalue.TaggedOutput(TAG_REJECTED if out.__class__ is Rejected else TAG_ERRORS, out)
         self._read_counters.received(marker["input_count"])
+        if self._sig_args is not None:
+            nodes = ck.read_nodes(self._ckdir, marker)
+            if nodes is not None:
+                yield from self._emit_nodes(nodes)
         for key, n in marker["ledger"]:
             yield pvalue.TaggedOutput(TAG_LEDGER, (tuple(key), n))
         yield from self._counts(marker)
@@ -113,6 +133,7 @@ class _RangeFn(beam.DoFn):
         ledger: dict[LedgerKey, int] = {}
         batch: list[Document] = []
         renamed = 0
+        self._nodes = []
         try:
             for out in reader:
                 if out.__class__ is Document:
@@ -131,6 +152,9 @@ class _RangeFn(beam.DoFn):
                 yield pvalue.TaggedOutput(TAG_REJECTED if out.__class__ is Rejected else TAG_ERRORS, out)
             yield from self._run(batch, ledger, writer)
             publish_counts(self._steps, self._counters)
+            nodes = NodeBatch.concat(self._nodes) if self._nodes else None
+            self._nodes = []
+            writer.nodes = nodes
             if renamed:
                 self._read_counters.info("renamed", renamed)
             info = {"source": spec.source, "path": spec.path, "input_count": reader.records,
@@ -140,10 +164,19 @@ class _RangeFn(beam.DoFn):
         except BaseException:
             writer.abort()
             raise
+        if nodes is not None:
+            yield from self._emit_nodes(nodes)
         for key, n in sorted(ledger.items()):
             yield pvalue.TaggedOutput(TAG_LEDGER, (key, n))
         yield from self._counts(info)
         yield pvalue.TaggedOutput(TAG_RANGES, "computed")
+
+    def _emit_nodes(self, nodes: NodeBatch) -> Iterator[Any]:
+        """The range's dedup node rows, split by digest shard (as the dedup stage's own
+        signature step emits them)."""
+        assert self._sig_args is not None
+        for shard, part in nodes.split(self._sig_args[0].shards, by="dlo"):
+            yield pvalue.TaggedOutput(TAG_NODES, (shard, part))
 
     def _run(self, batch: list[Document], ledger: dict[LedgerKey, int], writer: ck.RangeWriter) -> Iterator[Any]:
         if not batch:
@@ -154,6 +187,15 @@ class _RangeFn(beam.DoFn):
             yield pvalue.TaggedOutput(TAG_REJECTED if out.__class__ is Rejected else TAG_ERRORS, out)
         for doc in survivors:
             writer.add(doc)
+        comp = self._comp
+        if comp is not None and survivors:
+            self._nodes.append(comp.compute(survivors))
+            self._dedup_counters.received(len(survivors))
+            for name, now in (("no_shingles", comp.no_shingles), ("minhash_fixups", comp.fixups),
+                              ("signature_cache_hits", comp.cache_hits)):
+                if now != self._seen[name]:
+                    self._dedup_counters.info(name, now - self._seen[name])
+                    self._seen[name] = now
         yield from survivors
 
 
@@ -169,6 +211,8 @@ class RangeOutputs(NamedTuple):
     file_stats: beam.PCollection
     #: ``"reused"`` / ``"computed"``, one per range.
     ranges: beam.PCollection
+    #: ``(digest shard, NodeBatch)`` of the kept documents when ``signatures`` was given, else None.
+    signatures: beam.PCollection | None
 
 
 class ReadRanges(beam.PTransform):
@@ -181,17 +225,21 @@ class ReadRanges(beam.PTransform):
         count_kept: also count the documents that pass every step in ``ledger``.
         checkpoint_dir: ``OUTPUT/_work/checkpoints``.
         id_places: make ids unique (``limits.unique_ids``): rename map from an id-only read.
+        signatures: the dedup stage that follows (config, seed, source priorities): also compute
+            (and checkpoint) the kept documents' dedup node rows, for
+            :meth:`~corpusflow.stages.dedup.Deduplicate.with_signatures`.
     """
 
     def __init__(self, ranges: list[tuple[Any, int, int | None]], sources: list[SourceConfig], max_doc_chars: int,
                  *, strict: bool, steps: Sequence[DocStep], count_kept: bool, checkpoint_dir: str,
-                 id_places: bool) -> None:
+                 id_places: bool, signatures: SignatureArgs | None = None) -> None:
         super().__init__()
         self._ranges = list(ranges)
         self._sources = {s.name: s for s in sources}
         self._max, self._strict = max_doc_chars, strict
         self._steps, self._count_kept, self._ckdir = list(steps), count_kept, checkpoint_dir
         self._with_ids = id_places
+        self._sig_args = signatures
         if id_places:
             file_hashes({r[0].path for r in self._ranges})  # renamed ids use the path hash: refuse clashes
 
@@ -207,20 +255,22 @@ class ReadRanges(beam.PTransform):
                 | "ReadIds" >> beam.ParDo(_ReadIdsFn(self._sources, self._max))
             )
             side = [pvalue.AsDict(id_places | "UniqueIds" >> RenameMap())]
-        fn = _RangeFn(self._sources, self._max, self._strict, self._steps, self._count_kept, self._ckdir)
+        fn = _RangeFn(self._sources, self._max, self._strict, self._steps, self._count_kept, self._ckdir,
+                      self._sig_args)
         outs = (
             pbegin
             | "ListFiles" >> beam.Create(items)
             | "SpreadFiles" >> beam.Reshuffle()
             | "ReadRange" >> beam.ParDo(fn, *side).with_outputs(
                 TAG_REJECTED, TAG_ERRORS, TAG_LEDGER, TAG_INPUT_COUNTS, TAG_DOC_COUNTS, TAG_FILE_STATS, TAG_RANGES,
-                main="docs")
+                TAG_NODES, main="docs")
         )
         file_stats = outs[TAG_FILE_STATS] | "MergeFileStats" >> beam.CombinePerKey(_MergeFileStats())
         return RangeOutputs(kept=outs.docs, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS],
                             ledger=outs[TAG_LEDGER], input_counts=outs[TAG_INPUT_COUNTS],
                             doc_counts=outs[TAG_DOC_COUNTS], id_places=id_places, file_stats=file_stats,
-                            ranges=outs[TAG_RANGES])
+                            ranges=outs[TAG_RANGES],
+                            signatures=outs[TAG_NODES] if self._sig_args is not None else None)
 
 
 def plan_ranges_for(pipeline: beam.Pipeline, specs: list[Any]) -> list[tuple[Any, int, int | None]]:
