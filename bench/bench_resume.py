@@ -87,11 +87,18 @@ def run(code: str, out: str, extra: list[str], *, kill_after: float | None = Non
     env = dict(os.environ, PYTHONPATH=code)
     peak = 0
     done = threading.Event()
+    timeline: list[tuple[float, float]] = []  # (seconds, MB) every ~2 s
 
     def sample() -> None:
         nonlocal peak
+        last = -10.0
         while not done.is_set():
-            peak = max(peak, disk_bytes(out))
+            now = disk_bytes(out)
+            peak = max(peak, now)
+            t = time.perf_counter() - t0
+            if t - last >= 2.0:
+                timeline.append((round(t, 1), round(now / 2**20, 1)))
+                last = t
             time.sleep(0.2)
 
     t0 = time.perf_counter()
@@ -116,7 +123,8 @@ def run(code: str, out: str, extra: list[str], *, kill_after: float | None = Non
         print(text[-3000:])
         raise SystemExit(f"corpusflow run failed ({proc.returncode})")
     return {"wall_s": round(wall, 2), "peak_disk_mb": round(peak / 2**20, 1), "killed": killed,
-            "returncode": proc.returncode, "tail": text[-600:] if killed or kill_after else ""}
+            "returncode": proc.returncode, "tail": text[-600:] if killed or kill_after else "",
+            "final_disk_mb": round(disk_bytes(out) / 2**20, 1), "disk_timeline_mb": timeline}
 
 
 def main() -> None:

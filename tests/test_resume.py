@@ -118,9 +118,12 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, reference: dict[st
     assert not (out / "manifest.json").exists()
     before = _markers(out)
     assert before == done if exact else before >= done
-    # The same command without --resume refuses, and says how to continue.
+    # The same command without --resume refuses, and says how to continue; so does `finish`.
     again = _run(out, mode=flags)
     assert again.returncode == 2 and "--resume" in again.stderr and f"{before} of {RANGES}" in again.stderr
+    fin = subprocess.run([sys.executable, "-m", "corpusflow", "finish", str(out)], cwd=REPO, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert fin.returncode == 1 and f"{before} of {RANGES} input ranges are checkpointed" in fin.stderr
     resumed = _run(out, "--resume", mode=flags)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"{before} of {RANGES} input ranges are checkpointed" in resumed.stderr

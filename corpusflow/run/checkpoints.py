@@ -212,7 +212,7 @@ def _range_json(r: Range) -> list[Any]:
     return [{"source": spec.source, "path": spec.path, "file_key": spec.file_key, "format": spec.format}, lo, hi]
 
 
-def _range_from_json(x: list[Any]) -> Range:
+def range_from_json(x: list[Any]) -> Range:
     return FileSpec(**x[0]), int(x[1]), None if x[2] is None else int(x[2])
 
 
@@ -248,7 +248,7 @@ def resume_plan(output: str, cfg: PipelineConfig, files: list[FileSpec]) -> tupl
     if changed:
         raise ResumeRefused("cannot resume: " + "; ".join(changed) + " since the checkpoints were written "
                             "(their results would differ); pass --overwrite to start the run over")
-    ranges = [_range_from_json(x) for x in meta["ranges"]]
+    ranges = [range_from_json(x) for x in meta["ranges"]]
     return ranges, count_done(output, ranges)
 
 
@@ -375,8 +375,9 @@ class RangeWriter:
         else:
             self.errors.add(error_row(out))  # type: ignore[arg-type]
 
-    def commit(self, info: dict[str, Any]) -> None:
-        """Close the data files and write the marker (atomically, last): the range is complete."""
+    def commit(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Close the data files and write the marker (atomically, last): the range is complete.
+        Returns the marker."""
         files = {}
         for kind, w in (("docs", self.docs), ("rejected", self.rejected), ("errors", self.errors)):
             n = w.close()
@@ -390,6 +391,7 @@ class RangeWriter:
         marker = {"format": FORMAT, "range": self.rid, "files": files, **info}
         fs.write_bytes_atomic(marker_path(self.ckdir, self.rid), json.dumps(marker, ensure_ascii=False).encode())
         _test_kill(self.ckdir)
+        return marker
 
     def abort(self) -> None:
         for w in (self.docs, self.rejected, self.errors):
@@ -412,12 +414,24 @@ def _rows(path: str) -> Iterator[dict[str, Any]]:
             yield from batch.to_pylist()
 
 
-def read_range(ckdir: str, marker: dict[str, Any]) -> Iterator[Document | Rejected | ErrorRecord]:
-    """The outcomes of a completed range, rebuilt exactly as they were written."""
+def docs_path(ckdir: str, marker: dict[str, Any]) -> str | None:
+    """The kept-documents file of a completed range (None when it kept none)."""
+    entry = marker.get("files", {}).get("docs")
+    return fs.join(ckdir, entry["file"]) if entry else None
+
+
+def read_docs(path: str) -> Iterator[Document]:
+    """The Documents of a checkpoint's documents file, rebuilt exactly as they were written."""
+    for row in _rows(path):
+        yield row_to_document(row)
+
+
+def read_range(ckdir: str, marker: dict[str, Any], *, docs: bool = True) -> Iterator[Document | Rejected | ErrorRecord]:
+    """The outcomes of a completed range, rebuilt exactly as they were written (without the kept
+    documents when ``docs`` is false)."""
     files = marker.get("files", {})
-    if "docs" in files:
-        for row in _rows(fs.join(ckdir, files["docs"]["file"])):
-            yield row_to_document(row)
+    if docs and "docs" in files:
+        yield from read_docs(fs.join(ckdir, files["docs"]["file"]))
     if "rejected" in files:
         for row in _rows(fs.join(ckdir, files["rejected"]["file"])):
             yield Rejected(row_to_document(row), row["stage"], row["reason"], row["detail"])

@@ -133,9 +133,10 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
         first = p | "Read" >> ReadRanges(
             ranges, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict, steps=chain.steps,
             count_kept=chain.counts_kept, checkpoint_dir=checkpoint_dir(out), id_places=cfg.limits.unique_ids,
-            signatures=(dedup.cfg, dedup.seed, dedup.prio) if dedup is not None else None)
+            signatures=(dedup.cfg, dedup.seed, dedup.prio) if dedup is not None else None,
+            doc_files=dedup is not None and dedup.takes_doc_files)
         if dedup is not None and first.signatures is not None:
-            dedup.with_signatures(first.signatures)
+            dedup.with_signatures(first.signatures, first.doc_files)
         plan.stage_order.extend(names)
         rejected, errors = [(first.rejected, True)], [(first.errors, True)]
         ledger_parts.append(first.ledger)

@@ -55,6 +55,7 @@ from corpusflow.steps.base import DocStep
 
 TAG_RANGES = "ranges"
 TAG_NODES = "nodes"
+TAG_DOC_FILES = "doc_files"
 #: The dedup stage's (config, seed, source priorities): the range also computes the documents'
 #: dedup node rows (signatures), checkpointed with them.
 SignatureArgs = tuple[DedupStageConfig, int, dict[str, int]]
@@ -73,10 +74,11 @@ class _RangeFn(beam.DoFn):
 
     def __init__(self, sources: dict[str, SourceConfig], max_doc_chars: int, strict: bool,
                  steps: Sequence[DocStep], count_kept: bool, ckdir: str,
-                 signatures: SignatureArgs | None = None) -> None:
+                 signatures: SignatureArgs | None = None, doc_files: bool = False) -> None:
         self._sources, self._max, self._strict = sources, max_doc_chars, strict
         self._steps, self._count_kept, self._ckdir = list(steps), count_kept, ckdir
         self._sig_args = signatures
+        self._doc_files = doc_files
 
     def setup(self) -> None:
         follow_launcher()  # a worker process exits with its launcher
@@ -104,14 +106,13 @@ class _RangeFn(beam.DoFn):
         yield from self._compute(spec, lo, hi, rid, renames)
 
     def _reuse(self, marker: dict[str, Any]) -> Iterator[Any]:
-        docs = 0
-        for out in ck.read_range(self._ckdir, marker):
+        for out in ck.read_range(self._ckdir, marker, docs=not self._doc_files):
             if out.__class__ is Document:
-                docs += 1
                 yield out
             else:
                 yield pvalue.TaggedOutput(TAG_REJECTED if out.__class__ is Rejected else TAG_ERRORS, out)
         self._read_counters.received(marker["input_count"])
+        yield from self._emit_docs_file(marker)
         if self._sig_args is not None:
             nodes = ck.read_nodes(self._ckdir, marker)
             if nodes is not None:
@@ -160,16 +161,22 @@ class _RangeFn(beam.DoFn):
             info = {"source": spec.source, "path": spec.path, "input_count": reader.records,
                     "doc_count": reader.docs, "file_stat": reader.file_stat(),
                     "ledger": sorted([list(k), n] for k, n in ledger.items())}
-            writer.commit(info)
+            marker = writer.commit(info)
         except BaseException:
             writer.abort()
             raise
+        yield from self._emit_docs_file(marker)
         if nodes is not None:
             yield from self._emit_nodes(nodes)
         for key, n in sorted(ledger.items()):
             yield pvalue.TaggedOutput(TAG_LEDGER, (key, n))
         yield from self._counts(info)
         yield pvalue.TaggedOutput(TAG_RANGES, "computed")
+
+    def _emit_docs_file(self, marker: dict[str, Any]) -> Iterator[Any]:
+        path = ck.docs_path(self._ckdir, marker) if self._doc_files else None
+        if path is not None:
+            yield pvalue.TaggedOutput(TAG_DOC_FILES, path)
 
     def _emit_nodes(self, nodes: NodeBatch) -> Iterator[Any]:
         """The range's dedup node rows, split by digest shard (as the dedup stage's own
@@ -196,7 +203,8 @@ class _RangeFn(beam.DoFn):
                 if now != self._seen[name]:
                     self._dedup_counters.info(name, now - self._seen[name])
                     self._seen[name] = now
-        yield from survivors
+        if not self._doc_files:
+            yield from survivors
 
 
 class RangeOutputs(NamedTuple):
@@ -213,6 +221,8 @@ class RangeOutputs(NamedTuple):
     ranges: beam.PCollection
     #: ``(digest shard, NodeBatch)`` of the kept documents when ``signatures`` was given, else None.
     signatures: beam.PCollection | None
+    #: With ``doc_files``: the path of each range's checkpointed documents (``kept`` is then empty).
+    doc_files: beam.PCollection | None
 
 
 class ReadRanges(beam.PTransform):
@@ -228,11 +238,16 @@ class ReadRanges(beam.PTransform):
         signatures: the dedup stage that follows (config, seed, source priorities): also compute
             (and checkpoint) the kept documents' dedup node rows, for
             :meth:`~corpusflow.stages.dedup.Deduplicate.with_signatures`.
+        doc_files: hand the kept documents over as the paths of the checkpoint files that hold
+            them (``doc_files``) instead of as elements (``kept`` stays empty): for a consumer
+            that waits for side inputs anyway (dedup's routing), the checkpoint is the hand-off
+            (:mod:`corpusflow.stages.handoff`), so the documents are neither passed through the
+            runner nor spilled a second time.
     """
 
     def __init__(self, ranges: list[tuple[Any, int, int | None]], sources: list[SourceConfig], max_doc_chars: int,
                  *, strict: bool, steps: Sequence[DocStep], count_kept: bool, checkpoint_dir: str,
-                 id_places: bool, signatures: SignatureArgs | None = None) -> None:
+                 id_places: bool, signatures: SignatureArgs | None = None, doc_files: bool = False) -> None:
         super().__init__()
         self._ranges = list(ranges)
         self._sources = {s.name: s for s in sources}
@@ -240,6 +255,7 @@ class ReadRanges(beam.PTransform):
         self._steps, self._count_kept, self._ckdir = list(steps), count_kept, checkpoint_dir
         self._with_ids = id_places
         self._sig_args = signatures
+        self._doc_files = doc_files
         if id_places:
             file_hashes({r[0].path for r in self._ranges})  # renamed ids use the path hash: refuse clashes
 
@@ -256,21 +272,22 @@ class ReadRanges(beam.PTransform):
             )
             side = [pvalue.AsDict(id_places | "UniqueIds" >> RenameMap())]
         fn = _RangeFn(self._sources, self._max, self._strict, self._steps, self._count_kept, self._ckdir,
-                      self._sig_args)
+                      self._sig_args, self._doc_files)
         outs = (
             pbegin
             | "ListFiles" >> beam.Create(items)
             | "SpreadFiles" >> beam.Reshuffle()
             | "ReadRange" >> beam.ParDo(fn, *side).with_outputs(
                 TAG_REJECTED, TAG_ERRORS, TAG_LEDGER, TAG_INPUT_COUNTS, TAG_DOC_COUNTS, TAG_FILE_STATS, TAG_RANGES,
-                TAG_NODES, main="docs")
+                TAG_NODES, TAG_DOC_FILES, main="docs")
         )
         file_stats = outs[TAG_FILE_STATS] | "MergeFileStats" >> beam.CombinePerKey(_MergeFileStats())
         return RangeOutputs(kept=outs.docs, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS],
                             ledger=outs[TAG_LEDGER], input_counts=outs[TAG_INPUT_COUNTS],
                             doc_counts=outs[TAG_DOC_COUNTS], id_places=id_places, file_stats=file_stats,
                             ranges=outs[TAG_RANGES],
-                            signatures=outs[TAG_NODES] if self._sig_args is not None else None)
+                            signatures=outs[TAG_NODES] if self._sig_args is not None else None,
+                            doc_files=outs[TAG_DOC_FILES] if self._doc_files else None)
 
 
 def plan_ranges_for(pipeline: beam.Pipeline, specs: list[Any]) -> list[tuple[Any, int, int | None]]:
