@@ -170,6 +170,10 @@ def main() -> None:
         out = os.path.join(ARGS.work, "resumed")
         shutil.rmtree(out, ignore_errors=True)
         killed = run(ARGS.new, out, [], kill_after=ARGS.kill_at * full_wall)
+        if not killed["killed"]:  # the run ended before the kill (the machine got faster): say so
+            entry["resume"] = {"kill_at": ARGS.kill_at, "killed": False, "note": "the run finished before the kill"}
+            _append(entry)
+            raise SystemExit("the run finished before the kill; run again")
         resumed = run(ARGS.new, out, ["--resume"])
         want, got = output_digest(ref), output_digest(out)
         entry["resume"] = {"kill_at": ARGS.kill_at, "killed_after_s": killed["wall_s"], "killed": killed["killed"],
@@ -178,6 +182,10 @@ def main() -> None:
                            "manifest_resume": got["resume"],
                            "identical": {k: want[k] == got[k] for k in ("sha", "files", "counts", "stages", "outputs")}}
         print(json.dumps(entry["resume"]), flush=True)
+    _append(entry)
+
+
+def _append(entry: dict[str, Any]) -> None:
     results = []
     if os.path.exists(RESULTS):
         with open(RESULTS, encoding="utf-8") as f:

@@ -218,3 +218,30 @@ def test_fingerprint_differences_name_what_changed() -> None:
     assert ck.differences(old, new) == ["input x.jsonl is gone", "input y.jsonl is new", "seed changed (1 -> 2)",
                                         "stages.filters changed"]
     assert ck.differences(old, old) == []
+
+
+def test_repeated_ids_resume_with_the_saved_rename_map(tmp_path: Path) -> None:
+    """Ids repeated within and across files are renamed before the checkpoint; the resumed run
+    loads the rename map saved by the first launch (ids.json) instead of re-reading for ids, and
+    writes the same bytes (renamed ids included) as an uninterrupted run."""
+    import gzip
+
+    from tests.helpers import fixture
+
+    with gzip.open(fixture("ja/ja_wiki_paragraphs.jsonl.gz"), "rt", encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for _, line in zip(range(60), f, strict=False)]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps({"id": f"d{i % 20}", "text": t}, ensure_ascii=False) + "\n"
+                         for i, t in enumerate(texts[:40])), encoding="utf-8")
+    b.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
+                         for i, t in enumerate(texts[40:])), encoding="utf-8")
+    args = ["--input", str(a), "--input", str(b), "--set", "stages.mixture.enabled=false"]
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    assert _run(ref, *args).returncode == 0
+    assert _run(out, *args, env={ck.TEST_KILL_ENV: "self:1"}).returncode != 0
+    saved = json.loads((out / "_work" / ck.CHECKPOINT_DIR / ck.IDS_FILE).read_text())
+    assert len(saved["renames"]) == 40  # d0..d19 twice in a.jsonl (20) + d0..d19 again in b.jsonl (20)
+    r = _run(out, *args, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    _assert_same(out, ref)
+    assert _manifest(out)["resume"] == {"ranges_total": 2, "ranges_reused": 1, "ranges_computed": 1}

@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:  # ResumeRefused too: what changed since the checkpoints
         print(f"corpusflow: {exc}", file=sys.stderr)
         return 2
-    plan.checkpoint = {"ranges": resumed[0] if resumed else None}
+    plan.checkpoint = {"ranges": resumed[0] if resumed else None,
+                       "ids": checkpoints.read_ids(plan.output) if resumed else None}
     plan.launch["keep_checkpoints"] = bool(args.keep_checkpoints)
     dry_run = is_dry_run(runner_summary)  # Dataflow --dry_run=True: build the job, run nothing
     if not getattr(args, "verbose", False):

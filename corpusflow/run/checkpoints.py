@@ -6,6 +6,7 @@ writes what came out, under the run directory (local path or object store, alway
 :mod:`corpusflow.io.filesystems`)::
 
     OUTPUT/_work/checkpoints/checkpoint.json            what the checkpoints were made from (below)
+    OUTPUT/_work/checkpoints/ids.json                   the id rename map, once known (limits.unique_ids)
     OUTPUT/_work/checkpoints/range-RID-ATTEMPT.docs.parquet      kept Documents   (DOC_SCHEMA)
     OUTPUT/_work/checkpoints/range-RID-ATTEMPT.rejected.parquet  Rejected records (REJECTED_SCHEMA)
     OUTPUT/_work/checkpoints/range-RID-ATTEMPT.errors.parquet    ErrorRecords     (ERROR_SCHEMA)
@@ -74,6 +75,8 @@ from corpusflow.io.readers import FileSpec
 #: ``OUTPUT/_work/checkpoints``.
 CHECKPOINT_DIR = "checkpoints"
 META_FILE = "checkpoint.json"
+#: The id rename map and the id-only read's counts, saved once known (:func:`write_ids`).
+IDS_FILE = "ids.json"
 #: Version of the checkpoint layout (meta, markers, data files); another one is never resumed.
 FORMAT = 1
 #: Rows per Parquet row group of a checkpoint file (bounded memory when writing and reading).
@@ -255,6 +258,28 @@ def resume_plan(output: str, cfg: PipelineConfig, files: list[FileSpec]) -> tupl
 def count_done(output: str, ranges: Iterable[Range]) -> int:
     names = set(fs.list_dir(checkpoint_dir(output)))
     return sum(f"range-{range_id(*r)}.done.json" in names for r in ranges)
+
+
+def write_ids(ckdir: str, renames: Iterable[tuple[tuple[str, int, int], str]], counts: dict[str, int]) -> None:
+    """Save the id rename map (``(source, path hash, line) -> new id``) and the id-only read's
+    documents per source, once known: a resumed run uses them instead of reading every input
+    again for ids (they depend only on the inputs, which the fingerprint pins)."""
+    doc = {"format": FORMAT, "renames": sorted([*place, new] for place, new in renames),
+           "counts": dict(sorted(counts.items()))}
+    fs.write_bytes_atomic(fs.join(ckdir, IDS_FILE), json.dumps(doc, ensure_ascii=False).encode())
+
+
+def read_ids(output: str) -> dict[str, Any] | None:
+    """The saved rename map of :func:`write_ids` (None when the run never got that far)."""
+    path = fs.join(checkpoint_dir(output), IDS_FILE)
+    if not fs.exists(path):
+        return None
+    doc = dict(json.loads(fs.read_bytes(path)))
+    return doc if doc.get("format") == FORMAT else None
+
+
+def renames_from_json(doc: dict[str, Any]) -> list[tuple[tuple[str, int, int], str]]:
+    return [((src, int(fh), int(line)), new) for src, fh, line, new in doc["renames"]]
 
 
 def remove_checkpoints(output: str) -> None:

@@ -133,6 +133,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
         first = p | "Read" >> ReadRanges(
             ranges, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict, steps=chain.steps,
             count_kept=chain.counts_kept, checkpoint_dir=checkpoint_dir(out), id_places=cfg.limits.unique_ids,
+            saved_ids=plan.checkpoint.get("ids"),
             signatures=(dedup.cfg, dedup.seed, dedup.prio) if dedup is not None else None,
             doc_files=dedup is not None and dedup.takes_doc_files)
         if dedup is not None and first.signatures is not None:
@@ -204,13 +205,17 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
                          for i, (pc, counted) in enumerate(present) if not counted]
 
     stats.append(first.file_stats | "FileStat" >> beam.MapTuple(lambda path, report: ("file", path, report)))
-    if first.id_places is not None:
+    id_counts = None
+    if isinstance(first, RangeOutputs):
+        id_counts = first.id_counts
+    elif first.id_places is not None:
+        id_counts = first.id_places | "ReadCheckIdPlaces" >> beam.Map(lambda kv: (kv[1][0], 1))
+    if id_counts is not None:
         # The id-only second read must see exactly the documents the main read kept (a file that
         # changed, or a transient object-store failure in one read only, would leave ids out of
         # the rename map): both are counted per source and compared in finish_run.
         # The main read counts its Documents per file range itself (no step per document).
-        for label, pcoll in (("Documents", first.doc_counts),
-                             ("IdPlaces", first.id_places | "ReadCheckIdPlaces" >> beam.Map(lambda kv: (kv[1][0], 1)))):
+        for label, pcoll in (("Documents", first.doc_counts), ("IdPlaces", id_counts)):
             stats.append(
                 pcoll
                 | f"ReadCheck{label}Count" >> beam.CombinePerKey(sum)

@@ -207,6 +207,10 @@ class _RangeFn(beam.DoFn):
             yield from survivors
 
 
+def _save_ids(ckdir: str, renames: list[Any], counts: list[tuple[str, int]]) -> None:
+    ck.write_ids(ckdir, renames, dict(counts))
+
+
 class RangeOutputs(NamedTuple):
     kept: beam.PCollection
     rejected: beam.PCollection
@@ -216,6 +220,9 @@ class RangeOutputs(NamedTuple):
     input_counts: beam.PCollection
     doc_counts: beam.PCollection
     id_places: beam.PCollection | None
+    #: ``(source, 1)`` per document of the id-only read, or ``(source, n)`` from the checkpoint
+    #: when the rename map was loaded from it (None without ``limits.unique_ids``).
+    id_counts: beam.PCollection | None
     file_stats: beam.PCollection
     #: ``"reused"`` / ``"computed"``, one per range.
     ranges: beam.PCollection
@@ -234,7 +241,9 @@ class ReadRanges(beam.PTransform):
         steps: the per-document steps, in order (:func:`corpusflow.steps.catalog.document_steps`).
         count_kept: also count the documents that pass every step in ``ledger``.
         checkpoint_dir: ``OUTPUT/_work/checkpoints``.
-        id_places: make ids unique (``limits.unique_ids``): rename map from an id-only read.
+        id_places: make ids unique (``limits.unique_ids``): rename map from an id-only read,
+            saved in the checkpoint (:func:`corpusflow.run.checkpoints.write_ids`) once known.
+        saved_ids: that saved map (``--resume``): used instead of the id-only read.
         signatures: the dedup stage that follows (config, seed, source priorities): also compute
             (and checkpoint) the kept documents' dedup node rows, for
             :meth:`~corpusflow.stages.dedup.Deduplicate.with_signatures`.
@@ -247,13 +256,15 @@ class ReadRanges(beam.PTransform):
 
     def __init__(self, ranges: list[tuple[Any, int, int | None]], sources: list[SourceConfig], max_doc_chars: int,
                  *, strict: bool, steps: Sequence[DocStep], count_kept: bool, checkpoint_dir: str,
-                 id_places: bool, signatures: SignatureArgs | None = None, doc_files: bool = False) -> None:
+                 id_places: bool, saved_ids: dict[str, Any] | None = None, signatures: SignatureArgs | None = None,
+                 doc_files: bool = False) -> None:
         super().__init__()
         self._ranges = list(ranges)
         self._sources = {s.name: s for s in sources}
         self._max, self._strict = max_doc_chars, strict
         self._steps, self._count_kept, self._ckdir = list(steps), count_kept, checkpoint_dir
         self._with_ids = id_places
+        self._saved_ids = saved_ids if id_places else None
         self._sig_args = signatures
         self._doc_files = doc_files
         if id_places:
@@ -262,15 +273,25 @@ class ReadRanges(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> RangeOutputs:
         items = [(spec, lo, hi, ck.range_id(spec, lo, hi)) for spec, lo, hi in self._ranges]
         side: list[Any] = []
-        id_places = None
-        if self._with_ids:
+        id_places = id_counts = None
+        if self._saved_ids is not None:  # --resume: the map the first launch computed
+            renames = pbegin | "SavedRenames" >> beam.Create(ck.renames_from_json(self._saved_ids))
+            id_counts = pbegin | "SavedIdCounts" >> beam.Create(sorted(self._saved_ids["counts"].items()))
+            side = [pvalue.AsDict(renames)]
+        elif self._with_ids:
             id_places = (
                 pbegin
                 | "ListFilesForIds" >> beam.Create([(s, lo, hi) for s, lo, hi, _ in items])
                 | "SpreadFilesForIds" >> beam.Reshuffle()
                 | "ReadIds" >> beam.ParDo(_ReadIdsFn(self._sources, self._max))
             )
-            side = [pvalue.AsDict(id_places | "UniqueIds" >> RenameMap())]
+            renames = id_places | "UniqueIds" >> RenameMap()
+            id_counts = id_places | "IdCounts" >> beam.Map(lambda kv: (kv[1][0], 1))
+            side = [pvalue.AsDict(renames)]
+            _ = (pbegin
+                 | "SaveIdsAt" >> beam.Create([self._ckdir])
+                 | "SaveIds" >> beam.Map(_save_ids, renames=pvalue.AsList(renames),
+                                         counts=pvalue.AsList(id_counts | "SumIdCounts" >> beam.CombinePerKey(sum))))
         fn = _RangeFn(self._sources, self._max, self._strict, self._steps, self._count_kept, self._ckdir,
                       self._sig_args, self._doc_files)
         outs = (
@@ -284,7 +305,8 @@ class ReadRanges(beam.PTransform):
         file_stats = outs[TAG_FILE_STATS] | "MergeFileStats" >> beam.CombinePerKey(_MergeFileStats())
         return RangeOutputs(kept=outs.docs, rejected=outs[TAG_REJECTED], errors=outs[TAG_ERRORS],
                             ledger=outs[TAG_LEDGER], input_counts=outs[TAG_INPUT_COUNTS],
-                            doc_counts=outs[TAG_DOC_COUNTS], id_places=id_places, file_stats=file_stats,
+                            doc_counts=outs[TAG_DOC_COUNTS], id_places=id_places, id_counts=id_counts,
+                            file_stats=file_stats,
                             ranges=outs[TAG_RANGES],
                             signatures=outs[TAG_NODES] if self._sig_args is not None else None,
                             doc_files=outs[TAG_DOC_FILES] if self._doc_files else None)
