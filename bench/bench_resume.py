@@ -174,7 +174,13 @@ def main() -> None:
             entry["resume"] = {"kill_at": ARGS.kill_at, "killed": False, "note": "the run finished before the kill"}
             _append(entry)
             raise SystemExit("the run finished before the kill; run again")
-        resumed = run(ARGS.new, out, ["--resume"])
+        resumed = run(ARGS.new, out, ["--resume", "--keep-checkpoints"])
+        ckdir = os.path.join(out, "_work", "checkpoints")
+        sizes: dict[str, float] = {}
+        for name in os.listdir(ckdir):
+            kind = name.rsplit(".", 2)[-2] if name.endswith(".parquet") else "json"
+            sizes[kind] = sizes.get(kind, 0.0) + os.lstat(os.path.join(ckdir, name)).st_blocks * 512 / 2**20
+        entry["checkpoint_mb"] = {k: round(v, 1) for k, v in sorted(sizes.items())}
         want, got = output_digest(ref), output_digest(out)
         entry["resume"] = {"kill_at": ARGS.kill_at, "killed_after_s": killed["wall_s"], "killed": killed["killed"],
                            "resumed_wall_s": resumed["wall_s"],

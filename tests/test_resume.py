@@ -54,6 +54,15 @@ def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
+def _start_until_a_marker(out: Path) -> subprocess.Popen[str]:
+    """A multi_processing run, returned once its first range is checkpointed."""
+    proc = _start(out, mode=MP)
+    deadline = time.monotonic() + 300
+    while _markers(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
 def _run(out: Path, *extra: str, env: dict[str, str] | None = None,
          mode: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     return _finish(_start(out, *extra, env=env, mode=mode))
@@ -136,10 +145,7 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, reference: dict[st
 def test_timed_sigkill_of_the_process_group(tmp_path: Path, reference: dict[str, Path]) -> None:
     """A real SIGKILL of the launcher and its workers at a moment of its own (not the hook's)."""
     out = tmp_path / "out"
-    proc = _start(out, mode=MP)
-    deadline = time.monotonic() + 300
-    while _markers(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = _start_until_a_marker(out)
     os.killpg(proc.pid, signal.SIGKILL)
     _finish(proc)
     before = _markers(out)
@@ -197,10 +203,7 @@ def test_resume_of_a_finished_run_or_with_overwrite_is_refused(tmp_path: Path, r
 
 def test_sigterm_keeps_the_checkpoints(tmp_path: Path, reference: dict[str, Path]) -> None:
     out = tmp_path / "out"
-    proc = _start(out, mode=MP)
-    deadline = time.monotonic() + 300
-    while _markers(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = _start_until_a_marker(out)
     proc.send_signal(signal.SIGTERM)
     r = _finish(proc)
     stderr = r.stderr
