@@ -105,8 +105,13 @@ def run_measured(cmd: list[str], extra_roots: list[int], log: Path) -> dict[str,
 
 
 def file_hashes(out: Path) -> dict[str, str]:
-    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    """sha256 of every output file but the run's bookkeeping (the manifest and _work/ name the runner)."""
+    found = {}
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out).as_posix()
+        if p.is_file() and rel != "manifest.json" and not rel.startswith("_work/"):
+            found[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return found
 
 
 class SparkCluster:
@@ -179,10 +184,13 @@ def main() -> None:
     docs = json.loads((Path(args.corpus) / "truth" / "summary.json").read_text())["docs"]
     base = [sys.executable, "-m", "corpusflow", "run", str(FULL), "--input",
             str(Path(args.corpus) / "web" / "*.jsonl.gz"), "--overwrite", "-q"]
+    # Spark and Flink run on this machine, so their workers see the local input and output: said
+    # with --shared_filesystem=true (the launch check refuses local paths otherwise); transforms then
+    # hand data over through local run files, as a cluster with a shared disk (NFS...) would.
     flags = {
         "local": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
-        "spark": ["--runner", "SparkRunner"],
-        "flink": ["--runner", "FlinkRunner", "--flink_master=[local]", "--parallelism=2"],
+        "spark": ["--runner", "SparkRunner", "--shared_filesystem=true"],
+        "flink": ["--runner", "FlinkRunner", "--flink_master=[local]", "--parallelism=2", "--shared_filesystem=true"],
     }
     # The same with EXTERNAL SDK workers: separate Python processes from a worker pool (as on a
     # multi-machine cluster) instead of LOOPBACK threads in the launcher.

@@ -11,7 +11,10 @@ RUN is a finished run with a mixture, e.g. the 100k corpus through the full pipe
 
 Measures, in this process (wall and CPU seconds, tokens/s, documents/s, bytes written):
 ``--format megatron --per shard``, the same again (the bytes must be identical),
-``--format megatron --per group`` and ``--format jsonl`` (zst). Tokens/s is exported tokens
+``--format megatron --per group`` and ``--format jsonl`` (zst). A run whose training rows hold
+``token_ids`` (``stages.mixture.count.keep_token_ids``) is exported from them (``token_ids_from``:
+stored) instead of tokenising again; run the bench on such a run and on the same mixture without
+the column to compare. Tokens/s is exported tokens
 (EOD included) over the read + encode + write time; the hashing of the input shards and the
 read-back check are reported separately.
 
@@ -63,6 +66,7 @@ def timed_export(run: str, out: str, **kw: object) -> dict:
         "bytes_written": sum(os.path.getsize(f) for f in files),
         "docs_per_s": round(report["rows"] / report["seconds"]["read_encode_write"]),
         "checks": report["checks"],
+        "token_ids_from": report.get("token_ids_from"),
     }
     if report["format"] == "megatron":
         rew = report["seconds"]["read_encode_write"]
@@ -111,6 +115,24 @@ def write_expected(run: str, report: dict, path: str, sample_per_dataset: int, s
     np.savez(path, **arrays)
 
 
+def token_ids_bytes(run: str, manifest: dict) -> int | None:
+    """Compressed bytes of the ``token_ids`` column in the training shards (Parquet column-chunk
+    sizes), or None when the shards have no such column."""
+    import pyarrow.parquet as pq
+
+    total, found = 0, False
+    for s in manifest["outputs"]["data"]:
+        md = pq.read_metadata(os.path.join(run, "data", s["file"]))
+        for g in range(md.num_row_groups):
+            rg = md.row_group(g)
+            for c in range(rg.num_columns):
+                col = rg.column(c)
+                if col.path_in_schema.split(".")[0] == "token_ids":
+                    total += col.total_compressed_size
+                    found = True
+    return total if found else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="a finished run with a mixture")
@@ -121,6 +143,7 @@ def main() -> int:
     ap.add_argument("--gpt-samples", type=int, default=2000,
                     help="--verify-megatron: samples of Megatron's blended GPTDataset built from data_path.txt")
     ap.add_argument("--skip-jsonl", action="store_true")
+    ap.add_argument("--skip-group", action="store_true", help="no --per group export")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "export.json"))
     args = ap.parse_args()
 
@@ -133,15 +156,17 @@ def main() -> int:
         "run": {"path": os.path.abspath(args.run), "name": manifest.get("name"), "rows": manifest["mixture"]["totals"]["rows"],
                 "tokens": manifest["mixture"]["totals"]["tokens"], "shards": len(manifest["outputs"]["data"]),
                 "parquet_bytes": sum(s["bytes"] for s in manifest["outputs"]["data"]),
-                "documents_input": manifest["counts"]["total"]["input"],
-                "tokenizer": manifest["mixture"]["tokenizer"]["name"]},
+                "documents_input": ((manifest.get("counts") or {}).get("total") or {}).get("input"),
+                "tokenizer": manifest["mixture"]["tokenizer"]["name"],
+                "token_ids_column_bytes": token_ids_bytes(args.run, manifest)},
         "exports": [],
     }
     runs = [
         ("megatron-shard", {"format": "megatron", "per": "shard"}),
         ("megatron-shard-again", {"format": "megatron", "per": "shard"}),
-        ("megatron-group", {"format": "megatron", "per": "group"}),
     ]
+    if not args.skip_group:
+        runs.append(("megatron-group", {"format": "megatron", "per": "group"}))
     if not args.skip_jsonl:
         runs.append(("jsonl-zst", {"format": "jsonl", "per": "shard", "compression": "zst"}))
     for name, kw in runs:

@@ -195,3 +195,32 @@ def test_disabled_stage_passes_everything(corpus, tmp_path):
         res = p | beam.Create(docs[:20]) | Deduplicate(DedupStageConfig(enabled=False), seed=1)
         _ = res.kept | beam.Map(lambda d: d.id) | beam.io.WriteToText(str(tmp_path / "k"))
     assert len(_lines(tmp_path / "k*")) == 20
+
+
+@pytest.mark.parametrize("settings", [
+    {"minhash": False},  # exact groups only
+    {"exact": False},  # near verdicts only
+    {"scope": "per_source"},
+    {"verify_threshold": 0.9, "shards": 5},
+])
+def test_join_routing_equals_side_input_routing(corpus, tmp_path, settings):
+    """``routing: join`` (no table on any worker) forced on the local runner gives the same kept
+    documents and duplicate records as the side-input tables, for several dedup settings."""
+    docs, truth = corpus
+    cluster = {t["id"]: t["cluster"] for t in truth}
+    docs = [d.replace(source="wiki") if cluster[d.id] == d.id and i % 2 else d for i, d in enumerate(docs[:300])]
+    side = run_dedup(docs, tmp_path / "s", DedupStageConfig(enabled=True, routing="side_input", **settings))
+    join = run_dedup(docs, tmp_path / "j", DedupStageConfig(enabled=True, routing="join", **settings))
+    assert side[1] and join == side
+
+
+def test_routing_auto_is_side_input_only_on_the_local_runner():
+    from apache_beam.runners.portability.portable_runner import PortableRunner
+
+    from corpusflow.stages.dedup import routing_of
+
+    auto, forced = DedupStageConfig(enabled=True), DedupStageConfig(enabled=True, routing="side_input")
+    assert routing_of(auto, beam.Pipeline(runner=FnApiRunner())) == "side_input"
+    assert routing_of(auto, beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))) == "side_input"
+    assert routing_of(auto, beam.Pipeline(runner=PortableRunner())) == "join"
+    assert routing_of(forced, beam.Pipeline(runner=PortableRunner())) == "side_input"

@@ -37,6 +37,10 @@ FULL = REPO / "configs" / "pipelines" / "full_ja80_en20.yaml"
 MAKE_CORPUS = SHARED / "bench" / "make_corpus.py"
 RUN_KEYS = ("runner", "seconds", "resume")  # how the job ran (resume: ranges reused/computed), not what it produced
 
+# Every engine here runs on this machine: the local outputs are on a disk all its workers see,
+# which is what --shared_filesystem=true states (else the launch check refuses local paths).
+SHARED_DISK = "--shared_filesystem=true"
+
 
 # ------------------------------------------------------------------------------------------------
 # Runner defaults
@@ -231,7 +235,7 @@ def _check_identical(out: Path, ref: Path, runner: str) -> dict:
 def test_spark_standalone_cluster_matches_local(tmp_path, spark_cluster, local_runs, jobs, job) -> None:
     before = len(_master_status(spark_cluster["webui"])["completedapps"])
     out = tmp_path / "spark"
-    assert run_cli("run", *jobs[job], "--output", out, "-q", "--runner", "SparkRunner",
+    assert run_cli("run", *jobs[job], "--output", out, "-q", "--runner", "SparkRunner", SHARED_DISK,
                    f"--spark_master_url={spark_cluster['url']}") == 0
     got = _check_identical(out, local_runs[job], "SparkRunner")
     assert got["runner"]["spark_master_url"] == spark_cluster["url"]
@@ -248,7 +252,7 @@ def test_spark_standalone_cluster_matches_local(tmp_path, spark_cluster, local_r
 @pytest.mark.parametrize("job", ["demo", "c5k"])
 def test_flink_embedded_cluster_matches_local(tmp_path, local_runs, jobs, job) -> None:
     out = tmp_path / "flink"
-    assert run_cli("run", *jobs[job], "--output", out, "-q", "--runner", "FlinkRunner",
+    assert run_cli("run", *jobs[job], "--output", out, "-q", "--runner", "FlinkRunner", SHARED_DISK,
                    "--flink_master=[local]", "--parallelism=2") == 0
     got = _check_identical(out, local_runs[job], "FlinkRunner")
     assert got["runner"]["flink_master"] == "[local]" and got["runner"]["flink_version"] == engines.FLINK_VERSION
@@ -281,7 +285,7 @@ def test_spark_with_external_sdk_worker_processes_matches_local(tmp_path, spark_
             assert pool.poll() is None, log.read_text()[-2000:]
             time.sleep(0.2)
         out = tmp_path / "spark-external"
-        code = run_cli("run", *jobs["demo"], "--output", out, "-q", "--runner", "SparkRunner",
+        code = run_cli("run", *jobs["demo"], "--output", out, "-q", "--runner", "SparkRunner", SHARED_DISK,
                        f"--spark_master_url={spark_cluster['url']}", "--environment_type=EXTERNAL",
                        f"--environment_config=localhost:{port}")
         assert code == 0, log.read_text()[-3000:]
@@ -324,7 +328,7 @@ def test_flink_session_cluster_matches_local(tmp_path, flink_cluster, local_runs
     before = _flink_overview(flink_cluster["rest"])
     assert before["taskmanagers"] == 1 and before["slots-total"] == 2
     out = tmp_path / "flink-cluster"
-    assert run_cli("run", *jobs["demo"], "--output", out, "-q", "--runner", "FlinkRunner",
+    assert run_cli("run", *jobs["demo"], "--output", out, "-q", "--runner", "FlinkRunner", SHARED_DISK,
                    f"--flink_master={flink_cluster['master']}", "--parallelism=2") == 0
     _check_identical(out, local_runs["demo"], "FlinkRunner")
     after = _flink_overview(flink_cluster["rest"])  # the job ran on this cluster and finished

@@ -10,12 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from corpusflow.core.schemas import metadata_struct
 from corpusflow.export import megatron as mg
 from corpusflow.export.exporter import ExportOptions, export_run
 from corpusflow.export.jsonl import JsonlWriter, read_jsonl, record
 from corpusflow.mixture.pool import TRAIN_SCHEMA
 from tests.export_run import make_run, read_rows
 from tests.helpers import run_cli
+
+
+def _sparse(struct: dict) -> dict:
+    """A metadata struct read back (every field, nulls included) as metadata_struct gives it."""
+    return {k: v for k, v in struct.items() if v is not None}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +45,8 @@ def test_jsonl_round_trip(run_dir: Path, tmp_path: Path, compression: str, suffi
     assert len(got) == len(rows) == report["rows"]
     for rec, row in zip(got, rows, strict=True):
         assert list(rec) == TRAIN_SCHEMA.names
-        assert {**rec, "metadata": json.dumps(rec["metadata"], ensure_ascii=False, sort_keys=True,
-                                              separators=(",", ":"))} == row
+        assert {**rec, "metadata": metadata_struct(rec["metadata"]), "signals": json.loads(row["signals"])} == {
+            **row, "metadata": _sparse(row["metadata"]), "signals": rec["signals"]}
     assert len({(r["id"], r["copy"]) for r in got}) == len(got)
     again = export_run(ExportOptions(run_dir=str(run_dir), output=str(tmp_path / "k"), format="jsonl",
                                      compression=compression, batch_rows=3))
@@ -87,6 +93,6 @@ def test_jsonl_of_a_run_without_mixture_keeps_every_column(tmp_path: Path) -> No
     got = list(read_jsonl(tmp_path / "j" / "train-00000-of-00001.jsonl.zst"))
     rows = read_rows(run)
     assert [list(r) for r in got] == [DOC_SCHEMA.names] * 7
-    assert [{**r, "metadata": json.dumps(r["metadata"]), "signals": json.dumps(r["signals"])} for r in got] == [
-        {**r, "metadata": json.dumps(json.loads(r["metadata"])), "signals": json.dumps(json.loads(r["signals"]))}
+    assert [{**r, "metadata": metadata_struct(r["metadata"]), "signals": json.dumps(r["signals"])} for r in got] == [
+        {**r, "metadata": _sparse(r["metadata"]), "signals": json.dumps(json.loads(r["signals"]))}
         for r in rows]

@@ -37,6 +37,67 @@ BLOG = lambda: mc4("mc4ja-394240844424")  # noqa: E731 - good: a blog about a tr
 PREFS = lambda: mc4("mc4ja-522301139132")  # noqa: E731 - bad: 選択して下さい北海道青森... (a menu)
 ABEJA_ADS = 50  # a Bible study page with ①②③ list markers (HojiChar ad keywords include them)
 GOLF = lambda: mc4("mc4ja-530117569200")  # noqa: E731 - bad: ゴルフ場予約 ... advertising copy
+LETTER = "\n".join([  # the whole work as the pipeline reads it after the Aozora cleaner
+    "平野義太郎宛書簡",
+    "一九三二年五月二十三日",
+    "野呂栄太郎",
+    "",
+    "拝復",
+    "たびたび御手紙賜わりありがたく存じます。その都度御返事申し上ぐべきところ延引仕り何とも申訳ございません。御蔭でいよいよ第一回配本を了したこと喜びと感謝にたえません。",
+    "井汲、逸見両兄の方へは督促の手紙を出しておきましたが、なお積極的に促進するや二十五頃上京して両兄に直々会って後日後れさせぬよう協力することにいたしました。",
+    "羽仁兄も丁度来られたので至急脱稿方依頼しておきました。",
+    "永らく編集方面のことを貴下方にばかり御任せして放棄しておき何とも申訳なく存じております。御蔭で大分元気を恢復しましたので、二十五日頃からはできるだけ再三上京して進行の不均等の恢復に努力いたしたいと存じます。いろいろ御相談もありますので、二十五日の午後一時から鉄塔書院で御会いいたしたいと存じますが御都合如何でございますか？　当日は山田氏、羽仁氏にも御参集を願いたいと思っていますが、山田氏はまだ痔が御悪いそうだから御願いできぬ時は、三人だけでも御相談できると何よりだと思います。大塚氏の方へも文献解説の御脱稿を御願いすると共に御案内申し上げておきます。",
+    "まずは御返事とかねて右御案内まで。敬具",
+    "栄太郎",
+    "　　　五月二十三日朝",
+    "　　平野様",
+    "　　　　　侍史",
+])
+
+APHORISMS = "\n".join([  # the opening of 味覚馬鹿 (北大路魯山人, Aozora Bunko) after the Aozora cleaner
+    "味覚馬鹿", "北大路魯山人", "", "　美味い不味いは栄養価を立証する。", "　　　　　＊", "　天然の味に優る美味なし。",
+    "　　　　　＊", "　現今の料理は美趣味が欠如している。", "　　　　　＊", "　料理つくるも年齢、食う好みも年齢。",
+    "　　　　　＊", "　料理をつくる者は、つとめて価値ある食器に関心を有すべし。", "　　　　　＊",
+    "　高級食器、美器をつくらんとするものは、美食に通ずべし。", "　　　　　＊",
+    "　栄養価値充分にして美味にあらざるものは断じてない。美味なれば必ず栄養が存する。",
+])
+
+SWALLOW_POEM = "\n".join([  # 燕 (山村暮鳥) as stored by Aozora Bunko: notation header between rule lines
+    "燕",
+    "山村暮鳥",
+    "",
+    "-------------------------------------------------------",
+    "【テキスト中に現れる記号について】",
+    "",
+    "《》：ルビ",
+    "（例）燕《つばめ》",
+    "-------------------------------------------------------",
+    "",
+    "きり",
+    "きり",
+    "つばめ",
+    "燕《つばめ》、どこいつた",
+    "わたしの目へ飛びこんだ",
+    "",
+    "きり",
+    "きり",
+    "さへづつて",
+    "飛びこんだとおもつたら",
+    "もう彼方《あちら》をとんでゐた",
+    "",
+    "",
+    "",
+    "底本：「日本児童文学大系　第一四巻」ほるぷ出版",
+    "　　　1977（昭和52）年11月20日初刷発行",
+    "底本の親本：「春の海のうた」教文館",
+    "　　　1941（昭和16）年6月",
+    "入力：菅野朋子",
+    "校正：noriko saito",
+    "2011年1月22日作成",
+    "青空文庫作成ファイル：",
+    "このファイルは、インターネットの図書館、青空文庫（http://www.aozora.gr.jp/）で作られました。入力、校正、制作にあたったのは、ボランティアの皆さんです。",
+    "",
+])
 
 CASES: list[Case] = [
     # --- text.* -------------------------------------------------------------------------
@@ -57,9 +118,20 @@ CASES: list[Case] = [
     ("ja.short_lines", {}, lambda: "ホーム\n会社概要\n事業内容\n採用情報\nアクセス\nお知らせ一覧", "ja.short_lines.too_many"),
     # lines ending in hiragana (here reading glosses) count as verse, not as menu items
     ("ja.short_lines", {}, lambda: kwdlc(1135), None),
+    # a letter (Aozora Bunko, 野呂栄太郎, 1932): title, date, author and salutation are short lines,
+    # but a tenth of the characters; kept with min_char_share (ja_web), dropped by lines alone
+    ("ja.short_lines", {"min_lines": 5}, lambda: LETTER, "ja.short_lines.too_many"),
+    ("ja.short_lines", {"min_lines": 5, "min_char_share": 0.2}, lambda: LETTER, None),
+    ("ja.short_lines", {"min_lines": 5, "min_char_share": 0.2},
+     lambda: "ホーム\n会社概要\n事業内容\n採用情報\nアクセス\nお知らせ一覧", "ja.short_lines.too_many"),
     ("text.ending_ellipsis", {}, lambda: cc("t2gsnre5k3kfvb6kiixrj2xabgbp4h7k"), "text.ending_ellipsis.too_many"),
     ("text.char_repetition", {}, lambda: mc4("mc4ja-928027740948"), "text.char_repetition.too_high"),
     ("text.char_repetition", {}, BLOG, None),
+    # a rule line counts as one character (ja_web): the two 55-hyphen lines of an Aozora file
+    ("text.special_char_fraction", {}, lambda: SWALLOW_POEM, "text.special_char_fraction.too_high"),
+    ("text.special_char_fraction", {"rule_line_run": 10}, lambda: SWALLOW_POEM, None),
+    ("text.special_char_fraction", {"rule_line_run": 10}, lambda: mc4("mc4ja-168429244948"),
+     "text.special_char_fraction.too_high"),  # symbols that are no rule line still count
     # --- llm-jp ------------------------------------------------------------------------
     ("ja.kana_in_head", {}, lambda: mc4("mc4ja-691070136080"), "ja.kana_in_head.missing"),
     ("ja.kana_in_head", {}, PREFS, None),
@@ -78,13 +150,29 @@ CASES: list[Case] = [
     ("ja.japanese_letters", {"min": 100}, BLOG, None),
     ("ja.hiragana_fraction", {}, PREFS, "ja.hiragana_fraction.too_low"),
     ("ja.hiragana_fraction", {}, BLOG, None),
+    # prose: a Wikipedia paragraph on ニコライ2世, dense with names and dates, in sentences ending in 。
+    ("ja.hiragana_fraction", {}, lambda: wiki(7545), "ja.hiragana_fraction.too_low"),
+    ("ja.hiragana_fraction", {"prose_kuten_share": 0.75}, lambda: wiki(7545), None),
+    ("ja.hiragana_fraction", {"prose_kuten_share": 0.75}, PREFS, "ja.hiragana_fraction.too_low"),  # a menu
+    # Chinese prose ends its sentences in 。 too, but has no hiragana: the floor (prose_min) drops it
+    ("ja.hiragana_fraction", {"prose_kuten_share": 0.75}, lambda: cc("yosizpfn5e4cgpp53qxyitweadyc43ss"),
+     "ja.hiragana_fraction.too_low"),
     ("ja.katakana_fraction", {}, lambda: mc4("mc4ja-296981557630"), "ja.katakana_fraction.too_high"),
     ("ja.katakana_fraction", {}, BLOG, None),
+    # prose: a KWDLC lead on a ballerina (バッセルはイギリス出身のバレリーナです。...)
+    ("ja.katakana_fraction", {}, lambda: kwdlc(1459), "ja.katakana_fraction.too_high"),
+    ("ja.katakana_fraction", {"prose_kuten_share": 0.75}, lambda: kwdlc(1459), None),
+    ("ja.katakana_fraction", {"prose_kuten_share": 0.75}, lambda: mc4("mc4ja-296981557630"),
+     "ja.katakana_fraction.too_high"),  # a katakana list, no sentences
     ("ja.japanese_fraction", {}, lambda: wiki(857), "ja.japanese_fraction.too_low"),
     ("ja.japanese_fraction", {}, BLOG, None),
     ("ja.avg_sentence_length", {}, lambda: mc4("mc4ja-119043294216"), "ja.avg_sentence_length.too_short"),
     ("ja.avg_sentence_length", {}, lambda: mc4("mc4ja-949813561096"), "ja.avg_sentence_length.too_long"),
     ("ja.avg_sentence_length", {}, BLOG, None),
+    # ja_web's maximum 250 (llm-jp v1's has_good_average_sentence_length): a Wikipedia paragraph of long
+    # enumerations (赤血球: two sentences of 168 characters on average)
+    ("ja.avg_sentence_length", {"max": 150}, lambda: wiki(611), "ja.avg_sentence_length.too_long"),
+    ("ja.avg_sentence_length", {"max": 250}, lambda: wiki(611), None),
     ("ja.max_sentence_length", {}, lambda: wiki(468), "ja.max_sentence_length.too_long"),
     ("ja.max_sentence_length", {}, BLOG, None),
     ("ja.ellipsis_sentences", {}, lambda: mc4("mc4ja-108178335698"), "ja.ellipsis_sentences.too_many"),
@@ -93,6 +181,11 @@ CASES: list[Case] = [
     ("ja.duplicate_lines", {"max_fraction": None, "max_char_fraction": 0.05}, lambda: kwdlc(2028),
      "ja.duplicate_lines.too_many_chars"),
     ("ja.duplicate_lines", {}, BLOG, None),
+    # aphorisms separated by ＊ lines (a third of the lines, 3% of the characters): kept when the
+    # count needs 15% of the characters (ja_web); repeated paragraphs still drop
+    ("ja.duplicate_lines", {}, lambda: APHORISMS, "ja.duplicate_lines.too_many"),
+    ("ja.duplicate_lines", {"min_chars_for_count": 0.15}, lambda: APHORISMS, None),
+    ("ja.duplicate_lines", {"min_chars_for_count": 0.15}, rep(BLOG, 3), "ja.duplicate_lines.too_many"),
     ("ja.duplicate_sentences", {}, lambda: kwdlc(2028), "ja.duplicate_sentences.too_many"),
     ("ja.duplicate_sentences", {"max_fraction": None, "max_char_fraction": 0.05}, lambda: kwdlc(2028),
      "ja.duplicate_sentences.too_many_chars"),
@@ -115,6 +208,16 @@ CASES: list[Case] = [
     ("ja.bbs_comments", {}, BLOG, None),
     ("ja.promo_vocabulary", {}, GOLF, "ja.promo_vocabulary.too_dense"),
     ("ja.promo_vocabulary", {}, BLOG, None),
+    # ja_web's density 0.6 (was 0.8): a language-course ad with 人気 and 効果 terms, 0.67 per 100
+    ("ja.promo_vocabulary", {"max_per_100_chars": 0.6}, lambda: mc4("mc4ja-232246938518"), "ja.promo_vocabulary.too_dense"),
+    ("ja.promo_vocabulary", {}, lambda: mc4("mc4ja-232246938518"), None),
+    # narration: a KWDLC lead telling what was bought (購入 x2, 価格) in the past tense
+    ("ja.promo_vocabulary", {}, lambda: kwdlc(575), "ja.promo_vocabulary.too_dense"),
+    ("ja.promo_vocabulary", {"narrative_share": 0.34}, lambda: kwdlc(575), None),
+    # ... and a prefecture's poster contest reported in the past tense (募集, 応募)
+    ("ja.promo_vocabulary", {"narrative_share": 0.34}, lambda: kwdlc(3289), None),
+    # an advertising lead in the present (a shop reopening: 中古品の買取りと販売 ... ご来店をお待ちしております)
+    ("ja.promo_vocabulary", {"narrative_share": 0.34}, lambda: kwdlc(11), "ja.promo_vocabulary.too_dense"),
     ("ja.exclamation_density", {}, lambda: mc4("mc4ja-164996290284"), "ja.exclamation_density.too_high"),
     ("ja.exclamation_density", {}, BLOG, None),
     # --- cleaners that can empty a document ------------------------------------------------

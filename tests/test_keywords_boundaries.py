@@ -6,12 +6,15 @@ true positives that must still count, on real-looking sentences.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from corpusflow.filters.keywords import Hit, morpheme_boundaries
 from corpusflow.filters.profiles import build_chain
 from corpusflow.filters.rules_ja import NgAdult, NgDiscrimination, NgViolence
 from corpusflow.filters.text import TextView
+from tests.test_filters_data import wiki
 
 pytest.importorskip("fugashi", reason="fugashi + unidic-lite are dependencies of corpusflow")
 
@@ -149,3 +152,26 @@ def test_inspect_shows_the_matched_words() -> None:
     assert all(w in line for w in ("エロ動画 ×3", "AV女優 ×3", "無修正 ×3", "人妻 ×3", "セックス ×3"))
     assert ".word." not in out  # listed once, on the matched line, not among the signals
     assert "ja.ng_adult.per_1000_chars=" in out
+
+
+# Wikipedia paragraphs that ja_web's adult rule dropped: anatomy, zoology, biochemistry and
+# aviation words of HojiChar's adult list (陰茎, 射精, 乳輪, 恥骨, SM = sphingomyelin, スラット =
+# slat) are context words now: they count only next to an unambiguous adult keyword.
+WIKI_KEPT = [
+    (lambda: wiki(1662), "ハリモグラ", ("射精", "陰茎")),
+    (lambda: wiki(1664), "ハリモグラ", ("乳輪", "乳首")),
+    (lambda: wiki(1922), "アロサウルス", ("恥骨",)),
+    (lambda: wiki(612), "赤血球", ("SM",)),
+    (lambda: wiki(4308), "エアバスA300", ("スラット",)),
+]
+
+
+@pytest.mark.parametrize(("make", "title", "words"), WIKI_KEPT)
+def test_encyclopedic_senses_do_not_count(make: Callable[[], str], title: str, words: tuple[str, ...]) -> None:
+    text = make()
+    counted = _words("adult", text)
+    for w in words:
+        assert w in text and w not in counted, (title, w)
+    # the same words next to an unambiguous adult keyword still count
+    spam = "無料エロ動画を毎日更新中！" + text
+    assert any(w in _words("adult", spam) for w in words), title

@@ -161,6 +161,9 @@ def test_mix_multi_processing_gives_the_same_bytes(run_out: Path, tmp_path: Path
         (["--from", "{run}", "--set", "stages.mixture.groups.ja=0.5"], 2, "group shares must sum to 1"),
         (["--from", "{run}", "--set", "stages.mixture.budget=1T"], 1, "mixture shortfall"),
         (["--from", "{run}", "--set", "stages.mixture.groups={ja: 0.9, zh: 0.1}"], 1, "group 'zh' has no documents"),
+        # the pool and the output are on this disk, which Spark's workers may not see
+        (["--from", "{run}", "--runner", "SparkRunner", "--job_endpoint=localhost:8099"], 2,
+         "SparkRunner workers cannot read or write local paths"),
     ],
 )
 def test_mix_errors(run_out: Path, tmp_path: Path, capsys, args, code, message) -> None:
@@ -170,3 +173,5 @@ def test_mix_errors(run_out: Path, tmp_path: Path, capsys, args, code, message) 
     capsys.readouterr()
     assert run_cli("mix", CONFIG, *args) == code
     assert message in capsys.readouterr().err
+    if code == 2:
+        assert not (tmp_path / "o").exists()  # refused before anything is written

@@ -160,7 +160,7 @@ def test_same_ids_in_two_sources_are_kept_apart(fault_run: Path) -> None:
     assert len(ids) == len(set(ids))
     renamed = [r for r in rows if r["source"] == "ids_b"]
     assert renamed and all("~ids_b:" in r["id"] for r in renamed)
-    assert all(json.loads(r["metadata"])["original_id"] == r["id"].split("~")[0] for r in renamed)
+    assert all(r["metadata"]["original_id"] == r["id"].split("~")[0] for r in renamed)
 
 
 def test_strict_stops_at_first_malformed_record(tmp_path: Path, faults, capsys) -> None:

@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -198,7 +200,7 @@ def test_runner_section_is_not_part_of_the_config_hash(tmp_path) -> None:
 
 def test_dataflow_refuses_local_paths() -> None:
     summary = {"runner": "DataflowRunner", "dry_run": False}
-    with pytest.raises(ValueError, match="cannot read or write local paths.*--output out/x.*data/a.jsonl"):
+    with pytest.raises(ValueError, match="(?s)cannot read or write local paths.*--output out/x.*data/a.jsonl"):
         check_paths_for_runner(summary, "out/x", ["gs://b/in/a.jsonl", "data/a.jsonl"])
     check_paths_for_runner(summary, "gs://b/out", ["gs://b/in/a.jsonl", "s3://c/a.jsonl"])  # fine
     check_paths_for_runner({"runner": "DirectRunner"}, "out/x", ["data/a.jsonl"])  # local runner: fine
@@ -305,7 +307,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float 
 def _start(args: list[str], log: Path) -> subprocess.Popen:
     # The worker pool starts workers as plain `python` from PATH (beam.md §3): put this
     # interpreter's directory first, or the workers lack Beam/corpusflow and the job hangs.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    # They run in the log's folder: PYTHONPATH gives them this checkout's corpusflow.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
     with open(log, "wb") as fh:
         return subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=log.parent)
@@ -324,9 +328,10 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run: Path) -> None:
+@contextlib.contextmanager
+def _job_service_and_pool(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen]]:
+    """Beam's job service and an EXTERNAL worker pool, each its own process on this machine;
+    yields (job service port, pool port, job service process) and stops both."""
     pool_port, job_port = _free_port(), _free_port()
     pool = _start(["apache_beam.runners.worker.worker_pool_main", f"--service_port={pool_port}"],
                   tmp_path / "pool.log")
@@ -336,15 +341,23 @@ def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run
                       tmp_path / "jobs.log")
         _wait_for_port(pool_port, pool, tmp_path / "pool.log")
         _wait_for_port(job_port, jobs, tmp_path / "jobs.log")
-        out = tmp_path / "external"
-        code = run_cli("run", DEMO, "--output", out, "--runner", "PortableRunner",
-                       f"--job_endpoint=localhost:{job_port}", "--environment_type=EXTERNAL",
-                       f"--environment_config=localhost:{pool_port}")
-        assert code == 0, (tmp_path / "pool.log").read_text()[-3000:]
+        yield job_port, pool_port, jobs
     finally:
         _stop(pool)
         if jobs is not None:
             _stop(jobs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_demo_output_identical_with_external_worker_pool(tmp_path, reference_run: Path) -> None:
+    out = tmp_path / "external"
+    with _job_service_and_pool(tmp_path) as (job_port, pool_port, _jobs):
+        code = run_cli("run", DEMO, "--output", out, "--runner", "PortableRunner",
+                       "--shared_filesystem=true",  # the pool's workers run on this machine
+                       f"--job_endpoint=localhost:{job_port}", "--environment_type=EXTERNAL",
+                       f"--environment_config=localhost:{pool_port}")
+        assert code == 0, (tmp_path / "pool.log").read_text()[-3000:]
     got, ref = load_manifest(out), load_manifest(reference_run)
     assert got["runner"]["environment_type"] == "EXTERNAL"
     assert _what_it_produced(got) == _what_it_produced(ref)
@@ -446,3 +459,72 @@ def test_spill_writer_is_byte_identical_to_shuffle_writer(tmp_path, monkeypatch)
     assert len(_files(tmp_path / "spill" / "one_shard")) == 1
     assert _files(tmp_path / "spill" / "nothing") == {}  # finish_run writes the empty shard
     assert list(spill_dir.iterdir()) == []  # run files removed
+
+
+@pytest.mark.parametrize("routing", ["join", "side_input"])
+def test_dedup_routing_join_and_side_input_write_identical_files(tmp_path, reference_run: Path, routing: str) -> None:
+    """``stages.dedup.routing`` forced either way on the local runner (``auto`` = side_input here,
+    the reference): the same files, counts and shard list. The dataset card (README.md) is left out:
+    it prints the config, routing setting and config hash included."""
+    out = tmp_path / routing
+    assert run_cli("run", DEMO, "--output", out, "--set", f"stages.dedup.routing={routing}") == 0
+    ref, got = load_manifest(reference_run), load_manifest(out)
+    assert ref["counts"]["total"]["duplicates"] > 0
+    assert got["counts"] == ref["counts"] and got["outputs"] == ref["outputs"]
+    got_files, ref_files = _file_hashes(out), _file_hashes(reference_run)
+    assert got_files.pop("README.md") and ref_files.pop("README.md")
+    assert any(f.startswith("data/") for f in got_files) and got_files == ref_files
+
+
+# ------------------------------------------------------------------------------------------------
+# --detach: submit, exit, finish later
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("runner", "flags", "message"), [
+    ("DirectRunner", [], "runs the job inside this process"),
+    ("PortableRunner", [], "needs --job_endpoint=HOST:PORT"),  # embed: the job service is this process
+    ("SparkRunner", ["--environment_type=EXTERNAL", "--environment_config=h:1"], "needs --job_endpoint"),
+    ("FlinkRunner", ["--job_endpoint=h:8099"], "LOOPBACK workers are threads of this process"),
+    ("PortableRunner", ["--job_endpoint=h:8099", "--environment_type=EXTERNAL", "--environment_config=h:1"], None),
+    ("SparkRunner", ["--job_endpoint=h:8099", "--environment_type=DOCKER"], None),
+])
+def test_detach_only_for_jobs_that_outlive_the_launcher(runner: str, flags: list[str], message: str | None) -> None:
+    from corpusflow.run.runners import check_detach
+
+    _argv, summary = beam_options(runner, flags, check=False)
+    if message is None:
+        check_detach(summary)
+    else:
+        with pytest.raises(ValueError, match=message):
+            check_detach(summary)
+    check_detach({"runner": "DataflowRunner"})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_detach_exits_after_submission_and_finish_writes_the_manifest(tmp_path, reference_run: Path,
+                                                                       capsys) -> None:
+    """A job service and a worker pool apart from the launcher: ``run --detach`` returns while the
+    job runs (no manifest yet), the job ends on its own, ``corpusflow finish`` writes the manifest."""
+    out = tmp_path / "detached"
+    with _job_service_and_pool(tmp_path) as (job_port, pool_port, jobs):
+        capsys.readouterr()
+        code = run_cli("run", DEMO, "--output", out, "--runner", "PortableRunner", "--detach",
+                       "--shared_filesystem=true",  # the pool's workers run on this machine
+                       f"--job_endpoint=localhost:{job_port}", "--environment_type=EXTERNAL",
+                       f"--environment_config=localhost:{pool_port}")
+        said = capsys.readouterr().out
+        assert code == 0 and "submitted: PortableRunner job job-" in said and f"corpusflow finish {out}" in said
+        assert not (out / "manifest.json").exists()  # returned before the job's end
+        deadline = time.time() + 180
+        while not (out / "_work" / "stats.json").exists():
+            assert time.time() < deadline, (tmp_path / "jobs.log").read_text()[-3000:]
+            assert jobs.poll() is None
+            time.sleep(0.5)
+        time.sleep(1.0)
+        assert run_cli("finish", out) == 0
+    got, ref = load_manifest(out), load_manifest(reference_run)
+    assert got["runner"]["environment_type"] == "EXTERNAL"
+    assert got["counts"] == ref["counts"] and got["outputs"] == ref["outputs"]
+    assert _file_hashes(out) == _file_hashes(reference_run)

@@ -237,3 +237,59 @@ def test_phrases_match_with_and_without_spaces() -> None:
     for written in ("sand nigger", "sand-nigger", "sandnigger", "SANDNIGGERS"):
         assert [m.canonical for m in find_slurs(f"Look at that {written} over there.", lex)] == ["nigger"], written
     assert find_slurs("The sand and the river met near the old timber mill.", lex) == []
+
+
+# --- slurs that en_web kept in toxic forum threads (bench/eval_quality.py), now dropped --------
+KEPT_BEFORE = [
+    # (thread, needle in the post, the slur, why it was missed)
+    ("forum-dev-0110", "lush little faggit", "faggot", "the vowel of the last syllable misspelt"),
+    ("forum-dev-0119", "Inb4 dumb spic", "spic", "an ambiguous form after a derogatory adjective"),
+]
+
+
+@pytest.mark.parametrize("doc_id, needle, canonical, why", KEPT_BEFORE)
+def test_forum_slurs_missed_before_are_dropped(doc_id: str, needle: str, canonical: str, why: str) -> None:
+    post = forum_post(doc_id, needle)
+    assert verdict(post) == "en.toxicity.slurs", why
+    assert canonical in {m.canonical for m in find_slurs(post, load_lexicon())}, why
+
+
+VARIANTS = [  # (written, canonical) misspelt in the last syllable, and masks across the variants
+    ("faggit", "faggot"), ("faggits", "faggot"), ("fagget", "faggot"), ("niggur", "nigger"),
+    ("niggars", "nigger"), ("wetbeck", "wetback"), ("n*gg*r", "nigger"), ("f*ggot", "faggot"),
+]
+
+
+@pytest.mark.parametrize("written, canonical", VARIANTS)
+def test_last_syllable_variants_and_masks(written: str, canonical: str) -> None:
+    assert [m.canonical for m in find_slurs(f"Look at that {written} over there.", load_lexicon())] == [canonical]
+
+
+FRAMES = [  # (sentence, weight of its one match): ambiguous forms count fully only as an insult
+    ("Inb4 dumb spic opens his mouth", 1.0),
+    ("you filthy coon", 1.0),
+    ("shut up, you tard", 1.0),
+    ("the coon climbed the fence at night", 0.5),  # the animal
+    ("a spic and span kitchen", 0.5),  # the idiom
+    ("dumb\nspic", 0.5),  # a word on the line before does not frame it
+]
+
+
+@pytest.mark.parametrize("text, weight", FRAMES)
+def test_insult_frame_weights_ambiguous_forms(text: str, weight: float) -> None:
+    assert [m.weight for m in find_slurs(text, load_lexicon())] == [weight]
+
+
+def test_variants_and_frames_change_nothing_on_clean_english() -> None:
+    """No last-syllable variant is a word of the C4, ABC or Common Crawl samples, and no
+    ambiguous form there has an insult frame (its match keeps weight 0.5)."""
+    import re
+
+    lex = load_lexicon()
+    assert {"faggit", "niggur"} <= lex.variants and not (lex.variants & {"nigger", "faggot", "niger"})
+    for rel in ("en/c4_sample.jsonl.gz", "en/abc_news.jsonl.gz", "en/cc_main_raw_multilingual.jsonl.gz"):
+        for r in _read(rel):
+            assert not (set(re.findall(r"[a-z]+", r["text"].lower())) & lex.variants), rel
+            for m in find_slurs(r["text"], lex):
+                w = lex.word(m.form)
+                assert w is None or lex.weight[w] >= 1 or m.weight < 1, (rel, m)

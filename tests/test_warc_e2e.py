@@ -10,7 +10,6 @@ short (its readable records are kept, then one error record)."""
 from __future__ import annotations
 
 import html as html_lib
-import json
 from pathlib import Path
 
 import pytest
@@ -116,7 +115,7 @@ def test_outputs(run, crawl):
         assert row["lang"] == "ja" and row["lang_score"] > 0.9
         first_line = crawl["texts"][i].split("\n")[0].strip()
         assert first_line[:30] in row["text"] and "<p>" not in row["text"]
-        meta = json.loads(row["metadata"])
+        meta = row["metadata"]
         assert meta["warc_date"] and meta["content_kind"] == "text" and meta["http_status"] == 200
         assert meta["charset"] == ("cp932" if i == 0 else "euc_jp")
     wet = [r for r in data if r["source"] == "ja_wet"]

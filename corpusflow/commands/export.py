@@ -98,6 +98,15 @@ def summary(report: dict[str, Any], output: str) -> str:
             f"dataset(s) under {output} ({secs:.1f} s, {report['tokens_per_second']:,.0f} tokens/s); read back: "
             f"{'ok' if report['checks']['read_back'] else 'FAILED'}")
         lines.append(f"Megatron: --data-args-path {os.path.join(output, 'data_path.txt')}")
+    src = report.get("token_ids_from")
+    if src == "stored":
+        lines.append("token ids: stored in the training rows by the run's counting pass (no tokenisation)")
+    elif src == "both":
+        lines.append(f"token ids: stored for {report['documents_with_stored_ids']:,} documents, "
+                     f"tokenised for {report['documents_tokenized']:,} (shards without token_ids)")
+    elif src == "tokenizer":
+        lines.append(f"token ids: tokenised again with {report['tokenizer']['name']} (the training rows have no "
+                     "token_ids; stages.mixture.count.keep_token_ids stores them)")
     else:
         lines.append(f"\n{report['rows']:,} documents in {len(report['datasets'])} file(s) under {output} ({secs:.1f} s)")
     return "\n".join(lines)

@@ -51,7 +51,13 @@ from corpusflow.mixture.rehydrate import repeat_columns, row_weights
 from corpusflow.mixture.report import plan_table
 from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.run.rundir import WORK_DIR, prepare_output, protected_output, write_manifest
-from corpusflow.run.runners import beam_options, normalize_beam_args, run_pipeline, with_spill_dir
+from corpusflow.run.runners import (
+    beam_options,
+    check_paths_for_runner,
+    normalize_beam_args,
+    run_pipeline,
+    with_spill_dir,
+)
 from corpusflow.stages.mixture import DEFAULT_SHARD_BYTES, _check_tokenizer, count_info, remix_graph
 from corpusflow.stages.mixture import MixtureConfigError as StageConfigError
 
@@ -238,6 +244,8 @@ def needs_recount(mix: Any, pool_meta: dict[str, Any], tokenizer_info: dict[str,
     same = all(pt.get(k) == tokenizer_info.get(k) for k in ("kind", "sha256", "add_eos"))
     if not same:
         return True
+    if mix.count.keep_token_ids and not (pool_meta.get("count") or {}).get("keep_token_ids"):
+        return True  # the pool has no token ids to carry into the training rows
     return mix.count.mode == "exact" and (pool_meta.get("count") or {}).get("mode") != "exact"
 
 
@@ -343,6 +351,14 @@ def run(args: argparse.Namespace) -> int:
                 print(plan_table(plan.to_jsonable()))
             return 0
 
+    try:  # workers that cannot see this disk: refuse local paths before anything is written
+        _argv, summary = beam_options(args.runner, normalize_beam_args(args.extra_args))
+        tokenizer = getattr(mix.tokenizer, "path", None) if recount else None
+        check_paths_for_runner(summary, args.output, [fs.join(pool_dir, f) for f in files],
+                               [("stages.mixture.tokenizer", str(tokenizer))] if tokenizer else [])
+    except ValueError as exc:
+        print(f"corpusflow mix: {exc}", file=sys.stderr)
+        return 2
     try:
         _prepare_output(args.output, args.source, pool_dir, overwrite=args.overwrite)
     except MixSetupError as exc:

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 
+from corpusflow.core.schemas import metadata_dict
 from corpusflow.mixture.rehydrate import (
     META_CLUSTER_SIZE,
     META_FILTER_REASONS,
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     for f in files:
         t = pq.read_table(f, columns=["lang", "metadata"])
         for lang, meta in zip(t.column("lang").to_pylist(), t.column("metadata").to_pylist(), strict=True):
-            m = json.loads(meta or "{}")
-            if "meta" in m and isinstance(m["meta"], dict):  # a training row: metadata.meta holds it
+            m = metadata_dict(meta)
+            if "meta" in m and isinstance(m["meta"], dict):  # a training row written before the struct
                 m = m["meta"]
             sized += META_CLUSTER_SIZE in m
             tagged += bool(m.get(META_FILTER_REASONS))

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from corpusflow.config.checks import worker_paths
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.jit import uncached_kernel_modules
@@ -27,8 +28,10 @@ from corpusflow.run.rundir import (
     write_interrupted,
 )
 from corpusflow.run.runners import (
+    check_detach,
     check_paths_for_runner,
     is_dry_run,
+    job_id,
     quiet_worker_logs,
     resolve_runner,
     run_pipeline,
@@ -88,6 +91,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-plugins", action="store_true",
                    help="import the Python modules the config lists under plugins: (refused otherwise)")
     p.add_argument("--quiet", "-q", action="store_true", help="less logging")
+    p.add_argument("--detach", action="store_true",
+                   help="submit the job and exit (Dataflow, or a job service started apart from this process "
+                        "with EXTERNAL/PROCESS/DOCKER workers); 'corpusflow finish OUTPUT' writes the manifest "
+                        "once the job has ended")
     # --- progress
     p.add_argument("--progress", choices=("auto", "bar", "log", "off"), default="auto",
                    help="live documents read/kept/rejected per stage (DirectRunner, LOOPBACK): 'bar' redraws "
@@ -111,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_run(cfg, args.output)
         plan.launch = {"config": args.config, "overrides": overrides}
         beam_argv = with_spill_dir(beam_argv, plan.output)
-        check_paths_for_runner(runner_summary, plan.output, [f.path for f in plan.files])
+        check_paths_for_runner(runner_summary, plan.output, [], worker_paths(cfg))
+        if args.detach and not is_dry_run(runner_summary):
+            check_detach(runner_summary)
         if args.resume and args.overwrite:
             raise ValueError("--resume continues the run in --output, --overwrite replaces it: choose one")
         resumed = checkpoints.resume_plan(plan.output, cfg, plan.files) if args.resume else None
@@ -146,12 +155,13 @@ def run(args: argparse.Namespace) -> int:
     start = time.time()
     # --- progress: a no-op context unless the runner is watchable (corpusflow.run.progress).
 
-    mode = "off" if args.quiet and args.progress == "auto" else args.progress
+    mode = "off" if (args.quiet and args.progress == "auto") or args.detach else args.progress
     watch = watch_run(plan.output, lambda: plan.stage_order, runner_summary, mode=mode, title=cfg.name)
     stop = Interruptible()
     try:
         with stop, watch:
-            run_pipeline(beam_argv, lambda p: _build_and_save(p, plan, runner_summary, dry_run))
+            result = run_pipeline(beam_argv, lambda p: _build_and_save(p, plan, runner_summary, dry_run),
+                                  wait=not args.detach)
     except BaseException as exc:
         if stop.signum is not None:  # SIGINT / SIGTERM: the workers are stopped already
             stage = last_stage(getattr(watch, "last_rows", []))
@@ -168,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
     if dry_run:  # nothing ran, so there are no stats to check
         print(f"dry run: the {runner_summary['runner']} job was built and validated; nothing was submitted")
         return 0
+    if args.detach:
+        print(f"submitted: {runner_summary['runner']} job {job_id(result) or '(no id)'}, state {result.state}; "
+              f"once it has ended, write the manifest with:\n  corpusflow finish {plan.output}")
+        return 0
     pause = os.environ.get(PAUSE_BEFORE_MANIFEST)
     if pause:  # a test seam: the launcher dies here, after the job, before the manifest
         time.sleep(float(pause))
@@ -178,6 +192,10 @@ def run(args: argparse.Namespace) -> int:
         if exc.remix_command:
             print(f"corpusflow: the pool is kept; to build a mixture from it:\n  {exc.remix_command}",
                   file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:  # the job ended, but what its workers wrote is not where we look
+        print(f"corpusflow: run failed: the job ended but {exc.filename or exc} is missing: its workers "
+              f"wrote somewhere this machine cannot see (a disk they do not share with it?)", file=sys.stderr)
         return 1
     print(stage_summary(manifest) + "\n")  # exact per-stage table
     print_summary(manifest, plan.output)

@@ -89,6 +89,62 @@ def _dsir_problems(cfg: PipelineConfig, names: list[str]) -> list[str]:
     return out
 
 
+#: Filter-rule parameters that name files the workers open (NG-word and keyword lists, the toxicity
+#: lexicon, quality-classifier models). Any other string parameter naming an existing local file
+#: counts too.
+FILTER_PATH_PARAMS = ("wordlist", "wordlists", "context_words", "lexicon", "model")
+
+
+def worker_paths(cfg: PipelineConfig) -> list[tuple[str, str]]:
+    """``(config key, path)`` of every input, model, tokenizer and list the workers open themselves.
+
+    These must be visible to every worker. Files read only by the launcher are not listed: the
+    DSIR fit's target/raw files (fitted at launch, the model is shipped), filter profile YAMLs
+    (resolved at launch) and the earlier dedup indexes' ``index.json`` (checked at launch; their
+    Parquet rows are read by the workers, so the index directories are listed).
+    """
+    st = cfg.stages
+    out: list[tuple[str, str]] = []
+    for i, s in enumerate(cfg.sources):
+        out += [(f"sources.{i}.paths.{j}", p) for j, p in enumerate(s.paths)]
+    if st.urls.enabled:
+        out += [(f"stages.urls.blocklist_files.{j}", p) for j, p in enumerate(st.urls.blocklist_files)]
+        if st.urls.tld_allowlist:
+            out.append(("stages.urls.tld_allowlist_file", st.urls.tld_allowlist_file))
+    if st.langid.enabled:
+        out.append(("stages.langid.model", st.langid.model))
+    if st.filters.enabled:
+        try:
+            profiles = st.filters.resolved_profiles()
+        except Exception:  # reported by launch_checks
+            profiles = {}
+        for lang, prof in sorted(profiles.items()):
+            for rule in prof.get("spec", {}).get("filters", []):
+                if rule.get("enabled", True):
+                    out += _param_paths(f"stages.filters.profiles.{lang}: filter {rule.get('name')}", rule.get("params") or {})
+    if st.decontam.enabled and st.decontam.index:
+        out.append(("stages.decontam.index", st.decontam.index))
+    if st.dedup.enabled:
+        out += [(f"stages.dedup.earlier_indexes.{j}", p) for j, p in enumerate(st.dedup.earlier_indexes)]
+    if st.dsir.enabled and st.dsir.model is not None and st.dsir.fit is None:
+        out.append(("stages.dsir.model", str(st.dsir.model)))
+    if st.mixture.enabled:
+        path = getattr(st.mixture.tokenizer, "path", None)
+        if path:
+            out.append(("stages.mixture.tokenizer", str(path)))
+    return out
+
+
+def _param_paths(where: str, params: dict) -> list[tuple[str, str]]:
+    found = []
+    for name, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, str) and (name in FILTER_PATH_PARAMS or os.path.isfile(v)):
+                found.append((f"{where} {name}", v))
+    return found
+
+
 def check_source_paths(cfg: PipelineConfig) -> dict[str, list[str]]:
     """Every glob must match at least one file; returns the files per source."""
     found: dict[str, list[str]] = {}

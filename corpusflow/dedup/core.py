@@ -204,6 +204,21 @@ def resolve_exact(
     return reps, groups
 
 
+def exact_members(
+    rows: NodeBatch, groups: list[tuple[tuple[int, int, int], ExactGroup]]
+) -> list[tuple[tuple[int, int, int], ExactGroup, list[int]]]:
+    """(key, group, member id hashes) of every exact group of ``rows`` (:func:`resolve_exact`'s
+    ``groups`` of the same rows); members sorted, the keeper among them."""
+    if not groups:
+        return []
+    members: dict[tuple[int, int, int], list[int]] = {key: [] for key, _ in groups}
+    for s, h, lo, u in zip(rows.scope.tolist(), rows.dhi.tolist(), rows.dlo.tolist(), rows.uid.tolist(), strict=True):
+        found = members.get((s, h, lo))
+        if found is not None:
+            found.append(u)
+    return [(key, g, sorted(members[key])) for key, g in groups]
+
+
 def band_pairs(rows: NodeBatch, cfg: DedupStageConfig) -> tuple[np.ndarray, np.ndarray]:
     """LSH band pairs ``(band_key, uid)`` of rows that have a signature."""
     names = sorted(cfg.profiles)
@@ -274,3 +289,44 @@ def route(
     meta = dict(doc.meta or {})
     meta[META_CLUSTER_SIZE] = size
     return doc.replace(meta=meta)
+
+
+class Fate(NamedTuple):
+    """What the join routing delivers to a document id hash (``routing: join``).
+
+    ``key`` and ``exact`` are set for a member of an exact group (``near`` is then the verdict of
+    the group's keeper, if it is in a near-duplicate cluster); ``key`` None carries the near
+    verdict of the id hash itself.
+    """
+
+    key: tuple[int, int, int] | None
+    exact: ExactGroup | None
+    near: Verdict | None
+
+
+def fates_of(
+    rep: int, groups: list[tuple[tuple[int, int, int], ExactGroup, list[int]]], verdicts: list[Verdict]
+) -> list[tuple[int, Fate]]:
+    """(id hash, Fate) for everything joined under the representative id hash ``rep``: the
+    members of the exact groups it keeps (:func:`exact_members`) and its own near verdict."""
+    near = verdicts[0] if verdicts else None
+    out = [(m, Fate(key, g, near)) for key, g, members in groups for m in members]
+    if near is not None:
+        out.append((rep, Fate(None, None, near)))
+    return out
+
+
+def route_joined(doc: Document, uid: int, fates: list[Fate], cfg: DedupStageConfig) -> Document | Duplicate:
+    """:func:`route` from the Fates joined with the document's id hash: the same outcome as
+    looking its exact group (by text) and its representative's verdict up in full tables."""
+    if not fates:
+        return route(doc, uid, None, None)
+    groups = [f for f in fates if f.key is not None]
+    if groups:
+        key = exact_key(doc, cfg)
+        for f in groups:
+            if f.key == key:
+                return route(doc, uid, f.exact, f.near)
+    own = next((f.near for f in fates if f.key is None), None)
+    return route(doc, uid, None, own)
+

@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from corpusflow.core.schemas import DOC_SCHEMA, TRAIN_SCHEMA, TRAIN_SCHEMA_TOKEN_IDS
 from corpusflow.io import filesystems as fs
 
 CARD_NAME = "README.md"
@@ -199,19 +200,28 @@ def _mixture_lines(mixture: dict[str, Any]) -> list[str]:
     return lines
 
 
+def columns_line(mixture: bool, *, token_ids: bool = False) -> str:
+    """The card's column list, from the schema the shards were written with (core/schemas.py)."""
+    schema = TRAIN_SCHEMA_TOKEN_IDS if mixture and token_ids else TRAIN_SCHEMA if mixture else DOC_SCHEMA
+    notes = {
+        "n_tokens": " (in the tokenizer above)",
+        "copy": " (0 for a document's first occurrence, 1.. for repeats; `id` + `copy` is unique)",
+        "metadata": " (struct: typed fields for the keys corpusflow writes, e.g. `cluster_size`, "
+                    "`filter_reasons`, WARC provenance; `extra`: the input's own fields as JSON)",
+        "signals": " (JSON: the filters' measurements)",
+        "token_ids": " (the ids the run counted, no EOS; `corpusflow export` uses them)",
+    }
+    return "Columns: " + ", ".join(f"`{f.name}`{notes.get(f.name, '')}" for f in schema) + "."
+
+
 def _files_lines(data: list[dict[str, Any]], mixture: dict[str, Any]) -> list[str]:
     """Decide the files section: each shard's rows, bytes and sha256, and the columns of this kind of run."""
     lines = ["", "## Files", ""]
     lines += _table(["file", "rows", "bytes", "sha256"],
                     [[s.get("file"), _num(s.get("rows", 0)), _num(s.get("bytes", 0)), f"`{s.get('sha256', '')}`"]
                      for s in data])
-    if mixture:
-        lines += ["", "Columns: `id`, `text`, `lang`, `source`, `n_chars`, `n_tokens` (in the tokenizer above), "
-                  "`copy` (0 for a document's first occurrence, 1.. for repeats; `id` + `copy` is unique), "
-                  "`metadata` (JSON: url, language score, pass-through fields, quality signals)."]
-    else:
-        lines += ["", "Columns: `id`, `text`, `source`, `lang`, `lang_score`, `url`, `n_chars`, `metadata` (JSON), "
-                  "`signals` (JSON), `file`, `line`."]
+    ids = bool((mixture.get("count") or {}).get("keep_token_ids"))
+    lines += ["", columns_line(bool(mixture), token_ids=ids)]
     return lines
 
 
@@ -235,7 +245,7 @@ def _how_to_load_lines(mixture: dict[str, Any]) -> list[str]:
         "import json",
         "import pandas as pd",
         "df = pd.read_parquet(\"data/\")            # or pyarrow.dataset.dataset(\"data/\")",
-        "meta = df.metadata.map(json.loads)       # metadata is a JSON string",
+        "extra = df.metadata.map(lambda m: json.loads(m[\"extra\"]))  # metadata is a struct (dict); extra is JSON",
         "```",
         "",
         "Megatron-LM: export token ids as indexed datasets and the blend weights, then train on them:",

@@ -14,6 +14,10 @@ shuffle) and writes one dataset per shard, per mixture group or per source:
   every dataset is read back (:class:`~corpusflow.export.megatron.IndexedDataset`): document
   count, token count and every document's length equal what the Parquet rows recorded, and
   every document ends with the end-of-document token.
+  Training rows written with ``stages.mixture.count.keep_token_ids`` carry the ids of the
+  run's counting pass (``token_ids``): those are exported as they are (the text is not read and
+  nothing is tokenised again), under the same checks; ``export.json`` says which
+  (``token_ids_from``: ``stored``, ``tokenizer`` or ``both`` when only some shards had them).
 * ``jsonl``: ``NAME.jsonl.zst`` (or ``.gz``, or plain) with the training rows
   (:mod:`corpusflow.export.jsonl`), optionally with their ``token_ids``.
 
@@ -30,7 +34,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,7 +161,7 @@ def _resolve_tokenizer(opts: ExportOptions, manifest: dict[str, Any]) -> tuple[A
     return tok, recorded, True
 
 
-def _iter_shard_batches(path: Path, columns: list[str] | None, batch_rows: int) -> Iterator[dict[str, list[Any]]]:
+def _iter_shard_batches(path: Path, columns: list[str] | None, batch_rows: int) -> Iterator[dict[str, Any]]:
     """Column lists of ``batch_rows`` rows at a time (``columns=None``: every column, in order)."""
     import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
 
@@ -165,7 +169,24 @@ def _iter_shard_batches(path: Path, columns: list[str] | None, batch_rows: int) 
     names = pf.schema_arrow.names
     present = names if columns is None else [c for c in columns if c in names]
     for batch in pf.iter_batches(batch_size=batch_rows, columns=present):
-        yield {c: batch.column(i).to_pylist() for i, c in enumerate(present)}
+        yield {c: _stored_ids(batch.column(i)) if c == TOKEN_IDS else batch.column(i).to_pylist()
+               for i, c in enumerate(present)}
+
+
+TOKEN_IDS = "token_ids"
+
+
+def _stored_ids(col: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A ``token_ids`` column (list<uint32>) as ``(all ids as int64, length of each row)``."""
+    offsets = col.offsets.to_numpy()
+    values = col.values.to_numpy(zero_copy_only=False)[offsets[0]:offsets[-1]]
+    return values.astype(np.int64), np.diff(offsets).astype(np.int64)
+
+
+def _has_stored_ids(path: Path) -> bool:
+    import pyarrow.parquet as pq  # lazy: heavy or optional dependency, loaded only when used
+
+    return TOKEN_IDS in pq.read_schema(str(path)).names
 
 
 def _dataset_key(per: str, shard_stem: str, group: str, source: str) -> str:
@@ -202,6 +223,9 @@ class _Tally:
     count_diff: int = 0
     t_encode: float = 0.0
     mismatches: list[dict[str, Any]] = field(default_factory=list)
+    #: documents whose ids came from the shards' ``token_ids`` / from the tokenizer
+    docs_stored_ids: int = 0
+    docs_tokenized: int = 0
 
 
 def _check_run(opts: ExportOptions) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
@@ -289,7 +313,7 @@ def _export_batch(opts: ExportOptions, enc: _Encoding, groups: dict[tuple[str, s
                   dataset: Callable[[str], _Dataset], path: Path, b: dict[str, list[Any]], tally: _Tally) -> bool:
     """Decide each row's dataset, encode and route the batch; False when too many counts mismatch to go on."""
     stem = path.name.split(".")[0]
-    n = len(b["text"])
+    n = len(b["id"])
     tally.rows_total += n
     langs = [lang or "und" for lang in (b.get("lang") or ["und"] * n)]
     sources = b["source"]
@@ -298,11 +322,20 @@ def _export_batch(opts: ExportOptions, enc: _Encoding, groups: dict[tuple[str, s
             for g, s in zip(group_names, sources, strict=True)]
     n_tok_rec = b.get("n_tokens")
     lengths = flat = None
-    id_lists = None
-    if enc.need_tokens:
+    id_lists: Sequence[Any] | None = None
+    stored = b.pop(TOKEN_IDS, None)
+    if stored is not None and enc.comparable:  # the counting pass's ids, from the tokenizer file the export uses
+        flat, lengths = stored
+        tally.docs_stored_ids += n
+        if opts.format == "jsonl":
+            id_lists = np.split(flat, np.cumsum(lengths)[:-1]) if n else []
+        if n_tok_rec is not None and not _compare_counts(enc, path, b, sources, n_tok_rec, lengths, tally):
+            return False
+    elif enc.need_tokens:
         te = time.perf_counter()
         id_lists = encode_batch(enc.tok, b["text"])
         tally.t_encode += time.perf_counter() - te
+        tally.docs_tokenized += n
         flat, lengths = flatten(id_lists)
         if n_tok_rec is not None and not _compare_counts(enc, path, b, sources, n_tok_rec, lengths, tally):
             return False
@@ -338,9 +371,11 @@ def _write_datasets(opts: ExportOptions, enc: _Encoding, groups: dict[tuple[str,
                     dataset: Callable[[str], _Dataset], datasets: dict[str, _Dataset],
                     shard_files: list[Path], tally: _Tally) -> dict[str, dict[str, Any]]:
     """Decide each dataset's content: every shard read, encoded and written in order (writers aborted on error)."""
-    columns = None if opts.format == "jsonl" else ["id", "text", "source", "lang", "n_tokens"]
     try:
         for path in shard_files:
+            columns = None if opts.format == "jsonl" else ["id", "text", "source", "lang", "n_tokens"]
+            if columns is not None and enc.comparable and _has_stored_ids(path):
+                columns = ["id", "source", "lang", "n_tokens", TOKEN_IDS]  # no text: nothing to tokenise
             for b in _iter_shard_batches(path, columns, opts.batch_rows):
                 if not _export_batch(opts, enc, groups, dataset, path, b, tally):
                     break
@@ -444,6 +479,11 @@ def _add_format_fields(report: dict[str, Any], opts: ExportOptions, out: Path, e
         report["tokenizer"] = {**tok.info(), "threads": tok.threads}
     if opts.format == "jsonl":
         report["compression"] = opts.compression
+    if enc.need_tokens or tally.docs_stored_ids:
+        report["token_ids_from"] = ("both" if tally.docs_stored_ids and tally.docs_tokenized
+                                    else "stored" if tally.docs_stored_ids else "tokenizer")
+        report["documents_tokenized"] = tally.docs_tokenized
+        report["documents_with_stored_ids"] = tally.docs_stored_ids
 
 
 def export_run(opts: ExportOptions) -> dict[str, Any]:
@@ -535,7 +575,7 @@ def _route_megatron(dataset: Any, keys: list[str], framed: np.ndarray,
         i = j
 
 
-def _route_jsonl(dataset: Any, keys: list[str], b: dict[str, list[Any]], id_lists: list[Any] | None,
+def _route_jsonl(dataset: Any, keys: list[str], b: dict[str, list[Any]], id_lists: Sequence[Any] | None,
                  group_names: list[str], sources: list[str]) -> None:
     cols = list(b)
     by_key: dict[str, list[dict[str, Any]]] = {}

@@ -1,9 +1,10 @@
 """JSONL training shards (plain, ``.gz`` or ``.zst``), dolma-style, with deterministic bytes.
 
 One JSON object per line with the shard row's columns in schema order (a training shard:
-``id``, ``text``, ``lang``, ``source``, ``n_chars``, ``n_tokens``, ``copy``, ``metadata``; a run
-without a mixture: its document columns), ``metadata``/``signals`` decoded (objects, not JSON
-strings), plus ``token_ids`` when asked for; ``ensure_ascii=False``, one ``\\n`` per record.
+``id``, ``text``, ``lang``, ``source``, ``lang_score``, ``url``, ``n_chars``, ``n_tokens``,
+``copy``, ``metadata``, ``signals``; a run without a mixture: its document columns),
+``metadata`` as one object (struct fields and ``extra`` merged) and ``signals`` decoded, plus
+``token_ids`` when asked for (the shard's stored ids when it has them); ``ensure_ascii=False``, one ``\\n`` per record.
 gzip is written with mtime 0 and no file name, zstd at a fixed level without threads, so the
 same rows give the same bytes.
 """
@@ -18,20 +19,27 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, cast
 
+from corpusflow.core.schemas import metadata_dict
+
 COMPRESSIONS = ("zst", "gz", "none")
 SUFFIX = {"zst": ".jsonl.zst", "gz": ".jsonl.gz", "none": ".jsonl"}
 ZSTD_LEVEL = 3
 GZIP_LEVEL = 6
 
-#: Columns whose Parquet value is a JSON string; JSONL carries them decoded (objects).
+#: Columns whose Parquet value is a JSON string (``metadata`` before it was a struct); JSONL
+#: carries them decoded (objects).
 JSON_COLUMNS = ("metadata", "signals")
 
 
 def record(row: dict[str, Any], token_ids: Sequence[int] | None = None) -> dict[str, Any]:
-    """A shard row as a JSONL record: its columns in order, JSON-string columns decoded."""
+    """A shard row as a JSONL record: its columns in order, JSON-string columns decoded, the
+    ``metadata`` struct as the document's metadata object (its non-null fields and the keys of
+    ``extra``, :func:`corpusflow.core.schemas.metadata_dict`)."""
     out: dict[str, Any] = {}
     for k, v in row.items():
-        if k in JSON_COLUMNS and isinstance(v, str):
+        if k == "metadata":
+            v = metadata_dict(v)
+        elif k in JSON_COLUMNS and isinstance(v, str):
             v = json.loads(v) if v else {}
         out[k] = v
     if token_ids is not None:

@@ -35,18 +35,7 @@ def encode_batch(tok: TokenCounter, texts: Sequence[str]) -> list[Sequence[int]]
     texts = list(texts)
     if not texts:
         return []
-    if tok.kind == "sentencepiece":
-        return tok._sp.encode(texts, add_bos=False, add_eos=False, num_threads=tok.threads)  # type: ignore[attr-defined]
-    if tok.kind == "tiktoken":
-        enc = tok._enc  # type: ignore[attr-defined]
-        if len(texts) == 1 or tok.threads == 1:
-            return [enc.encode_ordinary(t) for t in texts]
-        return enc.encode_ordinary_batch(texts, num_threads=tok.threads)
-    if tok.kind == "hf":
-        hf = tok._tok  # type: ignore[attr-defined]
-        fast = getattr(hf, "encode_batch_fast", None) or hf.encode_batch
-        return [e.ids for e in fast(texts, add_special_tokens=False)]
-    raise ValueError(f"cannot export ids of tokenizer kind {tok.kind!r}")
+    return list(tok.encode_many(texts))
 
 
 def flatten(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -19,28 +19,22 @@ The model loads in :meth:`setup` (once per worker; instances naming the same fil
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from corpusflow.core.paths import is_remote, resolve_path
+from corpusflow.core.process_cache import per_process
 from corpusflow.filters.base import Failure, Filter, StepParams, below, register
 from corpusflow.filters.text import TextView
 from corpusflow.selection.quality import QualityModel
 
-_MODELS: dict[tuple[str, str, int], Any] = {}
-_LOCK = threading.Lock()
-
 
 def _load(path: str, label: str, max_chars: int) -> Any:
-    key = (path, label, max_chars)
-    with _LOCK:
-        m = _MODELS.get(key)
-        if m is None:
-            m = _MODELS[key] = QualityModel(path, label=label, max_chars=max_chars)
-        return m
+    """The classifier for ``(path, label, max_chars)``, loaded once per process."""
+    return per_process("quality_model", f"{max_chars}|{label}|{path}",
+                       lambda _key: QualityModel(path, label=label, max_chars=max_chars))
 
 
 class QualityScoreParams(StepParams):

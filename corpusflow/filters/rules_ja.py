@@ -318,10 +318,29 @@ def katakana_script(view: TextView) -> bool:
     return view.text.count("ヲ") * 200 >= nk
 
 
+def kuten_share(view: TextView) -> float:
+    """Share of the Swallow sentences (``view.ja_sentences``) that end in ``。`` or ``．``."""
+    sents = view.ja_sentences
+    return sum(1 for s in sents if s.endswith(("。", "．"))) / len(sents) if sents else 0.0
+
+
+_PROSE_DOC = (
+    "A text whose sentences end in 。 is prose, whatever its script mix: the 。 test is llm-jp v1's "
+    "is_not_rare_kuten (HojiChar DiscardRareKuten) taken per sentence. None: not applied."
+)
+
+
 @register("ja.hiragana_fraction")
 class HiraganaFraction(Filter):
     """Hiragana / Japanese letters at least ``min`` (Swallow 0.2). Rejects Chinese, keyword
     lists and menus, which have few particles and inflections. Reason: ``ja.hiragana_fraction.too_low``.
+
+    ``prose_kuten_share``: a text in which at least this share of the sentences end in 。 is
+    prose, kept from ``prose_min`` hiragana on: encyclopaedia paragraphs and news leads dense
+    with kanji names and terms (ヴィルヘルム2世はプロイセン王子フリードリヒ...の長男としてベルリンに生まれる。)
+    are written in sentences; keyword lists, menus and product lists are not. The floor keeps
+    Chinese out (its sentences end in 。 too, but it has no hiragana). Signal ``.kuten_share``
+    when measured.
     """
 
     category: ClassVar[str] = "composition"
@@ -333,25 +352,39 @@ class HiraganaFraction(Filter):
         katakana_script_ok: bool = Field(
             False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
         )
+        prose_kuten_share: float | None = Field(None, ge=0, le=1, description=_PROSE_DOC)
+        prose_min: float = Field(0.1, ge=0, le=1, description="Minimum hiragana share of prose (see prose_kuten_share).")
 
     params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
+        p = self.params
         out = {"": ratio(view.n_hiragana, view.n_japanese)}
-        if self.params.katakana_script_ok and out[""] < self.params.min:
+        if p.katakana_script_ok and out[""] < p.min:
             out["katakana_script"] = 1.0 if katakana_script(view) else 0.0
+        if p.prose_kuten_share is not None and p.prose_min <= out[""] < p.min:
+            out["kuten_share"] = kuten_share(view)
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
         if s.get("katakana_script"):
             return None
-        return below(s, "", self.params.min, "too_low")
+        if p.prose_kuten_share is not None and s.get("kuten_share", -1.0) >= p.prose_kuten_share:
+            return None
+        return below(s, "", p.min, "too_low")
 
 
 @register("ja.katakana_fraction")
 class KatakanaFraction(Filter):
     """Katakana / Japanese letters at most ``max`` (Swallow 0.5): katakana word salad, product
-    lists. Reason: ``ja.katakana_fraction.too_high``."""
+    lists. Reason: ``ja.katakana_fraction.too_high``.
+
+    ``prose_kuten_share``: a text in which at least this share of the sentences end in 。 is
+    prose and kept (biographies of foreigners, software manuals, wine and music articles:
+    バッセルはイギリス出身のバレリーナです。); katakana lists have no sentences. Signal
+    ``.kuten_share`` when measured.
+    """
 
     category: ClassVar[str] = "composition"
     languages_default = JA
@@ -362,19 +395,26 @@ class KatakanaFraction(Filter):
         katakana_script_ok: bool = Field(
             False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
         )
+        prose_kuten_share: float | None = Field(None, ge=0, le=1, description=_PROSE_DOC)
 
     params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
+        p = self.params
         out = {"": ratio(view.n_katakana, view.n_japanese)}
-        if self.params.katakana_script_ok and out[""] > self.params.max:
+        if p.katakana_script_ok and out[""] > p.max:
             out["katakana_script"] = 1.0 if katakana_script(view) else 0.0
+        if p.prose_kuten_share is not None and out[""] > p.max:
+            out["kuten_share"] = kuten_share(view)
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
+        p = self.params
         if s.get("katakana_script"):
             return None
-        return above(s, "", self.params.max, "too_high")
+        if p.prose_kuten_share is not None and s.get("kuten_share", -1.0) >= p.prose_kuten_share:
+            return None
+        return above(s, "", p.max, "too_high")
 
 
 @register("ja.japanese_fraction")
@@ -528,6 +568,10 @@ class EllipsisSentences(Filter):
 class _DupParams(StepParams):
     max_fraction: float | None = Field(0.30, ge=0, le=1, description="Max duplicate share by count (Swallow 0.30).")
     max_char_fraction: float | None = Field(0.20, ge=0, le=1, description="Max duplicate share in characters (0.20).")
+    min_chars_for_count: float = Field(
+        0.0, ge=0, le=1, description="Judge the share by count only when the duplicates also hold at least "
+        "this share of the characters (0: Swallow, always).",
+    )
 
 
 @register("ja.duplicate_lines")
@@ -537,7 +581,10 @@ class DuplicateLines(Filter):
     A paragraph is a non-empty line: blank lines are dropped first, fixing Swallow's bug where
     ``\\n\\n``-separated text counts every blank line as a duplicate (pitfall 4).
     fraction = Σ(freq−1) / lines; char fraction = Σ len×(freq−1) / Σ line lengths.
-    Reasons: ``ja.duplicate_lines.too_many`` / ``too_many_chars``.
+    With ``min_chars_for_count`` the count decides only when the duplicates also hold that share
+    of the characters: the separators (＊) between the aphorisms of an essay and the speaker
+    lines of a play repeat on a third of the lines but hold 1-14% of the text; repeated
+    boilerplate holds more. Reasons: ``ja.duplicate_lines.too_many`` / ``too_many_chars``.
     """
 
     category: ClassVar[str] = "repetition"
@@ -560,7 +607,8 @@ class DuplicateLines(Filter):
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
-        return above(s, "", p.max_fraction, "too_many") or above(s, "chars", p.max_char_fraction, "too_many_chars")
+        by_count = above(s, "", p.max_fraction, "too_many") if s["chars"] >= p.min_chars_for_count else None
+        return by_count or above(s, "chars", p.max_char_fraction, "too_many_chars")
 
 
 @register("ja.duplicate_sentences")
@@ -889,8 +937,12 @@ class ShortLinesJa(Filter):
     kanji, katakana or ASCII); poems, songs and scripts are also made of short lines, but
     theirs end in inflections, particles and punctuation (よろけてる。, 坑の奥、, 鳴き鳴き).
     Kept: verse, dialogue, prose; dropped: pages whose short lines are mostly noun labels.
-    Blank lines are not counted; documents with fewer than ``min_lines`` lines are not judged.
-    Reason: ``ja.short_lines.too_many``. Signals: share (main), ``.lines``.
+    Blank lines are not counted; documents with fewer than ``min_lines`` lines are not judged,
+    nor those whose short lines hold less than ``min_char_share`` of the characters (a title,
+    an author, a date and a salutation above two paragraphs of a letter or an essay are half the
+    lines but a tenth of the text; a menu page is short lines throughout).
+    Reason: ``ja.short_lines.too_many``. Signals: share (main), ``.lines``, ``.chars`` (share of
+    the characters of non-empty lines that are in counted short lines).
     """
 
     category: ClassVar[str] = "content"
@@ -901,17 +953,22 @@ class ShortLinesJa(Filter):
         max_line_chars: int = Field(10, ge=1, description="A line this short or shorter is 'short' (HojiChar 10).")
         max: float = Field(0.5, ge=0, le=1, description="Maximum share of short lines (HojiChar 0.5).")
         min_lines: int = Field(1, ge=1, description="Only judge documents with at least this many lines.")
+        min_char_share: float = Field(
+            0.0, ge=0, le=1, description="Only judge documents whose short lines also hold at least this "
+            "share of the characters (0: HojiChar, lines only).",
+        )
 
     params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         k = self.params.max_line_chars
         lines = view.lines
-        short = sum(1 for ln in lines if len(ln) <= k and _VERSE_END.search(ln) is None)
-        return {"": ratio(short, len(lines)), "lines": float(len(lines))}
+        short = [len(ln) for ln in lines if len(ln) <= k and _VERSE_END.search(ln) is None]
+        total = sum(map(len, lines))
+        return {"": ratio(len(short), len(lines)), "lines": float(len(lines)), "chars": ratio(sum(short), total)}
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
-        if s["lines"] < self.params.min_lines:
+        if s["lines"] < self.params.min_lines or s["chars"] < self.params.min_char_share:
             return None
         return above(s, "", self.params.max, "too_many")
 
@@ -932,6 +989,23 @@ class _PromoParams(StepParams):
     )
     min_hits: int = Field(2, ge=1, description="Never reject on fewer counted terms than this.")
     fold_width: bool = Field(True, description="Match full-width ASCII as ASCII.")
+    narrative_share: float | None = Field(
+        None, ge=0, le=1, description="A text with at least this share of its sentences in the past "
+        "tense (ending in た) is narration (news, reports, diaries), judged only from narrative_min_hits "
+        "terms on. None: every text is judged alike.",
+    )
+    narrative_min_hits: int = Field(5, ge=1, description="Counted terms from which narration is judged too.")
+
+
+# A sentence in the past tense: ends in た (した, だった, ました, でした), before closing brackets
+# and end punctuation.
+_PAST = re.compile(r"た[」』）)]*[。．！？!?]*$")
+
+
+def past_tense_share(view: TextView) -> float:
+    """Share of sentences (``view.ja_sentences`` longer than 3 characters) in the past tense."""
+    sents = [s for s in view.ja_sentences if len(s) > 3]
+    return sum(1 for s in sents if _PAST.search(s)) / len(sents) if sents else 0.0
 
 
 @register("ja.promo_vocabulary")
@@ -948,8 +1022,16 @@ class PromoVocabulary(KeywordUser, Filter):
     term every two or three sentences; ``min_hits`` keeps one or two terms in a short snippet
     from deciding. The list was written from the genres of Japanese web spam (commerce,
     solicitation, affiliate/SEO, consumer credit, beauty, recruiting), not mined from labelled
-    data. Reason: ``ja.promo_vocabulary.too_dense``. Signals: terms per 100 characters (main),
-    ``.hits`` (all matches) and ``.distinct``.
+    data.
+
+    Narration (``narrative_share``): news, reports and diaries tell what happened, in the past
+    tense; advertising addresses the reader in the present (ご利用ください, お待ちしております).
+    The share of past-tense verbs is the marker of narrative text in Biber's register analysis
+    (*Variation across Speech and Writing*, 1988, dimension 2). A text with at least
+    ``narrative_share`` of its sentences ending in た (a store opening reported by the news, a
+    blog post on what one bought) is judged only when it piles up ``narrative_min_hits`` distinct
+    terms. Reason: ``ja.promo_vocabulary.too_dense``. Signals: terms per 100 characters (main),
+    ``.hits`` (all matches), ``.distinct`` and, with ``narrative_share``, ``.past_share``.
     """
 
     category: ClassVar[str] = "content"
@@ -973,11 +1055,17 @@ class PromoVocabulary(KeywordUser, Filter):
         hits = non_overlapping(self.hits(view, self._key))
         distinct = len({h.word for h in hits})
         n = distinct if self.params.count == "distinct" else len(hits)
-        return {"": ratio(100.0 * n, view.n_chars), "hits": float(len(hits)), "distinct": float(distinct)}
+        out = {"": ratio(100.0 * n, view.n_chars), "hits": float(len(hits)), "distinct": float(distinct)}
+        if self.params.narrative_share is not None:
+            out["past_share"] = past_tense_share(view) if n >= self.params.min_hits else 0.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
-        if s["distinct" if p.count == "distinct" else "hits"] < p.min_hits:
+        n = s["distinct" if p.count == "distinct" else "hits"]
+        if n < p.min_hits:
+            return None
+        if p.narrative_share is not None and n < p.narrative_min_hits and s["past_share"] >= p.narrative_share:
             return None
         return above(s, "", p.max_per_100_chars, "too_dense")
 

@@ -12,6 +12,9 @@ What is matched (:func:`find_slurs`): the text is lower-cased and folded to ASCI
 * **l33t**: ``0 1 3 4 5 7 8 @ $`` read as ``o i e a s t b a s`` (and ``! | +`` between letters
   as ``i i t``), so ``n1gg3r`` and ``k!ke`` match;
 * **repeated letters**: runs of three or more of one letter count as two (``faggggot``);
+* **misspelt last syllable**: in a one-word slur of six or more letters, the single vowel
+  before the final consonants may be any vowel (``faggit``, ``niggur``; :func:`_vowel_variants`,
+  none of them an English word of the C4, ABC or Common Crawl samples);
 * **asterisks**: ``*`` after the first letter stands for one or two letters; a masked word
   matches when exactly one lexicon entry fits it and at least three letters are visible
   (``n*gger``, ``f*ggot``; ``f***`` and ``f*g`` match nothing; ``_`` and ``#`` are not masks,
@@ -24,7 +27,8 @@ What is matched (:func:`find_slurs`): the text is lower-cased and folded to ASCI
 
 Decision (:class:`Toxicity`): matches are weighted (1, or 0.5 for forms that are also an
 ordinary word, brand, sound or verb: ``fag`` bearings, whale "wops", "mentally retarded" in a
-2005 news story); a document is dropped when the weighted count reaches ``min_matches``
+2005 news story; an ambiguous form counts 1 when one of the two words before it on its line
+is a derogatory adjective or the addressee, :data:`INSULT_FRAME`: "dumb spic", "you tard"); a document is dropped when the weighted count reaches ``min_matches``
 (default 1) **and** exceeds ``max_per_1000_chars`` per 1,000 characters (default 0: any slur;
 one ambiguous form alone is not enough). Dropping any page that contains a listed word is the rule of the C4
 "bad words" filter (Raffel et al. 2020, *Exploring the Limits of Transfer Learning*, §2.2) and
@@ -114,6 +118,23 @@ def _runs(word: str) -> tuple[int, ...]:
     return tuple(len(m.group()) for m in re.finditer(r"([a-z])\1*", word))
 
 
+_LAST_VOWEL = re.compile(r"^([a-z]*[^aeiou])([aeiou])([^aeiouy]+)$")
+
+
+def _vowel_variants(word: str) -> tuple[str, ...]:
+    """Spellings of a one-word slur of six or more letters with the vowel of its last syllable
+    changed (``faggot`` -> ``faggit``, ``fagget``; ``nigger`` -> ``niggur``): how these words are
+    misspelt on forums. Only a single vowel between consonants, before final consonants, varies;
+    words ending in a vowel or ``y`` have none. None of the variants of the lexicon occurs in
+    the 81,718 distinct words of the C4, ABC and Common Crawl English samples (tests check it).
+    """
+    m = _LAST_VOWEL.match(word) if len(word) >= 6 and " " not in word else None
+    if m is None:
+        return ()
+    head, vowel, tail = m.groups()
+    return tuple(head + v + tail for v in "aeiou" if v != vowel)
+
+
 def _key(s: str) -> str:
     """A lexicon entry in matching form: folded letters, words joined by one space."""
     return " ".join(_TOKEN.findall(fold(s)))
@@ -133,6 +154,7 @@ class Lexicon:
     prescan_words: frozenset[bytes]  # ``skeletons`` (words and plurals) as bytes
     phrase_words: tuple[frozenset[bytes], ...]  # the skeletons of the words of each phrase
     prescan_vocab: frozenset[bytes]  # ``prescan_words`` and every word of ``phrase_words``
+    variants: frozenset[str] = frozenset()  # spellings added by :func:`_vowel_variants`
 
     @classmethod
     def from_entries(cls, entries: list[tuple[str, str, float]]) -> Lexicon:
@@ -141,6 +163,7 @@ class Lexicon:
         canon: dict[str, str] = {}
         weight: dict[str, float] = {}
         phrases: list[str] = []
+        variants: set[str] = set()
         for surface, c, wt in entries:
             k = _key(surface)
             if not k:
@@ -155,6 +178,13 @@ class Lexicon:
                 words.add(joined)
             else:
                 words.add(k)
+        for w in sorted(words):  # the vowel of the last syllable misspelt (faggit, niggur)
+            for v in _vowel_variants(w) if weight[w] >= 1 else ():
+                if v not in words and v not in canon:
+                    canon[v] = canon[w]
+                    weight[v] = weight[w]
+                    variants.add(v)
+        words |= variants
         by_skel: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
         by_len: dict[int, list[str]] = {}
         for w in sorted(words):
@@ -170,7 +200,7 @@ class Lexicon:
         pw = tuple(frozenset(skeleton(w).encode("ascii") for w in p.split(" ")) for p in phrases)
         return cls(frozenset(words), canon, weight, rx, {k: tuple(v) for k, v in by_skel.items()},
                    frozenset(skels), {n: tuple(v) for n, v in by_len.items()}, pre, pw,
-                   pre.union(*pw))
+                   pre.union(*pw), frozenset(variants))
 
     def _exact(self, token: str) -> str | None:
         """The lexicon word ``token`` spells, letters possibly repeated (``niiigger``), else None.
@@ -210,8 +240,9 @@ class Lexicon:
         rx = "".join(f"[a-z]{{{len(p)},{2 * len(p)}}}" if p and p[0] == "*" else re.escape(p) for p in parts)
         pat = re.compile(rx)
         n = len(token)
-        hits = {w for m in range(n, 2 * n + 1) for w in self.by_length.get(m, ()) if pat.fullmatch(w)}
-        return next(iter(hits)) if len(hits) == 1 else None
+        hits = sorted(w for m in range(n, 2 * n + 1) for w in self.by_length.get(m, ()) if pat.fullmatch(w))
+        # one slur, whatever spellings of it fit (n*gg*r fits nigger and its misspelling niggur)
+        return hits[0] if hits and len({self.canonical.get(w, w) for w in hits}) == 1 else None
 
 
 _LEX_CACHE: dict[str, Lexicon] = {}
@@ -340,7 +371,29 @@ def find_slurs(text: str, lex: Lexicon) -> list[SlurMatch]:
         for m in _SPACED.finditer(t):
             _spaced(m.group(), m.start(), lex, add)
     out.sort(key=lambda x: x.start)
+    if any(m.weight < 1 for m in out):
+        out = [_framed(t, m) if m.weight < 1 else m for m in out]
     return out
+
+
+# Words that make an ambiguous form an insult when one of them is among the two words before
+# it ("dumb spic", "you filthy coon", "fucking tard"): derogatory adjectives and the addressee.
+# Written for corpusflow after the derogation cases of HateCheck (Roettger et al. 2021, ACL:
+# slurs addressed to someone, slurs with a derogatory adjective); no ambiguous form in the C4,
+# ABC or Common Crawl English samples has one of them before it (tests/test_toxicity.py).
+INSULT_FRAME = frozenset(
+    "dumb stupid filthy dirty disgusting fucking fuckin fking fkn damn damned goddamn worthless lazy "
+    "greasy smelly subhuman typical retarded inbred ugly nasty you ur youre".split()
+)
+_PREV_WORDS = re.compile(r"([a-z]+)[^a-z\n]{1,3}(?:([a-z]+)[^a-z\n]{1,3})?$")
+
+
+def _framed(t: str, m: SlurMatch) -> SlurMatch:
+    """``m`` at full weight when one of the two words before it, on its line, is an insult frame."""
+    pm = _PREV_WORDS.search(t, max(0, m.start - 40), m.start)
+    if pm is not None and INSULT_FRAME.intersection(w for w in pm.groups() if w):
+        return SlurMatch(m.start, m.end, m.form, m.canonical, 1.0)
+    return m
 
 
 def _spaced(run: str, offset: int, lex: Lexicon, add: Callable[[int, int, str], None]) -> None:

@@ -26,7 +26,8 @@ class FieldMapping(StrictModel):
     url: str | None = Field("url", description="Field with the URL (optional in the data).")
     meta: list[str] = Field(
         default_factory=list,
-        description="Extra fields passed through to the output's metadata column.",
+        description="Extra fields passed through to the output's metadata: in metadata.extra (JSON), or in the "
+        "typed field of that name when corpusflow has one (e.g. title) and the value has its type.",
     )
 
 

@@ -158,6 +158,16 @@ class CountConfig(StrictModel):
     min_sample_docs: int = Field(
         500, ge=1, description="At least this many documents per cell (all, if the cell is smaller)."
     )
+    keep_token_ids: bool = Field(
+        False, description="Store the ids of the counting pass in the pool and training rows "
+        "(`token_ids`, list<uint32>) so `corpusflow export` does not tokenise again (exact mode only).",
+    )
+
+    @model_validator(mode="after")
+    def _ids_need_exact(self) -> CountConfig:
+        if self.keep_token_ids and self.mode != "exact":
+            raise ValueError("keep_token_ids needs mode: exact (estimate mode does not tokenise every document)")
+        return self
 
 
 class GroupConfig(StrictModel):

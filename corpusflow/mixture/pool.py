@@ -19,20 +19,32 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from xxhash import xxh3_64_intdigest
 
-from corpusflow.core.schemas import POOL_SCHEMA, TRAIN_SCHEMA
+from corpusflow.core.schemas import (
+    POOL_SCHEMA,
+    POOL_SCHEMA_TOKEN_IDS,
+    TRAIN_SCHEMA,
+    TRAIN_SCHEMA_TOKEN_IDS,
+    check_lang_score,
+    metadata_struct,
+)
 
 POOL_DIR = "pool"
 POOL_META = "_pool.json"
 POOL_PREFIX = "pool"
 TRAIN_PREFIX = "train"
-POOL_FORMAT_VERSION = 1
+#: 2: ``metadata`` is the METADATA_TYPE struct (1: a JSON string; still read).
+POOL_FORMAT_VERSION = 2
 
 POOL_COLUMNS = tuple(POOL_SCHEMA.names)
 (P_ID, P_TEXT, P_SOURCE, P_LANG, P_LANG_SCORE, P_URL, P_N_CHARS, P_N_BYTES, P_N_TOKENS,
  P_METADATA, P_SIGNALS, P_FILE, P_LINE) = range(len(POOL_COLUMNS))
+#: A row tuple has one more element after the POOL_COLUMNS: the token ids of the counting pass
+#: as little-endian uint32 bytes (``stages.mixture.count.keep_token_ids``), or None.
+P_TOKEN_IDS = len(POOL_COLUMNS)
 
 _U64 = 1 << 64
 
@@ -61,54 +73,68 @@ def pool_row(
     doc_id: str, text: str, source: str, lang: str | None, lang_score: float | None, url: str | None,
     meta: dict[str, Any], signals: dict[str, Any], file: str, line: int, n_tokens: int,
 ) -> tuple[Any, ...]:
+    """A pool row tuple (``metadata`` as its struct value, ``signals`` as JSON, no token ids)."""
     return (
-        doc_id, text, source, lang, None if lang_score is None else float(lang_score), url,
+        doc_id, text, source, lang, check_lang_score(lang_score), url,
         len(text), len(text.encode("utf-8", "surrogatepass")), int(n_tokens),
-        dumps(meta or {}), dumps(signals or {}), file or "", int(line),
+        metadata_struct(meta), dumps(signals or {}), file or "", int(line), None,
     )
 
 
-def train_metadata(row: Sequence[Any]) -> str:
-    """The training row's ``metadata`` JSON: url, language score, pass-through meta, signals."""
-    md: dict[str, Any] = {}
-    if row[P_URL]:
-        md["url"] = row[P_URL]
-    if row[P_LANG_SCORE] is not None:
-        md["lang_score"] = round(float(row[P_LANG_SCORE]), 4)
-    meta = row[P_METADATA]
-    if meta and meta != "{}":
-        md["meta"] = json.loads(meta)
-    sig = row[P_SIGNALS]
-    if sig and sig != "{}":
-        md["signals"] = json.loads(sig)
-    return dumps(md)
+def ids_to_bytes(ids: Sequence[int]) -> bytes:
+    """Token ids as the row tuple carries them (little-endian uint32)."""
+    return np.asarray(ids, dtype="<u4").tobytes()
 
 
-def pool_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
-    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in POOL_COLUMNS]
-    return pa.Table.from_arrays(
-        [pa.array(list(c), type=f.type) for c, f in zip(cols, POOL_SCHEMA, strict=True)], schema=POOL_SCHEMA
-    )
+def _token_ids_array(blobs: Sequence[bytes | None]) -> pa.Array:
+    """A ``list<uint32>`` array from per-row uint32 byte strings (built from one buffer)."""
+    if any(b is None for b in blobs):
+        raise ValueError("token_ids asked for, but a row has none (was it counted with keep_token_ids?)")
+    lengths = np.fromiter((len(b) // 4 for b in blobs), dtype=np.int32, count=len(blobs))  # type: ignore[arg-type]
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    values = np.frombuffer(b"".join(blobs), dtype="<u4")  # type: ignore[arg-type]
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.uint32()))
 
 
-def train_table(copies: Sequence[tuple[int, Sequence[Any]]], lang_of: Any = None) -> pa.Table:
-    """Training rows from ``(copy_index, pool_row)`` pairs, in the given order."""
+def pool_table(rows: Sequence[Sequence[Any]], token_ids: bool = False) -> pa.Table:
+    """Pool rows as a table (:data:`POOL_SCHEMA`; with ``token_ids``, POOL_SCHEMA_TOKEN_IDS)."""
+    n = len(POOL_COLUMNS)
+    cols: list[list[Any]] = [[] for _ in POOL_COLUMNS]
+    if rows:
+        cols = [list(c) for c in zip(*rows, strict=True)][:n]
+    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, POOL_SCHEMA, strict=True)]
+    schema = POOL_SCHEMA
+    if token_ids:
+        arrays.append(_token_ids_array([r[P_TOKEN_IDS] for r in rows]))
+        schema = POOL_SCHEMA_TOKEN_IDS
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def train_table(copies: Sequence[tuple[int, Sequence[Any]]], token_ids: bool = False) -> pa.Table:
+    """Training rows from ``(copy_index, pool_row)`` pairs, in the given order (with
+    ``token_ids``: :data:`TRAIN_SCHEMA_TOKEN_IDS`, the rows' ids of the counting pass)."""
     n = len(copies)
-    columns: list[list[Any]] = [[None] * n for _ in range(8)]
-    ids, texts, langs, sources, n_chars, n_tokens, copy_ix, meta = columns
+    columns: list[list[Any]] = [[None] * n for _ in range(11)]
+    ids, texts, langs, sources, scores, urls, n_chars, n_tokens, copy_ix, meta, signals = columns
     for i, (j, r) in enumerate(copies):
         ids[i] = r[P_ID]
         texts[i] = r[P_TEXT]
         langs[i] = r[P_LANG] or "und"
         sources[i] = r[P_SOURCE]
+        scores[i] = r[P_LANG_SCORE]
+        urls[i] = r[P_URL]
         n_chars[i] = r[P_N_CHARS]
         n_tokens[i] = r[P_N_TOKENS]
         copy_ix[i] = j
-        meta[i] = train_metadata(r)
-    arrays = [ids, texts, langs, sources, n_chars, n_tokens, copy_ix, meta]
-    return pa.Table.from_arrays(
-        [pa.array(a, type=f.type) for a, f in zip(arrays, TRAIN_SCHEMA, strict=True)], schema=TRAIN_SCHEMA
-    )
+        meta[i] = r[P_METADATA]
+        signals[i] = r[P_SIGNALS]
+    arrays = [pa.array(a, type=f.type) for a, f in zip(columns, TRAIN_SCHEMA, strict=True)]
+    schema = TRAIN_SCHEMA
+    if token_ids:
+        arrays.append(_token_ids_array([r[P_TOKEN_IDS] if len(r) > P_TOKEN_IDS else None for _, r in copies]))
+        schema = TRAIN_SCHEMA_TOKEN_IDS
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def table_to_pool_rows(table: pa.Table) -> Iterable[tuple[Any, ...]]:
@@ -117,4 +143,13 @@ def table_to_pool_rows(table: pa.Table) -> Iterable[tuple[Any, ...]]:
     if missing:
         raise ValueError(f"not a corpusflow pool file: columns {missing} are missing")
     cols = [table.column(c).to_pylist() for c in POOL_COLUMNS]
+    if pa.types.is_string(table.schema.field("metadata").type):  # a pool of format version 1
+        cols[P_METADATA] = [metadata_struct(json.loads(m or "{}")) for m in cols[P_METADATA]]
+    if "token_ids" in table.column_names:
+        arr = table.column("token_ids").combine_chunks()
+        offsets = arr.offsets.to_numpy()
+        values = arr.values.to_numpy(zero_copy_only=False).astype("<u4", copy=False)
+        cols.append([values[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(arr))])
+    else:
+        cols.append([None] * table.num_rows)
     return zip(*cols, strict=True)

@@ -76,14 +76,20 @@ class CopyTable:
         return self._copies[group][max(i, 0)]
 
 
-def cluster_size_of(meta_json: str | None) -> int:
-    """``cluster_size`` of a pool row's metadata JSON (1 when absent: no dedup, or a singleton)."""
-    if not meta_json or META_CLUSTER_SIZE not in meta_json:
+def cluster_size_of(meta: dict[str, Any] | str | None) -> int:
+    """``cluster_size`` of a pool row's ``metadata`` (the struct as a dict, or the JSON string of
+    a pool written before the struct); 1 when absent: no dedup, or a singleton."""
+    if not meta:
         return 1
-    try:
-        return int(json.loads(meta_json).get(META_CLUSTER_SIZE, 1))
-    except (ValueError, TypeError, AttributeError):
-        return 1
+    if isinstance(meta, str):
+        if META_CLUSTER_SIZE not in meta:
+            return 1
+        try:
+            return int(json.loads(meta).get(META_CLUSTER_SIZE, 1))
+        except (ValueError, TypeError, AttributeError):
+            return 1
+    size = meta.get(META_CLUSTER_SIZE)
+    return 1 if size is None else int(size)
 
 
 def bucket_label(size: int, buckets: tuple[int, ...] = DEFAULT_BUCKETS) -> str:
@@ -135,7 +141,7 @@ def propose_tables(rates: Mapping[str, Mapping[str, Mapping[str, Any]]], *, max_
     return tables
 
 
-def row_weights(cfg: Any, sources: list[str], langs: list[str | None], metas: list[str | None]) -> list[int] | None:
+def row_weights(cfg: Any, sources: list[str], langs: list[str | None], metas: list[Any]) -> list[int] | None:
     """Copies of each pool row under ``cfg`` (a MixtureStageConfig), or None when rehydration is off."""
     rh = cfg.rehydration
     if not rh.enabled:

@@ -12,6 +12,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from corpusflow.core.schemas import TRAIN_SCHEMA
+
 SHARD_STAT_KEYS = ("file", "rows", "bytes", "sha256", "tokens", "chars", "text_bytes", "max_copy")
 
 
@@ -218,9 +220,9 @@ def dataset_card(report: dict[str, Any]) -> str:
         lines += ["", "**Shortfall** (on_shortfall: report):", ""] + [f"* {m}" for m in report["shortfall"]]
     lines += [
         "",
-        "Columns: `id`, `text`, `lang`, `source`, `n_chars`, `n_tokens` (in the tokenizer above), "
-        "`copy` (0 for the first occurrence of a document, 1.. for repeats), `metadata` (JSON: url, "
-        "language score, pass-through fields, quality signals).",
+        "Columns: " + ", ".join(f"`{n}`" for n in TRAIN_SCHEMA.names) + " (docs/design.md#output-columns; "
+        "`copy`: 0 for the first occurrence of a document, 1.. for repeats; `token_ids` last with "
+        "count.keep_token_ids).",
         "",
     ]
     return "\n".join(lines)

@@ -88,7 +88,11 @@ class TokenCounter(ABC):
     def vocab_size(self) -> int: ...
 
     @abstractmethod
-    def _count(self, texts: list[str]) -> list[int]: ...
+    def encode_many(self, texts: list[str]) -> Sequence[Sequence[int]]:
+        """Token ids of ``texts`` (no BOS/EOS) by the kind's batch call: what :meth:`count` counts."""
+
+    def _count(self, texts: list[str]) -> list[int]:
+        return [len(x) for x in self.encode_many(texts)]
 
     @abstractmethod
     def encode(self, text: str) -> list[int]:
@@ -129,9 +133,8 @@ class SentencePieceCounter(TokenCounter):
     def vocab_size(self) -> int:
         return int(self._sp.vocab_size())
 
-    def _count(self, texts: list[str]) -> list[int]:
-        ids = self._sp.encode(texts, add_bos=False, add_eos=False, num_threads=self.threads)
-        return [len(x) for x in ids]
+    def encode_many(self, texts: list[str]) -> Sequence[Sequence[int]]:
+        return self._sp.encode(texts, add_bos=False, add_eos=False, num_threads=self.threads)  # type: ignore[no-any-return]
 
     def encode(self, text: str) -> list[int]:
         return list(self._sp.encode(text, add_bos=False, add_eos=False))
@@ -161,10 +164,10 @@ class TiktokenCounter(TokenCounter):
     def vocab_size(self) -> int:
         return int(self._enc.n_vocab)
 
-    def _count(self, texts: list[str]) -> list[int]:
+    def encode_many(self, texts: list[str]) -> Sequence[Sequence[int]]:
         if len(texts) == 1 or self.threads == 1:
-            return [len(self._enc.encode_ordinary(t)) for t in texts]
-        return [len(x) for x in self._enc.encode_ordinary_batch(texts, num_threads=self.threads)]
+            return [self._enc.encode_ordinary(t) for t in texts]
+        return self._enc.encode_ordinary_batch(texts, num_threads=self.threads)  # type: ignore[no-any-return]
 
     def encode(self, text: str) -> list[int]:
         return list(self._enc.encode_ordinary(text))
@@ -183,9 +186,9 @@ class HFCounter(TokenCounter):
     def vocab_size(self) -> int:
         return int(self._tok.get_vocab_size(with_added_tokens=True))
 
-    def _count(self, texts: list[str]) -> list[int]:
+    def encode_many(self, texts: list[str]) -> Sequence[Sequence[int]]:
         fast = getattr(self._tok, "encode_batch_fast", None) or self._tok.encode_batch
-        return [len(e.ids) for e in fast(texts, add_special_tokens=False)]
+        return [e.ids for e in fast(texts, add_special_tokens=False)]
 
     def encode(self, text: str) -> list[int]:
         return list(self._tok.encode(text, add_special_tokens=False).ids)

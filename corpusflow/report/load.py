@@ -117,10 +117,10 @@ def read_columns(files: Sequence[str], columns: Iterable[str], *, with_file: boo
 
 
 def _lang_score_from_metadata(table: pa.Table) -> pa.Table:
-    """Training rows of a mixture keep the language score inside ``metadata`` (JSON)."""
+    """Training rows written before ``lang_score`` was a column kept it inside ``metadata`` (JSON)."""
     if "lang_score" in table.column_names and table.column("lang_score").null_count < table.num_rows:
         return table
-    if "metadata" not in table.column_names:
+    if "metadata" not in table.column_names or not pa.types.is_string(table.schema.field("metadata").type):
         return table
     scores = []
     for m in table.column("metadata").to_pylist():

@@ -79,8 +79,6 @@ _ALIASES = {
     "flinkrunner": "FlinkRunner",
 }
 
-# Runners whose workers do not share the launcher's file system.
-DISTRIBUTED = ("DataflowRunner",)
 
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 OptionValue = str | int | float | bool | list[str | int | float]
@@ -358,25 +356,57 @@ def is_dry_run(summary: dict[str, Any]) -> bool:
     return bool(summary.get("dry_run"))
 
 
-def check_paths_for_runner(summary: dict[str, Any], output: str, inputs: list[str]) -> None:
-    """Refuse local output or input paths with a runner whose workers cannot see them.
+def workers_see_local_disk(summary: dict[str, Any]) -> bool:
+    """Can every worker of this run open the launcher's local paths?
 
-    Dataflow workers are other machines: a local path there is an empty directory on the
-    worker, so outputs would vanish and inputs would be missing. Input files of a ``pkg:`` glob
-    are planned as ``pkg:`` paths and resolved by each worker inside its own corpusflow install
-    (the package data ships in the wheel and the worker image), so they are allowed.
+    Yes for the DirectRunner (its workers are this process or its children), for the
+    PortableRunner's in-process job service with LOOPBACK workers (this process), and whenever
+    ``shared_filesystem`` is true (``runner.shared_filesystem: true`` / ``--shared_filesystem=true``:
+    the user's statement that every worker mounts this disk at the same path). No for Dataflow,
+    Spark, Flink and any other portable set-up: their SDK workers run in other processes, other
+    mount namespaces, containers or machines.
     """
+    if summary.get("shared_filesystem"):
+        return True
+    runner = summary.get("runner")
+    if runner == "DirectRunner":
+        return True
+    return (runner == "PortableRunner" and summary.get("job_endpoint") == "embed"
+            and summary.get("environment_type") == "LOOPBACK")
 
-    if summary.get("runner") not in DISTRIBUTED or summary.get("dry_run"):
+
+def check_paths_for_runner(summary: dict[str, Any], output: str | None, inputs: list[str],
+                           config_paths: list[tuple[str, str]] | None = None) -> None:
+    """Refuse local paths that the runner's workers cannot see (:func:`workers_see_local_disk`).
+
+    ``config_paths`` are ``(config key, path)`` pairs the workers open
+    (:func:`corpusflow.config.checks.worker_paths`: inputs, models, tokenizers, URL and NG-word
+    lists, decontam and dedup indexes, the DSIR model); ``inputs`` are planned input files checked
+    the same way; ``output`` None is not checked (``validate`` without ``--output``). A local path there is an empty directory or a missing file on the worker: inputs
+    would be missing and outputs written where nobody finds them. ``pkg:`` paths are allowed:
+    they resolve inside each worker's own corpusflow install (the package data ships in the wheel
+    and the worker image). Object-store URLs (``s3://``, ``gs://``...) are allowed. A Dataflow
+    ``--dry_run`` is not checked (nothing runs); a Spark ``--output_executable_path`` jar is (it
+    runs later, on the cluster).
+    """
+    if workers_see_local_disk(summary) or (summary.get("dry_run") and "output_executable_path" not in summary):
         return
-    bad = []
-    if not is_remote(output):
-        bad.append(f"--output {output}")
-    bad.extend(p for p in inputs if not is_remote(p) and not p.startswith(PKG_PREFIX))
+    bad = [] if output is None or is_remote(output) else [f"--output {output}"]
+    bad += [f"{key} {path!r}" for key, path in config_paths or [] if _is_local(path)]
+    bad += [p for p in inputs if _is_local(p)]
     if bad:
         raise ValueError(
-            f"{summary['runner']} workers cannot read or write local paths; use gs:// or s3:// URLs for: "
-            + ", ".join(bad[:5]) + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""))
+            f"{summary['runner']} workers cannot read or write local paths: they run in other processes, "
+            "containers or machines that cannot see this machine's disk, so these would be missing or written "
+            "where nobody finds them:\n  " + "\n  ".join(bad[:20])
+            + (f"\n  (and {len(bad) - 20} more)" if len(bad) > 20 else "")
+            + "\nUse s3:// or gs:// URLs (pkg: paths are fine: every worker has the package), or, if every "
+            "worker mounts this disk at the same path, say so with --shared_filesystem=true "
+            "(runner.shared_filesystem: true in the config)")
+
+
+def _is_local(path: str) -> bool:
+    return not is_remote(path) and not path.startswith(PKG_PREFIX)
 
 
 # Beam loggers that relay every worker log line ("Worker: ...") or print per-worker start-up
@@ -445,8 +475,45 @@ def quiet_worker_logs() -> None:
     threading.excepthook = hook
 
 
-def run_pipeline(beam_argv: list[str], build: Any) -> Any:
-    """Build a Beam pipeline with ``build(pipeline)`` and run it to completion; returns its result.
+def check_detach(summary: dict[str, Any]) -> None:
+    """Raise ValueError unless the job can outlive its launcher (``corpusflow run --detach``).
+
+    It can on Dataflow, and on a job service that runs apart from the launcher
+    (``--job_endpoint=HOST:PORT``: Beam's job server for Spark or Flink, a portable job service)
+    with workers outside this process (EXTERNAL, PROCESS or DOCKER). It cannot on the DirectRunner,
+    with the in-process job service (``embed``) or a job server this launcher starts itself
+    (Spark/Flink without ``--job_endpoint``: it stops when the launcher exits), or with LOOPBACK
+    workers (they are threads of the launcher).
+    """
+    runner = summary.get("runner")
+    if runner == "DataflowRunner":
+        return
+    if runner == "DirectRunner":
+        raise ValueError("--detach: the DirectRunner runs the job inside this process, which must stay; "
+                         "detach a Dataflow job or one on a running job service (--job_endpoint=HOST:PORT)")
+    endpoint = summary.get("job_endpoint")
+    if not endpoint or endpoint == "embed":
+        raise ValueError(f"--detach with {runner} needs --job_endpoint=HOST:PORT of a job service that runs apart "
+                         "from this process (a job server this launcher starts stops when it exits)")
+    if summary.get("environment_type") == "LOOPBACK":
+        raise ValueError("--detach: LOOPBACK workers are threads of this process, so the job would stop with it; "
+                         "use --environment_type=EXTERNAL (a worker pool), PROCESS or DOCKER")
+
+
+def job_id(result: Any) -> str:
+    """The runner's id of a submitted job ("" when the runner has none)."""
+    for name in ("job_id", "_job_id"):
+        value = getattr(result, name, None)
+        if callable(value):
+            value = value()
+        if value:
+            return str(value)
+    return ""
+
+
+def run_pipeline(beam_argv: list[str], build: Any, *, wait: bool = True) -> Any:
+    """Build a Beam pipeline with ``build(pipeline)`` and run it to completion (``wait=False``: just
+    submit it, for :func:`check_detach`-ed runs); returns its result.
 
     The one place a corpusflow job is run, for ``run`` and ``mix`` alike.
     """
@@ -458,7 +525,8 @@ def run_pipeline(beam_argv: list[str], build: Any) -> Any:
     p = beam.Pipeline(options=PipelineOptions(beam_argv))
     build(p)
     result = p.run()
-    result.wait_until_finish()
+    if wait:
+        result.wait_until_finish()
     return result
 
 

@@ -1,6 +1,7 @@
 """Deduplicate: exact + MinHash-LSH near-duplicate removal as Beam steps.
 
-Graph (documents are never shuffled in the default ``routing: side_input`` mode)::
+Graph (``routing: side_input``, the local runner's choice under ``auto``: documents are never
+shuffled)::
 
     docs --BatchElements--Signatures--> node rows (id hash, rank, text digest, signature)
          by shard(digest)  [a worker computes the signature of a repeated text only once]
@@ -13,6 +14,13 @@ Graph (documents are never shuffled in the default ``routing: side_input`` mode)
     labels + node rows --CoGroupByKey(shard)--> rows by shard(root) --GroupByKey-->
          keep rule -> Verdict per member
     docs --Route[exact groups, verdicts as side inputs]--> kept | Duplicate
+
+``routing: join`` (``auto`` on every other runner) replaces the last line by two joins, so no
+worker holds a table that grows with the corpus::
+
+    exact groups with their members' id hashes + verdicts --CoGroupByKey(keeper id hash)-->
+         Fate per member id hash
+    docs by id hash + Fates --CoGroupByKey(id hash)--> kept | Duplicate
 
 Exact copies are collapsed before banding, so band pairs, edges, clustering and the keep
 decision only ever see one row per distinct text. Only band pairs (16 B each), compact node
@@ -42,8 +50,11 @@ from corpusflow.dedup.core import (
     decide_clusters,
     doc_uid,
     exact_key,
+    exact_members,
+    fates_of,
     resolve_exact,
     route,
+    route_joined,
 )
 from corpusflow.dedup.graph import (
     EMPTY,
@@ -68,11 +79,13 @@ from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_simil
 from corpusflow.run.checkpoints import read_docs
 from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
 from corpusflow.stages.handoff import Handoff
+from corpusflow.stages.spill import LOCAL_RUNNERS
 from corpusflow.stages.write import ShardsWritten, WriteShards
 
 NS = "dedup"
 TAG_BANDS = "bands"
 TAG_EXACT = "exact"
+TAG_MEMBERS = "members"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,16 +118,20 @@ class _SignatureFn(beam.DoFn):
 class _ExactFn(beam.DoFn):
     """Per digest shard: collapse exact copies; emit exact groups, representative rows, band pairs."""
 
-    def __init__(self, cfg: DedupStageConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: DedupStageConfig, members: bool = False) -> None:
+        self.cfg, self.members = cfg, members
 
     def process(self, kv: tuple[int, Iterable[NodeBatch]]) -> Iterable[Any]:
         rows = NodeBatch.concat(list(kv[1]))
         reps, groups = resolve_exact(rows, self.cfg.exact, self.cfg.keep.order)
         Metrics.counter(NS, "info.exact_groups").inc(len(groups))
         Metrics.counter(NS, "info.exact_copies").inc(len(rows) - len(reps))
-        for g in groups:
-            yield pvalue.TaggedOutput(TAG_EXACT, g)
+        if self.members:  # join routing: each group with its members' id hashes, keyed by its keeper
+            for key, g, members in exact_members(rows, groups):
+                yield pvalue.TaggedOutput(TAG_MEMBERS, (g.keeper_uid, (key, g, members)))
+        else:
+            for g in groups:
+                yield pvalue.TaggedOutput(TAG_EXACT, g)
         if not self.cfg.minhash:
             return
         reps = reps.take(np.nonzero(reps.nperm > 0)[0])
@@ -471,7 +488,7 @@ def _emit(out: Document | Duplicate, counters: StageCounters) -> Iterable[Any]:
 
 
 class _JoinRouteFn(beam.DoFn):
-    """Join routing: documents co-grouped with the verdict of their representative."""
+    """Join routing: the documents of one id hash co-grouped with the Fates of that id hash."""
 
     def __init__(self, cfg: DedupStageConfig, seed: int) -> None:
         self.cfg, self.seed = cfg, seed
@@ -480,21 +497,28 @@ class _JoinRouteFn(beam.DoFn):
         self.counters = StageCounters(NS)
 
     def process(self, kv: tuple[int, dict[str, list[Any]]]) -> Iterable[Any]:
-        _, g = kv
-        verdicts = g["verdict"]
-        near = verdicts[0] if verdicts else None
-        for doc, exact in sorted(g["docs"], key=lambda x: x[0].id):
-            yield from _emit(route(doc, doc_uid(doc.id, self.seed), exact, near), self.counters)
+        uid, g = kv
+        fates = list(g["fate"])
+        for doc in sorted(g["docs"], key=lambda d: d.id):
+            yield from _emit(route_joined(doc, uid, fates, self.cfg), self.counters)
 
 
-class _KeyByRepFn(beam.DoFn):
-    def __init__(self, cfg: DedupStageConfig, seed: int) -> None:
-        self.cfg, self.seed = cfg, seed
+def _fates(kv: tuple[int, dict[str, list[Any]]]) -> Iterable[Any]:
+    rep, g = kv
+    return fates_of(rep, list(g["groups"]), list(g["verdict"]))
 
-    def process(self, doc: Document, exact: Mapping[Any, ExactGroup]) -> Iterable[Any]:
-        g = exact.get(exact_key(doc, self.cfg)) if exact else None
-        rep = g.keeper_uid if g is not None else doc_uid(doc.id, self.seed)
-        yield rep, (doc, g)
+
+def _key_by_uid(doc: Document, seed: int) -> tuple[int, Document]:
+    return doc_uid(doc.id, seed), doc
+
+
+def routing_of(cfg: DedupStageConfig, pipeline: beam.Pipeline) -> str:
+    """``stages.dedup.routing`` resolved for this pipeline: ``auto`` is ``side_input`` on the local
+    runner (:data:`LOCAL_RUNNERS`) and ``join`` on any other, whose workers must not each hold a
+    table that grows with the corpus."""
+    if cfg.routing != "auto":
+        return cfg.routing
+    return "side_input" if type(pipeline.runner).__name__ in LOCAL_RUNNERS else "join"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -599,10 +623,10 @@ class Deduplicate(beam.PTransform):
         when earlier runs' indexes remove documents first."""
         return self.cfg.enabled and (self.cfg.exact or self.cfg.minhash) and not self.cfg.earlier_indexes
 
-    @property
-    def takes_doc_files(self) -> bool:
-        """Whether the documents may come as paths of checkpoint files (side-input routing)."""
-        return self.takes_signatures and self.cfg.routing == "side_input"
+    def takes_doc_files(self, pipeline: beam.Pipeline) -> bool:
+        """Whether the documents may come as paths of checkpoint files (side-input routing, as
+        resolved for ``pipeline`` by :func:`routing_of`)."""
+        return self.takes_signatures and routing_of(self.cfg, pipeline) == "side_input"
 
     def with_signatures(self, signatures: beam.PCollection, doc_files: beam.PCollection | None = None) -> Deduplicate:
         """Use ``(digest shard, NodeBatch)`` node rows computed upstream, one per input document
@@ -610,7 +634,7 @@ class Deduplicate(beam.PTransform):
         instead of computing them here: same rows, so the same result. With ``doc_files`` (paths
         of checkpoint files of Documents, :func:`corpusflow.run.checkpoints.read_docs`), the
         routing reads the documents from them instead of from its input (which is then empty)."""
-        if not self.takes_signatures or (doc_files is not None and not self.takes_doc_files):
+        if not self.takes_signatures or (doc_files is not None and not self.takes_doc_files(doc_files.pipeline)):
             raise ValueError("this dedup stage computes its own signatures")
         self._signatures, self._doc_files = signatures, doc_files
         return self
@@ -633,6 +657,7 @@ class Deduplicate(beam.PTransform):
         cfg, seed, prio = self.cfg, self.seed, self.prio
         p = docs.pipeline
         shards = cfg.shards
+        join = routing_of(cfg, p) == "join"
         nodes = self._signatures
         if nodes is None:
             nodes = (docs
@@ -641,15 +666,15 @@ class Deduplicate(beam.PTransform):
         ex = (
             nodes
             | "GroupDigests" >> beam.GroupByKey()
-            | "Exact" >> beam.ParDo(_ExactFn(cfg)).with_outputs(TAG_EXACT, TAG_BANDS, main="nodes")
+            | "Exact" >> beam.ParDo(_ExactFn(cfg, members=join)).with_outputs(
+                TAG_MEMBERS if join else TAG_EXACT, TAG_BANDS, main="nodes")
         )
-        exact_si = pvalue.AsDict(ex[TAG_EXACT])
         if cfg.minhash:
             verdicts = self._near(ex.nodes, ex[TAG_BANDS], shards)
         else:
             verdicts = p | "NoNear" >> beam.Create([])
 
-        if cfg.routing == "side_input":
+        if not join:
             # Routing waits for the verdicts: the documents reach it through local files on a
             # local runner instead of through the runner process (stages/handoff.py).
             barriers = [pvalue.AsIter(ex[TAG_EXACT]), pvalue.AsIter(verdicts)]
@@ -657,14 +682,21 @@ class Deduplicate(beam.PTransform):
                 docs = self._doc_files | "ReadCheckpointDocs" >> beam.ParDo(_ReadDocsFn(), *barriers)
             else:
                 docs = docs | "Handoff" >> Handoff("dedup", barriers)
-            res = docs | "Route" >> beam.ParDo(_RouteFn(cfg, seed), exact_si, pvalue.AsDict(verdicts)).with_outputs(
-                TAG_DUPLICATES, main="kept"
-            )
+            res = docs | "Route" >> beam.ParDo(
+                _RouteFn(cfg, seed), pvalue.AsDict(ex[TAG_EXACT]), pvalue.AsDict(verdicts)
+            ).with_outputs(TAG_DUPLICATES, main="kept")
         else:
-            keyed = docs | "KeyByRep" >> beam.ParDo(_KeyByRepFn(cfg, seed), exact_si)
+            # No table on any worker: exact groups and verdicts meet by representative id hash,
+            # then every document meets its own Fates by its id hash.
+            fates = (
+                {"groups": ex[TAG_MEMBERS], "verdict": verdicts}
+                | "JoinGroupVerdicts" >> beam.CoGroupByKey()
+                | "Fates" >> beam.FlatMap(_fates)
+            )
+            keyed = docs | "KeyByUid" >> beam.Map(_key_by_uid, seed)
             res = (
-                {"docs": keyed, "verdict": verdicts}
-                | "JoinVerdicts" >> beam.CoGroupByKey()
+                {"docs": keyed, "fate": fates}
+                | "JoinFates" >> beam.CoGroupByKey()
                 | "RouteJoined" >> beam.ParDo(_JoinRouteFn(cfg, seed)).with_outputs(TAG_DUPLICATES, main="kept")
             )
         return StageOutputs(kept=res.kept, duplicates=res[TAG_DUPLICATES])

@@ -135,7 +135,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
             count_kept=chain.counts_kept, checkpoint_dir=checkpoint_dir(out), id_places=cfg.limits.unique_ids,
             saved_ids=plan.checkpoint.get("ids"),
             signatures=(dedup.cfg, dedup.seed, dedup.prio) if dedup is not None else None,
-            doc_files=dedup is not None and dedup.takes_doc_files)
+            doc_files=dedup is not None and dedup.takes_doc_files(p))
         if dedup is not None and first.signatures is not None:
             dedup.with_signatures(first.signatures, first.doc_files)
         plan.stage_order.extend(names)

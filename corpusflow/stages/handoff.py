@@ -97,10 +97,16 @@ def read_run_file(path: str) -> Iterator[Any]:
 
 
 class _UnspillFn(beam.DoFn):
-    """Run file path -> its elements; the file is deleted once read (``barriers`` are unused)."""
+    """Run file path -> its elements; the file is deleted once read unless ``keep`` (``barriers`` are
+    unused; :attr:`~corpusflow.stages.spill.Spill.keep_runs`)."""
+
+    def __init__(self, keep: bool = False) -> None:
+        self._keep = keep
 
     def process(self, path: str, *barriers: Any) -> Iterator[Any]:
         yield from read_run_file(path)
+        if self._keep:
+            return
         os.remove(path)
         with contextlib.suppress(OSError):  # the last reader removes the (then empty) directory
             os.rmdir(os.path.dirname(path))
@@ -132,5 +138,5 @@ class Handoff(beam.PTransform):
         return (
             pcoll
             | "SpillRuns" >> beam.ParDo(_SpillFn(spill_dir, self._run_bytes))
-            | "ReadRuns" >> beam.ParDo(_UnspillFn(), *self._barriers)
+            | "ReadRuns" >> beam.ParDo(_UnspillFn(settings.keep_runs), *self._barriers)
         )

@@ -60,14 +60,18 @@ from corpusflow.mixture.pool import (
     P_N_TOKENS,
     P_SOURCE,
     P_TEXT,
+    P_TOKEN_IDS,
     POOL_COLUMNS,
     POOL_DIR,
     POOL_FORMAT_VERSION,
     POOL_META,
     POOL_PREFIX,
     POOL_SCHEMA,
+    POOL_SCHEMA_TOKEN_IDS,
     TRAIN_PREFIX,
     TRAIN_SCHEMA,
+    TRAIN_SCHEMA_TOKEN_IDS,
+    ids_to_bytes,
     order_key,
     pool_row,
     pool_table,
@@ -99,8 +103,12 @@ def document_to_row(doc: Document) -> tuple[Any, ...]:
                     doc.signals, doc.file, doc.line, n_tokens=0)
 
 
-def _with_tokens(row: tuple[Any, ...], n: int) -> tuple[Any, ...]:
-    return (*row[:P_N_TOKENS], int(n), *row[P_N_TOKENS + 1 :])
+def _with_tokens(row: tuple[Any, ...], n: int, ids: bytes | None = None) -> tuple[Any, ...]:
+    """``row`` with ``n_tokens = n`` and, when given, its token ids."""
+    out = (*row[:P_N_TOKENS], int(n), *row[P_N_TOKENS + 1 :])
+    if ids is not None:
+        out = (*out[:P_TOKEN_IDS], ids, *out[P_TOKEN_IDS + 1 :])
+    return out
 
 
 def _row_cell(row: tuple[Any, ...]) -> Cell:
@@ -122,11 +130,13 @@ class _BatchedCountFn(beam.DoFn):
     ``sample``: only rows inside their cell's calibration sample are counted (and a
     :class:`Calibration` per cell is emitted on the ``calibration`` tag at bundle end);
     ``estimate``: rows outside the sample get ``round(n_chars * tokens_per_char)``;
-    ``exact``: every row is counted.
+    ``exact``: every row is counted; with ``keep_ids`` each row also carries its token ids (the
+    same encode call gives both, so ``n_tokens == len(ids) + add_eos``).
     """
 
-    def __init__(self, tokenizer: dict[str, Any], mode: str, seed: int) -> None:
+    def __init__(self, tokenizer: dict[str, Any], mode: str, seed: int, keep_ids: bool = False) -> None:
         self._spec, self._mode, self._seed = tokenizer, mode, seed
+        self._keep_ids = keep_ids and mode == "exact"
         self._tok: Any = None
         self._buf: list[tuple[Any, ...]] = []
         self._calib: dict[Cell, Calibration] = {}
@@ -164,6 +174,14 @@ class _BatchedCountFn(beam.DoFn):
         if not self._buf:
             return
         rows, self._buf = self._buf, []
+        if self._keep_ids:
+            ids = self._tok.encode_many([r[P_TEXT] for r in rows])
+            eos = int(bool(self._tok.spec.add_eos))
+            self._counters.info("tokens_counted", sum(len(x) + eos for x in ids))
+            self._counters.info("docs_tokenized", len(rows))
+            for r, x in zip(rows, ids, strict=True):
+                yield _with_tokens(r, len(x) + eos, ids_to_bytes(x))
+            return
         counts = self._tok.count([r[P_TEXT] for r in rows])
         self._counters.info("tokens_counted", int(counts.sum()))
         self._counters.info("docs_tokenized", len(rows))
@@ -222,7 +240,8 @@ class CountTokens(beam.PTransform):
         spec = self._cfg.tokenizer.model_dump(mode="json")
         seed = self._seed
         if self._cfg.count.mode == "exact":
-            return CountedRows(rows | "Exact" >> beam.ParDo(_BatchedCountFn(spec, "exact", seed)), None)
+            keep = self._cfg.count.keep_token_ids
+            return CountedRows(rows | "Exact" >> beam.ParDo(_BatchedCountFn(spec, "exact", seed, keep)), None)
         c = self._cfg.count
         rate, min_docs = c.sample_rate, c.min_sample_docs
         thresholds = (
@@ -365,9 +384,12 @@ class _WriteShardFn(beam.DoFn):
     def __init__(self, output_dir: str, write_pool: bool, row_group_rows: int, compression: str,
                  compression_level: int, cfg: MixtureStageConfig | None = None) -> None:
         self._write_pool = write_pool
+        self._ids = cfg is not None and cfg.count.keep_token_ids
         opts = (row_group_rows, compression, compression_level)
-        self._train = ShardFiles(fs.join(output_dir, "data"), TRAIN_PREFIX, TRAIN_SCHEMA, *opts)
-        self._pool = ShardFiles(fs.join(output_dir, POOL_DIR), POOL_PREFIX, POOL_SCHEMA, *opts)
+        self._train = ShardFiles(fs.join(output_dir, "data"), TRAIN_PREFIX,
+                                 TRAIN_SCHEMA_TOKEN_IDS if self._ids else TRAIN_SCHEMA, *opts)
+        self._pool = ShardFiles(fs.join(output_dir, POOL_DIR), POOL_PREFIX,
+                                POOL_SCHEMA_TOKEN_IDS if self._ids else POOL_SCHEMA, *opts)
         self._rh = _Rehydrate(cfg)
 
     def process(self, element: tuple[int, Iterable[Any]], plan: MixturePlan) -> Iterable[dict[str, Any]]:
@@ -387,7 +409,7 @@ class _WriteShardFn(beam.DoFn):
         if plan.failed:  # a shortfall under on_shortfall: fail: the pool only
             yield from self._write_pool_shard(index, n, pool)
             return
-        info = self._train.write(index, n, train_table([(t[3], t[4]) for t in train]))
+        info = self._train.write(index, n, train_table([(t[3], t[4]) for t in train], token_ids=self._ids))
         by_cell: dict[str, dict[str, int]] = {}
         tokens = chars = text_bytes = 0
         max_copy = -1
@@ -419,7 +441,7 @@ class _WriteShardFn(beam.DoFn):
     def _write_pool_shard(self, index: int, n: int, pool: list[tuple[Any, ...]]) -> Iterable[dict[str, Any]]:
         if self._write_pool:
             pool.sort(key=lambda r: (r[P_SOURCE], r[P_ID]))
-            pinfo = self._pool.write(index, n, pool_table(pool))
+            pinfo = self._pool.write(index, n, pool_table(pool, token_ids=self._ids))
             yield {"kind": "pool", **pinfo, "tokens": sum(r[P_N_TOKENS] for r in pool)}
 
 
@@ -464,15 +486,15 @@ class _RouteToRunsFn(beam.DoFn):
 class _WriteShardFromRunsFn(beam.DoFn):
     """(shard, run file paths) -> the shard written by ``writer`` from the files' copies."""
 
-    def __init__(self, writer: _WriteShardFn) -> None:
-        self._writer = writer
+    def __init__(self, writer: _WriteShardFn, keep: bool = False) -> None:
+        self._writer, self._keep = writer, keep
 
     def process(self, element: tuple[int, Iterable[str]], plan: MixturePlan) -> Iterable[dict[str, Any]]:
         index, paths = element
         paths = sorted(paths)
         values = (v for path in paths for v in read_run_file(path))
         yield from self._writer.process((index, values), plan)
-        for path in paths:
+        for path in [] if self._keep else paths:  # kept: a runner may write this shard again
             with contextlib.suppress(OSError):
                 os.remove(path)
 
@@ -594,10 +616,11 @@ class MixRows(beam.PTransform):
                 rows
                 | "Route" >> beam.ParDo(_RouteToRunsFn(_RouteFn(seed, self._write_pool, self._cfg), spill_dir), plan=plan_side)
                 | "GroupByShard" >> beam.GroupByKey()
-                | "WriteShards" >> beam.ParDo(_WriteShardFromRunsFn(writer), plan=plan_side)
+                | "WriteShards" >> beam.ParDo(_WriteShardFromRunsFn(writer, settings.keep_runs), plan=plan_side)
             )
-            _ = (written | "CountWritten" >> beam.combiners.Count.Globally()
-                 | "RemoveRuns" >> beam.Map(lambda _n, d=spill_dir: shutil.rmtree(d, ignore_errors=True)))
+            if not settings.keep_runs:  # else finish_run removes them with OUTPUT/_work/spill
+                _ = (written | "CountWritten" >> beam.combiners.Count.Globally()
+                     | "RemoveRuns" >> beam.Map(lambda _n, d=spill_dir: shutil.rmtree(d, ignore_errors=True)))
         else:
             written = (
                 rows
@@ -639,7 +662,7 @@ def _check_tokenizer(cfg: MixtureStageConfig) -> dict[str, Any]:
 def count_info(cfg: MixtureStageConfig) -> dict[str, Any]:
     c = cfg.count
     if c.mode == "exact":
-        return {"mode": "exact"}
+        return {"mode": "exact", "keep_token_ids": True} if c.keep_token_ids else {"mode": "exact"}
     return {"mode": "estimate", "sample_rate": c.sample_rate, "min_sample_docs": c.min_sample_docs}
 
 
@@ -678,8 +701,11 @@ class MixDocuments(beam.PTransform):
 
 
 class _ReadPoolFileFn(beam.DoFn):
-    def __init__(self, batch_rows: int = 4096) -> None:
-        self._batch = batch_rows
+    """Pool file -> row tuples; the file's ``token_ids`` only with ``with_ids`` (else the rows
+    carry None: ids nobody writes are not shuffled)."""
+
+    def __init__(self, batch_rows: int = 4096, with_ids: bool = False) -> None:
+        self._batch, self._with_ids = batch_rows, with_ids
 
     def process(self, path: str) -> Iterable[tuple[Any, ...]]:
         import pyarrow as pa  # lazy: heavy or optional dependency, loaded only when used
@@ -687,7 +713,9 @@ class _ReadPoolFileFn(beam.DoFn):
 
 
         def rows(pf: pq.ParquetFile) -> Iterable[tuple[Any, ...]]:
-            for batch in pf.iter_batches(batch_size=self._batch, columns=list(POOL_COLUMNS)):
+            ids = self._with_ids and "token_ids" in pf.schema_arrow.names
+            columns = list(POOL_COLUMNS) + (["token_ids"] if ids else [])
+            for batch in pf.iter_batches(batch_size=self._batch, columns=columns):
                 yield from table_to_pool_rows(pa.Table.from_batches([batch]))
 
         if is_remote(path):
@@ -711,6 +739,7 @@ class MixPool(beam.PTransform):
         super().__init__()
         self._files = list(pool_files)
         self._recount = recount
+        self._with_ids = cfg.count.keep_token_ids and not recount  # a recount encodes again
         self._mix = MixRows(
             cfg, seed, output_dir, output_cfg, count_tokens=recount, write_pool=recount,
             tokenizer_info=_check_tokenizer(cfg), count_info=count_info,
@@ -724,7 +753,7 @@ class MixPool(beam.PTransform):
             pbegin
             | "PoolFiles" >> beam.Create(self._files)
             | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadPool" >> beam.ParDo(_ReadPoolFileFn())
+            | "ReadPool" >> beam.ParDo(_ReadPoolFileFn(with_ids=self._with_ids))
         )
         return rows | "Mix" >> self._mix
 

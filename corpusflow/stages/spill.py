@@ -45,18 +45,31 @@ class CorpusflowOptions(PipelineOptions):
             help="corpusflow: directory for local run files (default: OUTPUT/_work/spill for a local output)")
 
 
+#: Beam's local runners (DirectRunner / FnApiRunner): each stage runs once over its input.
+LOCAL_RUNNERS = ("DirectRunner", "SwitchingDirectRunner", "FnApiRunner", "BundleBasedDirectRunner")
+
+
 @dataclass(frozen=True)
 class Spill:
-    """Whether transforms spill to local files (``local``) and under which directory (``root``)."""
+    """Whether transforms spill to local files (``local``), under which directory (``root``), and
+    whether run files must stay until the run ends (``keep_runs``).
+
+    ``keep_runs`` is true off the local runner: Spark runs a stage again when two steps consume its
+    output or a task is retried, so a run file deleted by its first reader would be missing for
+    the second (seen with ``--shared_filesystem=true`` on a Spark standalone cluster). The files
+    then stay in the spill directory until ``finish_run`` removes ``OUTPUT/_work/spill``.
+    """
 
     local: bool
     root: str
+    keep_runs: bool = False
 
     @classmethod
     def of(cls, pipeline: beam.Pipeline) -> Spill:
         opts = pipeline.options.view_as(CorpusflowOptions)
         root = opts.spill_dir or os.environ.get("CORPUSFLOW_SPILL_DIR") or tempfile.gettempdir()
-        return cls(local=opts.shared_filesystem == "true", root=root)
+        return cls(local=opts.shared_filesystem == "true", root=root,
+                   keep_runs=type(pipeline.runner).__name__ not in LOCAL_RUNNERS)
 
     def new_dir(self, kind: str) -> str:
         """A fresh directory name for one transform's run files (created by its first writer)."""

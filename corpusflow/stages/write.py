@@ -184,11 +184,12 @@ class WriteShards(beam.PTransform):
                 runs=beam.pvalue.AsList(runs), n_shards=beam.pvalue.AsSingleton(n_shards),
             )
         )
-        _ = (
-            infos
-            | "CountWritten" >> beam.combiners.Count.Globally()
-            | "RemoveRuns" >> beam.Map(_remove_spill_dir, spill_dir=spill_dir)
-        )
+        if not settings.keep_runs:  # else finish_run removes them with OUTPUT/_work/spill
+            _ = (
+                infos
+                | "CountWritten" >> beam.combiners.Count.Globally()
+                | "RemoveRuns" >> beam.Map(_remove_spill_dir, spill_dir=spill_dir)
+            )
         return ShardsWritten(infos, n_shards)
 
 

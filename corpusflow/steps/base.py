@@ -9,25 +9,10 @@ document silently. Steps are plain Python: the Beam wing runs any list of them i
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.core.process_cache import per_process
 
-T = TypeVar("T")
-_SHARED: dict[tuple[str, str], Any] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def per_process(kind: str, key: str, load: Callable[[str], T]) -> T:
-    """``load(key)`` once per process for each (kind, key): a model or index shared, read-only,
-    by the DoFn instances of all threads (their ``setup()`` calls this)."""
-    with _SHARED_LOCK:
-        value = _SHARED.get((kind, key))
-        if value is None:
-            value = _SHARED[(kind, key)] = load(key)
-        return value  # type: ignore[no-any-return]
+__all__ = ["DocStep", "per_process"]
 
 
 class DocStep:

@@ -145,11 +145,25 @@ class FastTextLangId:
         self.backend = "numba" if self._compiled is not None else "binding"
 
     def predict(self, text: str, k: int = 3) -> list[tuple[str, float]]:
-        """Top-``k`` (label, probability), best first. ``text`` must not contain newlines."""
+        """Top-``k`` (label, probability), best first, probabilities clamped to [0, 1] (see
+        :func:`probability`). ``text`` must not contain newlines."""
         if self._compiled is not None:
-            return self._compiled.predict(text, k)
+            return [(label, probability(p)) for label, p in self._compiled.predict(text, k)]
         out = self._predict(text, k, 0.0, "replace")
-        return [(label[9:] if label.startswith("__label__") else label, float(p)) for p, label in out]
+        return [(label[9:] if label.startswith("__label__") else label, probability(p)) for p, label in out]
+
+
+def probability(p: float) -> float:
+    """fastText's score as a probability in [0, 1].
+
+    fastText's hierarchical softmax adds the log of each sigmoid on the label's path as
+    ``std_log(x) = log(x + 1e-5)`` (``src/loss.cc``, facebookresearch/fastText), and predict
+    returns ``exp`` of the sum: a confident prediction comes out slightly above 1 (lid.176 gives
+    1.00001 for a plain Japanese or English sentence). That excess is the smoothing constant, not
+    information, so the probability is clamped; a NaN (never seen) would become 0.
+    """
+    p = float(p)
+    return min(p, 1.0) if p >= 0.0 else 0.0
 
 
 def prepare_text(text: str, max_chars: int) -> str:
