@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "configs" / "pipelines" / "demo.yaml"
 FULL = REPO / "configs" / "pipelines" / "full_ja80_en20.yaml"
 MAKE_CORPUS = SHARED / "bench" / "make_corpus.py"
-RUN_KEYS = ("runner", "seconds")  # how the job ran, not what it produced
+RUN_KEYS = ("runner", "seconds", "resume")  # how the job ran (resume: ranges reused/computed), not what it produced
 
 # Every engine here runs on this machine: the local outputs are on a disk all its workers see,
 # which is what --shared_filesystem=true states (else the launch check refuses local paths).

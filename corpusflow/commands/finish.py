@@ -4,7 +4,9 @@ did not (killed, closed laptop, detached submission).
 The run plan saved at launch (``OUTPUT/_work/plan.json``) and the stats the job wrote
 (``OUTPUT/_work/stats.json``) are all that is needed: conservation and the error rate are
 checked and ``manifest.json`` is written exactly as the launcher would have, without running
-anything again. Exit codes: 0 finished (or already finished), 1 the job's result fails its
+anything again; the run's checkpoints are then removed (unless it was launched with
+``--keep-checkpoints``). A run whose job did not end is not finished here: ``corpusflow run ...
+--resume`` continues it from its checkpoints. Exit codes: 0 finished (or already finished), 1 the job's result fails its
 checks (``FAILED.json``) or the job has not written its stats, 2 not a run directory.
 """
 
@@ -17,6 +19,7 @@ import time
 
 from corpusflow.commands.run import print_summary
 from corpusflow.io import filesystems as fs
+from corpusflow.run import checkpoints
 from corpusflow.run.progress import stage_summary
 from corpusflow.run.rundir import MANIFEST, PLAN_FILE, STATS_FILE, WORK_DIR, RunFailed, finish_run, load_plan
 
@@ -41,8 +44,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"corpusflow finish: {exc}", file=sys.stderr)
         return 2
     if not fs.exists(fs.join(out, WORK_DIR, STATS_FILE)):
+        meta = checkpoints.read_meta(out)
+        how = "re-run it"
+        if meta is not None:
+            ranges = [checkpoints.range_from_json(x) for x in meta.get("ranges") or []]
+            how = (f"{checkpoints.count_done(out, ranges)} of {len(ranges)} input ranges are checkpointed: "
+                   "re-run the same corpusflow run command with --resume to continue from them")
         print(f"corpusflow finish: the job has not written {WORK_DIR}/{STATS_FILE} (still running, or it "
-              "stopped before its end): there is nothing to finish; re-run it", file=sys.stderr)
+              f"stopped before its end): there is nothing to finish; {how}", file=sys.stderr)
         return 1
     try:
         manifest = finish_run(plan, seconds=time.time() - started, runner=runner)

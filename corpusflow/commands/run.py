@@ -14,6 +14,7 @@ from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.jit import uncached_kernel_modules
 from corpusflow.io.fields import fields_arg
+from corpusflow.run import checkpoints
 from corpusflow.run.interrupt import Interruptible, exit_code
 from corpusflow.run.progress import StageProgress, stage_summary, watch_run
 from corpusflow.run.rundir import (
@@ -77,7 +78,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override a config value, e.g. --set stages.langid.min_score=0.8 (repeatable)")
     p.add_argument("--runner", default=None, help="DirectRunner (default), PortableRunner, "
                    "DataflowRunner, SparkRunner, FlinkRunner; overrides the config's runner.name")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a non-empty output directory (an unfinished run's checkpoints too)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an unfinished run in --output (killed, interrupted, failed) from its "
+                        "checkpoints: input ranges already done are not read again; same config and inputs needed")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep OUTPUT/_work/checkpoints/ when the run finishes (removed by default)")
     p.add_argument("--max-error-rate", type=float, default=None,
                    help="fail when errors / input records exceed this (default: limits.max_error_rate, 0.01)")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed record")
@@ -114,18 +121,29 @@ def run(args: argparse.Namespace) -> int:
         check_paths_for_runner(runner_summary, plan.output, [], worker_paths(cfg))
         if args.detach and not is_dry_run(runner_summary):
             check_detach(runner_summary)
-    except (ConfigError, ValueError) as exc:
+        if args.resume and args.overwrite:
+            raise ValueError("--resume continues the run in --output, --overwrite replaces it: choose one")
+        resumed = checkpoints.resume_plan(plan.output, cfg, plan.files) if args.resume else None
+    except (ConfigError, ValueError) as exc:  # ResumeRefused too: what changed since the checkpoints
         print(f"corpusflow: {exc}", file=sys.stderr)
         return 2
+    plan.checkpoint = {"ranges": resumed[0] if resumed else None,
+                       "ids": checkpoints.read_ids(plan.output) if resumed else None}
+    plan.launch["keep_checkpoints"] = bool(args.keep_checkpoints)
     dry_run = is_dry_run(runner_summary)  # Dataflow --dry_run=True: build the job, run nothing
     if not getattr(args, "verbose", False):
         quiet_worker_logs()
     try:
         if not dry_run:
-            prepare_output(plan.output, overwrite=args.overwrite, inputs=[f.path for f in plan.files])
+            prepare_output(plan.output, overwrite=args.overwrite, inputs=[f.path for f in plan.files],
+                           resume=args.resume)
     except (FileExistsError, RuntimeError, OSError) as exc:
         print(f"corpusflow: {exc}", file=sys.stderr)
         return 2
+    if args.resume:
+        print(f"corpusflow: resuming {plan.output}: " + (
+            f"{resumed[1]} of {len(resumed[0])} input ranges are checkpointed and will not be computed again"
+            if resumed else "no checkpoints found, the run starts from the beginning"), file=sys.stderr)
     logging.getLogger("corpusflow").info(
         "running %s over %d file(s) from %d source(s) -> %s (%s)", cfg.name, len(plan.files),
         len(cfg.sources), plan.output, runner_summary)
@@ -152,11 +170,11 @@ def run(args: argparse.Namespace) -> int:
                               signal_name=stop.name, stage=stage, at=stop.at or time.time())
             where = f" during {stage}" if stage else ""
             print(f"corpusflow: interrupted by {stop.name}{where}; nothing was finished, "
-                  f"see {plan.output}/FAILED.json", file=sys.stderr)
+                  f"see {plan.output}/FAILED.json; {resume_hint(plan)}", file=sys.stderr)
             return exit_code(stop.signum)
         if not isinstance(exc, Exception):
             raise
-        print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"corpusflow: the pipeline failed: {type(exc).__name__}: {exc}\n{resume_hint(plan)}", file=sys.stderr)
         return 1
     if dry_run:  # nothing ran, so there are no stats to check
         print(f"dry run: the {runner_summary['runner']} job was built and validated; nothing was submitted")
@@ -187,8 +205,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _build_and_save(p: Any, plan: RunPlan, runner_summary: dict[str, Any], dry_run: bool) -> None:
     build_pipeline(p, plan)
-    if not dry_run:  # the stage order is known once the graph is built
+    if not dry_run:  # the stage order (and the read plan) are known once the graph is built
         save_plan(plan, runner_summary)
+        if plan.checkpoint is not None and plan.checkpoint.get("ranges") is not None:
+            checkpoints.write_meta(plan.output, plan.cfg, plan.files, plan.checkpoint["ranges"])
+
+
+def resume_hint(plan: RunPlan) -> str:
+    """How to continue a run that stopped: how many input ranges its checkpoints hold."""
+    try:
+        done = checkpoints.count_done(plan.output, (plan.checkpoint or {}).get("ranges") or [])
+    except OSError:
+        done = 0
+    total = len((plan.checkpoint or {}).get("ranges") or [])
+    return (f"{done} of {total} input ranges are checkpointed in {checkpoints.checkpoint_dir(plan.output)}: "
+            "run the same command with --resume to continue from them")
 
 
 def last_stage(rows: list[StageProgress]) -> str:

@@ -38,6 +38,7 @@ from corpusflow.io import filesystems as fs
 from corpusflow.io.parquet import ShardFiles
 from corpusflow.io.readers import FileSpec, plan_files
 from corpusflow.mixture.tokenizers import load_tokenizer
+from corpusflow.run.checkpoints import CHECKPOINT_DIR, META_FILE, read_meta, remove_checkpoints
 from corpusflow.selection.config import DsirStageConfig
 from corpusflow.selection.dsir import fit_files
 from corpusflow.steps.decontam import summarize_decontam
@@ -87,6 +88,10 @@ class RunPlan:
     #: How the run was launched (``config``: the config file as given, ``overrides``: its
     #: ``--set`` values): what a follow-up command (``corpusflow mix``) repeats.
     launch: dict[str, Any] = field(default_factory=dict)
+    #: Per-range checkpoints (:mod:`corpusflow.run.checkpoints`): None for a graph without them
+    #: (tests, profiling); else the read plan to use (None: plan it when the graph is built, and
+    #: save it) under ``ranges``.
+    checkpoint: dict[str, Any] | None = None
 
 
 def plan_run(cfg: PipelineConfig, output: str) -> RunPlan:
@@ -201,13 +206,16 @@ def _lock_holder(output: str) -> dict[str, Any] | None:
     return holder
 
 
-def prepare_output(output: str, *, overwrite: bool, kind: str = "run", inputs: Iterable[str] = ()) -> None:
+def prepare_output(output: str, *, overwrite: bool, kind: str = "run", inputs: Iterable[str] = (),
+                   resume: bool = False) -> None:
     """Claim ``output`` for a run: refuse what is not ours, take the lock, mark the run in progress.
 
     A non-empty directory is replaced only with ``overwrite`` and only when it is a corpusflow
     run directory (it holds one of :data:`RUN_MARKERS`) that no live run holds; a protected
     directory (:func:`protected_output`) is refused whatever the flags. ``kind`` (``run`` or
-    ``mix``) is recorded in the marker and, later, in the manifest.
+    ``mix``) is recorded in the marker and, later, in the manifest. With ``resume``, an unfinished
+    run directory is taken over instead: everything but its checkpoints
+    (:mod:`corpusflow.run.checkpoints`) is removed.
     """
     why = protected_output(output, inputs)
     if why:
@@ -218,7 +226,14 @@ def prepare_output(output: str, *, overwrite: bool, kind: str = "run", inputs: I
         if holder is not None:
             raise FileExistsError(f"output directory {output} is in use by another corpusflow run "
                                   f"(pid {holder.get('pid')} on {holder.get('host')}); wait for it or choose another --output")
-    if existing and not overwrite:
+    if existing and resume:
+        if MANIFEST in existing:
+            raise FileExistsError(f"output directory {output} holds a finished run: there is nothing to resume")
+        if not any(m in existing for m in RUN_MARKERS):
+            raise FileExistsError(f"output directory {output} is not a corpusflow run directory "
+                                  f"(no {', '.join(RUN_MARKERS)}): nothing to resume")
+        _clear_but_checkpoints(output, existing)
+    elif existing and not overwrite:
         finished = MANIFEST in existing
         what = "a finished run" if finished else "files from an unfinished or failed run"
         finishable = (not finished and FAILED not in existing
@@ -226,11 +241,15 @@ def prepare_output(output: str, *, overwrite: bool, kind: str = "run", inputs: I
                       and fs.exists(fs.join(output, WORK_DIR, PLAN_FILE)))
         hint = (f"; its job ended but its manifest was never written: corpusflow finish {output} "
                 "completes it without running anything") if finishable else ""
+        done = _checkpointed(output, existing) if not finished and not finishable else None
+        if done is not None:
+            hint = (f"; it has checkpoints of {done[0]} of {done[1]} input ranges: add --resume to the same "
+                    "command to continue it (only the rest is computed)")
         raise FileExistsError(
             f"output directory {output} is not empty (it holds {what}){hint}; "
             "pass --overwrite to replace it, or choose another --output"
         )
-    if existing:
+    if existing and not resume:
         if not any(m in existing for m in RUN_MARKERS):
             raise FileExistsError(
                 f"output directory {output} is not a corpusflow run directory (no {', '.join(RUN_MARKERS)}); "
@@ -245,6 +264,44 @@ def prepare_output(output: str, *, overwrite: bool, kind: str = "run", inputs: I
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"pid": os.getpid(), "host": socket.gethostname(), "kind": kind}, f)
     fs.write_bytes_atomic(fs.join(output, IN_PROGRESS), json.dumps({"kind": kind, "started": time.time()}).encode())
+
+
+def _checkpointed(output: str, existing: list[str]) -> tuple[int, int] | None:
+    """(ranges complete, ranges planned) of the checkpoints in ``output``; None without any."""
+    meta = fs.join(WORK_DIR, CHECKPOINT_DIR, META_FILE)
+    if meta.replace(os.sep, "/") not in {e.replace(os.sep, "/") for e in existing}:
+        return None
+    try:
+        doc = read_meta(output) or {}
+        planned = len(doc.get("ranges") or [])
+    except (OSError, ValueError):
+        return None
+    done = sum(e.endswith(".done.json") for e in existing)
+    return done, planned
+
+
+def _clear_but_checkpoints(output: str, existing: list[str]) -> None:
+    """Remove every file of a run directory but its checkpoints (a resumed run starts from them)."""
+    keep = fs.join(WORK_DIR, CHECKPOINT_DIR).replace(os.sep, "/") + "/"
+    if is_remote(output):
+        for name in existing:
+            if not name.startswith(keep):
+                fs.remove(fs.join(output, name))
+        return
+    def rm(path: str) -> None:
+        if os.path.isdir(path) and not os.path.islink(path):
+            fs.remove_tree(path)
+        else:
+            os.remove(path)
+
+    for entry in os.listdir(output):
+        path = os.path.join(output, entry)
+        if entry == WORK_DIR and os.path.isdir(path) and not os.path.islink(path):
+            for sub in os.listdir(path):
+                if sub != CHECKPOINT_DIR:
+                    rm(os.path.join(path, sub))
+        else:  # the lock too: its holder is gone (checked above)
+            rm(path)
 
 
 def release_output(output: str) -> None:
@@ -332,6 +389,7 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
     readcheck: dict[str, dict[str, int]] = {}
     file_reports: dict[str, dict[str, Any]] = {}  # path -> bytes, records, errors, complete  # source -> {"Documents": n, "IdPlaces": n}
     extra: dict[str, Any] = {}
+    resume: dict[str, int] = {}
     for item in items:
         kind = item[0]
         if kind == "ledger":
@@ -344,6 +402,8 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
             file_reports[item[1]] = item[2]
         elif kind == "readcheck":
             readcheck.setdefault(item[2], {})[item[1]] = item[3]
+        elif kind == "resume":  # ranges reused from checkpoints / computed (stages/ranges.py)
+            resume[f"ranges_{item[1]}"] = item[2]
         else:
             extra[kind] = item[1] if len(item) == 2 else item[1:]
     sources = [s.name for s in cfg.sources]
@@ -385,6 +445,8 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
         "counts": summary,
         "stages": _stage_table(ledger, sources, plan.stage_order),
         "outputs": shards,
+        **({"resume": {"ranges_total": sum(resume.values()), "ranges_reused": resume.get("ranges_reused", 0),
+                       "ranges_computed": resume.get("ranges_computed", 0)}} if resume else {}),
         **extra,
         **({"decontamination": summarize_decontam(ledger)} if cfg.stages.decontam.enabled else {}),
         "config": cfg.to_jsonable(),
@@ -427,7 +489,7 @@ def finish_run(plan: RunPlan, *, seconds: float, runner: dict[str, Any]) -> dict
     if problems:
         write_failed(out, manifest, problems)
         raise RunFailed("; ".join(problems), remix_command=manifest.get("remix_command"))
-    write_manifest(out, manifest)
+    write_manifest(out, manifest, keep_checkpoints=bool(plan.launch.get("keep_checkpoints")))
     return manifest
 
 
@@ -476,15 +538,17 @@ def write_interrupted(out: str, head: dict[str, Any], *, signal_name: str, stage
 MANIFEST_HEAD = ("corpusflow_version", "kind", "name", "status", "config_hash", "seed", "runner", "seconds")
 
 
-def write_manifest(out: str, manifest: dict[str, Any]) -> None:
+def write_manifest(out: str, manifest: dict[str, Any], *, keep_checkpoints: bool = False) -> None:
     """Write ``manifest.json`` and the dataset card ``README.md`` (last: together they mark the run
-    directory as finished), then clean up."""
+    directory as finished), then clean up (the checkpoints too, unless ``keep_checkpoints``)."""
     missing = [k for k in MANIFEST_HEAD if k not in manifest]
     if missing:
         raise ValueError(f"manifest without {', '.join(missing)}")
     fs.write_bytes_atomic(fs.join(out, MANIFEST), _json_bytes(manifest))
     write_dataset_card(out)
     _remove_spill(out)
+    if not keep_checkpoints:
+        remove_checkpoints(out)
     _remove_marker(out)
     release_output(out)
 

@@ -37,7 +37,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusflow.core import outcomes
-from corpusflow.core.document import Document, Rejected
+from corpusflow.core.document import Document, ErrorRecord, Rejected
 from corpusflow.core.outcomes import LedgerKey
 from corpusflow.run.interrupt import follow_launcher
 from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, StageCounters, StageOutputs
@@ -50,6 +50,52 @@ FLUSH_EVERY = 2000
 #: through all steps at a time, measured in-process on 4,000 make_corpus documents).
 BATCH = 256
 
+
+
+def run_steps(steps: Sequence[DocStep], docs: list[Document], ledger: dict[LedgerKey, int],
+              count_kept: bool) -> tuple[list[Document], list[Rejected | ErrorRecord]]:
+    """Run ``steps`` in order over a batch: (documents that pass every step, the Rejected and
+    ErrorRecords of the others, in step order). Outcomes are added to ``ledger`` and to each
+    step's ``counts``; with ``count_kept`` the survivors are counted as ``kept`` too."""
+    dropped: list[Rejected | ErrorRecord] = []
+    for step in steps:
+        survivors: list[Document] = []
+        counts = step.counts
+        counts[outcomes.IN] = counts.get(outcomes.IN, 0) + len(docs)
+        for doc in docs:
+            out = step.apply(doc)
+            if out.__class__ is Document:
+                survivors.append(out)  # type: ignore[arg-type]
+                continue
+            if out.__class__ is Rejected:
+                key: LedgerKey = (outcomes.REJECTED, out.doc.source, out.stage, out.reason)  # type: ignore[union-attr]
+            else:
+                key = (outcomes.ERROR, out.source, out.stage, out.error_class)  # type: ignore[union-attr]
+            ledger[key] = ledger.get(key, 0) + 1
+            name = outcomes.counter(key[0], key[3])
+            counts[name] = counts.get(name, 0) + 1
+            dropped.append(out)  # type: ignore[arg-type]
+        counts[outcomes.KEPT] = counts.get(outcomes.KEPT, 0) + len(survivors)
+        docs = survivors
+        extra = step.ledger_extra  # counts a step adds to the ledger beyond its outcomes
+        if extra:
+            for key, n in extra.items():
+                ledger[key] = ledger.get(key, 0) + n
+            extra.clear()
+    if count_kept:
+        for doc in docs:
+            key = (outcomes.KEPT, doc.source, "", doc.lang or "")
+            ledger[key] = ledger.get(key, 0) + 1
+    return docs, dropped
+
+
+def publish_counts(steps: Sequence[DocStep], counters: Sequence[StageCounters]) -> None:
+    """Move each step's pending ``counts`` to its Beam counters (live progress, metrics)."""
+    for step, c in zip(steps, counters, strict=True):
+        if step.counts:
+            for name, n in step.counts.items():
+                c.inc(name, n)
+            step.counts.clear()
 
 
 class _StepsFn(beam.DoFn):
@@ -86,47 +132,15 @@ class _StepsFn(beam.DoFn):
         """Each step over the whole batch, then the next step over the survivors."""
         docs, self._batch = self._batch, []
         self._pending += len(docs)
-        ledger = self._ledger
-        for step in self._steps:
-            survivors: list[Document] = []
-            counts = step.counts
-            counts[outcomes.IN] = counts.get(outcomes.IN, 0) + len(docs)
-            for doc in docs:
-                out = step.apply(doc)
-                if out.__class__ is Document:
-                    survivors.append(out)  # type: ignore[arg-type]
-                    continue
-                if out.__class__ is Rejected:
-                    key: LedgerKey = (outcomes.REJECTED, out.doc.source, out.stage, out.reason)  # type: ignore[union-attr]
-                    tag = TAG_REJECTED
-                else:
-                    key = (outcomes.ERROR, out.source, out.stage, out.error_class)  # type: ignore[union-attr]
-                    tag = TAG_ERRORS
-                ledger[key] = ledger.get(key, 0) + 1
-                name = outcomes.counter(key[0], key[3])
-                counts[name] = counts.get(name, 0) + 1
-                yield pvalue.TaggedOutput(tag, out)
-            counts[outcomes.KEPT] = counts.get(outcomes.KEPT, 0) + len(survivors)
-            docs = survivors
-            extra = step.ledger_extra  # counts a step adds to the ledger beyond its outcomes
-            if extra:
-                for key, n in extra.items():
-                    ledger[key] = ledger.get(key, 0) + n
-                extra.clear()
-        if self._count_kept:
-            for doc in docs:
-                key = (outcomes.KEPT, doc.source, "", doc.lang or "")
-                ledger[key] = ledger.get(key, 0) + 1
-        yield from docs
+        survivors, dropped = run_steps(self._steps, docs, self._ledger, self._count_kept)
+        for out in dropped:
+            yield pvalue.TaggedOutput(TAG_REJECTED if out.__class__ is Rejected else TAG_ERRORS, out)
+        yield from survivors
         if self._pending >= FLUSH_EVERY:
             self._publish()
 
     def _publish(self) -> None:
-        for step, counters in zip(self._steps, self._counters, strict=True):
-            if step.counts:
-                for name, n in step.counts.items():
-                    counters.inc(name, n)
-                step.counts.clear()
+        publish_counts(self._steps, self._counters)
         self._pending = 0
 
     def finish_bundle(self) -> Iterator[Any]:
@@ -156,6 +170,10 @@ class DocumentStages(beam.PTransform):
             raise ValueError("DocumentStages needs at least one step")
         self._steps = list(steps)
         self._count_kept = count_kept
+
+    @property
+    def steps(self) -> list[DocStep]:
+        return list(self._steps)
 
     @property
     def counts_kept(self) -> bool:

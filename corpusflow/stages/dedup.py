@@ -76,6 +76,7 @@ from corpusflow.dedup.index import (
 )
 from corpusflow.dedup.index import PREFIX as INDEX_PREFIX
 from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_similarity, split_pairs
+from corpusflow.run.checkpoints import read_docs
 from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
 from corpusflow.stages.handoff import Handoff
 from corpusflow.stages.spill import LOCAL_RUNNERS
@@ -452,6 +453,14 @@ def _decide(kv: tuple[int, Iterable[Any]], order: list[str]) -> Iterable[tuple[i
 # ---------------------------------------------------------------------------------------------
 
 
+class _ReadDocsFn(beam.DoFn):
+    """Path of a checkpoint file of Documents -> its Documents (``barriers`` are unused: they make
+    this step wait, in the routing's stage, for the verdicts)."""
+
+    def process(self, path: str, *barriers: Any) -> Iterable[Document]:
+        yield from read_docs(path)
+
+
 class _RouteFn(beam.DoFn):
     """Side-input routing: kept documents (main) and Duplicate records (TAG_DUPLICATES)."""
 
@@ -601,10 +610,34 @@ class Deduplicate(beam.PTransform):
         self.cfg = cfg
         self.seed = cfg.seed if cfg.seed is not None else seed
         self.prio = dict(source_priority or {})
+        self._signatures: beam.PCollection | None = None
+        self._doc_files: beam.PCollection | None = None
         if cfg.enabled and cfg.earlier_indexes:  # refuse other settings now, before any data is read
 
             for path in cfg.earlier_indexes:
                 check_settings(read_meta(path)["settings"], settings_of(cfg, self.seed), path)
+
+    @property
+    def takes_signatures(self) -> bool:
+        """Whether the node rows may be computed before this stage (:meth:`with_signatures`): not
+        when earlier runs' indexes remove documents first."""
+        return self.cfg.enabled and (self.cfg.exact or self.cfg.minhash) and not self.cfg.earlier_indexes
+
+    def takes_doc_files(self, pipeline: beam.Pipeline) -> bool:
+        """Whether the documents may come as paths of checkpoint files (side-input routing, as
+        resolved for ``pipeline`` by :func:`routing_of`)."""
+        return self.takes_signatures and routing_of(self.cfg, pipeline) == "side_input"
+
+    def with_signatures(self, signatures: beam.PCollection, doc_files: beam.PCollection | None = None) -> Deduplicate:
+        """Use ``(digest shard, NodeBatch)`` node rows computed upstream, one per input document
+        (by :class:`~corpusflow.stages.ranges.ReadRanges`, checkpointed with the documents),
+        instead of computing them here: same rows, so the same result. With ``doc_files`` (paths
+        of checkpoint files of Documents, :func:`corpusflow.run.checkpoints.read_docs`), the
+        routing reads the documents from them instead of from its input (which is then empty)."""
+        if not self.takes_signatures or (doc_files is not None and not self.takes_doc_files(doc_files.pipeline)):
+            raise ValueError("this dedup stage computes its own signatures")
+        self._signatures, self._doc_files = signatures, doc_files
+        return self
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
         cfg, seed, prio = self.cfg, self.seed, self.prio
@@ -625,10 +658,13 @@ class Deduplicate(beam.PTransform):
         p = docs.pipeline
         shards = cfg.shards
         join = routing_of(cfg, p) == "join"
+        nodes = self._signatures
+        if nodes is None:
+            nodes = (docs
+                     | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+                     | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio)))
         ex = (
-            docs
-            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
-            | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio))
+            nodes
             | "GroupDigests" >> beam.GroupByKey()
             | "Exact" >> beam.ParDo(_ExactFn(cfg, members=join)).with_outputs(
                 TAG_MEMBERS if join else TAG_EXACT, TAG_BANDS, main="nodes")
@@ -642,7 +678,10 @@ class Deduplicate(beam.PTransform):
             # Routing waits for the verdicts: the documents reach it through local files on a
             # local runner instead of through the runner process (stages/handoff.py).
             barriers = [pvalue.AsIter(ex[TAG_EXACT]), pvalue.AsIter(verdicts)]
-            docs = docs | "Handoff" >> Handoff("dedup", barriers)
+            if self._doc_files is not None:  # the checkpoint files are the hand-off
+                docs = self._doc_files | "ReadCheckpointDocs" >> beam.ParDo(_ReadDocsFn(), *barriers)
+            else:
+                docs = docs | "Handoff" >> Handoff("dedup", barriers)
             res = docs | "Route" >> beam.ParDo(
                 _RouteFn(cfg, seed), pvalue.AsDict(ex[TAG_EXACT]), pvalue.AsDict(verdicts)
             ).with_outputs(TAG_DUPLICATES, main="kept")

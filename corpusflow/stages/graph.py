@@ -34,6 +34,7 @@ from corpusflow.core.schemas import (
 )
 from corpusflow.dedup.index import INDEX_DIR
 from corpusflow.io import filesystems as fs
+from corpusflow.run.checkpoints import checkpoint_dir
 from corpusflow.run.rundir import STATS_FILE, WORK_DIR, RunPlan
 from corpusflow.stages.base import StageOutputs
 from corpusflow.stages.chain import DocumentStages
@@ -41,7 +42,8 @@ from corpusflow.stages.dedup import Deduplicate, SaveDedupIndex
 from corpusflow.stages.dsir import SelectByImportance
 from corpusflow.stages.ids import MakeIdsUnique
 from corpusflow.stages.mixture import MixDocuments
-from corpusflow.stages.read import ReadDocuments
+from corpusflow.stages.ranges import RangeOutputs, ReadRanges, plan_ranges_for
+from corpusflow.stages.read import ReadDocuments, ReadOutputs
 from corpusflow.stages.write import WriteShards
 from corpusflow.steps.catalog import document_steps
 
@@ -110,20 +112,46 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     if fuse_stages is None:
         fuse_stages = FUSE_STAGES
     cfg, out = plan.cfg, plan.output
-    read = ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict,
-                         id_places=cfg.limits.unique_ids)
-    first = p | "Read" >> read
     plan.stage_order = ["read"]
     # Outcome records of every stage, with whether the stage already counted them in its ledger.
-    rejected: list[tuple[beam.PCollection, bool]] = [(first.rejected, False)]
+    rejected: list[tuple[beam.PCollection, bool]]
     duplicates: list[tuple[beam.PCollection, bool]] = []
-    errors: list[tuple[beam.PCollection, bool]] = [(first.errors, False)]
+    errors: list[tuple[beam.PCollection, bool]]
     ledger_parts: list[beam.PCollection] = []
-    docs = first.kept
-    if cfg.limits.unique_ids:
-        docs = docs | "UniqueIds" >> MakeIdsUnique(first.id_places)
+    stats: list[beam.PCollection] = []
     stages = _stage_groups(cfg, plan, fuse_stages)
     kept_counted = False
+    first: ReadOutputs | RangeOutputs
+    if plan.checkpoint is not None and fuse_stages and stages and isinstance(stages[0][2], DocumentStages):
+        # Read, unique ids and the per-document steps per input range, checkpointed (--resume).
+        label, names, chain = stages.pop(0)
+        ranges = plan.checkpoint.get("ranges") or plan_ranges_for(p, plan.files)
+        plan.checkpoint["ranges"] = ranges
+        dedup = stages[0][2] if stages and isinstance(stages[0][2], Deduplicate) else None
+        if dedup is not None and not dedup.takes_signatures:
+            dedup = None
+        first = p | "Read" >> ReadRanges(
+            ranges, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict, steps=chain.steps,
+            count_kept=chain.counts_kept, checkpoint_dir=checkpoint_dir(out), id_places=cfg.limits.unique_ids,
+            saved_ids=plan.checkpoint.get("ids"),
+            signatures=(dedup.cfg, dedup.seed, dedup.prio) if dedup is not None else None,
+            doc_files=dedup is not None and dedup.takes_doc_files(p))
+        if dedup is not None and first.signatures is not None:
+            dedup.with_signatures(first.signatures, first.doc_files)
+        plan.stage_order.extend(names)
+        rejected, errors = [(first.rejected, True)], [(first.errors, True)]
+        ledger_parts.append(first.ledger)
+        kept_counted = chain.counts_kept
+        docs = first.kept
+        stats.append(first.ranges | "RangesCount" >> beam.combiners.Count.PerElement()
+                     | "RangesStat" >> beam.MapTuple(lambda how, n: ("resume", how, n)))
+    else:
+        first = p | "Read" >> ReadDocuments(plan.files, cfg.sources, cfg.limits.max_doc_chars,
+                                            strict=cfg.limits.strict, id_places=cfg.limits.unique_ids)
+        rejected, errors = [(first.rejected, False)], [(first.errors, False)]
+        docs = first.kept
+        if cfg.limits.unique_ids:
+            docs = docs | "UniqueIds" >> MakeIdsUnique(first.id_places)
     for label, names, transform in stages:
         res: StageOutputs = docs | label >> transform
         plan.stage_order.extend(names)
@@ -139,7 +167,6 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     o = cfg.output
     common = dict(seed=cfg.seed, shard_max_bytes=o.shard_max_bytes, row_group_rows=o.row_group_rows,
                   compression=o.compression, compression_level=o.compression_level)
-    stats: list[beam.PCollection] = []
     if cfg.stages.dedup.enabled and cfg.stages.dedup.save_index:  # this run's dedup index (dedup/index.py)
         saver = SaveDedupIndex(cfg.stages.dedup, cfg.seed, fs.join(out, INDEX_DIR), common)
         index = docs | "SaveDedupIndex" >> saver
@@ -178,13 +205,17 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
                          for i, (pc, counted) in enumerate(present) if not counted]
 
     stats.append(first.file_stats | "FileStat" >> beam.MapTuple(lambda path, report: ("file", path, report)))
-    if first.id_places is not None:
+    id_counts = None
+    if isinstance(first, RangeOutputs):
+        id_counts = first.id_counts
+    elif first.id_places is not None:
+        id_counts = first.id_places | "ReadCheckIdPlaces" >> beam.Map(lambda kv: (kv[1][0], 1))
+    if id_counts is not None:
         # The id-only second read must see exactly the documents the main read kept (a file that
         # changed, or a transient object-store failure in one read only, would leave ids out of
         # the rename map): both are counted per source and compared in finish_run.
         # The main read counts its Documents per file range itself (no step per document).
-        for label, pcoll in (("Documents", first.doc_counts),
-                             ("IdPlaces", first.id_places | "ReadCheckIdPlaces" >> beam.Map(lambda kv: (kv[1][0], 1)))):
+        for label, pcoll in (("Documents", first.doc_counts), ("IdPlaces", id_counts)):
             stats.append(
                 pcoll
                 | f"ReadCheck{label}Count" >> beam.CombinePerKey(sum)

@@ -116,17 +116,35 @@ def _choose(item: tuple[Key, str], taken: dict[str, bool]) -> tuple[Key, str]:
         f"({CANDIDATES}) is already the id of an input record; make the input ids unique")
 
 
+def apply_rename(doc: Document, renames: dict[Key, str] | None) -> Document | None:
+    """``doc`` under its new name when the rename map has one for its place, else None."""
+    new = renames.get(place_of(doc)) if renames else None
+    if new is None:
+        return None
+    return doc.replace(id=new, meta={**doc.meta, "original_id": doc.id})
+
+
 class _RenameFn(beam.DoFn):
     def setup(self) -> None:
         self._counters = StageCounters("ids")
 
     def process(self, doc: Document, renames: dict[Key, str]) -> Iterator[Document]:
-        new = renames.get(place_of(doc)) if renames else None
+        new = apply_rename(doc, renames)
         if new is None:
             yield doc
             return
         self._counters.info("renamed")
-        yield doc.replace(id=new, meta={**doc.meta, "original_id": doc.id})
+        yield new
+
+
+def rename_map(places: beam.PCollection) -> beam.PCollection:
+    """``(place, new id)`` of every record to rename, from ``(id, place)`` of every document
+    (use it as ``beam.pvalue.AsDict``)."""
+    grouped = places | "GroupById" >> beam.GroupByKey()
+    repeats = grouped | "Collisions" >> beam.FlatMap(_collisions)
+    candidates = repeats | "Candidates" >> beam.FlatMap(_candidates)
+    taken = grouped | "TakenNames" >> beam.FlatMap(_taken, candidates=beam.pvalue.AsDict(candidates))
+    return repeats | "ChooseNames" >> beam.Map(_choose, taken=beam.pvalue.AsDict(taken))
 
 
 class MakeIdsUnique(beam.PTransform):
@@ -146,11 +164,7 @@ class MakeIdsUnique(beam.PTransform):
         places = self._id_places
         if places is None:
             places = docs | "IdPlaces" >> beam.Map(lambda d: (d.id, place_of(d)))
-        grouped = places | "GroupById" >> beam.GroupByKey()
-        repeats = grouped | "Collisions" >> beam.FlatMap(_collisions)
-        candidates = repeats | "Candidates" >> beam.FlatMap(_candidates)
-        taken = grouped | "TakenNames" >> beam.FlatMap(_taken, candidates=beam.pvalue.AsDict(candidates))
-        renames = repeats | "ChooseNames" >> beam.Map(_choose, taken=beam.pvalue.AsDict(taken))
+        renames = rename_map(places)
         if self._id_places is not None:
             # The map comes from a separate read: documents stream through the rename, fused with
             # the read (nothing waits, nothing is materialised).
@@ -159,3 +173,10 @@ class MakeIdsUnique(beam.PTransform):
         # through local files, not through the runner (see corpusflow.stages.handoff).
         waiting = docs | "Handoff" >> Handoff("ids", [beam.pvalue.AsIter(renames)])
         return waiting | "RenameCollisions" >> beam.ParDo(_RenameFn(), renames=beam.pvalue.AsDict(renames))
+
+
+class RenameMap(beam.PTransform):
+    """``(id, place)`` of every document -> ``(place, new id)`` of those to rename (:func:`rename_map`)."""
+
+    def expand(self, places: beam.PCollection) -> beam.PCollection:
+        return rename_map(places)

@@ -20,7 +20,7 @@ from corpusflow.stages.spill import Spill
 TAG_INPUT_COUNTS = "input_counts"
 TAG_DOC_COUNTS = "doc_counts"
 TAG_FILE_STATS = "file_stats"
-#: Records between two counts of what a read has consumed (live progress moves with them).
+#: Records between two publications of a range's read counters (live progress mid-range).
 PUBLISH_EVERY = 500
 
 
@@ -61,6 +61,64 @@ class StrictModeError(RuntimeError):
     """Raised in ``--strict`` mode at the first malformed record."""
 
 
+class RangeReader:
+    """Reads one file range: iterate over it for its outcomes (``--strict`` raises at the first
+    error record); then :attr:`records`, :attr:`docs` and :meth:`file_stat` describe it."""
+
+    def __init__(self, spec: FileSpec, source: SourceConfig, max_doc_chars: int, lo: int, hi: int | None,
+                 strict: bool, counters: StageCounters) -> None:
+        self.spec, self._source, self._max, self._lo, self._hi = spec, source, max_doc_chars, lo, hi
+        self._strict, self._counters = strict, counters
+        self.records = self.docs = self.errors = self.loss_errors = 0
+        self.stats = ReadStats()
+
+    def __iter__(self) -> Iterator[Document | Rejected | ErrorRecord]:
+        spec = self.spec
+        told = [0, 0, 0]  # records, documents and stored bytes published so far (live progress)
+        for out in iter_file(spec, self._source, self._max, (self._lo, self._hi), self.stats):
+            self.records += 1
+            if not self.records % PUBLISH_EVERY:
+                self._publish(told)
+            if isinstance(out, Document):
+                self.docs += 1
+            elif isinstance(out, Rejected):
+                self._counters.rejected(out.reason)
+            elif isinstance(out, ErrorRecord):
+                if self._strict:
+                    raise StrictModeError(
+                        f"--strict: malformed record in {out.file} at {out.offset_kind} {out.offset}: "
+                        f"{out.error_class}: {out.message}"
+                    )
+                self._counters.error(out.error_class)
+                self.errors += 1
+                self.loss_errors += out.error_class in LOSS_CLASSES
+            else:  # pragma: no cover - programming error in a reader
+                raise TypeError(f"reader yielded {type(out).__name__}")
+            yield out
+        if self._lo == 0:
+            self._counters.info("files")
+        self._publish(told)
+
+    def _publish(self, told: list[int]) -> None:
+        """Count what was read since the last call: records in, documents out and stored bytes
+        (``info.bytes_read``, what live progress sets against the input's total size)."""
+        c, consumed = self._counters, self.stats.consumed()
+        if self.records > told[0]:
+            c.received(self.records - told[0])
+        if self.docs > told[1]:
+            c.kept(self.docs - told[1])
+        if consumed > told[2]:
+            c.info(BYTES_READ, consumed - told[2])
+        told[:] = [self.records, self.docs, max(consumed, told[2])]
+
+    def file_stat(self) -> dict[str, Any]:
+        """This range's part of its file's report (merged per file by :func:`merge_file_stats`)."""
+        st = self.stats
+        return {"source": self.spec.source, "format": self.spec.format, "records": self.records,
+                "errors": self.errors, "loss_errors": self.loss_errors, "size": st.size,
+                "bytes_read": st.bytes_read, "complete": st.complete, "at_end": st.at_end}
+
+
 class _ReadFileFn(beam.DoFn):
     """Reads one file (range); emits one outcome per record and, at the end, the range's record count
     and its count of Documents (for the check against the id-only read)."""
@@ -75,53 +133,15 @@ class _ReadFileFn(beam.DoFn):
 
     def process(self, item: tuple[FileSpec, int, int | None]) -> Iterator[Any]:
         spec, lo, hi = item  # a byte range of the file (see plan_ranges)
-        source = self._sources[spec.source]
-        n = n_docs = n_err = n_loss = 0
-        stats = ReadStats()
-        told = [0, 0, 0]  # records, documents and stored bytes counted so far (live progress)
-        for out in iter_file(spec, source, self._max, (lo, hi), stats):
-            n += 1
-            if not n % PUBLISH_EVERY:
-                self._publish(told, n, n_docs, stats)
-            if isinstance(out, Document):
-                n_docs += 1
+        reader = RangeReader(spec, self._sources[spec.source], self._max, lo, hi, self._strict, self._counters)
+        for out in reader:
+            if out.__class__ is Document:
                 yield out
-            elif isinstance(out, Rejected):
-                self._counters.rejected(out.reason)
-                yield pvalue.TaggedOutput(TAG_REJECTED, out)
-            elif isinstance(out, ErrorRecord):
-                if self._strict:
-                    raise StrictModeError(
-                        f"--strict: malformed record in {out.file} at {out.offset_kind} {out.offset}: "
-                        f"{out.error_class}: {out.message}"
-                    )
-                self._counters.error(out.error_class)
-                n_err += 1
-                n_loss += out.error_class in LOSS_CLASSES
-                yield pvalue.TaggedOutput(TAG_ERRORS, out)
-            else:  # pragma: no cover - programming error in a reader
-                raise TypeError(f"reader yielded {type(out).__name__}")
-        if lo == 0:
-            self._counters.info("files")
-        self._publish(told, n, n_docs, stats)
-        yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, n))
-        yield pvalue.TaggedOutput(TAG_DOC_COUNTS, (spec.source, n_docs))
-        yield pvalue.TaggedOutput(TAG_FILE_STATS, (spec.path, {
-            "source": spec.source, "format": spec.format, "records": n, "errors": n_err,
-            "loss_errors": n_loss, "size": stats.size, "bytes_read": stats.bytes_read,
-            "complete": stats.complete, "at_end": stats.at_end}))
-
-    def _publish(self, told: list[int], n: int, n_docs: int, stats: ReadStats) -> None:
-        """Count what was read since the last call: records in, documents out and stored bytes
-        (``info.bytes_read``, what live progress sets against the input's total size)."""
-        c, consumed = self._counters, stats.consumed()
-        if n > told[0]:
-            c.received(n - told[0])
-        if n_docs > told[1]:
-            c.kept(n_docs - told[1])
-        if consumed > told[2]:
-            c.info(BYTES_READ, consumed - told[2])
-        told[:] = [n, n_docs, max(consumed, told[2])]
+            else:
+                yield pvalue.TaggedOutput(TAG_REJECTED if out.__class__ is Rejected else TAG_ERRORS, out)
+        yield pvalue.TaggedOutput(TAG_INPUT_COUNTS, (spec.source, reader.records))
+        yield pvalue.TaggedOutput(TAG_DOC_COUNTS, (spec.source, reader.docs))
+        yield pvalue.TaggedOutput(TAG_FILE_STATS, (spec.path, reader.file_stat()))
 
 
 class _ReadIdsFn(beam.DoFn):
