@@ -38,6 +38,7 @@ from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import plan_ranges
 from corpusflow.run import checkpoints as ck
 from corpusflow.run.interrupt import follow_launcher
+from corpusflow.run.progress import BYTES_READ
 from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, StageCounters
 from corpusflow.stages.chain import BATCH, publish_counts, run_steps
 from corpusflow.stages.dedup import NS as DEDUP_NS
@@ -112,6 +113,9 @@ class _RangeFn(beam.DoFn):
             else:
                 yield pvalue.TaggedOutput(TAG_REJECTED if out.__class__ is Rejected else TAG_ERRORS, out)
         self._read_counters.received(marker["input_count"])
+        self._read_counters.kept(marker["doc_count"])
+        if marker.get("bytes_consumed"):  # live progress: a reused range counts as read
+            self._read_counters.info(BYTES_READ, marker["bytes_consumed"])
         yield from self._emit_docs_file(marker)
         if self._sig_args is not None:
             nodes = ck.read_nodes(self._ckdir, marker)
@@ -160,6 +164,7 @@ class _RangeFn(beam.DoFn):
                 self._read_counters.info("renamed", renamed)
             info = {"source": spec.source, "path": spec.path, "input_count": reader.records,
                     "doc_count": reader.docs, "file_stat": reader.file_stat(),
+                    "bytes_consumed": reader.stats.consumed(),
                     "ledger": sorted([list(k), n] for k, n in ledger.items())}
             marker = writer.commit(info)
         except BaseException:
