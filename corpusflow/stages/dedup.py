@@ -30,6 +30,9 @@ import apache_beam as beam
 import numpy as np
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusflow.core.document import Document, Duplicate
 from corpusflow.dedup.config import DedupStageConfig
@@ -39,6 +42,7 @@ from corpusflow.dedup.core import (
     SignatureComputer,
     Verdict,
     band_pairs,
+    collapse_exact,
     decide_clusters,
     doc_uid,
     exact_key,
@@ -80,7 +84,16 @@ TAG_EXACT = "exact"
 
 
 class _SignatureFn(beam.DoFn):
-    """Batches of documents -> node rows (digest, rank, signature), sharded by text digest."""
+    """Batches of documents -> node rows (digest, rank, signature), sharded by text digest.
+
+    With exact dedup on, the rows of a bundle are held (up to ``BUFFER_ROWS`` distinct texts)
+    and exact copies among them are pre-combined into one row of weight = copies
+    (:func:`~corpusflow.dedup.core.collapse_exact`) before the shuffle: a corpus of many copies
+    of few texts then shuffles one row per text and bundle, not one per document. The result
+    is the same as without pre-combining (the choice of the row kept is associative).
+    """
+
+    BUFFER_ROWS = 20_000
 
     def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int]) -> None:
         self.cfg, self.seed, self.prio = cfg, seed, dict(prio)
@@ -89,6 +102,11 @@ class _SignatureFn(beam.DoFn):
         self.comp = SignatureComputer(self.cfg, self.seed, self.prio)
         self.counters = StageCounters(NS)
         self._seen = {"no_shingles": 0, "minhash_fixups": 0, "signature_cache_hits": 0}
+        self._order = list(self.cfg.keep.order)
+
+    def start_bundle(self) -> None:
+        self._held: list[NodeBatch] = []
+        self._held_rows = 0
 
     def process(self, batch: list[Document]) -> Iterable[Any]:
         rows = self.comp.compute(batch)
@@ -98,7 +116,23 @@ class _SignatureFn(beam.DoFn):
             if now != self._seen[name]:
                 self.counters.info(name, now - self._seen[name])
                 self._seen[name] = now
-        yield from rows.split(self.cfg.shards, by="dlo")
+        if not self.cfg.exact:
+            yield from rows.split(self.cfg.shards, by="dlo")
+            return
+        rows = collapse_exact(rows, self._order)
+        self._held.append(rows)
+        self._held_rows += len(rows)
+        if self._held_rows >= self.BUFFER_ROWS:
+            yield from self._flush()
+
+    def _flush(self) -> list[tuple[int, NodeBatch]]:
+        rows = collapse_exact(NodeBatch.concat(self._held), self._order) if self._held else NodeBatch.empty()
+        self._held, self._held_rows = [], 0
+        return rows.split(self.cfg.shards, by="dlo")
+
+    def finish_bundle(self) -> Iterable[WindowedValue]:
+        for part in self._flush():  # outputs of finish_bundle need an explicit window
+            yield WindowedValue(part, MIN_TIMESTAMP, [GlobalWindow()])
 
 
 class _ExactFn(beam.DoFn):
@@ -111,7 +145,7 @@ class _ExactFn(beam.DoFn):
         rows = NodeBatch.concat(list(kv[1]))
         reps, groups = resolve_exact(rows, self.cfg.exact, self.cfg.keep.order)
         Metrics.counter(NS, "info.exact_groups").inc(len(groups))
-        Metrics.counter(NS, "info.exact_copies").inc(len(rows) - len(reps))
+        Metrics.counter(NS, "info.exact_copies").inc(int(rows.weight.sum()) - len(reps))
         for g in groups:
             yield pvalue.TaggedOutput(TAG_EXACT, g)
         if not self.cfg.minhash:
