@@ -57,6 +57,7 @@ from corpusflow.dedup.graph import (
     small_star,
     star_edges,
     star_violations,
+    unique_edges,
 )
 from corpusflow.dedup.index import (
     INDEX_SCHEMA,
@@ -196,8 +197,8 @@ class _AttachChildSigFn(beam.DoFn):
         nodes = NodeBatch.concat(list(g["nodes"]))
         order = np.argsort(nodes.uid, kind="stable")
         su = nodes.uid[order]
-        child = np.concatenate([e[0] for e in g["edges"]])
-        parent = np.concatenate([e[1] for e in g["edges"]])
+        child, parent = unique_edges(np.concatenate([e[0] for e in g["edges"]]),
+                                     np.concatenate([e[1] for e in g["edges"]]))
         pos, found = lookup(su, child)
         if not found.all():
             raise RuntimeError("dedup verify: edge endpoint without a node row (internal error)")
