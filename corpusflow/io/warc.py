@@ -235,8 +235,8 @@ def _iter_stream(
     pages = 0
     first = True
     while True:
-        pages, damage = yield from _iter_records(fh, file_path, source, options, stats, offset_kind, skip,
-                                                 pages, first)
+        ctx = _Stream(fh, file_path, source, options, stats, offset_kind)
+        pages, damage = yield from _iter_records(ctx, skip, pages, first)
         first = False
         if damage is None or pages < 0:
             return pages
@@ -260,16 +260,20 @@ def _iter_stream(
 RESUMED_MARK = "are not read; reading resumes at byte"
 
 
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    """What :func:`_iter_records` reads from and reports to."""
+
+    fh: Any
+    file_path: str
+    source: str
+    options: WarcOptions
+    stats: Counter[str]
+    offset_kind: str
+
+
 def _iter_records(
-    fh: Any,
-    file_path: str,
-    source: str,
-    options: WarcOptions,
-    stats: Counter[str],
-    offset_kind: str,
-    skip: int,
-    pages: int,
-    at_file_start: bool,
+    ctx: _Stream, skip: int, pages: int, at_file_start: bool,
 ) -> Generator[Outcome, None, tuple[int, _Damage | None]]:
     """Records from the current position of ``fh`` up to the end or the first damage.
 
@@ -277,6 +281,8 @@ def _iter_records(
     after its block are not the blank lines that end a record (warcio counts that in
     ``err_count``), its Content-Length was wrong, and the record itself is the damage.
     """
+    fh, file_path, source, options, stats, offset_kind = (
+        ctx.fh, ctx.file_path, ctx.source, ctx.options, ctx.stats, ctx.offset_kind)
     it = _checked_iterator(fh)
     records = iter(it)
     index = -1
