@@ -8,7 +8,10 @@ Two corpora per size N, written under ``--root`` (default /tmp/corpusflow-tiny, 
 * ``chars``: N one-character documents (the character cycles through the 2,136 jōyō-kanji code
   points range U+4E00.. and ASCII letters, so most texts repeat: exact duplicates), and
 * ``same``: N identical tiny documents (one short Japanese sentence, long enough for MinHash
-  character 5-grams), the worst case for exact groups and LSH buckets.
+  character 5-grams), the worst case for exact groups, and
+* ``same_near``: the same corpus with exact dedup off (``stages.dedup.exact=false``), so every
+  copy goes through MinHash: one LSH bucket of N members in every band, the worst case for
+  buckets, candidate edges, their verification and the cluster decision.
 
 Each is run through ``configs/pipelines/dedup_only.yaml`` (normalise, language ID that only
 labels, exact + MinHash dedup, Parquet), DirectRunner in one process (``in_memory``) or
@@ -57,9 +60,9 @@ def write_corpus(folder: str, n: int, kind: str) -> str:
     return os.path.join(folder, "*.jsonl")
 
 
-def run_one(glob: str, out: str, mode: str, code: str) -> dict:
+def run_one(glob: str, out: str, mode: str, code: str, extra: list[str] | None = None) -> dict:
     cmd = [sys.executable, "-m", "corpusflow", "run", CONFIG, "--input", glob, "--output", out,
-           "--overwrite", "-q", "--progress", "off"]
+           "--overwrite", "-q", "--progress", "off", *(extra or [])]
     if mode == "multi_processing":
         cmd += ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
     env = dict(os.environ, PYTHONPATH=code)
@@ -77,7 +80,7 @@ def run_one(glob: str, out: str, mode: str, code: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 200_000])
-    ap.add_argument("--kinds", nargs="+", choices=["chars", "same"], default=["chars", "same"])
+    ap.add_argument("--kinds", nargs="+", choices=["chars", "same", "same_near"], default=["chars", "same"])
     ap.add_argument("--mode", choices=["in_memory", "multi_processing"], default="in_memory")
     ap.add_argument("--code", default=REPO, help="checkout whose corpusflow package runs (PYTHONPATH)")
     ap.add_argument("--root", default=os.path.join(tempfile.gettempdir(), "corpusflow-tiny"))
@@ -91,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     for kind in args.kinds:
         base = None
         for n in [args.baseline, *args.sizes]:
-            glob = write_corpus(os.path.join(args.root, f"{kind}_{n}"), n, kind)
-            rec = run_one(glob, os.path.join(args.root, f"out_{kind}_{n}"), args.mode, args.code)
+            corpus = "same" if kind == "same_near" else kind
+            glob = os.path.join(args.root, f"{corpus}_{n}", "*.jsonl")
+            if not os.path.exists(os.path.join(args.root, f"{corpus}_{n}", "part-0.jsonl")):
+                write_corpus(os.path.join(args.root, f"{corpus}_{n}"), n, corpus)
+            extra = ["--set", "stages.dedup.exact=false"] if kind == "same_near" else []
+            rec = run_one(glob, os.path.join(args.root, f"out_{kind}_{n}"), args.mode, args.code, extra)
             if n == args.baseline:
                 base = rec["peak_rss_mb"]
             extra = (rec["peak_rss_mb"] - (base or 0)) * 2**20
