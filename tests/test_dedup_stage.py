@@ -195,3 +195,23 @@ def test_disabled_stage_passes_everything(corpus, tmp_path):
         res = p | beam.Create(docs[:20]) | Deduplicate(DedupStageConfig(enabled=False), seed=1)
         _ = res.kept | beam.Map(lambda d: d.id) | beam.io.WriteToText(str(tmp_path / "k"))
     assert len(_lines(tmp_path / "k*")) == 20
+
+
+@pytest.mark.parametrize("buffer_rows", [20_000, 7])
+def test_many_copies_of_few_tiny_texts(tmp_path, monkeypatch, buffer_rows):
+    """Copies pre-combined before the shuffle (a small buffer flushes inside the bundle, too):
+    the same verdicts as one row per document; exact off, every copy meets in one LSH bucket per
+    band and each candidate edge is verified once."""
+    from corpusflow.stages import dedup as stage
+
+    monkeypatch.setattr(stage._SignatureFn, "BUFFER_ROWS", buffer_rows)
+    texts = ["今日は良い天気です。", "明日は雨が降るでしょう。", "字", "It rains today."]
+    docs = [Document(id=f"t{i:03d}", text=texts[i % 4], source="web", lang="ja" if i % 4 < 3 else "en",
+                     file="tiny.jsonl", line=i) for i in range(120)]
+    kept, dups = run_dedup(docs, tmp_path / "e", DedupStageConfig(enabled=True))
+    assert len(kept) == 4 and set(kept.values()) == {30}
+    assert len(dups) == 116 and {d[0] for d in dups.values()} == {"dedup.exact"}
+    assert {d[1] for d in dups.values()} == set(kept)
+    kept_n, dups_n = run_dedup(docs, tmp_path / "n", DedupStageConfig(enabled=True, exact=False, verify_threshold=0.0))
+    assert kept_n == kept and {i: (d[1], d[2]) for i, d in dups_n.items()} == {i: (d[1], d[2]) for i, d in dups.items()}
+    assert {d[0] for d in dups_n.values()} == {"dedup.minhash"} and {d[3] for d in dups_n.values()} == {1.0}
