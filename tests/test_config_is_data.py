@@ -143,6 +143,7 @@ def test_validate_command_never_imports_a_profile_plugin(tmp_path: Path) -> None
     args = [sys.executable, "-m", "corpusflow"]
     out = subprocess.run([*args, "validate", str(cfg)], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
+    assert "lists plugins cf_profile_plugin_c: not imported" in out.stdout
     assert not (tmp_path / "RAN").exists()
     out = subprocess.run([*args, "run", str(cfg), "--output", str(tmp_path / "out")], capture_output=True,
                          text=True, env=env)
