@@ -89,7 +89,6 @@ class SignatureComputer:
         self.names = sorted(cfg.profiles)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.hashers = {n: MinHasher(cfg.profiles[n].perms, seed) for n in self.names}
-        self.width = max(cfg.profiles[n].perms for n in self.names)
         self.words = WordHasher()
         ngram_hashes(np.zeros(1, dtype=np.uint64), 1, 0)  # compile (or load) the n-gram kernel now, in setup()
         self.no_shingles = 0
