@@ -13,11 +13,13 @@ from corpusflow.dedup.core import (
     SignatureComputer,
     Verdict,
     band_pairs,
+    collapse_exact,
     decide_clusters,
     resolve_exact,
     route,
 )
 from corpusflow.dedup.keep import parse_date, rank_key
+from corpusflow.dedup.tables import NodeBatch
 
 
 def test_defaults_follow_the_issue():
@@ -107,6 +109,36 @@ def test_exact_groups_and_band_pairs():
     per_source = DedupStageConfig(enabled=True, scope="per_source")
     split = _rows([_doc(1, text, "a"), _doc(2, text, "b")], per_source)
     assert len(resolve_exact(split)[1]) == 0  # same text, different sources: no exact group
+
+
+@pytest.mark.parametrize("order", [["longest", "id_hash"], ["first_seen", "id_hash"], ["source_priority", "newest", "id_hash"]])
+def test_collapsing_parts_first_gives_the_same_groups(order):
+    """Exact copies pre-combined per batch (before the shuffle) resolve to the same representative
+    rows, weights and groups as all rows resolved at once, for every split of the rows."""
+    cfg = DedupStageConfig(enabled=True, keep={"order": order})
+    texts = ["吾輩は猫である。名前はまだ無い。", "The quick brown fox jumps over the lazy dog.", "あ", "a", ""]
+    docs = [Document(id=f"d{i}", text=texts[(i * 7) % 5], source="web" if i % 3 else "wiki", lang="ja",
+                     meta={"date": f"2024-01-{1 + i % 28:02d}"}, file=f"f{i % 4}.jsonl", line=i)
+            for i in range(60)]
+    rows = _rows(docs, cfg)
+    want_reps, want_groups = resolve_exact(rows, True, order)
+    for cut in (1, 7, 25, 59):
+        parts = [collapse_exact(rows.take(np.arange(0, cut)), order),
+                 collapse_exact(rows.take(np.arange(cut, 60)), order)]
+        assert sum(len(p) for p in parts) < 60  # copies inside a part became one row
+        reps, groups = resolve_exact(NodeBatch.concat(parts), True, order)
+        assert sorted(groups) == sorted(want_groups)
+        got = sorted(zip(reps.ids.tolist(), reps.weight.tolist(), strict=True))
+        assert got == sorted(zip(want_reps.ids.tolist(), want_reps.weight.tolist(), strict=True))
+    assert sum(g.size for _k, g in want_groups) == 60  # 5 texts, 12 copies each
+
+
+def test_signature_columns_only_as_wide_as_needed():
+    cfg = DedupStageConfig(enabled=True)
+    tiny = _rows([_doc(i, "。、") for i in range(50)], cfg)
+    assert tiny.sig.shape == (50, 0) and tiny.nperm.tolist() == [0] * 50  # no shingle: no signature bytes
+    mixed = NodeBatch.concat([tiny, _rows([_doc(99, "吾輩は猫である。名前はまだ無い。")], cfg)])
+    assert mixed.sig.shape == (51, 200) and not mixed.sig[:50].any()
 
 
 def test_decide_clusters_keeps_the_best_rank_and_counts_weights():

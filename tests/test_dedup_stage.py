@@ -224,3 +224,25 @@ def test_routing_auto_is_side_input_only_on_the_local_runner():
     assert routing_of(auto, beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))) == "side_input"
     assert routing_of(auto, beam.Pipeline(runner=PortableRunner())) == "join"
     assert routing_of(forced, beam.Pipeline(runner=PortableRunner())) == "side_input"
+
+
+@pytest.mark.parametrize("buffer_rows", [20_000, 7])
+def test_many_copies_of_few_tiny_texts(tmp_path, monkeypatch, buffer_rows):
+    """Copies pre-combined before the shuffle (a small buffer flushes inside the bundle, too):
+    the same verdicts as one row per document; exact off, every copy meets in one LSH bucket per
+    band and each candidate edge is verified once."""
+    from corpusflow.stages import dedup as stage
+
+    monkeypatch.setattr(stage._SignatureFn, "BUFFER_ROWS", buffer_rows)
+    texts = ["今日は良い天気です。", "明日は雨が降るでしょう。", "字", "It rains today."]
+    docs = [Document(id=f"t{i:03d}", text=texts[i % 4], source="web", lang="ja" if i % 4 < 3 else "en",
+                     file="tiny.jsonl", line=i) for i in range(120)]
+    kept, dups = run_dedup(docs, tmp_path / "e", DedupStageConfig(enabled=True))
+    assert len(kept) == 4 and set(kept.values()) == {30}
+    assert len(dups) == 116 and {d[0] for d in dups.values()} == {"dedup.exact"}
+    assert {d[1] for d in dups.values()} == set(kept)
+    kept_n, dups_n = run_dedup(docs, tmp_path / "n", DedupStageConfig(enabled=True, exact=False, verify_threshold=0.0))
+    assert kept_n == kept and {i: (d[1], d[2]) for i, d in dups_n.items()} == {i: (d[1], d[2]) for i, d in dups.items()}
+    assert {d[0] for d in dups_n.values()} == {"dedup.minhash"} and {d[3] for d in dups_n.values()} == {1.0}
+    # join routing needs every copy's id hash in its group: there the copies are not pre-combined
+    assert run_dedup(docs, tmp_path / "j", DedupStageConfig(enabled=True, routing="join")) == (kept, dups)

@@ -11,6 +11,7 @@ from corpusflow.config.checks import check_source_paths, worker_paths
 from corpusflow.config.load import load_config
 from corpusflow.core.errors import ConfigError
 from corpusflow.dedup.config import describe_lsh
+from corpusflow.filters.profiles import profile_plugins
 from corpusflow.io.fields import describe, fields_arg
 from corpusflow.io.readers import plan_files
 from corpusflow.run.runners import check_paths_for_runner, resolve_runner
@@ -51,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     st = cfg.stages
     enabled = [name for name in type(st).model_fields if getattr(getattr(st, name), "enabled", False)]
     print(f"  stages on: {', '.join(enabled) or '(none)'}")
+    for lang, source, modules in profile_plugins(st.filters.profiles):
+        print(f"  filter profile {source} ({lang}) lists plugins {', '.join(modules)}: not imported by "
+              "validate, so the rules they register are not checked ('run' needs --allow-plugins)")
     for line in _stage_descriptions(cfg):
         print(line)
     return 0

@@ -6,6 +6,7 @@ Relative paths are resolved against the current working directory.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -24,6 +25,8 @@ from corpusflow.config.yamlsafe import excerpt, load_yaml
 from corpusflow.core.errors import ConfigError
 from corpusflow.core.model import StrictModel
 from corpusflow.core.paths import PKG_PREFIX, resolve_path
+from corpusflow.filters.config import FilterStageConfig
+from corpusflow.filters.profiles import plugins_skipped, profile_plugins
 from corpusflow.io.config import FieldMapping
 from corpusflow.io.fields import describe, group_by_mapping
 from corpusflow.io.filesystems import expand_glob
@@ -190,15 +193,24 @@ def load_config(
     if overrides:
         data = apply_overrides(data, overrides)
     listed = data.get("plugins") or []
+    in_profiles = _profile_plugins(data)
     if plugins == "import":
         import_plugins(listed, config_dir=str(Path(resolve_path(str(path))).resolve().parent) if path else None)
-    elif listed and plugins == "refuse":
-        raise ConfigError(f"{origin}: plugins: {listed!r} would import Python code; a config never runs code "
-                          "unless you ask: pass --allow-plugins to corpusflow run")
-    try:
-        cfg = PipelineConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, origin)) from None
+        for _lang, source, modules in in_profiles:
+            import_plugins(modules, config_dir=str(Path(source).resolve().parent), where=f"{source}: plugins")
+    elif plugins == "refuse" and (listed or in_profiles):
+        if listed:
+            raise ConfigError(f"{origin}: plugins: {listed!r} would import Python code; a config never runs "
+                              "code unless you ask: pass --allow-plugins to corpusflow run")
+        lines = [f"  filter profile {source} (stages.filters.profiles.{lang}) lists plugins: {modules!r}"
+                 for lang, source, modules in in_profiles]
+        raise ConfigError(f"{origin}: a filter profile would import Python code; a config never runs code "
+                          "unless you ask: pass --allow-plugins to corpusflow run\n" + "\n".join(lines))
+    with plugins_skipped() if plugins == "skip" else contextlib.nullcontext():
+        try:
+            cfg = PipelineConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, origin)) from None
     launch_checks(cfg)
     if check_inputs:
         check_source_paths(cfg)
@@ -310,7 +322,18 @@ def _drop_source_keyed_settings(data: dict[str, Any], names: set[str]) -> None:
                 ", ".join(dropped))
 
 
-def import_plugins(names: Any, config_dir: str | None = None) -> None:
+def _profile_plugins(data: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(language, profile file, modules) of the filter profiles of ``data`` that list plugins
+    (the stage's default profiles when it names none). Reads profile files, imports nothing."""
+    stages = data.get("stages")
+    filters = stages.get("filters") if isinstance(stages, dict) else None
+    refs = filters.get("profiles") if isinstance(filters, dict) else None
+    if refs is None:
+        refs = FilterStageConfig.model_fields["profiles"].get_default(call_default_factory=True)
+    return profile_plugins(refs) if isinstance(refs, dict) else []
+
+
+def import_plugins(names: Any, config_dir: str | None = None, where: str = "plugins") -> None:
     """Import the plugin modules a config names (and only those), e.g. to register filters.
 
     A plugin is a module of the project or of an installed package, found on the import path;
@@ -319,16 +342,16 @@ def import_plugins(names: Any, config_dir: str | None = None) -> None:
     """
 
     if not isinstance(names, list):
-        raise ConfigError("plugins: must be a list of module names")
+        raise ConfigError(f"{where}: must be a list of module names")
     for i, name in enumerate(names):
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", name):
-            raise ConfigError(f"plugins.{i}: {name!r} is not a module name")
+            raise ConfigError(f"{where}.{i}: {name!r} is not a module name")
         spec = importlib.util.find_spec(name.split(".")[0])
         origin = getattr(spec, "origin", None) if spec is not None else None
         if config_dir and origin and os.path.dirname(os.path.abspath(origin)) == config_dir:
-            raise ConfigError(f"plugins.{i}: {name!r} is a file beside the config ({origin}); plugins must "
+            raise ConfigError(f"{where}.{i}: {name!r} is a file beside the config ({origin}); plugins must "
                               "be modules of the project or of an installed package")
         try:
             importlib.import_module(name)
         except Exception as exc:
-            raise ConfigError(f"plugins.{i}: cannot import {name!r}: {type(exc).__name__}: {exc}") from None
+            raise ConfigError(f"{where}.{i}: cannot import {name!r}: {type(exc).__name__}: {exc}") from None

@@ -89,7 +89,6 @@ class SignatureComputer:
         self.names = sorted(cfg.profiles)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.hashers = {n: MinHasher(cfg.profiles[n].perms, seed) for n in self.names}
-        self.width = max(cfg.profiles[n].perms for n in self.names)
         self.words = WordHasher()
         ngram_hashes(np.zeros(1, dtype=np.uint64), 1, 0)  # compile (or load) the n-gram kernel now, in setup()
         self.no_shingles = 0
@@ -121,9 +120,13 @@ class SignatureComputer:
         return name, self.hashers[name].signature(hashes)
 
     def compute(self, docs: list[Document]) -> NodeBatch:
-        """One node row per document (weight 1)."""
+        """One node row per document (weight 1).
+
+        The signature matrix is as wide as the widest signature in the batch (0 columns when no
+        document has a shingle), so a batch of tiny documents carries no signature bytes.
+        """
         n = len(docs)
-        sigs = np.zeros((n, self.width), dtype=np.uint32)
+        found: list[tuple[int, np.ndarray]] = []
         cols: dict[str, list] = {k: [] for k in ("uid", "rank", "nperm", "prof", "salt", "scope", "dhi", "dlo")}
         for i, doc in enumerate(docs):
             sc, dhi, dlo = exact_key(doc, self.cfg)
@@ -142,7 +145,7 @@ class SignatureComputer:
                 self.no_shingles += self.cfg.minhash
                 cols["nperm"].append(0)
             else:
-                sigs[i, : sig.shape[0]] = sig
+                found.append((i, sig))
                 cols["nperm"].append(sig.shape[0])
             scope = scope_of(doc, self.cfg)
             cols["uid"].append(doc_uid(doc.id, self.seed))
@@ -152,6 +155,9 @@ class SignatureComputer:
             cols["scope"].append(sc)
             cols["dhi"].append(dhi)
             cols["dlo"].append(dlo)
+        sigs = np.zeros((n, max((sig.shape[0] for _, sig in found), default=0)), dtype=np.uint32)
+        for i, sig in found:
+            sigs[i, : sig.shape[0]] = sig
         ids = np.empty(n, dtype=object)
         ids[:] = [d.id for d in docs]
         files = np.empty(n, dtype=object)
@@ -176,29 +182,53 @@ def _filled_rank(rows: NodeBatch, order: list[str], roots: np.ndarray | None) ->
     return rank
 
 
-def resolve_exact(
-    rows: NodeBatch, enabled: bool = True, order: list[str] | None = None
-) -> tuple[NodeBatch, list[tuple[tuple[int, int, int], ExactGroup]]]:
-    """Collapse exact copies: the representative rows (weight = group size) and the groups >= 2.
-
-    The representative of a group is its row with the smallest (rank, uid), ``order`` being the
-    keep rule (``central`` does not apply: the copies are identical).
-    """
-    if not len(rows) or not enabled:
-        return rows, []
+def _exact_runs(rows: NodeBatch, order: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(perm, starts): rows sorted by (scope, digest, rank, uid); the first row of each text."""
     rank = _filled_rank(rows, order or [], None)
     cols = [rows.uid] + [rank[:, j] for j in range(RANK_WIDTH - 1, -1, -1)] + [rows.dlo, rows.dhi, rows.scope]
     perm = np.lexsort(cols)
     s, h, lo = rows.scope[perm], rows.dhi[perm], rows.dlo[perm]
     new = np.ones(perm.size, dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (h[1:] != h[:-1]) | (lo[1:] != lo[:-1])
-    starts = np.nonzero(new)[0]
-    counts = np.diff(np.append(starts, perm.size))
+    return perm, np.nonzero(new)[0]
+
+
+def collapse_exact(rows: NodeBatch, order: list[str] | None = None) -> NodeBatch:
+    """Pre-combine exact copies: one row per text, weight = the weights of its copies summed.
+
+    The row kept is the one :func:`resolve_exact` would pick among them (smallest rank, then
+    uid), and that choice is associative: collapsing parts first and resolving the collapsed
+    rows gives the same representatives and group sizes as resolving all rows at once. Used
+    before the shuffle so that N copies of a text cost one row, not N.
+    """
+    if len(rows) < 2:
+        return rows
+    perm, starts = _exact_runs(rows, order)
+    if starts.size == perm.size:
+        return rows
     reps = rows.take(perm[starts])
-    reps.weight = counts.astype(np.int64)
+    reps.weight = np.add.reduceat(rows.weight[perm], starts).astype(np.int64)
+    return reps
+
+
+def resolve_exact(
+    rows: NodeBatch, enabled: bool = True, order: list[str] | None = None
+) -> tuple[NodeBatch, list[tuple[tuple[int, int, int], ExactGroup]]]:
+    """Collapse exact copies: the representative rows (weight = group size) and the groups >= 2.
+
+    The representative of a group is its row with the smallest (rank, uid), ``order`` being the
+    keep rule (``central`` does not apply: the copies are identical). Rows may already stand
+    for several copies (:func:`collapse_exact`): a group's size is the sum of its weights.
+    """
+    if not len(rows) or not enabled:
+        return rows, []
+    perm, starts = _exact_runs(rows, order)
+    sizes = np.add.reduceat(rows.weight[perm], starts).astype(np.int64)
+    reps = rows.take(perm[starts])
+    reps.weight = sizes
     groups = [
         ((int(reps.scope[i]), int(reps.dhi[i]), int(reps.dlo[i])), ExactGroup(int(reps.uid[i]), str(reps.ids[i]), int(c)))
-        for i, c in enumerate(counts)
+        for i, c in enumerate(sizes)
         if c >= 2
     ]
     return reps, groups

@@ -30,6 +30,13 @@ def _unique_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return u[keep], v[keep]
 
 
+def unique_edges(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique (u, v) pairs: the same candidate edge found in several LSH bands (each band
+    is bucketed on its own shard) counts once, so per-edge work (attaching signatures to verify
+    it) is proportional to the distinct edges, not to bands x edges."""
+    return _unique_pairs(u, v)
+
+
 def bucket_edges(keys: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Star edges (node, bucket minimum) of all buckets with >= 2 distinct nodes.
 

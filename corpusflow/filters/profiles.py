@@ -19,13 +19,22 @@ Profiles have one home, inside the package (``corpusflow/filters/profiles/NAME.y
 are found from an installed package and on remote workers whatever the working directory. A
 reference is resolved as follows: a bare name is a shipped profile; a path (``pkg:...``, anything
 with ``/`` or a ``.yaml``/``.yml`` suffix) is read as given: copy a shipped profile to change it.
+
+A profile's ``plugins:`` import Python code, so a pipeline config gates them like its own
+top-level ``plugins:`` (:func:`corpusflow.config.load.load_config`): ``corpusflow run`` refuses a
+profile that lists any unless given ``--allow-plugins``, and ``corpusflow validate`` never imports
+them (:func:`plugins_skipped`: the rules they would register are then not checked). Outside a
+config (the library API, ``eval-filters``, workers of a run that was allowed) a profile's
+plugins are imported when its steps are built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,9 +200,44 @@ def apply_overrides(spec: ProfileSpec, overrides: Mapping[str, Any] | None, wher
     return new
 
 
-def import_plugins(modules: list[str], origin: str = "profile") -> None:
-    """Import plug-in modules (each registers its rules on import)."""
+#: True while a config is validated without importing plugins (``corpusflow validate``).
+_SKIP_PLUGINS: ContextVar[bool] = ContextVar("corpusflow_skip_profile_plugins", default=False)
 
+
+@contextlib.contextmanager
+def plugins_skipped() -> Iterator[None]:
+    """Within this block, building a profile's steps imports none of its ``plugins:``; names of
+    rules that are not registered are accepted unchecked in a profile that lists plugins."""
+    token = _SKIP_PLUGINS.set(True)
+    try:
+        yield
+    finally:
+        _SKIP_PLUGINS.reset(token)
+
+
+def profile_plugins(refs: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(language, profile file, modules) of every profile in ``refs`` (language -> reference)
+    that lists ``plugins:``. Reads the profile files; imports nothing. References that do not
+    resolve are left to the config's validation, which reports them."""
+    out = []
+    for lang, ref in sorted(refs.items()):
+        if not isinstance(ref, str) or not ref:
+            continue
+        try:
+            prof = load_profile(ref)
+        except FilterConfigError:
+            continue
+        if prof.spec.plugins:
+            out.append((str(lang), prof.source, list(prof.spec.plugins)))
+    return out
+
+
+def import_plugins(modules: list[str], origin: str = "profile") -> None:
+    """Import plug-in modules (each registers its rules on import); nothing in
+    :func:`plugins_skipped`."""
+
+    if _SKIP_PLUGINS.get():
+        return
     for m in modules:
         try:
             importlib.import_module(m)
@@ -207,8 +251,11 @@ def build_steps(spec: ProfileSpec, lang: str | None = None, *, origin: str = "")
     import_plugins(spec.plugins, origin or spec.name)
     steps: list[Step] = []
     problems: list[str] = []
+    unchecked = _SKIP_PLUGINS.get() and bool(spec.plugins)
     for i, s in enumerate(spec.filters):
         where = f"{origin or spec.name}: filters[{i}] ({s.step_id})"
+        if unchecked and s.name not in FILTERS.names():
+            continue  # registered by a plugin that validation does not import
         try:
             step = build_step(s.name, s.params, id=s.id, languages=s.languages, where=where)
         except FilterConfigError as exc:

@@ -561,14 +561,16 @@ def _safe_error(rec: ErrorRecord) -> ErrorRecord:
 def _checked_warc(spec: FileSpec, outcomes: Iterator[Outcome], stats: ReadStats) -> Iterator[Outcome]:
     """WARC/WET outcomes with unwritable header values turned into error records; an error after
     which the reader stops (cut or corrupt record, not a WARC) says how many bytes are not read
-    and marks the file incomplete."""
+    and marks the file incomplete (so does one after which it resumed at the next record: its
+    message already names the bytes skipped)."""
 
     for out in outcomes:
         if isinstance(out, ErrorRecord):
             if out.error_class in WARC_LOSS or out.error_class == "Unreadable":
                 stats.complete = False
                 lost = max(0, stats.size - out.offset) if stats.size is not None else 0
-                if out.offset_kind == "byte" and lost and out.error_class != "Unreadable":
+                if out.offset_kind == "byte" and lost and out.error_class != "Unreadable" \
+                        and warc.RESUMED_MARK not in out.message:  # else it says which bytes are lost
                     out = ErrorRecord(**{**{f: getattr(out, f) for f in ErrorRecord.__slots__},
                                          "message": f"{out.message}; the rest of the file from byte "
                                                     f"{out.offset} ({lost} of its {stats.size} bytes) is not read"})

@@ -21,9 +21,17 @@ Every WARC record is accounted for in one of two ways:
   - an :class:`~corpusflow.core.document.ErrorRecord` (stage ``read``) with the file and the record's
     byte offset: ``UndecodableHtml`` (no charset decodes the page), ``InvalidUtf8`` (a WET record
     that is not UTF-8), ``TruncatedRecord`` (the file ends inside a record), ``CorruptRecord``
-    (unreadable record header or compressed data), ``NotWarc`` (an ARC or non-WARC file),
-    ``Unreadable`` (the file cannot be opened). Reading stops at a truncated or corrupt record;
-    everything before it has been yielded.
+    (unreadable record header or compressed data, or a Content-Length that does not end at a
+    record boundary), ``UnknownRecordType`` (a WARC-Type outside the standard's list: a damaged
+    header), ``NotWarc`` (an ARC or non-WARC file), ``Unreadable`` (the file cannot be opened).
+
+Damage in the middle of a file (a garbled header, a wrong Content-Length, garbage between
+records, a corrupt gzip member) is one ``CorruptRecord`` (or ``TruncatedRecord``) error whose
+message says which bytes are not read; reading then resumes at the next record header after the
+damaged record (scanning forward for a ``WARC/1.0``/``WARC/1.1`` header, or for a gzip
+member that inflates to one), so the records after it are read. Only when no record header
+follows does the error cover the rest of the file. A file gzipped as a whole cannot be resynced
+(its offsets are in the uncompressed stream): reading stops at the damage there.
 
 Offsets are byte offsets in the file as stored: for ``.warc.gz`` the offset of the record's
 gzip member (what Common Crawl's index gives, usable for a range request). A file gzipped as a
@@ -71,6 +79,8 @@ REASON_TOO_LONG = "input.too_long"
 
 #: Record types that carry a page; all others are crawl bookkeeping (see module docstring).
 PAGE_RECORD_TYPES = ("response", "conversion")
+#: The record types of the WARC 1.1 standard (ISO 28500:2017, section 6); any other is an error.
+RECORD_TYPES = ("warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation")
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/vnd.wap.xhtml+xml"})
 #: Declared types that say nothing about the payload: we then sniff the bytes.
 UNINFORMATIVE_MIME_TYPES = frozenset({"", "application/octet-stream", "unknown/unknown", "binary/octet-stream"})
@@ -196,6 +206,16 @@ def iter_warc(
             stats["bytes_read"] = fh.tell()
 
 
+@dataclass(frozen=True, slots=True)
+class _Damage:
+    """Where reading stopped: the record (or bytes) at ``offset`` cannot be read."""
+
+    offset: int
+    cls: str
+    msg: str
+    doc_id: str | None = None
+
+
 def _iter_stream(
     fh: Any,
     file_path: str,
@@ -206,54 +226,143 @@ def _iter_stream(
     skip: int,
 ) -> Generator[Outcome, None, int]:
     """Yield outcomes of the records in ``fh``; returns the number of page records handled,
-    or ``-(n + 1)`` when the file turns out to be gzipped as a whole after ``n`` records."""
+    or ``-(n + 1)`` when the file turns out to be gzipped as a whole after ``n`` records.
+
+    Damage in the middle of a file as stored (``offset_kind == "byte"``: a plain WARC or one
+    gzip member per record) gives one error record for the bytes lost, and reading resumes at
+    the next record header found after the damaged record (:func:`_resync`).
+    """
+    pages = 0
+    first = True
+    while True:
+        ctx = _Stream(fh, file_path, source, options, stats, offset_kind)
+        pages, damage = yield from _iter_records(ctx, skip, pages, first)
+        first = False
+        if damage is None or pages < 0:
+            return pages
+        resume = _resync(fh, damage.offset + 1) if offset_kind == "byte" else None
+        stats["outcome.error"] += 1
+        if resume is None:
+            yield _error(source, file_path, damage.offset, offset_kind, damage.cls, damage.msg, doc_id=damage.doc_id)
+            if offset_kind == "byte":
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    fh.seek(0, os.SEEK_END)  # the rest of the file is not read
+            return pages
+        cls = "CorruptRecord" if damage.cls in ("TruncatedRecord", "TruncatedInput") else damage.cls
+        yield _error(source, file_path, damage.offset, offset_kind, cls,
+                     f"{damage.msg}; bytes {damage.offset}-{resume - 1} ({resume - damage.offset} bytes) "
+                     f"{RESUMED_MARK} {resume}, the next record header", doc_id=damage.doc_id)
+        stats["resyncs"] += 1
+        fh.seek(resume)
+
+
+#: Words of an error message after which the reader went on (see :func:`_iter_stream`).
+RESUMED_MARK = "are not read; reading resumes at byte"
+
+
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    """What :func:`_iter_records` reads from and reports to."""
+
+    fh: Any
+    file_path: str
+    source: str
+    options: WarcOptions
+    stats: Counter[str]
+    offset_kind: str
+
+
+def _iter_records(
+    ctx: _Stream, skip: int, pages: int, at_file_start: bool,
+) -> Generator[Outcome, None, tuple[int, _Damage | None]]:
+    """Records from the current position of ``fh`` up to the end or the first damage.
+
+    A record's outcome is held until the next record header has been read: when the bytes
+    after its block are not the blank lines that end a record (warcio counts that in
+    ``err_count``), its Content-Length was wrong, and the record itself is the damage.
+    """
+    fh, file_path, source, options, stats, offset_kind = (
+        ctx.fh, ctx.file_path, ctx.source, ctx.options, ctx.stats, ctx.offset_kind)
     it = _checked_iterator(fh)
     records = iter(it)
-    pages = 0
     index = -1
     last_offset = 0
+    pending: tuple[Outcome | None, int, str | None, int] | None = None  # outcome, offset, id, err_count
+
+    def suspect() -> _Damage | None:
+        """The held record, when the bytes after its block were not a record boundary."""
+        if pending is None or it.err_count == pending[3]:
+            return None
+        return _Damage(pending[1], "CorruptRecord",
+                       "the bytes after this record's block are not the blank lines that end a record "
+                       "(wrong Content-Length, or bytes inserted or lost)", pending[2])
+
+    def release() -> Iterator[Outcome]:
+        if pending is not None and pending[0] is not None:
+            outcome = pending[0]
+            kind = ("document" if isinstance(outcome, Document)
+                    else "rejected" if isinstance(outcome, Rejected) else "error")
+            stats[f"outcome.{kind}"] += 1
+            yield outcome
+
     while True:
         try:
             record = next(records)
         except StopIteration:
+            bad = suspect()
+            if bad is not None:
+                return pages, bad
+            yield from release()
             if not (it.gzip_incomplete or it.trailing_bytes) and offset_kind == "byte" and index >= 0 \
                     and _last_member_cut(fh, last_offset):
                 stats["outcome.error"] += 1
                 yield _error(source, file_path, last_offset, offset_kind, "TruncatedInput",
                              "the gzip member of the last record ends before its CRC-32/length trailer "
                              "(file cut short): the record was read but cannot be verified")
-                return pages
+                return pages, None
             if it.gzip_incomplete or it.trailing_bytes:
-                stats["outcome.error"] += 1
                 what = ("the compressed stream ends inside a gzip member" if it.gzip_incomplete
                         else f"{it.trailing_bytes} bytes after the last record do not form a record")
-                yield _error(source, file_path, it.offset, offset_kind, "TruncatedInput",
-                             f"{what} (file cut short or corrupt)")
-            return pages
+                return pages, _Damage(it.offset, "TruncatedInput", f"{what} (file cut short or corrupt)")
+            return pages, None
         except Exception as exc:
             msg = f"{type(exc).__name__}: {exc}"
-            if "non-chunked" in str(exc) and offset_kind == "byte":
-                return -(pages + 1)
-            stats["outcome.error"] += 1
-            yield _error(source, file_path, it.offset, offset_kind, "CorruptRecord", msg[:2000])
-            return pages
+            bad = suspect()
+            if bad is not None:
+                return pages, bad
+            if "non-chunked" in str(exc) and offset_kind == "byte" and at_file_start:
+                yield from release()
+                return -(pages + 1), None
+            yield from release()
+            return pages, _Damage(it.offset, "CorruptRecord", msg[:2000])
+        bad = suspect()
+        if bad is not None:
+            return pages, bad
+        yield from release()
+        pending = None
         index += 1
         offset = last_offset = it.offset  # start of this record (of its gzip member for .warc.gz)
         if record.format != "warc":
-            stats["outcome.error"] += 1
-            yield _error(source, file_path, offset, offset_kind, "NotWarc",
-                         f"record {index} is not a WARC record (format {record.format!r}); "
-                         "ARC files and other formats are not supported")
-            return pages
+            if index == 0 and at_file_start:
+                stats["outcome.error"] += 1
+                yield _error(source, file_path, offset, offset_kind, "NotWarc",
+                             f"record {index} is not a WARC record (format {record.format!r}); "
+                             "ARC files and other formats are not supported")
+                return pages, None
+            return pages, _Damage(offset, "CorruptRecord", f"not a WARC record header (format {record.format!r})")
         rec_type = record.rec_type or ""
         stats[f"records.{rec_type}"] += 1
         record_id = _strip_brackets(record.rec_headers.get_header("WARC-Record-ID"))
+        # a damaged WARC-Type (the record may have been a page): an error, reading goes on
+        if rec_type not in RECORD_TYPES and record.length is not None and not _drain(record):
+            pending = (_error(source, file_path, offset, offset_kind, "UnknownRecordType",
+                              f"WARC-Type {rec_type!r} is none of {', '.join(RECORD_TYPES)}; "
+                              "the record is not read", doc_id=record_id), offset, record_id, it.err_count)
+            continue
         if record.length is None:  # Content-Length is mandatory: the header was cut short
-            stats["outcome.error"] += 1
-            yield _error(source, file_path, offset, offset_kind, "TruncatedRecord",
-                         f"{rec_type or 'WARC'} record header without Content-Length (file cut short "
-                         "or corrupt)", doc_id=record_id)
-            return pages
+            return pages, _Damage(offset, "TruncatedRecord",
+                                  f"{rec_type or 'WARC'} record header without Content-Length (file cut short "
+                                  "or corrupt)", record_id)
         try:
             if rec_type in PAGE_RECORD_TYPES:
                 pages += 1
@@ -267,22 +376,80 @@ def _iter_stream(
             else:
                 outcome, truncated = None, _drain(record)
         except Exception as exc:  # decompression failed inside the record
-            stats["outcome.error"] += 1
-            yield _error(source, file_path, offset, offset_kind, "CorruptRecord",
-                         f"{type(exc).__name__}: {exc}"[:2000], doc_id=record_id)
-            return pages
+            return pages, _Damage(offset, "CorruptRecord", f"{type(exc).__name__}: {exc}"[:2000], record_id)
         if truncated:
-            stats["outcome.error"] += 1
-            yield _error(source, file_path, offset, offset_kind, "TruncatedRecord",
-                         f"the file ends inside this {rec_type} record "
-                         f"({record.raw_stream.limit} of its {record.length} bytes missing)",
-                         doc_id=record_id)
-            return pages
-        if outcome is not None:
-            kind = ("document" if isinstance(outcome, Document)
-                    else "rejected" if isinstance(outcome, Rejected) else "error")
-            stats[f"outcome.{kind}"] += 1
-            yield outcome
+            return pages, _Damage(offset, "TruncatedRecord",
+                                  f"the file ends inside this {rec_type} record "
+                                  f"({record.raw_stream.limit} of its {record.length} bytes missing)", record_id)
+        pending = (outcome, offset, record_id, it.err_count)
+
+
+_SCAN_CHUNK = 1 << 20
+_HEADER_LIMIT = 1 << 16
+_WARC_STARTS = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+
+
+def _resync(fh: Any, start: int) -> int | None:
+    """File offset of the first record start at or after ``start``, or None (none, or the file
+    cannot seek).
+
+    A plain record starts with ``WARC/1.0`` or ``WARC/1.1`` (anywhere: garbage before it need
+    not end in a newline), and its header (up to the blank line, within 64 KiB) has a numeric
+    Content-Length; in a ``.warc.gz`` a record starts with a gzip member whose first bytes
+    inflate to such a header. Both are looked for, whatever the file's first bytes (they may
+    be the damage).
+    """
+    pats = (_GZIP_MAGIC, *_WARC_STARTS)
+    tail = max(len(p) for p in pats) - 1
+    pos, carry = start, b""
+    while True:
+        try:
+            fh.seek(pos)
+            chunk = fh.read(_SCAN_CHUNK)
+        except (OSError, ValueError, AttributeError):
+            return None
+        if not chunk:
+            return None
+        buf = carry + chunk
+        base = pos - len(carry)
+        hits = sorted((i, p == _GZIP_MAGIC) for p in pats for i in _find_all(buf, p))
+        for i, gz in hits:
+            if base + i >= start and _valid_start(fh, base + i, gz):
+                return base + i
+        carry = buf[-tail:]
+        pos += len(chunk)
+
+
+def _find_all(buf: bytes, pat: bytes) -> Iterator[int]:
+    i = buf.find(pat)
+    while i >= 0:
+        yield i
+        i = buf.find(pat, i + 1)
+
+
+def _valid_start(fh: Any, offset: int, gz: bool) -> bool:
+    try:
+        fh.seek(offset)
+        raw = fh.read(_HEADER_LIMIT)
+    except (OSError, ValueError, AttributeError):
+        return False
+    if gz:
+        try:
+            raw = zlib.decompressobj(31).decompress(raw, _HEADER_LIMIT)
+        except zlib.error:
+            return False
+    if not raw.startswith(_WARC_STARTS):
+        return False
+    head = raw.split(b"\r\n\r\n", 1)[0] if gz else raw.split(b"\r\n\r\n", 1)
+    if not gz and len(head) < 2:
+        return False
+    header = head if gz else head[0]
+    for line in header.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return value.strip().isdigit()
+    return False
 
 
 def _last_member_cut(fh: Any, offset: int) -> bool:

@@ -38,6 +38,9 @@ import apache_beam as beam
 import numpy as np
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusflow.core.document import Document, Duplicate
 from corpusflow.dedup.config import DedupStageConfig
@@ -47,6 +50,7 @@ from corpusflow.dedup.core import (
     SignatureComputer,
     Verdict,
     band_pairs,
+    collapse_exact,
     decide_clusters,
     doc_uid,
     exact_key,
@@ -64,6 +68,7 @@ from corpusflow.dedup.graph import (
     small_star,
     star_edges,
     star_violations,
+    unique_edges,
 )
 from corpusflow.dedup.index import (
     INDEX_SCHEMA,
@@ -94,15 +99,31 @@ TAG_MEMBERS = "members"
 
 
 class _SignatureFn(beam.DoFn):
-    """Batches of documents -> node rows (digest, rank, signature), sharded by text digest."""
+    """Batches of documents -> node rows (digest, rank, signature), sharded by text digest.
 
-    def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int]) -> None:
-        self.cfg, self.seed, self.prio = cfg, seed, dict(prio)
+    With exact dedup on, the rows of a bundle are held (up to ``BUFFER_ROWS`` distinct texts)
+    and exact copies among them are pre-combined into one row of weight = copies
+    (:func:`~corpusflow.dedup.core.collapse_exact`) before the shuffle: a corpus of many copies
+    of few texts then shuffles one row per text and bundle, not one per document. The result
+    is the same as without pre-combining (the choice of the row kept is associative).
+    Join routing needs every member's id hash in its exact group (``collapse=False``): there
+    the rows are not pre-combined.
+    """
+
+    BUFFER_ROWS = 20_000
+
+    def __init__(self, cfg: DedupStageConfig, seed: int, prio: Mapping[str, int], collapse: bool = True) -> None:
+        self.cfg, self.seed, self.prio, self.collapse = cfg, seed, dict(prio), collapse
 
     def setup(self) -> None:
         self.comp = SignatureComputer(self.cfg, self.seed, self.prio)
         self.counters = StageCounters(NS)
         self._seen = {"no_shingles": 0, "minhash_fixups": 0, "signature_cache_hits": 0}
+        self._order = list(self.cfg.keep.order)
+
+    def start_bundle(self) -> None:
+        self._held: list[NodeBatch] = []
+        self._held_rows = 0
 
     def process(self, batch: list[Document]) -> Iterable[Any]:
         rows = self.comp.compute(batch)
@@ -112,7 +133,23 @@ class _SignatureFn(beam.DoFn):
             if now != self._seen[name]:
                 self.counters.info(name, now - self._seen[name])
                 self._seen[name] = now
-        yield from rows.split(self.cfg.shards, by="dlo")
+        if not (self.cfg.exact and self.collapse):
+            yield from rows.split(self.cfg.shards, by="dlo")
+            return
+        rows = collapse_exact(rows, self._order)
+        self._held.append(rows)
+        self._held_rows += len(rows)
+        if self._held_rows >= self.BUFFER_ROWS:
+            yield from self._flush()
+
+    def _flush(self) -> list[tuple[int, NodeBatch]]:
+        rows = collapse_exact(NodeBatch.concat(self._held), self._order) if self._held else NodeBatch.empty()
+        self._held, self._held_rows = [], 0
+        return rows.split(self.cfg.shards, by="dlo")
+
+    def finish_bundle(self) -> Iterable[WindowedValue]:
+        for part in self._flush():  # outputs of finish_bundle need an explicit window
+            yield WindowedValue(part, MIN_TIMESTAMP, [GlobalWindow()])
 
 
 class _ExactFn(beam.DoFn):
@@ -125,7 +162,7 @@ class _ExactFn(beam.DoFn):
         rows = NodeBatch.concat(list(kv[1]))
         reps, groups = resolve_exact(rows, self.cfg.exact, self.cfg.keep.order)
         Metrics.counter(NS, "info.exact_groups").inc(len(groups))
-        Metrics.counter(NS, "info.exact_copies").inc(len(rows) - len(reps))
+        Metrics.counter(NS, "info.exact_copies").inc(int(rows.weight.sum()) - len(reps))
         if self.members:  # join routing: each group with its members' id hashes, keyed by its keeper
             for key, g, members in exact_members(rows, groups):
                 yield pvalue.TaggedOutput(TAG_MEMBERS, (g.keeper_uid, (key, g, members)))
@@ -180,8 +217,8 @@ class _AttachChildSigFn(beam.DoFn):
         nodes = NodeBatch.concat(list(g["nodes"]))
         order = np.argsort(nodes.uid, kind="stable")
         su = nodes.uid[order]
-        child = np.concatenate([e[0] for e in g["edges"]])
-        parent = np.concatenate([e[1] for e in g["edges"]])
+        child, parent = unique_edges(np.concatenate([e[0] for e in g["edges"]]),
+                                     np.concatenate([e[1] for e in g["edges"]]))
         pos, found = lookup(su, child)
         if not found.all():
             raise RuntimeError("dedup verify: edge endpoint without a node row (internal error)")
@@ -662,7 +699,7 @@ class Deduplicate(beam.PTransform):
         if nodes is None:
             nodes = (docs
                      | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
-                     | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio)))
+                     | "Signatures" >> beam.ParDo(_SignatureFn(cfg, seed, prio, collapse=not join)))
         ex = (
             nodes
             | "GroupDigests" >> beam.GroupByKey()
