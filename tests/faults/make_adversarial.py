@@ -7,7 +7,7 @@
 from ../shared/data around the damage), read in one run::
 
     python -m corpusflow run configs/pipelines/demo.yaml --input 'DIR/records/**' \\
-        --set sources.0.fields.id=id --set 'sources.0.fields.meta=[title]' \\
+        --set sources.N.fields.url=url --set 'sources.N.fields.meta=[title]' (N = 0, 1, 2) \\
         --max-error-rate 0.2 --set limits.allow_incomplete_files=true --output OUT/records --overwrite
 
 which must exit 0 with every record accounted for (manifest conserved) and, per file, the
@@ -272,8 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.run.resolve()
     before = _snapshot(root)
     rows = []
-    code, log = _run(["run", str(DEMO), "--input", f"{root}/records/**", "--set", "sources.0.fields.id=id",
-                      "--set", "sources.0.fields.meta=[title]", "--max-error-rate", "0.2",
+    # --input makes one source per detected field mapping (three here: WARC/JSON array, JSONL and
+    # Parquet, the two-text-column file): the url and the title metadata are read in each.
+    fields = [a for n in range(3) for a in ("--set", f"sources.{n}.fields.url=url", "--set", f"sources.{n}.fields.meta=[title]")]
+    code, log = _run(["run", str(DEMO), "--input", f"{root}/records/**", *fields, "--max-error-rate", "0.2",
                       "--set", "limits.allow_incomplete_files=true", "--output", str(out / "records"), "--overwrite", "-q"], REPO)
     problems = check_records(root, out / "records", expected) if code == 0 else [log[-2000:]]
     rows.append(("records (all record-level cases)", code, "ok" if code == 0 and not problems else "; ".join(problems)))
