@@ -102,14 +102,9 @@ def _has_key(record: dict[str, Any] | None, field: str) -> bool:
     of a file whose later records have URLs, as ``corpusflow export --format jsonl`` writes them)."""
     if record is None:
         return False
-    if field in record:
-        return True
-    node: Any = record
-    for part in field.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+    parent, _, last = field.rpartition(".")
+    node = get_field(record, parent) if parent else record
+    return field in record or (isinstance(node, dict) and last in node)
 
 
 def detect_fields(path: str, given: dict[str, str | None] | None = None) -> FieldMapping:
