@@ -71,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(module, "ACCEPTS_EXTRA_ARGS", False):
         full.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra_args = extra
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except BrokenPipeError:  # `corpusflow validate ... | head`: the reader left; no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)  # so the exit-time flush of stdout cannot fail
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # as a process killed by SIGPIPE (13)
 
 
 class _QuietThirdParty(logging.Filter):

@@ -74,3 +74,17 @@ def test_unquoted_glob_says_to_quote_it(tmp_path: Path, capsys: pytest.CaptureFi
         err = capsys.readouterr().err
         assert "unquoted glob" in err and "quote it" in err and files[1] in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_closed_stdout_pipe_exits_141_without_a_traceback(tmp_path: Path) -> None:
+    """``corpusflow validate CONFIG | head -1``: the reader leaves before the output is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write of the child fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "corpusflow", "validate", DEMO], cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=600)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr

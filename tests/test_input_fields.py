@@ -57,6 +57,14 @@ def test_detects_usual_names_in_jsonl_and_parquet(tmp_path: Path) -> None:
                              "meta": pa.array([{"url": "http://u"}])}), c)
     m = detect_fields(str(c))
     assert (m.id, m.text, m.url) == ("sample_id", "text", "meta.url")
+    # a key whose value is null in the first record is still the field (later records have values)
+    d = _write_jsonl(tmp_path / "d.jsonl", [{"id": "w1", "text": "翌1930年、園井恵子は音楽学校本科生となり", "url": None},
+                                            {"id": "c1", "text": "Hello world.", "url": "https://example.com/a"}])
+    m = detect_fields(str(d))
+    assert (m.id, m.text, m.url) == ("id", "text", "url")
+    e = _write_jsonl(tmp_path / "e.jsonl", [{"id": None, "text": "x", "metadata": {"url": None}, "url": "http://u"}])
+    m = detect_fields(str(e))
+    assert (m.id, m.url) == ("id", "url")  # a candidate with a value wins over one that is null
     # --fields wins for the keys it names; an id-like field it passes over goes to the metadata
     m = detect_fields(str(b), {"id": "sample_id"})
     assert (m.id, m.text, m.meta) == ("sample_id", "raw_content", ["id"])

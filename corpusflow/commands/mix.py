@@ -437,9 +437,9 @@ def _print_summary(report: dict[str, Any], output: str, seconds: float) -> None:
     t = report["totals"]
     print(f"{'group':<8} {'target':>8} {'achieved':>9} {'tokens':>12}")
     for g, gp in report["groups"].items():
-        print(f"{g:<8} {gp['share']:>8.4f} {gp['measured_share_of_tokens']:>9.4f} {gp['measured_tokens']:>12}")
+        print(f"{g:<8} {gp['share']:>8.4f} {gp['measured_share_of_tokens']:>9.4f} {gp['measured_tokens']:>12,}")
     for m in report["shortfall"]:
         print(f"SHORTFALL: {m}")
-    print(f"\n{t['rows']} rows ({t['documents_selected']} distinct documents of {t['documents_in_pool']}), "
-          f"{t['tokens']} tokens in {t['shards']} shard(s) under {output}/data/ ({seconds:.1f} s); "
+    print(f"\n{t['rows']:,} rows ({t['documents_selected']:,} distinct documents of {t['documents_in_pool']:,}), "
+          f"{t['tokens']:,} tokens in {t['shards']} shard(s) under {output}/data/ ({seconds:.1f} s); "
           f"manifest: {output}/manifest.json")

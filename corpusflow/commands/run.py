@@ -69,8 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="pipeline YAML, e.g. configs/pipelines/demo.yaml")
     p.add_argument("--output", "-o", required=True, help="output directory (local path or s3:// / gs:// URL)")
     p.add_argument("--input", action="append", default=[], metavar="GLOB",
-                   help="replace the config's sources with one source 'input' reading these JSONL/Parquet "
-                        "globs (repeatable; quote the glob)")
+                   help="replace the config's sources with these JSONL/Parquet globs (repeatable; quote the "
+                        "glob): one source 'input' per detected field mapping (input, input-2, ...)")
     p.add_argument("--fields", type=fields_arg, default=None, metavar="id=F,text=F,url=F",
                    help="field names of the --input files (default: detected per file from the first "
                         "record: id/doc_id/sample_id, text/content/raw_content, url/metadata.url)")
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         manifest = finish_run(plan, seconds=time.time() - start, runner=runner_summary)
     except RunFailed as exc:
         print(f"corpusflow: run failed: {exc}", file=sys.stderr)
-        if exc.remix_command:
+        if exc.remix_command and exc.remix_command not in str(exc):  # else the message has it already
             print(f"corpusflow: the pool is kept; to build a mixture from it:\n  {exc.remix_command}",
                   file=sys.stderr)
         return 1
@@ -253,9 +253,9 @@ def print_summary(manifest: dict, output: str) -> None:
     c = manifest["counts"]
     rows = [("source", "input", "kept", "rejected", "duplicates", "errors")]
     for s, v in c["by_source"].items():
-        rows.append((s, v["input"], v["kept"], v["rejected"], v["duplicates"], v["errors"]))
+        rows.append((s, *(f"{v[k]:,}" for k in ("input", "kept", "rejected", "duplicates", "errors"))))
     t = c["total"]
-    rows.append(("TOTAL", t["input"], t["kept"], t["rejected"], t["duplicates"], t["errors"]))
+    rows.append(("TOTAL", *(f"{t[k]:,}" for k in ("input", "kept", "rejected", "duplicates", "errors"))))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
              for r in rows]
@@ -266,11 +266,11 @@ def print_summary(manifest: dict, output: str) -> None:
         rows_out = sum(s.get("rows", 0) for s in manifest["outputs"].get("data", []))
         shares = ", ".join(f"{g} {v.get('achieved_share', 0):.1%} (target {v.get('share', 0):.0%})"
                            for g, v in mix.get("groups", {}).items())
-        print(f"\n{t['kept']} documents kept in the pool under {output}/pool/; mixture of "
+        print(f"\n{t['kept']:,} documents kept in the pool under {output}/pool/; mixture of "
               f"{mix.get('total_achieved', 0):,} {mix.get('unit', 'tokens')}: {shares}")
-        print(f"{rows_out} rows in {n_data} shard(s) under {output}/data/ "
+        print(f"{rows_out:,} rows in {n_data} shard(s) under {output}/data/ "
               f"({manifest['seconds']:.1f} s); manifest: {output}/manifest.json")
         print(pool_usage(mix))
         return
-    print(f"\n{t['kept']} documents kept in {n_data} shard(s) under {output}/data/ "
+    print(f"\n{t['kept']:,} documents kept in {n_data} shard(s) under {output}/data/ "
           f"({manifest['seconds']:.1f} s); manifest: {output}/manifest.json")

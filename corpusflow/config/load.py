@@ -302,7 +302,8 @@ def input_sources(globs: list[str], fields: dict[str, str | None] | None = None)
     sources = []
     for i, (mapping, paths) in enumerate(groups):
         name = "input" if i == 0 else f"input-{i + 1}"
-        log.info("--input fields for source %s: %s (%d file(s))", name, describe(mapping), len(paths))
+        names = ", ".join(os.path.basename(f) for f in paths[:3]) + (", ..." if len(paths) > 3 else "")
+        log.info("--input fields for source %s: %s (%d file(s): %s)", name, describe(mapping), len(paths), names)
         sources.append({"name": name, "paths": paths, "fields": mapping.model_dump()})
     return sources
 

@@ -3,8 +3,9 @@
 A file given with ``--input`` is not described by any config, so its field names are looked up in
 the file itself: the first JSON record of a JSONL file, the schema of a Parquet file. The usual
 names of public corpora are tried in order (``id``, ``doc_id``, ``sample_id``; ``text``,
-``content``, ``raw_content``; ``url``, ``metadata.url``, ``meta.url``). An id-like field that is not
-the chosen id is passed through to the metadata, so no input id is ever discarded.
+``content``, ``raw_content``; ``url``, ``metadata.url``, ``meta.url``): the first one with a value,
+else the first one present as a key with a null value (later records may have one). An id-like
+field that is not the chosen id is passed through to the metadata, so no input id is ever discarded.
 """
 
 from __future__ import annotations
@@ -96,6 +97,16 @@ def _present(record: dict[str, Any] | None, names: list[str], field: str) -> boo
     return field in names
 
 
+def _has_key(record: dict[str, Any] | None, field: str) -> bool:
+    """``field`` is a key of ``record`` (its value may be null: ``"url": null`` in the first record
+    of a file whose later records have URLs, as ``corpusflow export --format jsonl`` writes them)."""
+    if record is None:
+        return False
+    parent, _, last = field.rpartition(".")
+    node = get_field(record, parent) if parent else record
+    return field in record or (isinstance(node, dict) and last in node)
+
+
 def detect_fields(path: str, given: dict[str, str | None] | None = None) -> FieldMapping:
     """The field mapping for one input file: ``given`` keys as given, the others detected.
 
@@ -115,6 +126,8 @@ def detect_fields(path: str, given: dict[str, str | None] | None = None) -> Fiel
             chosen[key] = given[key]
             continue
         found = next((c for c in candidates if _present(record, names, c)), None)
+        if found is None:  # no candidate with a value: one present as a key (null here, set later)
+            found = next((c for c in candidates if _has_key(record, c)), None)
         chosen[key] = found if found is not None else fallback
     chosen["meta"] = [c for c in ID_NAMES if c != chosen["id"] and _present(record, names, c)]
     return FieldMapping(**chosen)
