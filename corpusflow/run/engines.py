@@ -82,4 +82,10 @@ def default_engine_flags(runner: str, argv: list[str]) -> list[str]:
             extra.append(f"{jar_flag}={jar}")
             if runner == "FlinkRunner" and not _has(argv, "--flink_version"):
                 extra.append(f"--flink_version={FLINK_VERSION}")
+    if runner == "FlinkRunner" and not _has(argv, "--execution_mode_for_batch"):
+        # Flink's default PIPELINED exchange deadlocks a batch job whose side input comes from the
+        # same source as the main input it is joined to (the per-range step waits for the id
+        # rename map read from the same files: every task idle, seen with Flink 1.19). BATCH_FORCED
+        # materialises each exchange, as Beam's Flink runner documents for such diamond shapes.
+        extra.append("--execution_mode_for_batch=BATCH_FORCED")
     return extra

@@ -43,6 +43,10 @@ class CorpusflowOptions(PipelineOptions):
         parser.add_argument(
             "--spill_dir", default=None,
             help="corpusflow: directory for local run files (default: OUTPUT/_work/spill for a local output)")
+        parser.add_argument(
+            "--execution_mode_for_batch", default=None, choices=("PIPELINED", "BATCH_FORCED"),
+            help="Flink's batch exchange mode (FlinkPipelineOptions.executionModeForBatch, passed to the "
+                 "job server); corpusflow sets BATCH_FORCED for FlinkRunner (see run/engines.py)")
 
 
 #: Beam's local runners (DirectRunner / FnApiRunner): each stage runs once over its input.
