@@ -56,9 +56,10 @@ SHARED_DISK = "--shared_filesystem=true"
      ["--environment_type=LOOPBACK", "--spark_job_server_jar={home}/" + engines.SPARK_JOB_SERVER_JAR]),
     ("FlinkRunner", ["--flink_master=[local]"], True,
      ["--environment_type=LOOPBACK", "--flink_job_server_jar={home}/" + engines.FLINK_JOB_SERVER_JAR,
-      "--flink_version=1.19"]),
+      "--flink_version=1.19", "--execution_mode_for_batch=BATCH_FORCED"]),
     # the user's own choices win
-    ("FlinkRunner", ["--flink_master=[local]", "--flink_version=1.19", "--environment_type=EXTERNAL"], True,
+    ("FlinkRunner", ["--flink_master=[local]", "--flink_version=1.19", "--environment_type=EXTERNAL",
+                     "--execution_mode_for_batch=PIPELINED"], True,
      ["--flink_job_server_jar={home}/" + engines.FLINK_JOB_SERVER_JAR]),
     ("SparkRunner", ["--spark_job_server_jar=/opt/my.jar"], True, ["--environment_type=LOOPBACK"]),
     ("SparkRunner", ["--job_endpoint=localhost:8099", "--environment_type=PROCESS"], True, []),
