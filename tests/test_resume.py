@@ -248,3 +248,30 @@ def test_repeated_ids_resume_with_the_saved_rename_map(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-2000:]
     _assert_same(out, ref)
     assert _manifest(out)["resume"] == {"ranges_total": 2, "ranges_reused": 1, "ranges_computed": 1}
+
+
+def test_checkpointed_token_counts_are_the_pool_counts(tmp_path: Path, reference: dict[str, Path]) -> None:
+    """The ranges count the mixture's tokens (exact mode) and checkpoint them with the documents;
+    the mixture uses those counts instead of tokenising again: every pool row's n_tokens is its
+    checkpointed count (duplicates are counted too), and the outputs are the reference's bytes."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out"
+    r = _run(out, "--keep-checkpoints", mode=MP)
+    assert r.returncode == 0, r.stderr[-3000:]
+    _assert_same(out, reference["multi_processing"])
+    ckdir = out / "_work" / ck.CHECKPOINT_DIR
+    counted: dict[str, int] = {}
+    for marker in ckdir.glob("*.done.json"):
+        entry = json.loads(marker.read_text(encoding="utf-8"))["files"].get("docs")
+        if entry:
+            t = pq.read_table(ckdir / entry["file"], columns=["id", "n_tokens"])
+            counted.update(zip(t.column("id").to_pylist(), t.column("n_tokens").to_pylist(), strict=True))
+    pool = {}
+    for f in sorted((out / "pool").glob("*.parquet")):
+        t = pq.read_table(f, columns=["id", "n_tokens"])
+        pool.update(zip(t.column("id").to_pylist(), t.column("n_tokens").to_pylist(), strict=True))
+    dups = _manifest(out)["counts"]["total"]["duplicates"]
+    assert pool and dups > 0 and len(counted) == len(pool) + dups
+    assert all(n > 0 for n in pool.values())
+    assert {i: counted[i] for i in pool} == pool

@@ -7,7 +7,8 @@ writes what came out, under the run directory (local path or object store, alway
 
     OUTPUT/_work/checkpoints/checkpoint.json            what the checkpoints were made from (below)
     OUTPUT/_work/checkpoints/ids.json                   the id rename map, once known (limits.unique_ids)
-    OUTPUT/_work/checkpoints/range-RID-ATTEMPT.docs.parquet      kept Documents   (DOC_SCHEMA)
+    OUTPUT/_work/checkpoints/range-RID-ATTEMPT.docs.parquet      kept Documents   (DOC_SCHEMA,
+                                                         + n_tokens when the range counts tokens)
     OUTPUT/_work/checkpoints/range-RID-ATTEMPT.rejected.parquet  Rejected records (REJECTED_SCHEMA)
     OUTPUT/_work/checkpoints/range-RID-ATTEMPT.errors.parquet    ErrorRecords     (ERROR_SCHEMA)
     OUTPUT/_work/checkpoints/range-RID.done.json         the completion marker, written last, atomically
@@ -173,6 +174,8 @@ def fingerprint(cfg: PipelineConfig, files: list[FileSpec]) -> dict[str, Any]:
         parts[f"limits.{name}"] = data["limits"][name]
     if dd.enabled:
         parts["stages.dedup signatures"] = _digest(signature_settings(dd, dd.seed if dd.seed is not None else cfg.seed))
+    if cfg.stages.mixture.enabled:  # the ranges may count its tokens (stages/ranges.py ``tokens``)
+        parts["stages.mixture tokenizer"] = _digest(data["stages"]["mixture"]["tokenizer"])
     for name, section in sorted(data["stages"].items()):
         if name not in _STAGES_NOT_USED:
             parts[f"stages.{name}"] = _digest(section)
@@ -380,21 +383,31 @@ def table_to_nodes(t: pa.Table) -> NodeBatch:
     return NodeBatch(**cols)
 
 
-class RangeWriter:
-    """Writes one range's checkpoint: its outcomes as they come, then :meth:`commit` the marker."""
+#: The checkpoint's documents with their token counts (:class:`RangeWriter` with ``tokens``).
+DOC_TOKENS_SCHEMA = DOC_SCHEMA.append(pa.field("n_tokens", pa.int64(), nullable=False))
 
-    def __init__(self, ckdir: str, rid: str) -> None:
+
+class RangeWriter:
+    """Writes one range's checkpoint: its outcomes as they come, then :meth:`commit` the marker.
+
+    With ``tokens`` each kept document is added with its token count (``add(doc, n_tokens)``),
+    stored in an ``n_tokens`` column of the documents file (:func:`read_docs` ``with_tokens``)."""
+
+    def __init__(self, ckdir: str, rid: str, tokens: bool = False) -> None:
         self.ckdir, self.rid = ckdir, rid
         base = f"range-{rid}-{uuid.uuid4().hex[:12]}"
-        self.docs = _TableWriter(ckdir, f"{base}.docs.parquet", DOC_SCHEMA)
+        self.docs = _TableWriter(ckdir, f"{base}.docs.parquet", DOC_TOKENS_SCHEMA if tokens else DOC_SCHEMA)
         self.rejected = _TableWriter(ckdir, f"{base}.rejected.parquet", REJECTED_SCHEMA)
         self.errors = _TableWriter(ckdir, f"{base}.errors.parquet", ERROR_SCHEMA)
         self.nodes_name = f"{base}.nodes.parquet"
         self.nodes: NodeBatch | None = None
 
-    def add(self, out: Document | Rejected | ErrorRecord) -> None:
+    def add(self, out: Document | Rejected | ErrorRecord, n_tokens: int | None = None) -> None:
         if out.__class__ is Document:
-            self.docs.add(doc_row(out))  # type: ignore[arg-type]
+            row = doc_row(out)  # type: ignore[arg-type]
+            if n_tokens is not None:
+                row["n_tokens"] = n_tokens
+            self.docs.add(row)
         elif out.__class__ is Rejected:
             self.rejected.add(rejected_row(out))  # type: ignore[arg-type]
         else:
@@ -449,6 +462,12 @@ def read_docs(path: str) -> Iterator[Document]:
     """The Documents of a checkpoint's documents file, rebuilt exactly as they were written."""
     for row in _rows(path):
         yield row_to_document(row)
+
+
+def read_docs_with_tokens(path: str) -> Iterator[tuple[Document, int]]:
+    """``(Document, n_tokens)`` of a documents file written with token counts."""
+    for row in _rows(path):
+        yield row_to_document(row), int(row["n_tokens"])
 
 
 def read_range(ckdir: str, marker: dict[str, Any], *, docs: bool = True) -> Iterator[Document | Rejected | ErrorRecord]:

@@ -103,6 +103,12 @@ def document_to_row(doc: Document) -> tuple[Any, ...]:
                     doc.signals, doc.file, doc.line, n_tokens=0)
 
 
+def counted_row(doc: Document, n_tokens: int) -> tuple[Any, ...]:
+    """The pool row of ``doc`` with ``n_tokens`` counted already (by the checkpointed ranges,
+    :mod:`corpusflow.stages.ranges`): the row :class:`CountTokens` makes in exact mode."""
+    return _with_tokens(document_to_row(doc), n_tokens)
+
+
 def _with_tokens(row: tuple[Any, ...], n: int, ids: bytes | None = None) -> tuple[Any, ...]:
     """``row`` with ``n_tokens = n`` and, when given, its token ids."""
     out = (*row[:P_N_TOKENS], int(n), *row[P_N_TOKENS + 1 :])
@@ -677,21 +683,26 @@ class MixDocuments(beam.PTransform):
     Config problems visible without data are found at launch
     (:func:`corpusflow.config.checks.launch_checks`); ``tokenizer_info`` comes from the run plan
     (:func:`corpusflow.run.rundir.prepare_resources`), so the tokenizer is loaded once at launch.
+    With ``counted`` the input is already pool rows with exact token counts (:func:`counted_row`,
+    from the checkpointed ranges), so nothing is tokenised here.
     """
 
     def __init__(self, cfg: MixtureStageConfig, seed: int, output_dir: str, output_cfg: Any = None, *,
-                 name: str = "", tokenizer_info: dict[str, Any] | None = None) -> None:
+                 name: str = "", tokenizer_info: dict[str, Any] | None = None, counted: bool = False) -> None:
         super().__init__()
         self._cfg, self._seed, self._out, self._output_cfg = cfg, seed, output_dir, output_cfg
+        self._counted = counted
         self._name = name
         self._tok_info = tokenizer_info if tokenizer_info is not None else _check_tokenizer(cfg)
 
     def expand(self, docs: beam.PCollection) -> MixOutputs:
         mix = MixRows(
-            self._cfg, self._seed, self._out, self._output_cfg, count_tokens=True, write_pool=True,
+            self._cfg, self._seed, self._out, self._output_cfg, count_tokens=not self._counted, write_pool=True,
             tokenizer_info=self._tok_info, count_info=count_info(self._cfg),
             pool_info={"path": POOL_DIR, "written": True}, name=self._name,
         )
+        if self._counted:  # pool rows with their counts already (counted_row)
+            return docs | "Mix" >> mix
         return docs | "ToPoolRow" >> beam.Map(document_to_row) | "Mix" >> mix
 
 
