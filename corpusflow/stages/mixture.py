@@ -26,7 +26,6 @@ import contextlib
 import json
 import logging
 import os
-import pickle
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -84,7 +83,7 @@ from corpusflow.mixture.report import build_report
 from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.stages.base import StageCounters
 from corpusflow.stages.handoff import BATCH as HANDOFF_BATCH
-from corpusflow.stages.handoff import Handoff, read_run_file
+from corpusflow.stages.handoff import Handoff, compressor, read_run_file, write_batch
 from corpusflow.stages.spill import Spill
 
 log = logging.getLogger(__name__)
@@ -458,6 +457,9 @@ class _RouteToRunsFn(beam.DoFn):
     def __init__(self, route: _RouteFn, spill_dir: str) -> None:
         self._route, self._dir = route, spill_dir
 
+    def setup(self) -> None:
+        self._cctx = compressor()
+
     def start_bundle(self) -> None:
         self._bufs: dict[int, list[Any]] = {}
         self._files: dict[int, tuple[str, Any]] = {}
@@ -478,7 +480,7 @@ class _RouteToRunsFn(beam.DoFn):
             os.makedirs(self._dir, exist_ok=True)
             path = os.path.join(self._dir, f"shard-{shard:05d}-{uuid.uuid4().hex}.pkl")
             self._files[shard] = (path, open(path, "wb"))  # noqa: SIM115 - closed in finish_bundle
-        self._files[shard][1].write(pickle.dumps(buf, protocol=pickle.HIGHEST_PROTOCOL))
+        write_batch(self._files[shard][1], buf, self._cctx)
 
     def finish_bundle(self) -> Iterable[Any]:
         for shard in list(self._bufs):
