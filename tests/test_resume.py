@@ -275,3 +275,35 @@ def test_checkpointed_token_counts_are_the_pool_counts(tmp_path: Path, reference
     assert pool and dups > 0 and len(counted) == len(pool) + dups
     assert all(n > 0 for n in pool.values())
     assert {i: counted[i] for i in pool} == pool
+
+
+def test_the_mixture_tokenizer_is_in_the_fingerprint() -> None:
+    """The checkpoints hold token counts: another tokenizer (or add_eos) refuses a resume; the
+    mixture's other settings, the tokenizer's threads and batch size, and turning the mixture off
+    do not."""
+    from corpusflow.config.load import load_config
+
+    tok = {"kind": "sentencepiece", "path": "pkg:resources/tokenizers/llm-jp-v3.1/llm-jp-tokenizer-100k.ver3.1.model"}
+    base = ck.fingerprint(load_config(DEMO, overrides=[f"stages.mixture.tokenizer={json.dumps(tok)}"]), [])
+    for change, named in (({"add_eos": True}, ["stages.mixture tokenizer changed"]),
+                          ({"threads": 2, "batch_size": 64}, [])):
+        cfg = load_config(DEMO, overrides=[f"stages.mixture.tokenizer={json.dumps({**tok, **change})}",
+                                           "stages.mixture.groups.ja=0.7", "stages.mixture.groups.en=0.3"])
+        assert ck.differences(base, ck.fingerprint(cfg, [])) == named
+    # Turning the mixture off (or on) is not refused: a range checkpointed without counts is
+    # computed again when a launch needs them (its marker says whether it holds them).
+    off = load_config(DEMO, overrides=[f"stages.mixture.tokenizer={json.dumps(tok)}", "stages.mixture.enabled=false"])
+    assert ck.differences(base, ck.fingerprint(off, [])) == []
+
+
+def test_ranges_without_token_counts_are_computed_again_when_the_mixture_needs_them(
+        tmp_path: Path, reference: dict[str, Path]) -> None:
+    """A first launch without the mixture checkpoints no token counts; a resume with it computes
+    those ranges again (their markers say they hold none) and writes the reference's bytes."""
+    out = tmp_path / "out"
+    first = _run(out, "--set", "stages.mixture.enabled=false", env={ck.TEST_KILL_ENV: "self:2"})
+    assert first.returncode != 0 and _markers(out) == 2
+    r = _run(out, "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _assert_same(out, reference["in_memory"])
+    assert _manifest(out)["resume"] == {"ranges_total": RANGES, "ranges_reused": 0, "ranges_computed": RANGES}

@@ -174,8 +174,10 @@ def fingerprint(cfg: PipelineConfig, files: list[FileSpec]) -> dict[str, Any]:
         parts[f"limits.{name}"] = data["limits"][name]
     if dd.enabled:
         parts["stages.dedup signatures"] = _digest(signature_settings(dd, dd.seed if dd.seed is not None else cfg.seed))
-    if cfg.stages.mixture.enabled:  # the ranges may count its tokens (stages/ranges.py ``tokens``)
-        parts["stages.mixture tokenizer"] = _digest(data["stages"]["mixture"]["tokenizer"])
+    # The ranges may count the mixture's tokens (stages/ranges.py ``tokens``; a marker says whether
+    # they did): what the counts depend on (not the tokenizer's threads or batch size).
+    tok = data["stages"]["mixture"].get("tokenizer") or {}
+    parts["stages.mixture tokenizer"] = _digest({k: tok.get(k) for k in ("kind", "path", "add_eos")})
     for name, section in sorted(data["stages"].items()):
         if name not in _STAGES_NOT_USED:
             parts[f"stages.{name}"] = _digest(section)

@@ -114,7 +114,9 @@ class _RangeFn(beam.DoFn):
     def process(self, item: RangeItem, renames: dict[Any, str] | None = None) -> Iterator[Any]:
         spec, lo, hi, rid = item
         marker = ck.read_marker(self._ckdir, rid)
-        if marker is not None:
+        # A range checkpointed without token counts (an earlier launch whose mixture did not take
+        # them, e.g. on another runner) is computed again when this launch needs them.
+        if marker is not None and (self._tok is None or marker.get("tokens")):
             yield from self._reuse(marker)
             return
         yield from self._compute(spec, lo, hi, rid, renames)
@@ -178,6 +180,7 @@ class _RangeFn(beam.DoFn):
             info = {"source": spec.source, "path": spec.path, "input_count": reader.records,
                     "doc_count": reader.docs, "file_stat": reader.file_stat(),
                     "bytes_consumed": reader.stats.consumed(),
+                    "tokens": self._tok is not None,
                     "ledger": sorted([list(k), n] for k, n in ledger.items())}
             marker = writer.commit(info)
         except BaseException:
