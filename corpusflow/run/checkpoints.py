@@ -396,7 +396,7 @@ class RangeWriter:
     """Writes one range's checkpoint: its outcomes as they come, then :meth:`commit` the marker.
 
     With ``tokens`` each kept document is added with its token count (``add(doc, n_tokens)``),
-    stored in an ``n_tokens`` column of the documents file (:func:`read_docs` ``with_tokens``)."""
+    stored in an ``n_tokens`` column of the documents file (:func:`read_docs_with_tokens`)."""
 
     def __init__(self, ckdir: str, rid: str, tokens: bool = False) -> None:
         self.ckdir, self.rid = ckdir, rid

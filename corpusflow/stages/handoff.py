@@ -58,11 +58,13 @@ def compressor() -> Any:
 
 def write_batch(f: Any, batch: list[Any], cctx: Any) -> int:
     """Append one frame (8-byte little-endian length, zstd(pickle(batch))) to run file ``f``;
-    returns the bytes written."""
-    data = cctx.compress(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    returns the pickled bytes before compression (what :data:`RUN_BYTES` bounds, so a run file
+    holds as many elements as before compression)."""
+    raw = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+    data = cctx.compress(raw)
     f.write(_FRAME.pack(len(data)))
     f.write(data)
-    return _FRAME.size + len(data)
+    return len(raw)
 
 
 class _SpillFn(beam.DoFn):
