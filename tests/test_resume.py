@@ -248,3 +248,62 @@ def test_repeated_ids_resume_with_the_saved_rename_map(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-2000:]
     _assert_same(out, ref)
     assert _manifest(out)["resume"] == {"ranges_total": 2, "ranges_reused": 1, "ranges_computed": 1}
+
+
+def test_checkpointed_token_counts_are_the_pool_counts(tmp_path: Path, reference: dict[str, Path]) -> None:
+    """The ranges count the mixture's tokens (exact mode) and checkpoint them with the documents;
+    the mixture uses those counts instead of tokenising again: every pool row's n_tokens is its
+    checkpointed count (duplicates are counted too), and the outputs are the reference's bytes."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out"
+    r = _run(out, "--keep-checkpoints", mode=MP)
+    assert r.returncode == 0, r.stderr[-3000:]
+    _assert_same(out, reference["multi_processing"])
+    ckdir = out / "_work" / ck.CHECKPOINT_DIR
+    counted: dict[str, int] = {}
+    for marker in ckdir.glob("*.done.json"):
+        entry = json.loads(marker.read_text(encoding="utf-8"))["files"].get("docs")
+        if entry:
+            t = pq.read_table(ckdir / entry["file"], columns=["id", "n_tokens"])
+            counted.update(zip(t.column("id").to_pylist(), t.column("n_tokens").to_pylist(), strict=True))
+    pool = {}
+    for f in sorted((out / "pool").glob("*.parquet")):
+        t = pq.read_table(f, columns=["id", "n_tokens"])
+        pool.update(zip(t.column("id").to_pylist(), t.column("n_tokens").to_pylist(), strict=True))
+    dups = _manifest(out)["counts"]["total"]["duplicates"]
+    assert pool and dups > 0 and len(counted) == len(pool) + dups
+    assert all(n > 0 for n in pool.values())
+    assert {i: counted[i] for i in pool} == pool
+
+
+def test_the_mixture_tokenizer_is_in_the_fingerprint() -> None:
+    """The checkpoints hold token counts: another tokenizer (or add_eos) refuses a resume; the
+    mixture's other settings, the tokenizer's threads and batch size, and turning the mixture off
+    do not."""
+    from corpusflow.config.load import load_config
+
+    tok = {"kind": "sentencepiece", "path": "pkg:resources/tokenizers/llm-jp-v3.1/llm-jp-tokenizer-100k.ver3.1.model"}
+    base = ck.fingerprint(load_config(DEMO, overrides=[f"stages.mixture.tokenizer={json.dumps(tok)}"]), [])
+    for change, named in (({"add_eos": True}, ["stages.mixture tokenizer changed"]),
+                          ({"threads": 2, "batch_size": 64}, [])):
+        cfg = load_config(DEMO, overrides=[f"stages.mixture.tokenizer={json.dumps({**tok, **change})}",
+                                           "stages.mixture.groups.ja=0.7", "stages.mixture.groups.en=0.3"])
+        assert ck.differences(base, ck.fingerprint(cfg, [])) == named
+    # Turning the mixture off (or on) is not refused: a range checkpointed without counts is
+    # computed again when a launch needs them (its marker says whether it holds them).
+    off = load_config(DEMO, overrides=[f"stages.mixture.tokenizer={json.dumps(tok)}", "stages.mixture.enabled=false"])
+    assert ck.differences(base, ck.fingerprint(off, [])) == []
+
+
+def test_ranges_without_token_counts_are_computed_again_when_the_mixture_needs_them(
+        tmp_path: Path, reference: dict[str, Path]) -> None:
+    """A first launch without the mixture checkpoints no token counts; a resume with it computes
+    those ranges again (their markers say they hold none) and writes the reference's bytes."""
+    out = tmp_path / "out"
+    first = _run(out, "--set", "stages.mixture.enabled=false", env={ck.TEST_KILL_ENV: "self:2"})
+    assert first.returncode != 0 and _markers(out) == 2
+    r = _run(out, "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _assert_same(out, reference["in_memory"])
+    assert _manifest(out)["resume"] == {"ranges_total": RANGES, "ranges_reused": 0, "ranges_computed": RANGES}

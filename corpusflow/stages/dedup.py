@@ -31,7 +31,7 @@ result is the same on any runner, bundle size or worker count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -81,13 +81,16 @@ from corpusflow.dedup.index import (
 )
 from corpusflow.dedup.index import PREFIX as INDEX_PREFIX
 from corpusflow.dedup.tables import NodeBatch, lookup, shard_of, signature_similarity, split_pairs
-from corpusflow.run.checkpoints import read_docs
+from corpusflow.run.checkpoints import read_docs, read_docs_with_tokens
 from corpusflow.stages.base import TAG_DUPLICATES, StageCounters, StageOutputs
 from corpusflow.stages.handoff import Handoff
 from corpusflow.stages.spill import LOCAL_RUNNERS
 from corpusflow.stages.write import ShardsWritten, WriteShards
 
 NS = "dedup"
+#: ``(kept document, its token count) -> element``: what the routing emits for a kept document
+#: when the checkpoint files hold token counts (:meth:`Deduplicate.with_signatures`).
+KeptAs = Callable[[Document, int], Any]
 TAG_BANDS = "bands"
 TAG_EXACT = "exact"
 TAG_MEMBERS = "members"
@@ -491,27 +494,34 @@ def _decide(kv: tuple[int, Iterable[Any]], order: list[str]) -> Iterable[tuple[i
 
 
 class _ReadDocsFn(beam.DoFn):
-    """Path of a checkpoint file of Documents -> its Documents (``barriers`` are unused: they make
-    this step wait, in the routing's stage, for the verdicts)."""
+    """Path of a checkpoint file of Documents -> its Documents, or ``(Document, n_tokens)`` with
+    ``with_tokens`` (``barriers`` are unused: they make this step wait, in the routing's stage,
+    for the verdicts)."""
 
-    def process(self, path: str, *barriers: Any) -> Iterable[Document]:
-        yield from read_docs(path)
+    def __init__(self, with_tokens: bool = False) -> None:
+        self._with_tokens = with_tokens
+
+    def process(self, path: str, *barriers: Any) -> Iterable[Any]:
+        yield from read_docs_with_tokens(path) if self._with_tokens else read_docs(path)
 
 
 class _RouteFn(beam.DoFn):
     """Side-input routing: kept documents (main) and Duplicate records (TAG_DUPLICATES)."""
 
-    def __init__(self, cfg: DedupStageConfig, seed: int) -> None:
-        self.cfg, self.seed = cfg, seed
+    def __init__(self, cfg: DedupStageConfig, seed: int, kept_as: KeptAs | None = None) -> None:
+        self.cfg, self.seed, self.kept_as = cfg, seed, kept_as
 
     def setup(self) -> None:
         self.counters = StageCounters(NS)
 
-    def process(self, doc: Document, exact: Mapping[Any, ExactGroup], near: Mapping[int, Verdict]) -> Iterable[Any]:
+    def process(self, item: Any, exact: Mapping[Any, ExactGroup], near: Mapping[int, Verdict]) -> Iterable[Any]:
+        doc, n = item if self.kept_as is not None else (item, 0)
         uid = doc_uid(doc.id, self.seed)
         g = exact.get(exact_key(doc, self.cfg)) if exact else None
         rep = g.keeper_uid if g is not None else uid
         out = route(doc, uid, g, near.get(rep) if near else None)
+        if self.kept_as is not None and out.__class__ is Document:
+            out = self.kept_as(out, n)
         yield from _emit(out, self.counters)
 
 
@@ -649,6 +659,7 @@ class Deduplicate(beam.PTransform):
         self.prio = dict(source_priority or {})
         self._signatures: beam.PCollection | None = None
         self._doc_files: beam.PCollection | None = None
+        self._kept_as: KeptAs | None = None
         if cfg.enabled and cfg.earlier_indexes:  # refuse other settings now, before any data is read
 
             for path in cfg.earlier_indexes:
@@ -665,15 +676,21 @@ class Deduplicate(beam.PTransform):
         resolved for ``pipeline`` by :func:`routing_of`)."""
         return self.takes_signatures and routing_of(self.cfg, pipeline) == "side_input"
 
-    def with_signatures(self, signatures: beam.PCollection, doc_files: beam.PCollection | None = None) -> Deduplicate:
+    def with_signatures(self, signatures: beam.PCollection, doc_files: beam.PCollection | None = None,
+                        kept_as: KeptAs | None = None) -> Deduplicate:
         """Use ``(digest shard, NodeBatch)`` node rows computed upstream, one per input document
         (by :class:`~corpusflow.stages.ranges.ReadRanges`, checkpointed with the documents),
         instead of computing them here: same rows, so the same result. With ``doc_files`` (paths
         of checkpoint files of Documents, :func:`corpusflow.run.checkpoints.read_docs`), the
-        routing reads the documents from them instead of from its input (which is then empty)."""
+        routing reads the documents from them instead of from its input (which is then empty).
+        With ``kept_as`` too, the files hold each document's token count
+        (:func:`~corpusflow.run.checkpoints.read_docs_with_tokens`) and a kept document leaves
+        as ``kept_as(document, n_tokens)`` (e.g. the mixture's counted pool row) instead."""
         if not self.takes_signatures or (doc_files is not None and not self.takes_doc_files(doc_files.pipeline)):
             raise ValueError("this dedup stage computes its own signatures")
-        self._signatures, self._doc_files = signatures, doc_files
+        if kept_as is not None and doc_files is None:
+            raise ValueError("kept_as needs the checkpoint files (doc_files) that hold the token counts")
+        self._signatures, self._doc_files, self._kept_as = signatures, doc_files, kept_as
         return self
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
@@ -716,11 +733,12 @@ class Deduplicate(beam.PTransform):
             # local runner instead of through the runner process (stages/handoff.py).
             barriers = [pvalue.AsIter(ex[TAG_EXACT]), pvalue.AsIter(verdicts)]
             if self._doc_files is not None:  # the checkpoint files are the hand-off
-                docs = self._doc_files | "ReadCheckpointDocs" >> beam.ParDo(_ReadDocsFn(), *barriers)
+                docs = self._doc_files | "ReadCheckpointDocs" >> beam.ParDo(
+                    _ReadDocsFn(self._kept_as is not None), *barriers)
             else:
                 docs = docs | "Handoff" >> Handoff("dedup", barriers)
             res = docs | "Route" >> beam.ParDo(
-                _RouteFn(cfg, seed), pvalue.AsDict(ex[TAG_EXACT]), pvalue.AsDict(verdicts)
+                _RouteFn(cfg, seed, self._kept_as), pvalue.AsDict(ex[TAG_EXACT]), pvalue.AsDict(verdicts)
             ).with_outputs(TAG_DUPLICATES, main="kept")
         else:
             # No table on any worker: exact groups and verdicts meet by representative id hash,

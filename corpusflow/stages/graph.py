@@ -34,6 +34,7 @@ from corpusflow.core.schemas import (
 )
 from corpusflow.dedup.index import INDEX_DIR
 from corpusflow.io import filesystems as fs
+from corpusflow.mixture.pool import P_LANG, P_SOURCE
 from corpusflow.run.checkpoints import checkpoint_dir
 from corpusflow.run.rundir import STATS_FILE, WORK_DIR, RunPlan
 from corpusflow.stages.base import StageOutputs
@@ -41,7 +42,7 @@ from corpusflow.stages.chain import DocumentStages
 from corpusflow.stages.dedup import Deduplicate, SaveDedupIndex
 from corpusflow.stages.dsir import SelectByImportance
 from corpusflow.stages.ids import MakeIdsUnique
-from corpusflow.stages.mixture import MixDocuments
+from corpusflow.stages.mixture import MixDocuments, counted_row
 from corpusflow.stages.ranges import RangeOutputs, ReadRanges, plan_ranges_for
 from corpusflow.stages.read import ReadDocuments, ReadOutputs
 from corpusflow.stages.write import WriteShards
@@ -90,6 +91,21 @@ def _ledger_key_kept(doc: Document) -> tuple[LedgerKey, int]:
     return (outcomes.KEPT, doc.source, "", doc.lang or ""), 1
 
 
+def _ledger_key_kept_row(row: tuple[Any, ...]) -> tuple[LedgerKey, int]:
+    """:func:`_ledger_key_kept` of a pool row (:func:`~corpusflow.stages.mixture.counted_row`)."""
+    return (outcomes.KEPT, row[P_SOURCE], "", row[P_LANG] or ""), 1
+
+
+def _counts_in_ranges(cfg: PipelineConfig) -> bool:
+    """Whether the checkpointed ranges count the mixture's tokens (:mod:`corpusflow.stages.ranges`
+    ``tokens``), so that a resumed run does not tokenise again: exact counting without token ids,
+    the mixture taking dedup's kept documents directly (dedup is the last collection stage and
+    saves no index, which would need the documents)."""
+    mix, dd = cfg.stages.mixture, cfg.stages.dedup
+    return (mix.enabled and mix.count.mode == "exact" and not mix.count.keep_token_ids
+            and not (dd.enabled and dd.save_index))
+
+
 def _ledger_key_rejected(rec: Rejected) -> tuple[LedgerKey, int]:
     return (outcomes.REJECTED, rec.doc.source, rec.stage, rec.reason), 1
 
@@ -122,6 +138,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     stages = _stage_groups(cfg, plan, fuse_stages)
     kept_counted = False
     first: ReadOutputs | RangeOutputs
+    mix_counted = False  # the kept documents leave dedup as counted pool rows (_counts_in_ranges)
     if plan.checkpoint is not None and fuse_stages and stages and isinstance(stages[0][2], DocumentStages):
         # Read, unique ids and the per-document steps per input range, checkpointed (--resume).
         label, names, chain = stages.pop(0)
@@ -130,14 +147,17 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
         dedup = stages[0][2] if stages and isinstance(stages[0][2], Deduplicate) else None
         if dedup is not None and not dedup.takes_signatures:
             dedup = None
+        doc_files = dedup is not None and dedup.takes_doc_files(p)
+        mix_counted = doc_files and len(stages) == 1 and _counts_in_ranges(cfg)
         first = p | "Read" >> ReadRanges(
             ranges, cfg.sources, cfg.limits.max_doc_chars, strict=cfg.limits.strict, steps=chain.steps,
             count_kept=chain.counts_kept, checkpoint_dir=checkpoint_dir(out), id_places=cfg.limits.unique_ids,
             saved_ids=plan.checkpoint.get("ids"),
             signatures=(dedup.cfg, dedup.seed, dedup.prio) if dedup is not None else None,
-            doc_files=dedup is not None and dedup.takes_doc_files(p))
+            doc_files=doc_files,
+            tokens=cfg.stages.mixture.tokenizer.model_dump(mode="json") if mix_counted else None)
         if dedup is not None and first.signatures is not None:
-            dedup.with_signatures(first.signatures, first.doc_files)
+            dedup.with_signatures(first.signatures, first.doc_files, counted_row if mix_counted else None)
         plan.stage_order.extend(names)
         rejected, errors = [(first.rejected, True)], [(first.errors, True)]
         ledger_parts.append(first.ledger)
@@ -175,7 +195,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     # --- Mixture replaces the plain data writer here when enabled.
     if cfg.stages.mixture.enabled:
         mixer = MixDocuments(cfg.stages.mixture, cfg.seed, out, o, name=cfg.name,
-                             tokenizer_info=plan.resources.get("tokenizer_info"))
+                             tokenizer_info=plan.resources.get("tokenizer_info"), counted=mix_counted)
         report, shards = docs | "Mixture" >> mixer
         stats.append(report | "MixtureReport" >> beam.Map(lambda r: ("mixture", r)))
         stats.append(shards | "MixtureShardInfo" >> beam.Map(lambda i: ("shard", "data", i)))
@@ -189,7 +209,7 @@ def build_pipeline(p: beam.Pipeline, plan: RunPlan, *, fuse_stages: bool | None 
     # local runner once more.
     with_text = o.write_rejected_text
     if not kept_counted:
-        ledger_parts.append(docs | "LedgerKept" >> beam.Map(_ledger_key_kept))
+        ledger_parts.append(docs | "LedgerKept" >> beam.Map(_ledger_key_kept_row if mix_counted else _ledger_key_kept))
     for name, pcolls, schema, to_row, ledger_key in (
         ("rejected", rejected, REJECTED_SCHEMA, lambda r: rejected_row(r, with_text=with_text), _ledger_key_rejected),
         ("duplicates", duplicates, DUPLICATE_SCHEMA, duplicate_row, _ledger_key_dup),

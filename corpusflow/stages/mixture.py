@@ -26,7 +26,6 @@ import contextlib
 import json
 import logging
 import os
-import pickle
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -84,7 +83,7 @@ from corpusflow.mixture.report import build_report
 from corpusflow.mixture.tokenizers import load_tokenizer
 from corpusflow.stages.base import StageCounters
 from corpusflow.stages.handoff import BATCH as HANDOFF_BATCH
-from corpusflow.stages.handoff import Handoff, read_run_file
+from corpusflow.stages.handoff import Handoff, compressor, read_run_file, write_batch
 from corpusflow.stages.spill import Spill
 
 log = logging.getLogger(__name__)
@@ -101,6 +100,12 @@ class MixtureConfigError(ValueError):
 def document_to_row(doc: Document) -> tuple[Any, ...]:
     return pool_row(doc.id, doc.text, doc.source, doc.lang, doc.lang_score, doc.url, doc.meta,
                     doc.signals, doc.file, doc.line, n_tokens=0)
+
+
+def counted_row(doc: Document, n_tokens: int) -> tuple[Any, ...]:
+    """The pool row of ``doc`` with ``n_tokens`` counted already (by the checkpointed ranges,
+    :mod:`corpusflow.stages.ranges`): the row :class:`CountTokens` makes in exact mode."""
+    return _with_tokens(document_to_row(doc), n_tokens)
 
 
 def _with_tokens(row: tuple[Any, ...], n: int, ids: bytes | None = None) -> tuple[Any, ...]:
@@ -452,6 +457,9 @@ class _RouteToRunsFn(beam.DoFn):
     def __init__(self, route: _RouteFn, spill_dir: str) -> None:
         self._route, self._dir = route, spill_dir
 
+    def setup(self) -> None:
+        self._cctx = compressor()
+
     def start_bundle(self) -> None:
         self._bufs: dict[int, list[Any]] = {}
         self._files: dict[int, tuple[str, Any]] = {}
@@ -472,7 +480,7 @@ class _RouteToRunsFn(beam.DoFn):
             os.makedirs(self._dir, exist_ok=True)
             path = os.path.join(self._dir, f"shard-{shard:05d}-{uuid.uuid4().hex}.pkl")
             self._files[shard] = (path, open(path, "wb"))  # noqa: SIM115 - closed in finish_bundle
-        self._files[shard][1].write(pickle.dumps(buf, protocol=pickle.HIGHEST_PROTOCOL))
+        write_batch(self._files[shard][1], buf, self._cctx)
 
     def finish_bundle(self) -> Iterable[Any]:
         for shard in list(self._bufs):
@@ -677,21 +685,26 @@ class MixDocuments(beam.PTransform):
     Config problems visible without data are found at launch
     (:func:`corpusflow.config.checks.launch_checks`); ``tokenizer_info`` comes from the run plan
     (:func:`corpusflow.run.rundir.prepare_resources`), so the tokenizer is loaded once at launch.
+    With ``counted`` the input is already pool rows with exact token counts (:func:`counted_row`,
+    from the checkpointed ranges), so nothing is tokenised here.
     """
 
     def __init__(self, cfg: MixtureStageConfig, seed: int, output_dir: str, output_cfg: Any = None, *,
-                 name: str = "", tokenizer_info: dict[str, Any] | None = None) -> None:
+                 name: str = "", tokenizer_info: dict[str, Any] | None = None, counted: bool = False) -> None:
         super().__init__()
         self._cfg, self._seed, self._out, self._output_cfg = cfg, seed, output_dir, output_cfg
+        self._counted = counted
         self._name = name
         self._tok_info = tokenizer_info if tokenizer_info is not None else _check_tokenizer(cfg)
 
     def expand(self, docs: beam.PCollection) -> MixOutputs:
         mix = MixRows(
-            self._cfg, self._seed, self._out, self._output_cfg, count_tokens=True, write_pool=True,
+            self._cfg, self._seed, self._out, self._output_cfg, count_tokens=not self._counted, write_pool=True,
             tokenizer_info=self._tok_info, count_info=count_info(self._cfg),
             pool_info={"path": POOL_DIR, "written": True}, name=self._name,
         )
+        if self._counted:  # pool rows with their counts already (counted_row)
+            return docs | "Mix" >> mix
         return docs | "ToPoolRow" >> beam.Map(document_to_row) | "Mix" >> mix
 
 

@@ -9,6 +9,13 @@ writes every outcome to the range's checkpoint (:class:`~corpusflow.run.checkpoi
 the completion marker last. When the marker is already there (``corpusflow run --resume``), the
 range's outcomes and counts are loaded from its checkpoint instead: nothing is read or computed.
 
+With ``tokens`` (the mixture's tokenizer, exact counting) the range also counts the tokens of
+its kept documents and stores them with the documents (an ``n_tokens`` column), so a resumed
+run does not tokenise again: the dedup routing hands them to the mixture with the documents
+(:meth:`~corpusflow.stages.dedup.Deduplicate.with_signatures` ``kept_as``). Duplicates are
+counted too (on the 100k bench corpus 90,168 documents instead of the 69,833 dedup keeps: 29 %
+more tokenising than counting the dedup survivors only).
+
 The outputs are those of ``ReadDocuments | MakeIdsUnique | DocumentStages``, record for record
 (documents, rejected and error records, the ledger, input and document counts, file reports),
 so the rest of the graph and the written bytes are the same; plus ``ranges``: ``"reused"`` or
@@ -36,6 +43,7 @@ from corpusflow.dedup.core import SignatureComputer
 from corpusflow.dedup.tables import NodeBatch
 from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import plan_ranges
+from corpusflow.mixture.tokenizers import TokenCounter, load_tokenizer
 from corpusflow.run import checkpoints as ck
 from corpusflow.run.interrupt import follow_launcher
 from corpusflow.run.progress import BYTES_READ
@@ -75,11 +83,13 @@ class _RangeFn(beam.DoFn):
 
     def __init__(self, sources: dict[str, SourceConfig], max_doc_chars: int, strict: bool,
                  steps: Sequence[DocStep], count_kept: bool, ckdir: str,
-                 signatures: SignatureArgs | None = None, doc_files: bool = False) -> None:
+                 signatures: SignatureArgs | None = None, doc_files: bool = False,
+                 tokens: dict[str, Any] | None = None) -> None:
         self._sources, self._max, self._strict = sources, max_doc_chars, strict
         self._steps, self._count_kept, self._ckdir = list(steps), count_kept, ckdir
         self._sig_args = signatures
         self._doc_files = doc_files
+        self._tok_spec = tokens
 
     def setup(self) -> None:
         follow_launcher()  # a worker process exits with its launcher
@@ -93,6 +103,10 @@ class _RangeFn(beam.DoFn):
             self._dedup_counters = StageCounters(DEDUP_NS)
             self._seen = {"no_shingles": 0, "minhash_fixups": 0, "signature_cache_hits": 0}
         self._nodes: list[NodeBatch] = []
+        self._tok: TokenCounter | None = None
+        if self._tok_spec is not None:
+            self._tok = load_tokenizer(self._tok_spec)
+            self._tok_counters = StageCounters("mixture")
 
     def teardown(self) -> None:
         for step in self._steps:
@@ -101,7 +115,9 @@ class _RangeFn(beam.DoFn):
     def process(self, item: RangeItem, renames: dict[Any, str] | None = None) -> Iterator[Any]:
         spec, lo, hi, rid = item
         marker = ck.read_marker(self._ckdir, rid)
-        if marker is not None:
+        # A range checkpointed without token counts (an earlier launch whose mixture did not take
+        # them, e.g. on another runner) is computed again when this launch needs them.
+        if marker is not None and (self._tok is None or marker.get("tokens")):
             yield from self._reuse(marker)
             return
         yield from self._compute(spec, lo, hi, rid, renames)
@@ -134,7 +150,7 @@ class _RangeFn(beam.DoFn):
 
     def _compute(self, spec: Any, lo: int, hi: int | None, rid: str, renames: dict[Any, str] | None) -> Iterator[Any]:
         reader = RangeReader(spec, self._sources[spec.source], self._max, lo, hi, self._strict, self._read_counters)
-        writer = ck.RangeWriter(self._ckdir, rid)
+        writer = ck.RangeWriter(self._ckdir, rid, tokens=self._tok is not None)
         ledger: dict[LedgerKey, int] = {}
         batch: list[Document] = []
         renamed = 0
@@ -165,6 +181,7 @@ class _RangeFn(beam.DoFn):
             info = {"source": spec.source, "path": spec.path, "input_count": reader.records,
                     "doc_count": reader.docs, "file_stat": reader.file_stat(),
                     "bytes_consumed": reader.stats.consumed(),
+                    "tokens": self._tok is not None,
                     "ledger": sorted([list(k), n] for k, n in ledger.items())}
             marker = writer.commit(info)
         except BaseException:
@@ -197,8 +214,15 @@ class _RangeFn(beam.DoFn):
         for out in dropped:
             writer.add(out)
             yield pvalue.TaggedOutput(TAG_REJECTED if out.__class__ is Rejected else TAG_ERRORS, out)
-        for doc in survivors:
-            writer.add(doc)
+        if self._tok is not None and survivors:
+            counts = self._tok.count([d.text for d in survivors]).tolist()
+            self._tok_counters.info("tokens_counted", sum(counts))
+            self._tok_counters.info("docs_tokenized", len(counts))
+            for doc, n in zip(survivors, counts, strict=True):
+                writer.add(doc, n)
+        else:
+            for doc in survivors:
+                writer.add(doc)
         comp = self._comp
         if comp is not None and survivors:
             self._nodes.append(comp.compute(survivors))
@@ -252,6 +276,9 @@ class ReadRanges(beam.PTransform):
         signatures: the dedup stage that follows (config, seed, source priorities): also compute
             (and checkpoint) the kept documents' dedup node rows, for
             :meth:`~corpusflow.stages.dedup.Deduplicate.with_signatures`.
+        tokens: the mixture's tokenizer spec (exact counting, only with ``doc_files``): also
+            count the kept documents' tokens and checkpoint them with the documents (the
+            ``doc_files`` then hold ``n_tokens``, :func:`~corpusflow.run.checkpoints.read_docs_with_tokens`).
         doc_files: hand the kept documents over as the paths of the checkpoint files that hold
             them (``doc_files``) instead of as elements (``kept`` stays empty): for a consumer
             that waits for side inputs anyway (dedup's routing), the checkpoint is the hand-off
@@ -262,8 +289,11 @@ class ReadRanges(beam.PTransform):
     def __init__(self, ranges: list[tuple[Any, int, int | None]], sources: list[SourceConfig], max_doc_chars: int,
                  *, strict: bool, steps: Sequence[DocStep], count_kept: bool, checkpoint_dir: str,
                  id_places: bool, saved_ids: dict[str, Any] | None = None, signatures: SignatureArgs | None = None,
-                 doc_files: bool = False) -> None:
+                 doc_files: bool = False, tokens: dict[str, Any] | None = None) -> None:
         super().__init__()
+        if tokens is not None and not doc_files:
+            raise ValueError("token counts are handed over only with the checkpoint files (doc_files)")
+        self._tokens = tokens
         self._ranges = list(ranges)
         self._sources = {s.name: s for s in sources}
         self._max, self._strict = max_doc_chars, strict
@@ -298,7 +328,7 @@ class ReadRanges(beam.PTransform):
                  | "SaveIds" >> beam.Map(_save_ids, renames=pvalue.AsList(renames),
                                          counts=pvalue.AsList(id_counts | "SumIdCounts" >> beam.CombinePerKey(sum))))
         fn = _RangeFn(self._sources, self._max, self._strict, self._steps, self._count_kept, self._ckdir,
-                      self._sig_args, self._doc_files)
+                      self._sig_args, self._doc_files, self._tokens)
         outs = (
             pbegin
             | "ListFiles" >> beam.Create(items)
