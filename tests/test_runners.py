@@ -73,7 +73,7 @@ RUN_KEYS = ("runner", "seconds", "resume")  # resume: input ranges reused/comput
      {"runner": "SparkRunner", "spark_master_url": "spark://host:7077", "environment_type": "LOOPBACK"}),
     ("flink", ["--flink_master=host:8081", "--parallelism=8"],
      ["--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=8", "--environment_type=LOOPBACK",
-      "--shared_filesystem=false"],
+      "--execution_mode_for_batch=BATCH_FORCED", "--shared_filesystem=false"],
      {"runner": "FlinkRunner"}),
     ("SparkRunner", ["--output_executable_path=job.jar", "--spark_version=3"],
      ["--runner=SparkRunner", "--output_executable_path=job.jar", "--spark_version=3",
