@@ -25,6 +25,9 @@ ERROR = "error"
 INFO = "info"
 #: The ledger's kind for the records a source provided (the left side of conservation).
 INPUT = "input"
+#: The read stage's ``info.bytes_read`` counter: stored bytes of the input files read so far
+#: (what live progress sets against the input's total size).
+BYTES_READ = "bytes_read"
 
 OUTCOMES = (KEPT, REJECTED, DUPLICATE, ERROR)
 

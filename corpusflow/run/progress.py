@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from corpusflow.core import outcomes
+from corpusflow.core.outcomes import BYTES_READ
 from corpusflow.core.paths import is_remote
 from corpusflow.io.readers import local_size
 
@@ -86,8 +87,6 @@ ENV_INTERVAL = "CORPUSFLOW_PROGRESS_INTERVAL"
 
 READ_STAGE = "read"
 """Namespace of the read stage's counters (its ``in`` are the documents read)."""
-BYTES_READ = "bytes_read"
-"""Counter ``info.bytes_read`` of the read stage: stored bytes of the input files read so far."""
 
 WORKER_FLUSH_SECONDS = 1.0
 SAMPLE_SECONDS = 1.0

@@ -37,7 +37,7 @@ from apache_beam import pvalue
 
 from corpusflow.core import outcomes
 from corpusflow.core.document import Document, ErrorRecord, Rejected
-from corpusflow.core.outcomes import LedgerKey
+from corpusflow.core.outcomes import BYTES_READ, LedgerKey
 from corpusflow.dedup.config import DedupStageConfig
 from corpusflow.dedup.core import SignatureComputer
 from corpusflow.dedup.tables import NodeBatch
@@ -46,7 +46,6 @@ from corpusflow.io.readers import plan_ranges
 from corpusflow.mixture.tokenizers import TokenCounter, load_tokenizer
 from corpusflow.run import checkpoints as ck
 from corpusflow.run.interrupt import follow_launcher
-from corpusflow.run.progress import BYTES_READ
 from corpusflow.stages.base import TAG_ERRORS, TAG_LEDGER, TAG_REJECTED, StageCounters
 from corpusflow.stages.chain import BATCH, publish_counts, run_steps
 from corpusflow.stages.dedup import NS as DEDUP_NS

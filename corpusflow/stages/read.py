@@ -10,9 +10,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from corpusflow.core.document import Document, ErrorRecord, Rejected
+from corpusflow.core.outcomes import BYTES_READ
 from corpusflow.io.config import SourceConfig
 from corpusflow.io.readers import LOSS_CLASSES, FileSpec, ReadStats, iter_file, plan_ranges
-from corpusflow.run.progress import BYTES_READ
 from corpusflow.stages.base import TAG_ERRORS, TAG_REJECTED, StageCounters
 from corpusflow.stages.ids import file_hashes, path_hash
 from corpusflow.stages.spill import Spill
