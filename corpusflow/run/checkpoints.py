@@ -56,7 +56,6 @@ import pyarrow.parquet as pq
 from corpusflow import __version__
 from corpusflow.config.pipeline import PipelineConfig
 from corpusflow.core.document import Document, ErrorRecord, Rejected
-from corpusflow.core.paths import is_remote, resolve_path
 from corpusflow.core.schemas import (
     DOC_SCHEMA,
     ERROR_SCHEMA,
@@ -71,7 +70,7 @@ from corpusflow.dedup.index import settings_of
 from corpusflow.dedup.keep import RANK_WIDTH
 from corpusflow.dedup.tables import NodeBatch
 from corpusflow.io import filesystems as fs
-from corpusflow.io.readers import FileSpec
+from corpusflow.io.readers import FileSpec, local_size
 
 #: ``OUTPUT/_work/checkpoints``.
 CHECKPOINT_DIR = "checkpoints"
@@ -145,16 +144,6 @@ def code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def _input_size(path: str) -> int | None:
-    """A local input's size in bytes; None for an object (listing it again costs a request per file)."""
-    if is_remote(path):
-        return None
-    try:
-        return os.path.getsize(resolve_path(path))
-    except OSError:
-        return None
-
-
 def signature_settings(cfg: DedupStageConfig, seed: int) -> dict[str, Any]:
     """What the dedup node rows of a document depend on: the signature settings
     (:func:`corpusflow.dedup.index.settings_of`) and the keep rule (their rank columns)."""
@@ -185,7 +174,7 @@ def fingerprint(cfg: PipelineConfig, files: list[FileSpec]) -> dict[str, Any]:
         if name not in _STAGES_NOT_USED:
             parts[f"stages.{name}"] = _digest(section)
     for f in files:
-        parts[f"input {f.path}"] = {"source": f.source, "format": f.format, "size": _input_size(f.path)}
+        parts[f"input {f.path}"] = {"source": f.source, "format": f.format, "size": local_size(f.path)}
     return parts
 
 
