@@ -62,6 +62,12 @@ def en_texts():
         ("  スマホ（iPhone 15）が！  ", "スマホiphone00が"),
         ("★☆★", ""),
         ("がぎぐ", "がぎぐ"),  # voiced kana survive (NFKC recomposes them)
+        # Aozora Bunko ruby readings (kana in 《》) are skipped, so ruby and plain editions agree
+        # (aozora_dev 51064_ruby_51722 and 56367_ruby_62767):
+        ("村《むら》へ石油《せきゆ》を売《う》りにくる男《おとこ》がありました。", "村へ石油を売りにくる男がありました"),
+        ("｜出羽《でわ》とか但馬《たじま》とか", "出羽とか但馬とか"),
+        ("八五郎は語彙《ボキヤブラリー》を總仕舞にして", "八五郎は語彙を總仕舞にして"),
+        ("《红楼梦》是一部小说", "红楼梦是一部小说"),  # a Chinese title mark is not a reading: kept
     ],
 )
 def test_normalize_chars(text, expected):
@@ -78,6 +84,13 @@ def test_normalize_chars(text, expected):
 )
 def test_simplify_words(text, expected):
     assert simplify_words(text) == expected
+
+
+def test_ruby_and_plain_editions_give_the_same_char_shingles():
+    ruby = "\u3000林泉《りんせん》のほとりに今日《きょう》も若者《わかもの》はひとりうっそりしゃがんでいた。"
+    plain = "\u3000林泉のほとりに今日も若者はひとりうっそりしゃがんでいた。"
+    assert np.array_equal(shingle_hashes(ruby, "char", 5), shingle_hashes(plain, "char", 5))
+    assert char_shingles(ruby, 5) == char_shingles(plain, 5)
 
 
 def test_vectorised_hashes_equal_scalar_reference(ja_texts, en_texts):

@@ -380,3 +380,23 @@ def test_word_boundary_keywords_equal_brute_force():
                     expected.append((p, len(var), w))
         got = [(h.start, h.length, h.word) for h in idx.match(TextView(t))["k"]]
         assert sorted(got) == sorted(expected), t
+
+
+def test_promo_register_signals():
+    """ja.promo_vocabulary's register: plain-style share and address words outside 「」 quotations,
+    on a real KWDLC shop lead (line 228)."""
+    from tests.test_filters_data import kwdlc
+
+    shop = kwdlc(228)  # タウンロフト館の店舗情報 ... 当店スタッフまでお気軽にご連絡下さい。 ...
+    s = signals("ja.promo_vocabulary", shop, report_plain_share=0.5)
+    assert s["ja.promo_vocabulary.plain_share"] == 0.0  # every sentence polite (します, 下さい, いたします)
+    assert s["ja.promo_vocabulary.address"] == 3  # ご来店, 当店, お気軽に
+    lines = shop.split("\n")
+    quoted = "\n".join([lines[0], "「" + lines[1] + "」", lines[2]])  # the seller quoted, as a reporter would
+    assert signals("ja.promo_vocabulary", quoted, report_plain_share=0.5)["ja.promo_vocabulary.address"] == 1
+    # ordinary words containing a term are not counted (leftmost-longest): 比較的, まとめる, 審査員
+    text = "比較的安い価格でまとめる。審査員が選んだ。"
+    plain = signals("ja.promo_vocabulary", text)
+    ordinary = signals("ja.promo_vocabulary", text, ordinary_words="pkg:filters/wordlists/promo_ordinary_ja.txt")
+    assert plain["ja.promo_vocabulary.distinct"] == 4  # 比較, 価格, まとめ, 審査
+    assert ordinary["ja.promo_vocabulary.distinct"] == 1  # 価格

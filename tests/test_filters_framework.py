@@ -290,6 +290,11 @@ def test_eval_filters_command(tmp_path):
     assert rep["n_bad"] == 2 and rep["n_good"] == 2 and rep["length_rules_excluded"] is True
     assert {r["name"] for r in rep["rules"]} >= {"ja.promo_vocabulary", "text.length"}
     assert len(rep["folds"]) == 2
+    # without --json the report is printed and nothing is written (not into the working directory)
+    before = sorted(Path.cwd().iterdir())
+    assert run_cli("eval-filters", "--profile", "ja_web", "--labels", labels, "--label-field", "y",
+                   "--bad-value", "spam", "-q") == 0
+    assert sorted(Path.cwd().iterdir()) == before and sorted(tmp_path.iterdir()) == sorted([labels, out])
     assert run_cli("eval-filters", "--profile", "nope", "--labels", labels) == 2
     assert run_cli("eval-filters", "--profile", "ja_web", "--labels", tmp_path / "missing.jsonl") == 2
     assert run_cli("eval-filters", "--profile", "ja_web", "--labels", labels, "--set", "ja.hiragana_fraction.mn=1",

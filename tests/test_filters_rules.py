@@ -20,6 +20,7 @@ from corpusflow.filters.chain import FilterChain
 from tests.test_filters_data import abc, abeja, builtin_rules, c4, cc, kwdlc, mc4, wiki
 
 ADULT = "pkg:resources/ngwords/hojichar/adult_keywords_ja.txt"
+PROMO_ORDINARY = "pkg:filters/wordlists/promo_ordinary_ja.txt"
 
 
 def rep(fn: Callable[[], str], times: int, sep: str = "\n") -> Callable[[], str]:
@@ -218,6 +219,19 @@ CASES: list[Case] = [
     ("ja.promo_vocabulary", {"narrative_share": 0.34}, lambda: kwdlc(3289), None),
     # an advertising lead in the present (a shop reopening: 中古品の買取りと販売 ... ご来店をお待ちしております)
     ("ja.promo_vocabulary", {"narrative_share": 0.34}, lambda: kwdlc(11), "ja.promo_vocabulary.too_dense"),
+    # ordinary words: 比較的 ("relatively") is not 比較; a pharmacist paragraph keeps one term (購入)
+    ("ja.promo_vocabulary", {}, lambda: wiki(12607), "ja.promo_vocabulary.too_dense"),
+    ("ja.promo_vocabulary", {"ordinary_words": PROMO_ORDINARY}, lambda: wiki(12607), None),
+    # reporting on commerce in the plain style, no seller speaking: a company's sudden orders told
+    # in the past tense (注文, 商品, 販売 ...: 5 terms, judged as narration) and an explanation of
+    # job-placement fees (無料, 求人, 相場: present tense, plain style)
+    ("ja.promo_vocabulary", {"narrative_share": 0.34}, lambda: wiki(7683), "ja.promo_vocabulary.too_dense"),
+    ("ja.promo_vocabulary", {"narrative_share": 0.34, "report_plain_share": 0.5}, lambda: wiki(7683), None),
+    ("ja.promo_vocabulary", {}, lambda: wiki(12056), "ja.promo_vocabulary.too_dense"),
+    ("ja.promo_vocabulary", {"report_plain_share": 0.5}, lambda: wiki(12056), None),
+    # a shop page in the polite style that speaks as the shop (当店, お気軽に, ご来店): still judged
+    ("ja.promo_vocabulary", {"narrative_share": 0.34, "report_plain_share": 0.5}, lambda: kwdlc(228),
+     "ja.promo_vocabulary.too_dense"),
     ("ja.exclamation_density", {}, lambda: mc4("mc4ja-164996290284"), "ja.exclamation_density.too_high"),
     ("ja.exclamation_density", {}, BLOG, None),
     # --- cleaners that can empty a document ------------------------------------------------

@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="RULE.PARAM=VALUE",
                    help="override a parameter, e.g. ja.hiragana_fraction.min=0.15 (repeatable)")
     p.add_argument("--json", dest="json_out", default=None,
-                   help="write the JSON report here (default: eval-filters-<profile>.json)")
+                   help="also write the JSON report to this file (default: none; the report is printed)")
 
 
 def _read_labels(path: str, text_field: str, label_field: str, bad: str) -> list[tuple[str, bool]]:
@@ -158,8 +158,9 @@ def run(args: argparse.Namespace) -> int:
             print(format_clean(crep))
             clean.append({"file": path, **crep.to_dict()})
         result["clean"] = clean
-    out = args.json_out or f"eval-filters-{prof.spec.name}.json"
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    if args.json_out:  # only where asked: the command writes nothing of its own accord
+        out = Path(args.json_out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
     return 0
