@@ -17,7 +17,7 @@ import pytest
 from corpusflow.filters.catalog import build_step
 from corpusflow.filters.text import TextView
 from corpusflow.filters.toxicity import Lexicon, find_slurs, fold, load_lexicon, skeleton
-from tests.test_filters_data import _read, abc, c4
+from tests.test_filters_data import cc, _read, abc, c4
 
 
 @functools.cache
@@ -50,6 +50,7 @@ CLEAN: list[tuple[Callable[[], str], str]] = [
     (lambda: abc(101), "cockatoo"),
     (lambda: c4(158), "spices"),
     (lambda: c4(0), "an ordinary C4 page"),
+    (lambda: cc("uxkehid42u2czrakio5henux3o6wa4k7"), "Lesbos, the Greek island (refugee reporting)"),
 ]
 
 
@@ -272,6 +273,12 @@ FRAMES = [  # (sentence, weight of its one match): ambiguous forms count fully o
     ("the coon climbed the fence at night", 0.5),  # the animal
     ("a spic and span kitchen", 0.5),  # the idiom
     ("dumb\nspic", 0.5),  # a word on the line before does not frame it
+    ("on the Greek island of Lesbos", 0.0),  # a name in mid-sentence: the island
+    ("Lesbos is a Greek island.", 0.5),  # capitalised at a sentence start: ambiguous, half
+    ("the refugees. Lesbos was full", 0.5),
+    ("my Maine Coon sleeps", 0.0),
+    ("you filthy Coon", 1.0),  # the frame wins over the capital
+    ("shut up, you lesbo", 1.0),
 ]
 
 

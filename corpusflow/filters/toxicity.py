@@ -28,7 +28,9 @@ What is matched (:func:`find_slurs`): the text is lower-cased and folded to ASCI
 Decision (:class:`Toxicity`): matches are weighted (1, or 0.5 for forms that are also an
 ordinary word, brand, sound or verb: ``fag`` bearings, whale "wops", "mentally retarded" in a
 2005 news story; an ambiguous form counts 1 when one of the two words before it on its line
-is a derogatory adjective or the addressee, :data:`INSULT_FRAME`: "dumb spic", "you tard"); a document is dropped when the weighted count reaches ``min_matches``
+is a derogatory adjective or the addressee, :data:`INSULT_FRAME`: "dumb spic", "you tard", and 0
+when it is written as a name, capitalised in mid-sentence: "the island of Lesbos", "a Maine
+Coon"); a document is dropped when the weighted count reaches ``min_matches``
 (default 1) **and** exceeds ``max_per_1000_chars`` per 1,000 characters (default 0: any slur;
 one ambiguous form alone is not enough). Dropping any page that contains a listed word is the rule of the C4
 "bad words" filter (Raffel et al. 2020, *Exploring the Limits of Transfer Learning*, §2.2) and
@@ -372,8 +374,25 @@ def find_slurs(text: str, lex: Lexicon) -> list[SlurMatch]:
             _spaced(m.group(), m.start(), lex, add)
     out.sort(key=lambda x: x.start)
     if any(m.weight < 1 for m in out):
+        same = len(t) == len(text)  # folding kept the offsets: the original's case can be read
         out = [_framed(t, m) if m.weight < 1 else m for m in out]
+        if same:
+            out = [_named(text, m) if m.weight < 1 else m for m in out]
     return out
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]|[\"“”'‘’(\[\ufeff])\W*$")
+
+
+def _named(text: str, m: SlurMatch) -> SlurMatch:
+    """An ambiguous form written as a name — capitalised, in mid-sentence (the island of Lesbos,
+    a Maine Coon) — counts 0: a name is not a slur. At the start of a sentence it keeps 0.5."""
+    w = text[m.start : m.end]
+    if not (w[:1].isupper() and w[1:].islower()):
+        return m
+    if _SENTENCE_START.search(text, max(0, m.start - 3), m.start) is not None or m.start == 0:
+        return m
+    return SlurMatch(m.start, m.end, m.form, m.canonical, 0.0)
 
 
 # Words that make an ambiguous form an insult when one of them is among the two words before

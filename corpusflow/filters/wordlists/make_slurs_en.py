@@ -50,13 +50,13 @@ ORDINARY = frozenset({
 })
 # Slurs whose letters are also a common ordinary word, sound or abbreviation in edited text
 # (raccoon and the Maine Coon cat, "spic and span", gobbledygook, a "wop" sound, JAP, NIG
-# codes): each counts half (weight 0.5), so one alone never drops a document, two do. Slurs
+# codes, Lesbos the Greek island): each counts half (weight 0.5), so one alone never drops a document, two do. Slurs
 # that are rarely anything else on the web (fag, retard, retarded) keep weight 1: the FAG
 # bearing brand and the clinical "mentally retarded" of older text are the price (one C4
 # page and one 2005 ABC story of the 4,170 clean documents measured).
 AMBIGUOUS = frozenset({
     "jap", "coon", "coons", "wop", "gook", "nig", "nigs", "tard", "spic", "spick", "spig", "spik",
-    "blacky",
+    "blacky", "lesbo",
 })
 
 
