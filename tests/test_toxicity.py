@@ -17,7 +17,7 @@ import pytest
 from corpusflow.filters.catalog import build_step
 from corpusflow.filters.text import TextView
 from corpusflow.filters.toxicity import Lexicon, find_slurs, fold, load_lexicon, skeleton
-from tests.test_filters_data import cc, _read, abc, c4
+from tests.test_filters_data import _read, abc, c4, cc
 
 
 @functools.cache
