@@ -16,6 +16,9 @@ Measured (all in tag mode unless said otherwise, so each rule is judged on every
   pipeline runs before the filters for Aozora sources (``stages.clean.aozora``). For KWDLC (leads
   of all kinds of web pages: news, blogs, shops, firms), the share of the leads dropped by
   ``ja.promo_vocabulary`` that speak in the business register (:data:`COMMERCIAL_MARKERS`).
+* **More clean Japanese** (``--clean-ja FILE``, repeatable): sets kept outside the repository
+  (news and magazine articles): the share ``ja_web`` drops, first reasons, and per ``category``
+  when the records carry one.
 * **Toxic English forum threads** (``en/forum_toxic_dev.jsonl.gz``): ``en_web`` in ``filter``
   mode as the pipeline runs it; of the threads it keeps, the share that still contain a slur by
   :data:`INDEPENDENT_SLURS` (below), with the forms found.
@@ -209,6 +212,9 @@ def main() -> int:
     ap.add_argument("--corpus", default="/work/benchdata/scale_25k", help="make_corpus.py corpus for --throughput")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-docs", type=int, default=3000)
+    ap.add_argument("--clean-ja", action="append", default=[], metavar="FILE",
+                    help="also measure ja_web on this clean Japanese JSONL (every text good; repeatable); "
+                    "with a 'category' field, per category too")
     args = ap.parse_args()
     data = Path(args.data)
     if not (data / "ja").is_dir():
@@ -235,6 +241,22 @@ def main() -> int:
             print(f"  ja.promo_vocabulary drops {m['dropped_by_promo']} leads, {m['share']:.0%} of them with "
                   f"business self-reference or requests to the customer; the rest is "
                   f"{m['without_markers_share_of_set']:.2%} of the set")
+    for extra in args.clean_ja:  # sets kept outside the repository (e.g. news articles)
+        c = eval_clean(ja_chain, Path(extra))
+        recs = read_jsonl(Path(extra))
+        cats = sorted({r["category"] for r in recs if "category" in r})
+        if cats:
+            c["by_category"] = {}
+            for cat in cats:
+                texts = [r["text"] for r in recs if r.get("category") == cat]
+                rep = evaluate_clean(ja_chain, texts, cat).to_dict(top=3)
+                c["by_category"][cat] = {"n_docs": len(texts), "drop_rate": rep["drop_rate"],
+                                         "first_reasons": rep["first_reasons"]}
+        report.setdefault("clean_ja_extra", []).append(c)
+        print(f"clean {extra}: ja_web drops {c['drop_rate']:.2%} of {c['n_docs']} "
+              f"(first reasons {dict(list(c['first_reasons'].items())[:5])})")
+        for cat, v in c.get("by_category", {}).items():
+            print(f"  {cat}: {v['drop_rate']:.2%} of {v['n_docs']}")
     forum = report["forum_toxic"] = eval_forum(data)
     print(f"toxic forum threads: en_web keeps {forum['kept']}/{forum['n_threads']}; kept with a slur "
           f"(independent regex) {forum['kept_with_slur']} = {forum['kept_slur_share']:.1%} "

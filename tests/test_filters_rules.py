@@ -55,6 +55,8 @@ LETTER = "\n".join([  # the whole work as the pipeline reads it after the Aozora
     "　　　　　侍史",
 ])
 
+# 竹 (萩原朔太郎, Aozora Bunko) after the Aozora cleaner: a four-line poem of 57 characters
+TAKE = "竹\n萩原朔太郎\n\n竹は直角、\n人のくびより根が生え、\n根がうすくひろごり、\nほのかにけぶる。\n――大正四年元旦――"
 APHORISMS = "\n".join([  # the opening of 味覚馬鹿 (北大路魯山人, Aozora Bunko) after the Aozora cleaner
     "味覚馬鹿", "北大路魯山人", "", "　美味い不味いは栄養価を立証する。", "　　　　　＊", "　天然の味に優る美味なし。",
     "　　　　　＊", "　現今の料理は美趣味が欠如している。", "　　　　　＊", "　料理つくるも年齢、食う好みも年齢。",
@@ -204,6 +206,11 @@ CASES: list[Case] = [
     ("ja.duplicate_ngram_fraction", {}, BLOG, None),
     ("ja.ng_fraction", {}, lambda: mc4("mc4ja-944339154320"), "ja.ng_fraction.too_high"),
     ("ja.ng_fraction", {}, BLOG, None),
+    # --- verse is held to verse_min_chars, not min_chars ---------------------------------------
+    ("text.length", {"min_chars": 200}, lambda: TAKE, "text.length.too_short"),
+    ("text.length", {"min_chars": 200, "verse_min_chars": 50}, lambda: TAKE, None),
+    # three prose sentences, one to a line (a KWDLC lead), are not verse
+    ("text.length", {"min_chars": 200, "verse_min_chars": 50}, lambda: kwdlc(0), "text.length.too_short"),
     # --- HojiChar extras and promotional text -----------------------------------------------
     ("ja.bbs_comments", {}, lambda: mc4("mc4ja-021617270756"), "ja.bbs_comments.too_many"),
     ("ja.bbs_comments", {}, BLOG, None),
