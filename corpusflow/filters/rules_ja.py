@@ -1015,9 +1015,19 @@ class _PromoParams(StepParams):
 _PAST = re.compile(r"た[」』）)]*[。．！？!?]*$")
 
 
+# A sentence with at least one Japanese letter: URL, date and English lines are no predicates.
+_HAS_JA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u3400-\u9fff]")
+
+
+def _register_sentences(view: TextView) -> list[str]:
+    """``view.ja_sentences`` longer than 3 characters that hold a Japanese letter."""
+    return [s for s in view.ja_sentences if len(s) > 3 and _HAS_JA.search(s)]
+
+
 def past_tense_share(view: TextView) -> float:
-    """Share of sentences (``view.ja_sentences`` longer than 3 characters) in the past tense."""
-    sents = [s for s in view.ja_sentences if len(s) > 3]
+    """Share of sentences (``view.ja_sentences`` longer than 3 characters, with a Japanese letter)
+    in the past tense."""
+    sents = _register_sentences(view)
     return sum(1 for s in sents if _PAST.search(s)) / len(sents) if sents else 0.0
 
 
@@ -1034,9 +1044,9 @@ _QUOTED = re.compile(r"「[^「」\n]*」")
 
 
 def plain_style_share(view: TextView) -> float:
-    """Share of sentences (``view.ja_sentences`` longer than 3 characters) that end in a plain-style
-    predicate and not in the polite style (see ``_PLAIN_END``)."""
-    sents = [s for s in view.ja_sentences if len(s) > 3]
+    """Share of sentences (``view.ja_sentences`` longer than 3 characters, with a Japanese letter)
+    that end in a plain-style predicate and not in the polite style (see ``_PLAIN_END``)."""
+    sents = _register_sentences(view)
     if not sents:
         return 0.0
     return sum(1 for s in sents if _PLAIN_END.search(s) and not _POLITE_END.search(s)) / len(sents)
