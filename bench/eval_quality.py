@@ -22,7 +22,8 @@ Measured (all in tag mode unless said otherwise, so each rule is judged on every
 * **Toxic English forum threads** (``en/forum_toxic_dev.jsonl.gz``): ``en_web`` in ``filter``
   mode as the pipeline runs it; of the threads it keeps, the share that still contain a slur by
   :data:`INDEPENDENT_SLURS` (below), with the forms found.
-* **Clean English** (C4 sample, ABC news): the share ``en_web`` drops, by first reason, and the
+* **Clean English** (C4 sample, ABC news, and ``--clean-en FILE`` sets kept outside the
+  repository, such as film reviews): the share ``en_web`` drops, by first reason, and the
   share dropped for content-word reasons (rules of category ``ngword``: ``en.toxicity``,
   ``en.ng_words``), first reason or any.
 * ``--throughput``: ``ja_web`` filter-mode docs/s per core (process CPU time) on the ~2 KB
@@ -215,6 +216,9 @@ def main() -> int:
     ap.add_argument("--clean-ja", action="append", default=[], metavar="FILE",
                     help="also measure ja_web on this clean Japanese JSONL (every text good; repeatable); "
                     "with a 'category' field, per category too")
+    ap.add_argument("--clean-en", action="append", default=[], metavar="FILE",
+                    help="also measure en_web on this clean English JSONL (every text good; repeatable): "
+                    "drop rate and content-word drops")
     args = ap.parse_args()
     data = Path(args.data)
     if not (data / "ja").is_dir():
@@ -264,8 +268,8 @@ def main() -> int:
     en_chain = build_chain(load_profile("en_web"), lang="en")
     ng = {s.id for s in en_chain.steps if s.category == "ngword"}
     report["clean_en"] = []
-    for rel in ("en/c4_sample.jsonl.gz", "en/abc_news.jsonl.gz"):
-        c = eval_clean(en_chain, data / rel, ng)
+    for rel in ("en/c4_sample.jsonl.gz", "en/abc_news.jsonl.gz", *args.clean_en):
+        c = eval_clean(en_chain, data / rel, ng)  # (an absolute --clean-en path replaces data /)
         report["clean_en"].append(c)
         print(f"clean {c['set']}: en_web drops {c['drop_rate']:.2%}; content words/toxicity: first reason "
               f"{c['content_word_drop_rate_first_reason']:.2%}, any {c['content_word_drop_rate_any']:.2%}")

@@ -189,6 +189,28 @@ def test_ng_words_counted_per_length(i: int, count: int, expected: str | None) -
     assert (old.judge(old.measure(TextView(abc(i)))) is not None) == (count > 3)
 
 
+EN_CONTEXT = "pkg:filters/wordlists/ng_context_adult_en.txt"
+
+
+@pytest.mark.parametrize("i", [1847, 2755])  # breast cancer news; a story that says "sex" 19 times
+def test_ng_words_context_words_keep_clean_news(i: int) -> None:
+    step = build_step("en.ng_words", {"context_words": EN_CONTEXT})
+    step.setup()
+    s = step.measure(TextView(abc(i)))
+    assert s[""] == 0 and step.judge(s) is None
+
+
+def test_ng_words_context_words_count_next_to_pornography() -> None:
+    step = build_step("en.ng_words", {"context_words": EN_CONTEXT})
+    step.setup()
+    spam = "Free porn videos every day: naked sex, nude girls, hot sex and more sex in HD."
+    s = step.measure(TextView(spam))
+    assert s[""] == 6  # porn (not a context word) makes naked, sex x3, nude count too
+    assert step.reason(step.judge(s).cause) == "en.ng_words.too_many"
+    review = "This was a film about sex and death. Its sex scenes are dull, the sex talk duller."
+    assert step.measure(TextView(review))[""] == 0
+
+
 def _reference(text: str, lex: Lexicon) -> list[tuple[int, int, str]]:
     """The matcher without the pre-scan: every token, every phrase, every run of letters."""
     from corpusflow.filters import toxicity as tx

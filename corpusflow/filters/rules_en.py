@@ -639,6 +639,10 @@ class _EnNgParams(StepParams):
         "alone decides). 2.0: the 99.5th percentile on clean C4 English (1.56) rounded up."
     )
     count: str = Field("total", pattern="^(total|unique)$")
+    context_words: str | None = Field(
+        None, description="Entries that are not adult content on their own (sex, breast, shit, AV): they count "
+        "only when the document also has an entry that is not in this file (pkg: paths allowed). None: all count.",
+    )
 
 
 @register("en.ng_words")
@@ -654,7 +658,12 @@ class EnNgWords(KeywordUser, Filter):
     dropped: a 600-character page with six adult keywords (10 per 1,000). The density limit
     2.0 is the 99.5th percentile of the density on the C4 English sample (Raffel et al. 2020,
     ODC-BY; measured 1.56), rounded up, so that about 0.5% of clean web pages reach it and far
-    fewer also pass the count. Signals: ``en.ng_words`` (matches), ``.per_1000_chars``.
+    fewer also pass the count. ``context_words``: entries that are not adult content on their
+    own — the neutral words of sex education and criticism (sex, sexual, nude), anatomy
+    (breast, rectum), profanity (shit, bitch) and words with another sense (AV, piston, vibes) —
+    count only when the document also has an entry of the vocabulary of pornography; a review
+    of a film "about sex and death" that says sex five times in 1,500 characters is kept.
+    Signals: ``en.ng_words`` (matches), ``.per_1000_chars``.
     Reason: ``en.ng_words.too_many``.
     """
 
@@ -669,6 +678,7 @@ class EnNgWords(KeywordUser, Filter):
         self.ignore_case = True
         self.fold_width = True
         self._key = f"{self.params.wordlist}|k0w1"
+        self._context: frozenset[str] = frozenset()
 
     def keyword_lists(self) -> list[tuple[str, list[str], bool, bool]]:
         words = [w.replace("\\/", "/") for w in load_wordlist(self.params.wordlist)]
@@ -676,9 +686,14 @@ class EnNgWords(KeywordUser, Filter):
 
     def setup(self) -> None:
         self.ensure_index()
+        p = self.params
+        self._context = frozenset(w.lower() for w in load_wordlist(p.context_words)) if p.context_words else frozenset()
 
     def measure(self, view: TextView) -> dict[str, float]:
         hits = self.hits(view, self._key)
+        ctx = self._context
+        if ctx and hits and all(h.word.lower() in ctx for h in hits):
+            hits = []  # only words with an ordinary sense: nothing counts
         if self.params.count == "unique":
             n = float(len({h.word.lower() for h in hits}))
         else:
