@@ -18,7 +18,8 @@ Measured (all in tag mode unless said otherwise, so each rule is judged on every
   ``ja.promo_vocabulary`` that speak in the business register (:data:`COMMERCIAL_MARKERS`).
 * **More clean Japanese** (``--clean-ja FILE``, repeatable): sets kept outside the repository
   (news and magazine articles): the share ``ja_web`` drops, first reasons, and per ``category``
-  when the records carry one.
+  when the records carry one; as stored and after the boilerplate cleaner (as
+  ``full_ja80_en20.yaml`` runs it before the filters).
 * **Toxic English forum threads** (``en/forum_toxic_dev.jsonl.gz``): ``en_web`` in ``filter``
   mode as the pipeline runs it; of the threads it keeps, the share that still contain a slur by
   :data:`INDEPENDENT_SLURS` (below), with the forms found.
@@ -65,7 +66,7 @@ sys.path.insert(0, str(REPO))
 from corpusflow.filters.chain import FilterChain  # noqa: E402
 from corpusflow.filters.evaluate import DropStats, evaluate_chain, evaluate_clean  # noqa: E402
 from corpusflow.filters.profiles import build_chain, load_profile  # noqa: E402
-from corpusflow.text.cleaners import clean_aozora  # noqa: E402
+from corpusflow.text.cleaners import clean_aozora, clean_boilerplate  # noqa: E402
 
 FOLDS = 5
 CHOOSE_FOLDS = (0, 1, 2, 3)
@@ -133,15 +134,18 @@ def eval_labels(data: Path) -> dict[str, Any]:
 
 
 def eval_clean(chain: FilterChain, path: Path, ngword_ids: set[str] | None = None,
-               aozora_cleaner: bool = False) -> dict[str, Any]:
+               aozora_cleaner: bool = False, boilerplate_cleaner: bool = False) -> dict[str, Any]:
     recs = read_jsonl(path)
     texts = [r["text"] for r in recs]
     if aozora_cleaner:  # as the pipeline's clean step runs it (stages.clean.aozora) before the filters
         texts = [clean_aozora(t)[0] for t in texts]
-    rep = evaluate_clean(chain, texts, path.name + (" (Aozora cleaner)" if aozora_cleaner else ""))
+    if boilerplate_cleaner:  # as full_ja80_en20 runs it (stages.clean.boilerplate: true)
+        texts = [clean_boilerplate(t)[0] for t in texts]
+    after = " after the Aozora cleaner" if aozora_cleaner else " after the boilerplate cleaner" if boilerplate_cleaner else ""
+    rep = evaluate_clean(chain, texts, path.name + after)
     d = rep.to_dict(top=3)
     out: dict[str, Any] = {
-        "set": f"{path.parent.name}/{path.name}" + (" after the Aozora cleaner" if aozora_cleaner else ""),
+        "set": f"{path.parent.name}/{path.name}" + after,
         "n_docs": rep.n_docs,
         "drop_rate": d["drop_rate"],
         "drop_rate_without_length_rules": d["drop_rate_without_length_rules"],
@@ -245,9 +249,11 @@ def main() -> int:
             print(f"  ja.promo_vocabulary drops {m['dropped_by_promo']} leads, {m['share']:.0%} of them with "
                   f"business self-reference or requests to the customer; the rest is "
                   f"{m['without_markers_share_of_set']:.2%} of the set")
-    for extra in args.clean_ja:  # sets kept outside the repository (e.g. news articles)
-        c = eval_clean(ja_chain, Path(extra))
+    for extra, bp in ((e, b) for e in args.clean_ja for b in (False, True)):  # sets kept outside the repo
+        c = eval_clean(ja_chain, Path(extra), boilerplate_cleaner=bp)
         recs = read_jsonl(Path(extra))
+        if bp:
+            recs = [{**r, "text": clean_boilerplate(r["text"])[0]} for r in recs]
         cats = sorted({r["category"] for r in recs if "category" in r})
         if cats:
             c["by_category"] = {}
@@ -257,7 +263,7 @@ def main() -> int:
                 c["by_category"][cat] = {"n_docs": len(texts), "drop_rate": rep["drop_rate"],
                                          "first_reasons": rep["first_reasons"]}
         report.setdefault("clean_ja_extra", []).append(c)
-        print(f"clean {extra}: ja_web drops {c['drop_rate']:.2%} of {c['n_docs']} "
+        print(f"clean {c['set']}: ja_web drops {c['drop_rate']:.2%} of {c['n_docs']} "
               f"(first reasons {dict(list(c['first_reasons'].items())[:5])})")
         for cat, v in c.get("by_category", {}).items():
             print(f"  {cat}: {v['drop_rate']:.2%} of {v['n_docs']}")

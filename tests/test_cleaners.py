@@ -160,6 +160,18 @@ Comments are closed on this story because of legal reasons."""
         ("あわせて読みたい\n▶ 桜の名所10選\n▶ 花見の持ち物リスト", ""),
         ("You may also like:\n* Ten walks near Sydney\nThe trail is closed on Mondays.",
          "The trail is closed on Mondays."),
+        # image controls, and a long caption given twice (alt text and caption): kept once
+        ("写真1●行列の先頭に並んだ男性と店長が握手を交わす\n写真1●行列の先頭に並んだ男性と店長が握手を交わす\n"
+         "[画像のクリックで拡大表示]\n発売を待つ行列は千人を超えた。",
+         "写真1●行列の先頭に並んだ男性と店長が握手を交わす\n発売を待つ行列は千人を超えた。"),
+        ("The mayor opened the bridge on Friday.\nClick to enlarge\nTraffic resumes on Monday.",
+         "The mayor opened the bridge on Friday.\nTraffic resumes on Monday."),
+        ("本文です。\n写真拡大\n続きの本文です。", "本文です。\n続きの本文です。"),
+        # an advertisement labelled PR and link labels ending in こちら
+        ("歌手が死去したことが分かった。\n【PR】アニメが見放題のサブスクおすすめ比較|料金・作品数を徹底解説!\n"
+         "公演は中止となった。\n詳しくはこちら", "歌手が死去したことが分かった。\n公演は中止となった。"),
+        ("記事をマイページに保存できます。\n無料会員登録はこちら\n糖質制限が空前のブームだ。",
+         "記事をマイページに保存できます。\n糖質制限が空前のブームだ。"),
     ],
 )
 def test_boilerplate_removed(text: str, expected: str) -> None:
@@ -179,6 +191,14 @@ def test_boilerplate_removed(text: str, expected: str) -> None:
         # a list that is part of the article
         "材料\n・卵 2個\n・砂糖 大さじ1",
         "LINE株式会社は決算を発表した。",
+        # a short refrain is verse, not an artefact (カンテラ, 新美南吉); 拡大 in a sentence is prose
+        "カンテラ\nカンテラ\n坑の奥、\n坑夫の肩を\nてらしてる。",
+        "画像をクリックして拡大する機能が追加された。",
+        "こちらの記事で紹介した通り、手続きは簡単だ。",
+        # three or more copies of a line are repetition spam: left for the repetition filters
+        "今なら送料無料でお届けします今すぐクリック\n" * 3 + "今なら送料無料でお届けします今すぐクリック",
+        "PR会社に勤める彼女はこう話す。",
+        "そこで、いろいろと検討して害鳥対策を実施した結果こちら！",  # a blog sentence (mC4), not a link label
     ],
 )
 def test_boilerplate_keeps_prose(text: str) -> None:

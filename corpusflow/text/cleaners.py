@@ -165,6 +165,21 @@ _SHARE_TOKEN = re.compile(rf"(?:{_SHARE_WORDS})")
 _SHARE_LINE = re.compile(rf"(?:[\s|/・,、0-9]*(?:{_SHARE_WORDS})[\s|/・,、0-9]*)+")
 _SHARE_VERB = re.compile(r"シェア|ツイート|(?i:share|tweet)")
 _URL_LINE = re.compile(r"\s*(?:https?://|www\.)\S+\s*")
+#: A line that is only an image control: 画像のクリックで拡大表示, 写真拡大, Click to enlarge.
+_IMAGE_UI_LINE = re.compile(
+    r"[\s\[［【(（<＜]*(?:画像(?:を|の)?クリック(?:で|して|すると)?拡大(?:表示|します)?|画像を?拡大(?:する|表示)?|"
+    r"写真を?拡大(?:する|表示)?|拡大(?:する|表示|画像)|(?i:click (?:to|for) (?:enlarge|(?:a )?larger (?:image|view))|"
+    r"enlarge (?:this )?(?:image|photo)|view (?:larger|full[- ]size) (?:image|photo)))[\s\]］】)）>＞]*"
+)
+#: An advertisement line: labelled PR (【PR】, [PR], PR：; Japanese law requires the label on
+#: paid content since 2023) or a short link label ending in こちら (詳しくはこちら, 無料会員登録はこちら).
+_AD_LINE = re.compile(r"\s*(?:[【\[［(（]\s*(?:PR|ＰＲ|AD|広告|Sponsored)\s*[】\]］)）]|(?:PR|ＰＲ)\s*[:：]).*")
+_LINK_LABEL_LINE = re.compile(r"[^。！？!?\n]{0,36}(?:(?:は|も)こちら(?:から|へ|をクリック)?|こちらから|こちらをクリック)[\s>＞»→▶!！]*")
+#: A line this long, repeated once on the next line, is an extraction artefact (an image caption
+#: given as alt text and as caption, a headline in two page elements); shorter repeated lines
+#: are refrains of verse and song (カンテラ / カンテラ) and stay, and so do runs of three or more
+#: (repetition spam is left for the repetition filters to judge).
+DUP_LINE_MIN_CHARS = 20
 _BULLET = re.compile(r"\s*(?:[・■□◆◇●○▼▽▶►▷»>＞*•‣◦-]|\d{1,2}[.)．]|【)")
 _SENTENCE_END = tuple("。．！？.!?」』）)")
 
@@ -199,8 +214,12 @@ def clean_boilerplate(text: str, *, max_link_chars: int = 80) -> tuple[str, int]
     after it that look like links (bare URLs, bullet items, or lines of at most
     ``max_link_chars`` characters that do not end a sentence) and blank lines; the first prose
     line ends it and is kept. A line made only of share-button labels (``シェア ツイート はてブ``,
-    ``Share Tweet Email``) is removed wherever it is. Everything else is kept, so a sentence
-    that mentions 関連記事 or "share" is never touched. Lines are re-joined with ``\\n``.
+    ``Share Tweet Email``) is removed wherever it is, and so is a line that is only an image
+    control (``[画像のクリックで拡大表示]``, ``写真拡大``, ``Click to enlarge``), an advertisement
+    labelled PR (``【PR】…``) or a link label (``詳しくはこちら``); a line of at least
+    :data:`DUP_LINE_MIN_CHARS` characters given exactly twice in a row (a caption given as alt
+    text and as caption) is kept once; runs of three or more stay for the repetition filters. Everything else is kept, so a sentence that
+    mentions 関連記事 or "share" is never touched. Lines are re-joined with ``\\n``.
     """
     if not text:
         return text, 0
@@ -219,8 +238,22 @@ def clean_boilerplate(text: str, *, max_link_chars: int = 80) -> tuple[str, int]
                     break
                 i += 1
             continue
-        if s and _is_share_line(s):
+        if s and (
+            _is_share_line(s)
+            or (len(s) <= 40 and (_IMAGE_UI_LINE.fullmatch(s) or _LINK_LABEL_LINE.fullmatch(s)))
+            or _AD_LINE.fullmatch(s)
+        ):
             changed = True
+            i += 1
+            continue
+        if (
+            len(s) >= DUP_LINE_MIN_CHARS
+            and kept
+            and kept[-1].strip() == s
+            and (len(kept) < 2 or kept[-2].strip() != s)
+            and (i + 1 >= n or lines[i + 1].strip() != s)
+        ):
+            changed = True  # the same long line exactly twice in a row: keep the first
             i += 1
             continue
         kept.append(lines[i])
