@@ -391,6 +391,8 @@ def test_promo_register_signals():
     s = signals("ja.promo_vocabulary", shop, report_plain_share=0.5)
     assert s["ja.promo_vocabulary.plain_share"] == 0.0  # every sentence polite (します, 下さい, いたします)
     assert s["ja.promo_vocabulary.address"] == 3  # ご来店, 当店, お気軽に
+    # the terms of a judged text are recorded for inspect ("matched  当店 ×2, ...")
+    assert s["ja.promo_vocabulary.word.当店"] == 2 and s["ja.promo_vocabulary.word.ご来店"] == 1
     lines = shop.split("\n")
     quoted = "\n".join([lines[0], "「" + lines[1] + "」", lines[2]])  # the seller quoted, as a reporter would
     assert signals("ja.promo_vocabulary", quoted, report_plain_share=0.5)["ja.promo_vocabulary.address"] == 1

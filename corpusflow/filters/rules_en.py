@@ -663,8 +663,8 @@ class EnNgWords(KeywordUser, Filter):
     (breast, rectum), profanity (shit, bitch) and words with another sense (AV, piston, vibes) —
     count only when the document also has an entry of the vocabulary of pornography; a review
     of a film "about sex and death" that says sex five times in 1,500 characters is kept.
-    Signals: ``en.ng_words`` (matches), ``.per_1000_chars``.
-    Reason: ``en.ng_words.too_many``.
+    Signals: ``en.ng_words`` (matches), ``.per_1000_chars``, ``.word.<keyword>`` (counts, shown
+    by ``corpusflow inspect``). Reason: ``en.ng_words.too_many``.
     """
 
     category: ClassVar[str] = "ngword"
@@ -698,7 +698,11 @@ class EnNgWords(KeywordUser, Filter):
             n = float(len({h.word.lower() for h in hits}))
         else:
             n = float(len(non_overlapping(hits)))
-        return {"": n, "per_1000_chars": 1000.0 * n / max(view.n_chars, 1)}
+        out = {"": n, "per_1000_chars": 1000.0 * n / max(view.n_chars, 1)}
+        for h in non_overlapping(hits):  # the matched words, for inspect: "word.<keyword>" = count
+            k = "word." + h.word.lower()
+            out[k] = out.get(k, 0.0) + 1.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params

@@ -1099,7 +1099,8 @@ class PromoVocabulary(KeywordUser, Filter):
 
     Reason: ``ja.promo_vocabulary.too_dense``. Signals: terms per 100 characters (main),
     ``.hits`` (all matches), ``.distinct`` and, when the text would be judged, ``.past_share``,
-    ``.plain_share`` and ``.address`` (distinct address words outside quotations).
+    ``.plain_share``, ``.address`` (distinct address words outside quotations) and
+    ``.word.<term>`` (each term's count, shown by ``corpusflow inspect``).
     """
 
     category: ClassVar[str] = "content"
@@ -1159,6 +1160,10 @@ class PromoVocabulary(KeywordUser, Filter):
         if p.report_plain_share is not None:
             out["plain_share"] = plain_style_share(view) if judged else 0.0
             out["address"] = float(self._address_outside_quotes(view)) if judged else 0.0
+        if judged:  # the terms, for inspect and the report: "word.<term>" = count
+            for h in hits:
+                k = "word." + h.word
+                out[k] = out.get(k, 0.0) + 1.0
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
