@@ -402,3 +402,26 @@ def test_promo_register_signals():
     ordinary = signals("ja.promo_vocabulary", text, ordinary_words="pkg:filters/wordlists/promo_ordinary_ja.txt")
     assert plain["ja.promo_vocabulary.distinct"] == 4  # 比較, 価格, まとめ, 審査
     assert ordinary["ja.promo_vocabulary.distinct"] == 1  # 価格
+
+
+def test_prose_part_judges_articles_with_a_list() -> None:
+    """A page whose lines ending in 。 hold >= 30% of its characters is judged on those lines by
+    the Swallow composition rules (an article with a table or a spec list); a menu alone has no
+    such lines. Real snippets: a Wikipedia paragraph (line 12056) and an mC4 prefecture menu."""
+    from tests.test_filters_data import c4, mc4, wiki
+
+    menu, prose = mc4("mc4ja-522301139132"), wiki(12056)
+    page = "\n".join([prose, menu, menu])
+    assert one("ja.hiragana_fraction", page, min=0.2) == pytest.approx(0.166, abs=1e-3)
+    whole = FilterChain([build_step("ja.hiragana_fraction", {"min": 0.2})], mode="tag").setup()
+    part = FilterChain([build_step("ja.hiragana_fraction", {"min": 0.2, "prose_part_share": 0.3})], mode="tag").setup()
+    assert whole.run(page).failures and not part.run(page).failures
+    s = part.run(page).signals
+    assert s["ja.hiragana_fraction.prose_part"] == pytest.approx(0.487, abs=1e-3)
+    assert s["ja.hiragana_fraction.prose_part_value"] >= 0.2
+    assert part.run(menu).failures  # the menu alone: no prose part
+    # an English block (a C4 story's first lines) under a Japanese paragraph: judged on the paragraph
+    mixed = prose + "\n" + c4(0)[:260]
+    jf = FilterChain([build_step("ja.japanese_fraction", {"min": 0.5, "prose_part_share": 0.3})], mode="tag").setup()
+    assert one("ja.japanese_fraction", mixed, min=0.5) < 0.5 and not jf.run(mixed).failures
+    assert jf.run(c4(0)).failures  # English alone

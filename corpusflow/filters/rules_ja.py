@@ -324,6 +324,28 @@ def kuten_share(view: TextView) -> float:
     return sum(1 for s in sents if s.endswith(("。", "．"))) / len(sents) if sents else 0.0
 
 
+def prose_part(view: TextView) -> tuple[float, TextView | None]:
+    """The page's prose: its lines that end in 。 or ． (share of the characters of its non-blank
+    lines, and a view of those lines), cached per view."""
+    c = view.cache("prose_part")
+    if "share" not in c:
+        lines = [ln.strip() for ln in view.text.split("\n")]
+        lines = [ln for ln in lines if ln]
+        prose = [ln for ln in lines if ln.endswith(("。", "．"))]
+        total = sum(map(len, lines))
+        c["share"] = sum(map(len, prose)) / total if total else 0.0
+        c["view"] = TextView("\n".join(prose)) if prose else None
+    return c["share"], c["view"]
+
+
+_PROSE_PART_DOC = (
+    "A page with at least this share of its characters in lines that end in 。 (its prose part) is "
+    "judged on that part: a news article with a results table, a review with a spec list, a manual "
+    "with code. Menus, keyword and product lists have no prose part; Chinese prose has no hiragana. "
+    "None: the whole page is judged."
+)
+
+
 _PROSE_DOC = (
     "A text whose sentences end in 。 is prose, whatever its script mix: the 。 test is llm-jp v1's "
     "is_not_rare_kuten (HojiChar DiscardRareKuten) taken per sentence. None: not applied."
@@ -354,6 +376,7 @@ class HiraganaFraction(Filter):
         )
         prose_kuten_share: float | None = Field(None, ge=0, le=1, description=_PROSE_DOC)
         prose_min: float = Field(0.1, ge=0, le=1, description="Minimum hiragana share of prose (see prose_kuten_share).")
+        prose_part_share: float | None = Field(None, ge=0, le=1, description=_PROSE_PART_DOC)
 
     params: Params  # the validated parameters of this rule
 
@@ -364,6 +387,10 @@ class HiraganaFraction(Filter):
             out["katakana_script"] = 1.0 if katakana_script(view) else 0.0
         if p.prose_kuten_share is not None and p.prose_min <= out[""] < p.min:
             out["kuten_share"] = kuten_share(view)
+        if p.prose_part_share is not None and out[""] < p.min:
+            share, pv = prose_part(view)
+            out["prose_part"] = share
+            out["prose_part_value"] = ratio(pv.n_hiragana, pv.n_japanese) if pv is not None else 0.0
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
@@ -371,6 +398,10 @@ class HiraganaFraction(Filter):
         if s.get("katakana_script"):
             return None
         if p.prose_kuten_share is not None and s.get("kuten_share", -1.0) >= p.prose_kuten_share:
+            return None
+        if p.prose_part_share is not None and s.get("prose_part", -1.0) >= p.prose_part_share and (
+            s["prose_part_value"] >= p.min
+        ):
             return None
         return below(s, "", p.min, "too_low")
 
@@ -396,6 +427,7 @@ class KatakanaFraction(Filter):
             False, description="Pass Japanese written in katakana instead of hiragana (see katakana_script)."
         )
         prose_kuten_share: float | None = Field(None, ge=0, le=1, description=_PROSE_DOC)
+        prose_part_share: float | None = Field(None, ge=0, le=1, description=_PROSE_PART_DOC)
 
     params: Params  # the validated parameters of this rule
 
@@ -406,6 +438,10 @@ class KatakanaFraction(Filter):
             out["katakana_script"] = 1.0 if katakana_script(view) else 0.0
         if p.prose_kuten_share is not None and out[""] > p.max:
             out["kuten_share"] = kuten_share(view)
+        if p.prose_part_share is not None and out[""] > p.max:
+            share, pv = prose_part(view)
+            out["prose_part"] = share
+            out["prose_part_value"] = ratio(pv.n_katakana, pv.n_japanese) if pv is not None else 1.0
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
@@ -413,6 +449,10 @@ class KatakanaFraction(Filter):
         if s.get("katakana_script"):
             return None
         if p.prose_kuten_share is not None and s.get("kuten_share", -1.0) >= p.prose_kuten_share:
+            return None
+        if p.prose_part_share is not None and s.get("prose_part", -1.0) >= p.prose_part_share and (
+            s["prose_part_value"] <= p.max
+        ):
             return None
         return above(s, "", p.max, "too_high")
 
@@ -428,14 +468,26 @@ class JapaneseFraction(Filter):
 
     class Params(StepParams):
         min: float = Field(0.5, ge=0, le=1, description="Minimum Japanese share (Swallow 0.5).")
+        prose_part_share: float | None = Field(None, ge=0, le=1, description=_PROSE_PART_DOC)
 
     params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
-        return {"": ratio(view.n_japanese, view.n_chars)}
+        p = self.params
+        out = {"": ratio(view.n_japanese, view.n_chars)}
+        if p.prose_part_share is not None and out[""] < p.min:
+            share, pv = prose_part(view)
+            out["prose_part"] = share
+            out["prose_part_value"] = ratio(pv.n_japanese, pv.n_chars) if pv is not None else 0.0
+        return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
-        return below(s, "", self.params.min, "too_low")
+        p = self.params
+        if p.prose_part_share is not None and s.get("prose_part", -1.0) >= p.prose_part_share and (
+            s["prose_part_value"] >= p.min
+        ):
+            return None
+        return below(s, "", p.min, "too_low")
 
 
 def _sentence_lengths(view: TextView) -> list[int]:
