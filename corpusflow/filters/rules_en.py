@@ -694,12 +694,13 @@ class EnNgWords(KeywordUser, Filter):
         ctx = self._context
         if ctx and hits and all(h.word.lower() in ctx for h in hits):
             hits = []  # only words with an ordinary sense: nothing counts
+        counted = non_overlapping(hits)
         if self.params.count == "unique":
             n = float(len({h.word.lower() for h in hits}))
         else:
-            n = float(len(non_overlapping(hits)))
+            n = float(len(counted))
         out = {"": n, "per_1000_chars": 1000.0 * n / max(view.n_chars, 1)}
-        for h in non_overlapping(hits):  # the matched words, for inspect: "word.<keyword>" = count
+        for h in counted:  # the matched words, for inspect: "word.<keyword>" = count
             k = "word." + h.word.lower()
             out[k] = out.get(k, 0.0) + 1.0
         return out

@@ -11,7 +11,7 @@ match at katakana boundaries (pitfall 1). Line filters re-join kept lines with `
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -30,7 +30,7 @@ from corpusflow.filters.base import (
     register,
 )
 from corpusflow.filters.keywords import Hit, KeywordUser, load_wordlist, morpheme_boundaries, non_overlapping
-from corpusflow.filters.text import C_DIGIT, TextView, dup_counts
+from corpusflow.filters.text import C_DIGIT, JA_VERSE_LINE_END, TextView, dup_counts
 
 JA = frozenset({"ja"})
 NGDIR = "pkg:resources/ngwords/hojichar/"
@@ -329,13 +329,26 @@ def prose_part(view: TextView) -> tuple[float, TextView | None]:
     lines, and a view of those lines), cached per view."""
     c = view.cache("prose_part")
     if "share" not in c:
-        lines = [ln.strip() for ln in view.text.split("\n")]
-        lines = [ln for ln in lines if ln]
+        lines = view.lines
         prose = [ln for ln in lines if ln.endswith(("。", "．"))]
         total = sum(map(len, lines))
         c["share"] = sum(map(len, prose)) / total if total else 0.0
         c["view"] = TextView("\n".join(prose)) if prose else None
     return c["share"], c["view"]
+
+
+def _prose_part_signals(out: dict[str, float], view: TextView, value: Callable[[TextView], float],
+                        failing: float) -> None:
+    """Add ``prose_part`` (its share of the characters) and ``prose_part_value`` (the rule's
+    value measured on the prose part; ``failing``, a value that fails the rule, without one)."""
+    share, pv = prose_part(view)
+    out["prose_part"] = share
+    out["prose_part_value"] = value(pv) if pv is not None else failing
+
+
+def _prose_part_passes(s: Mapping[str, float], share: float | None, passes: Callable[[float], bool]) -> bool:
+    """The page has a prose part of at least ``share`` and the rule's value on it passes."""
+    return share is not None and s.get("prose_part", -1.0) >= share and passes(s["prose_part_value"])
 
 
 _PROSE_PART_DOC = (
@@ -388,9 +401,7 @@ class HiraganaFraction(Filter):
         if p.prose_kuten_share is not None and p.prose_min <= out[""] < p.min:
             out["kuten_share"] = kuten_share(view)
         if p.prose_part_share is not None and out[""] < p.min:
-            share, pv = prose_part(view)
-            out["prose_part"] = share
-            out["prose_part_value"] = ratio(pv.n_hiragana, pv.n_japanese) if pv is not None else 0.0
+            _prose_part_signals(out, view, lambda v: ratio(v.n_hiragana, v.n_japanese), 0.0)
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
@@ -399,9 +410,7 @@ class HiraganaFraction(Filter):
             return None
         if p.prose_kuten_share is not None and s.get("kuten_share", -1.0) >= p.prose_kuten_share:
             return None
-        if p.prose_part_share is not None and s.get("prose_part", -1.0) >= p.prose_part_share and (
-            s["prose_part_value"] >= p.min
-        ):
+        if _prose_part_passes(s, p.prose_part_share, lambda v: v >= p.min):
             return None
         return below(s, "", p.min, "too_low")
 
@@ -439,9 +448,7 @@ class KatakanaFraction(Filter):
         if p.prose_kuten_share is not None and out[""] > p.max:
             out["kuten_share"] = kuten_share(view)
         if p.prose_part_share is not None and out[""] > p.max:
-            share, pv = prose_part(view)
-            out["prose_part"] = share
-            out["prose_part_value"] = ratio(pv.n_katakana, pv.n_japanese) if pv is not None else 1.0
+            _prose_part_signals(out, view, lambda v: ratio(v.n_katakana, v.n_japanese), 1.0)
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
@@ -450,9 +457,7 @@ class KatakanaFraction(Filter):
             return None
         if p.prose_kuten_share is not None and s.get("kuten_share", -1.0) >= p.prose_kuten_share:
             return None
-        if p.prose_part_share is not None and s.get("prose_part", -1.0) >= p.prose_part_share and (
-            s["prose_part_value"] <= p.max
-        ):
+        if _prose_part_passes(s, p.prose_part_share, lambda v: v <= p.max):
             return None
         return above(s, "", p.max, "too_high")
 
@@ -476,16 +481,12 @@ class JapaneseFraction(Filter):
         p = self.params
         out = {"": ratio(view.n_japanese, view.n_chars)}
         if p.prose_part_share is not None and out[""] < p.min:
-            share, pv = prose_part(view)
-            out["prose_part"] = share
-            out["prose_part_value"] = ratio(pv.n_japanese, pv.n_chars) if pv is not None else 0.0
+            _prose_part_signals(out, view, lambda v: ratio(v.n_japanese, v.n_chars), 0.0)
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
-        if p.prose_part_share is not None and s.get("prose_part", -1.0) >= p.prose_part_share and (
-            s["prose_part_value"] >= p.min
-        ):
+        if _prose_part_passes(s, p.prose_part_share, lambda v: v >= p.min):
             return None
         return below(s, "", p.min, "too_low")
 
@@ -975,7 +976,7 @@ class BbsComments(Filter):
 
 
 _VERSE_END = re.compile(r"[ぁ-ゖ、。！？!?」』）…―ー]\s*$")
-_VERSE_LINE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
+_VERSE_LINE_END = JA_VERSE_LINE_END
 
 
 @register("ja.short_lines")
@@ -1179,30 +1180,27 @@ class PromoVocabulary(KeywordUser, Filter):
     def setup(self) -> None:
         self.ensure_index()
 
-    def _terms(self, view: TextView) -> list[Hit]:
-        """Promo hits, leftmost-longest, without those inside an ordinary word."""
+    def _words(self, view: TextView, key: str) -> list[Hit]:
+        """Hits of list ``key``, leftmost-longest, without those inside an ordinary word (お得意 is
+        not お得); the index matches every list in one pass, cached per view."""
         found = self.ensure_index().match(view)
-        hits = found[self._key]
-        if self._ordinary_key and hits:
-            ordinary = found[self._ordinary_key]
-            if ordinary:
-                return [h for h in non_overlapping([*hits, *ordinary]) if h.list_key == self._key]
+        hits = found[key]
+        ordinary = found[self._ordinary_key] if self._ordinary_key and hits else None
+        if ordinary:
+            return [h for h in non_overlapping([*hits, *ordinary]) if h.list_key == key]
         return non_overlapping(hits)
 
     def _address_outside_quotes(self, view: TextView) -> int:
         assert self._address_key is not None
-        found = self.ensure_index().match(view)
-        hits = found[self._address_key]
+        hits = self._words(view, self._address_key)
         if not hits:
             return 0
-        if self._ordinary_key and found[self._ordinary_key]:  # お得意 is not お得
-            hits = [h for h in non_overlapping([*hits, *found[self._ordinary_key]]) if h.list_key == self._address_key]
         spans = quoted_spans(view.text) if "「" in view.text else []
         return len({h.word for h in hits if not any(a <= h.start and h.start + h.length <= b for a, b in spans)})
 
     def measure(self, view: TextView) -> dict[str, float]:
         p = self.params
-        hits = self._terms(view)
+        hits = self._words(view, self._key)
         distinct = len({h.word for h in hits})
         n = distinct if p.count == "distinct" else len(hits)
         out = {"": ratio(100.0 * n, view.n_chars), "hits": float(len(hits)), "distinct": float(distinct)}

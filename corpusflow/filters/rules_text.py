@@ -26,6 +26,7 @@ from corpusflow.filters.text import (
     C_SPACE,
     C_SYMBOL,
     C_TOTEN,
+    JA_VERSE_LINE_END,
     TextView,
 )
 
@@ -58,8 +59,8 @@ class Length(Filter):
     ``verse_min_chars``: Japanese verse — 4 or more lines of at most 20 characters on average, at
     least half of them ending in hiragana, 、, … or a dash — needs only this many characters.
     Poems are short by nature (a four-line poem of Hagiwara Sakutarō is 57 characters once the
-    Aozora cleaner has removed its notation header and bibliographic footer); menus and keyword lists end their lines in nouns and are still held to
-    ``min_chars``. Reasons: ``text.length.too_short``, ``text.length.too_long``.
+    Aozora cleaner has removed its notation header and bibliographic footer); menus and keyword
+    lists end their lines in nouns and are still held to ``min_chars``. Reasons: ``text.length.too_short``, ``text.length.too_long``.
     """
 
     category: ClassVar[str] = "length"
@@ -79,11 +80,11 @@ class Length(Filter):
         out = {"": float(view.n_chars)}
         p = self.params
         if p.verse_min_chars is not None and p.min_chars is not None and view.n_chars < p.min_chars:
-            lines = [ln.strip() for ln in view.text.split("\n") if ln.strip()]
+            lines = view.lines
             verse = (
                 len(lines) >= 4
                 and sum(map(len, lines)) <= _VERSE_MAX_MEAN_LINE * len(lines)
-                and sum(1 for ln in lines if _JA_VERSE_END.search(ln)) * 2 >= len(lines)
+                and sum(1 for ln in lines if JA_VERSE_LINE_END.search(ln)) * 2 >= len(lines)
             )
             out["verse"] = 1.0 if verse else 0.0
         return out
@@ -94,10 +95,6 @@ class Length(Filter):
         return below(s, "", lo, "too_short") or above(s, "", p.max_chars, "too_long")
 
 
-# A line that ends like a line of Japanese verse (ja.avg_sentence_length's test): in hiragana,
-# 、, … or a dash; not in a noun, as menu items and keywords do, nor in 。 as prose sentences do
-# (counting 。 let 3% of the KWDLC web leads, short sentences one to a line, pass as verse).
-_JA_VERSE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
 # Verse lines are short: 20 characters on average at most (a line of modern Japanese verse is
 # 5-20 characters; prose paragraphs are longer).
 _VERSE_MAX_MEAN_LINE = 20

@@ -488,6 +488,12 @@ def _affix_table(affixes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     return t
 
 
+#: A line that ends like a line of Japanese verse or song: in hiragana, 、, … or a dash, not in a
+#: noun (menu items, keywords) nor in 。 (prose sentences). Shared by ``ja.avg_sentence_length``
+#: (verse is exempt from its minimum) and ``text.length`` (``verse_min_chars``).
+JA_VERSE_LINE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
+
+
 def dup_counts(items: list[str]) -> tuple[int, int, int, int]:
     """(items, duplicate occurrences, characters, duplicate characters) of a list of strings.
 
