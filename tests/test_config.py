@@ -132,3 +132,29 @@ def test_impossible_mixture_and_broken_tokenizer_are_config_errors(tmp_path: Pat
                                   "tokenizer": {"kind": "sentencepiece", "path": str(bad)}}}
     with pytest.raises(ConfigError, match="stages.mixture.tokenizer: cannot load"):
         load_config(data=data)
+
+
+@pytest.mark.parametrize(("param", "value"), [
+    ("ordinary_words", "pkg:filters/wordlists/no_such_list.txt"),
+    ("address_words", "/no/such/address_words.txt"),
+])
+def test_missing_filter_word_list_is_a_config_error(tmp_path: Path, param: str, value: str) -> None:
+    """A word list a filter rule names must exist before any data is read, not fail the job on a
+    worker (the list parameters of config.checks.FILTER_LIST_PARAMS)."""
+    prof = yaml.safe_load((REPO / "corpusflow/filters/profiles/ja_web.yaml").read_text(encoding="utf-8"))
+    for rule in prof["filters"]:
+        if rule["name"] == "ja.promo_vocabulary":
+            rule["params"][param] = value
+    path = tmp_path / "ja_custom.yaml"
+    path.write_text(yaml.safe_dump(prof, allow_unicode=True), encoding="utf-8")
+    data = _base(tmp_path)
+    data["stages"] = {"filters": {"enabled": True, "profiles": {"ja": str(path)}}}
+    with pytest.raises(ConfigError, match=f"filter ja.promo_vocabulary {param}: file not found"):
+        load_config(data=data)
+
+
+def test_worker_paths_list_the_promo_word_lists() -> None:
+    from corpusflow.config.checks import worker_paths
+
+    keys = [k for k, _ in worker_paths(load_config(DEMO))]
+    assert any(k.endswith("ja.promo_vocabulary ordinary_words") for k in keys)

@@ -42,9 +42,11 @@ def launch_checks(cfg: PipelineConfig) -> None:
             problems.append(f"stages.urls: cannot load the URL lists: {type(exc).__name__}: {exc}")
     if st.filters.enabled:
         try:
-            st.filters.resolved_profiles()
+            profiles = st.filters.resolved_profiles()
         except Exception as exc:
             problems.append(f"stages.filters.profiles: {exc}")
+        else:
+            problems += _missing_filter_lists(profiles)
     if st.dsir.enabled:
         problems += _dsir_problems(cfg, names)
     dd = st.dedup
@@ -92,7 +94,10 @@ def _dsir_problems(cfg: PipelineConfig, names: list[str]) -> list[str]:
 #: Filter-rule parameters that name files the workers open (NG-word and keyword lists, the toxicity
 #: lexicon, quality-classifier models). Any other string parameter naming an existing local file
 #: counts too.
-FILTER_PATH_PARAMS = ("wordlist", "wordlists", "context_words", "lexicon", "model")
+FILTER_PATH_PARAMS = ("wordlist", "wordlists", "context_words", "ordinary_words", "address_words", "lexicon", "model")
+#: Of those, the word lists and lexicons: a local one must exist at launch (a model may be trained
+#: after the config is written; its rule reports a missing file itself).
+FILTER_LIST_PARAMS = ("wordlist", "wordlists", "context_words", "ordinary_words", "address_words", "lexicon")
 
 
 def worker_paths(cfg: PipelineConfig) -> list[tuple[str, str]]:
@@ -132,6 +137,24 @@ def worker_paths(cfg: PipelineConfig) -> list[tuple[str, str]]:
         path = getattr(st.mixture.tokenizer, "path", None)
         if path:
             out.append(("stages.mixture.tokenizer", str(path)))
+    return out
+
+
+def _missing_filter_lists(profiles: dict) -> list[str]:
+    """A word list or lexicon named by an enabled rule of a profile that is not there (local and
+    ``pkg:`` paths; object-store URLs are read by the workers)."""
+    out = []
+    for lang, prof in sorted(profiles.items()):
+        for rule in prof.get("spec", {}).get("filters", []):
+            if not rule.get("enabled", True):
+                continue
+            for name, value in (rule.get("params") or {}).items():
+                for v in value if isinstance(value, list) else [value]:
+                    if name in FILTER_LIST_PARAMS and isinstance(v, str):
+                        path = resolve_path(v)
+                        if not is_remote(path) and not os.path.isfile(path):
+                            out.append(f"stages.filters.profiles.{lang}: filter {rule.get('name')} {name}: "
+                                       f"file not found: {v!r}")
     return out
 
 
