@@ -1,4 +1,5 @@
-"""The mixture report (manifest["mixture"]), the plan table and the dataset card (no Beam).
+"""The mixture report (manifest["mixture"]) and the plan table (no Beam; the dataset card is
+:mod:`corpusflow.export.card`).
 
 The report joins what was planned (from the census, before anything was written) with what
 was measured in the written shards, so the manifest *proves* the mixture: target vs achieved
@@ -11,8 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from typing import Any
-
-from corpusflow.core.schemas import TRAIN_SCHEMA
 
 SHARD_STAT_KEYS = ("file", "rows", "bytes", "sha256", "tokens", "chars", "text_bytes", "max_copy")
 
@@ -174,55 +173,4 @@ def plan_table(plan: dict[str, Any]) -> str:
         lines += ["", "SHORTFALL:"] + [f"  {m}" for m in plan["shortfall"]]
     if plan["excluded_cells"]:
         lines += ["", "not in any group (kept in the pool, not selected): " + ", ".join(plan["excluded_cells"])]
-    return "\n".join(lines)
-
-
-def dataset_card(report: dict[str, Any]) -> str:
-    """A Hugging Face dataset card: front matter for ``data/train-*`` plus the mixture table."""
-    langs = sorted({c["lang"] for c in report["cells"] if c["measured_copies"] and c["lang"] != "und"})
-    tok = report["tokenizer"]
-    t = report["totals"]
-    lines = [
-        "---",
-        "configs:",
-        "- config_name: default",
-        "  data_files:",
-        "  - split: train",
-        "    path: data/train-*",
-        "language:",
-        *[f"- {lang}" for lang in langs],
-        "---",
-        "",
-        f"# {report.get('name') or 'corpusflow mixture'}",
-        "",
-        "Pretraining text mixture built by corpusflow: documents that passed language ID, quality "
-        "filters and deduplication, sampled to token targets and globally shuffled into "
-        f"{t['shards']} Parquet shards (zstd). `manifest.json` holds the full plan and per-shard sha256.",
-        "",
-        f"* Tokenizer: **{tok['name']}** ({tok['kind']}, vocab {tok['vocab_size']}, sha256 "
-        f"`{tok['sha256'][:16]}…`), counting mode `{report['count']['mode']}`.",
-        f"* Budget: `{report['budget']}` {report['unit']}; achieved {t['tokens']:,} tokens in "
-        f"{t['rows']:,} rows ({t['documents_selected']:,} distinct documents of {t['documents_in_pool']:,}).",
-        f"* Seed: {report['seed']}. Shuffle: copies keyed by xxh3-64 of (seed, source, id, copy); "
-        "shard = key range; rows sorted by key.",
-        "",
-        "| group | target share | achieved share (tokens) | tokens | chars |",
-        "|---|---|---|---|---|",
-    ]
-    for g, gp in report["groups"].items():
-        lines.append(f"| {g} | {gp['share']:.4f} | {gp['measured_share_of_tokens']:.4f} | "
-                     f"{gp['measured_tokens']:,} | {gp['measured_chars']:,} |")
-    lines += ["", "| source | lang | docs available | target | rate | rows | tokens |", "|---|---|---|---|---|---|---|"]
-    for c in report["cells"]:
-        lines.append(f"| {c['source']} | {c['lang']} | {c['docs']:,} | {c['target']:,} | {c['rate']:.4f} | "
-                     f"{c['measured_copies']:,} | {c['measured_tokens']:,} |")
-    if report["shortfall"]:
-        lines += ["", "**Shortfall** (on_shortfall: report):", ""] + [f"* {m}" for m in report["shortfall"]]
-    lines += [
-        "",
-        "Columns: " + ", ".join(f"`{n}`" for n in TRAIN_SCHEMA.names) + " (docs/design.md#output-columns; "
-        "`copy`: 0 for the first occurrence of a document, 1.. for repeats; `token_ids` last with "
-        "count.keep_token_ids).",
-        "",
-    ]
     return "\n".join(lines)
