@@ -94,6 +94,14 @@ class _KeywordParams(StepParams):
         None, description="List of keywords that also have an ordinary sense (露出, 恐怖, カント): they count "
         "only when the document has a match of the list that is not in this file (pkg: paths allowed).",
     )
+    report_plain_share: float | None = Field(
+        None, ge=0, le=1, description="A text with at least this share of its sentences in the plain style (the "
+        "register of news reports: 逮捕された, 報じた, 話題になっている) is judged with report_max_per_1000_chars "
+        "instead of max_per_1000_chars. None: off.",
+    )
+    report_max_per_1000_chars: float = Field(
+        10.0, ge=0, description="The density limit for a text in the reporting register (report_plain_share)."
+    )
 
 
 def _count_failure(s: Mapping[str, float], max_count: int, per_1000: float | None, cause: str) -> Failure | None:
@@ -162,11 +170,18 @@ class _KeywordCountFilter(KeywordUser, Filter):
         for h in hits:  # the matched words, for inspect and the report: "word.<keyword>" = count
             k = "word." + h.word
             out[k] = out.get(k, 0.0) + 1.0
+        p = self.params
+        if p.report_plain_share is not None:  # the register is read only for a text that would fail
+            failing = _count_failure(out, p.max_count, p.max_per_1000_chars, "too_many") is not None
+            out["plain_share"] = plain_style_share(view) if failing else 0.0
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
         p = self.params
-        return _count_failure(s, p.max_count, p.max_per_1000_chars, "too_many")
+        f = _count_failure(s, p.max_count, p.max_per_1000_chars, "too_many")
+        if f is not None and p.report_plain_share is not None and s["plain_share"] >= p.report_plain_share:
+            return _count_failure(s, p.max_count, p.report_max_per_1000_chars, "too_many")
+        return f
 
 
 @register("ja.ng_words")
@@ -462,6 +477,19 @@ class KatakanaFraction(Filter):
         return above(s, "", p.max, "too_high")
 
 
+_LATIN_RUN = re.compile(r"[A-Za-z0-9]+")
+
+
+def _japanese_share(v: TextView) -> float:
+    return ratio(v.n_japanese, v.n_chars)
+
+
+def _japanese_share_latin_words(v: TextView) -> float:
+    """Japanese letters / characters, a run of Latin letters and digits counted as one character."""
+    runs = _LATIN_RUN.findall(v.text)
+    return ratio(v.n_japanese, v.n_chars - sum(map(len, runs)) + len(runs))
+
+
 @register("ja.japanese_fraction")
 class JapaneseFraction(Filter):
     """Japanese letters / all characters at least ``min`` (Swallow 0.5; whitespace and newlines
@@ -474,6 +502,10 @@ class JapaneseFraction(Filter):
     class Params(StepParams):
         min: float = Field(0.5, ge=0, le=1, description="Minimum Japanese share (Swallow 0.5).")
         prose_part_share: float | None = Field(None, ge=0, le=1, description=_PROSE_PART_DOC)
+        prose_latin_word_as_char: bool = Field(
+            False, description="In the prose part, a run of Latin letters and digits counts as one character: "
+            "a product, model or company name (Android, Snapdragon, SO-04D) is one word of a Japanese sentence.",
+        )
 
     params: Params  # the validated parameters of this rule
 
@@ -481,7 +513,8 @@ class JapaneseFraction(Filter):
         p = self.params
         out = {"": ratio(view.n_japanese, view.n_chars)}
         if p.prose_part_share is not None and out[""] < p.min:
-            _prose_part_signals(out, view, lambda v: ratio(v.n_japanese, v.n_chars), 0.0)
+            value = _japanese_share_latin_words if p.prose_latin_word_as_char else _japanese_share
+            _prose_part_signals(out, view, value, 0.0)
         return out
 
     def judge(self, s: Mapping[str, float]) -> Failure | None:
@@ -924,6 +957,10 @@ def comment_headers(text: str) -> int:
     return n
 
 
+# A line that ends as prose: in 。 or ．, maybe before closing brackets and spaces.
+_PROSE_LINE_END = re.compile(r"[。．][」』）)]*\s*$")
+
+
 @register("ja.bbs_comments")
 class BbsComments(Filter):
     """At most ``max_count`` BBS/comment-page pattern matches (HojiChar ``DiscardBBSComments``,
@@ -957,12 +994,20 @@ class BbsComments(Filter):
             None, ge=1, description="If set, reject a text with at least this many comment-header lines "
             "(post number / name / date(weekday) time / ID).",
         )
+        skip_prose_lines: bool = Field(
+            False, description="Do not count matches in lines that end in 。 (an article about reviews or posts "
+            "says レビュー and 投稿 in its sentences; a comment page has them in header and count lines).",
+        )
 
     params: Params  # the validated parameters of this rule
 
     def measure(self, view: TextView) -> dict[str, float]:
         p = self.params
         n = bbs_count(view, p.hyphen_runs_as_one, p.count_hyphens)
+        if p.skip_prose_lines and n > p.max_count and "。" in view.text:
+            # only a text that would fail is counted again, without its prose lines
+            rest = "\n".join(ln for ln in view.lines if not _PROSE_LINE_END.search(ln))
+            n = bbs_count(TextView(rest), p.hyphen_runs_as_one, p.count_hyphens)
         out = {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
         if p.min_headers is not None:
             out["headers"] = float(comment_headers(view.text))
@@ -1061,6 +1106,10 @@ class _PromoParams(StepParams):
         WORDLISTS + "promo_address_ja.txt",
         description="Terms by which a seller addresses the customer or speaks for itself (ご来店, お問い合わせ, 当店).",
     )
+    report_max_address: int = Field(
+        0, ge=0, description="A reporting text (report_plain_share) is not judged with up to this many distinct "
+        "address words outside quotations: one おすすめ in an editor's sentence is not a seller speaking.",
+    )
 
 
 # A sentence in the past tense: ends in た (した, だった, ました, でした), before closing brackets
@@ -1072,9 +1121,19 @@ _PAST = re.compile(r"た[」』）)]*[。．！？!?]*$")
 _HAS_JA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u3400-\u9fff]")
 
 
+# A sentence that ends as a sentence: in end punctuation or a closing quotation mark.
+_SENTENCE_CLOSED = re.compile(r"[。．！？!?」』]$")
+
+
 def _register_sentences(view: TextView) -> list[str]:
-    """``view.ja_sentences`` longer than 3 characters that hold a Japanese letter."""
-    return [s for s in view.ja_sentences if len(s) > 3 and _HAS_JA.search(s)]
+    """``view.ja_sentences`` longer than 3 characters that hold a Japanese letter; of those, the
+    ones that end in end punctuation or a closing quotation mark when there are at least two.
+    Spec lines (サイズ：幅107mm), list items, headings and link labels have no predicate: they are
+    neither plain nor polite, and counting them would make an article with a spec table read
+    like a catalogue."""
+    sents = [s for s in view.ja_sentences if len(s) > 3 and _HAS_JA.search(s)]
+    closed = [s for s in sents if _SENTENCE_CLOSED.search(s)]
+    return closed if len(closed) >= 2 else sents
 
 
 def past_tense_share(view: TextView) -> float:
@@ -1222,7 +1281,7 @@ class PromoVocabulary(KeywordUser, Filter):
         if n < p.min_hits:
             return None
         narrative = p.narrative_share is not None and s["past_share"] >= p.narrative_share
-        if p.report_plain_share is not None and s["address"] == 0 and (
+        if p.report_plain_share is not None and s["address"] <= p.report_max_address and (
             narrative or s["plain_share"] >= p.report_plain_share
         ):
             return None
