@@ -93,6 +93,31 @@ PHONE = "\n".join([
     "Network LTE / HSPA+ / GSM",
 ])
 
+# An article on stockings in summer: the word 18 times, nothing sexual
+STOCKINGS = "".join([
+    "猛暑が続く今年の夏、ストッキングをはかずに出勤する女性が増えている。",
+    "ある調査では、ストッキングの生産量はこの10年で4分の1に減ったという。",
+    "20年前はスカートにストッキングが当たり前で、ストッキングは脚をきれいに見せる道具だった。",
+    "しかし若い世代には、ストッキングを古くさいと感じる人も少なくない。",
+    "「会社ではストッキングをはくが、休日は素足で過ごす」と話す40代の女性もいる。",
+    "冷房の効いた職場では、ストッキングが冷え対策になるという声もある。",
+    "メーカーは蒸れにくいストッキングや、素足に見えるストッキングを売り出している。",
+    "肌色のストッキングに代わり、黒や柄物のストッキングを選ぶ人も増えた。",
+    "ストッキングの売り場では、夏向けのストッキングが並ぶ。ストッキング離れはしばらく続きそうだ。",
+    "専門家は、ストッキングの役割が変わりつつあると分析している。ストッキングの未来はどうなるのだろうか。",
+])
+
+# A report that quotes a company president in the polite style, with shop words in his quote
+QUOTED = "\n".join([
+    "大手家電量販店は1日、都内に新しい店舗を開いた。",
+    "「多くのお客様のご来店をお待ちしております。」",
+    "「人気の商品を限定価格でご用意しました。」",
+    "「お得なキャンペーンも実施中です。送料無料でお届けします。」",
+    "「新しい売り場もぜひご覧ください。スタッフ一同、心よりお待ちしております。」",
+    "社長はこう話した。新店舗は家電の販売に加え、修理の受け付けも行う。",
+    "同社は年内にさらに3店舗を開く計画だ。",
+])
+
 Case = tuple[str, dict[str, Any], Callable[[], str], str | None]
 
 CASES: list[Case] = [
@@ -104,6 +129,8 @@ CASES: list[Case] = [
     # a shop lead from KWDLC (当店, お気軽に, ご来店) is still judged
     ("ja.promo_vocabulary", {"narrative_share": 0.34, "report_plain_share": 0.5, "report_max_address": 1,
                              "ordinary_words": PROMO_ORDINARY}, lambda: kwdlc(228), "ja.promo_vocabulary.too_dense"),
+    # quoted speech is the speaker's register, not the writer's (address words inside 「」 do not count)
+    ("ja.promo_vocabulary", {"report_plain_share": 0.45, "ordinary_words": PROMO_ORDINARY}, lambda: QUOTED, None),
     # --- adult words in a crime report: judged at the reporting density ------------------------
     ("ja.ng_adult", {"max_count": 1, "max_per_1000_chars": 5, "boundaries": "morpheme", "context_words": ADULT_CONTEXT,
                      "min_keyword_chars": 2}, lambda: ARREST, "ja.ng_adult.too_many"),
@@ -113,6 +140,11 @@ CASES: list[Case] = [
     ("ja.ng_adult", {"max_count": 1, "max_per_1000_chars": 5, "boundaries": "morpheme", "context_words": ADULT_CONTEXT,
                      "min_keyword_chars": 2, "report_plain_share": 0.5}, lambda: mc4("mc4ja-944339154320"),
      "ja.ng_adult.too_many"),
+    # an everyday word of the adult list (ストッキング) counts only next to one that is not
+    ("ja.ng_adult", {"max_count": 1, "max_per_1000_chars": 5, "boundaries": "morpheme", "min_keyword_chars": 2},
+     lambda: STOCKINGS, "ja.ng_adult.too_many"),
+    ("ja.ng_adult", {"max_count": 1, "max_per_1000_chars": 5, "boundaries": "morpheme", "context_words": ADULT_CONTEXT,
+                     "min_keyword_chars": 2}, lambda: STOCKINGS, None),
     # --- message-board patterns in prose lines ------------------------------------------------
     ("ja.bbs_comments", {"max_count": 14, "max_per_1000_chars": 10, "count_hyphens": False}, lambda: REVIEWS,
      "ja.bbs_comments.too_many"),
@@ -140,3 +172,20 @@ def test_news_register(rule: str, params: dict[str, Any], text: Callable[[], str
     ensure_registered()
     chain = FilterChain([build_step(rule, params)]).setup()
     assert chain.apply(Document(id="t", text=text(), source="test", lang="ja")).reason == expected
+
+
+@pytest.mark.parametrize(("text", "share"), [
+    # rhetorical questions of a column are plain style (売れるのか, 変わるのだろうか, 広がるのでは)
+    ("新型は本当に売れるのか。市場はどう変わるのだろうか。利用者はさらに広がるのでは。価格は2万円だ。", 1.0),
+    # polite questions and requests are not (ですか, ませんか, ください)
+    ("新型をご存じですか。一緒に試してみませんか。お気軽にお問い合わせください。価格は2万円です。", 0.0),
+    # quoted speech is left out: the writer's two sentences are plain
+    ("「ぜひご来店ください。」「お待ちしております。」\n社長はこう話した。新店舗は年内に開く予定だ。", 1.0),
+    # spec lines have no predicate and are left out when there are sentences
+    ("価格は2万円だ。重さは130グラムになる。\nサイズ：幅67mm\n質量：約130g\n色：白、黒", 1.0),
+])
+def test_plain_style_share(text: str, share: float) -> None:
+    from corpusflow.filters.rules_ja import plain_style_share
+    from corpusflow.filters.text import TextView
+
+    assert plain_style_share(TextView(text)) == pytest.approx(share)

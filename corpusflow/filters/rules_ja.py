@@ -1121,18 +1121,31 @@ _PAST = re.compile(r"た[」』）)]*[。．！？!?]*$")
 _HAS_JA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u3400-\u9fff]")
 
 
-# A sentence that ends as a sentence: in end punctuation or a closing quotation mark.
-_SENTENCE_CLOSED = re.compile(r"[。．！？!?」』]$")
+# A sentence that ends as a sentence: in end punctuation.
+_SENTENCE_CLOSED = re.compile(r"[。．！？!?]$")
+_OPEN_QUOTES = "「『"
+_CLOSE_QUOTES = re.compile(r"[」』]")
+
+
+def _quoted_speech(s: str) -> bool:
+    """The sentence is someone's quoted words: it opens a quotation that does not close before
+    its end (「とても便利です。) or it is one whole quotation (「とても便利です」)."""
+    s = s.lstrip("」』 　")  # the close of the previous quotation: 「…。」「…。
+    if not s or s[0] not in _OPEN_QUOTES:
+        return False
+    m = _CLOSE_QUOTES.search(s)
+    return m is None or m.end() >= len(s.rstrip("。．！？!?"))
 
 
 def _register_sentences(view: TextView) -> list[str]:
     """``view.ja_sentences`` longer than 3 characters that hold a Japanese letter; of those, the
-    ones that end in end punctuation or a closing quotation mark when there are at least two.
+    ones that end in end punctuation and are not quoted speech, when there are at least two.
     Spec lines (サイズ：幅107mm), list items, headings and link labels have no predicate: they are
     neither plain nor polite, and counting them would make an article with a spec table read
-    like a catalogue."""
+    like a catalogue. Quoted speech is the speaker's register, not the writer's: a report quotes
+    a company president in the polite style."""
     sents = [s for s in view.ja_sentences if len(s) > 3 and _HAS_JA.search(s)]
-    closed = [s for s in sents if _SENTENCE_CLOSED.search(s)]
+    closed = [s for s in sents if _SENTENCE_CLOSED.search(s) and not _quoted_speech(s)]
     return closed if len(closed) >= 2 else sents
 
 
@@ -1144,10 +1157,11 @@ def past_tense_share(view: TextView) -> float:
 
 
 # A sentence in the plain style (常体): ends in a plain predicate — だ/である, the past た, a verb in
-# its dictionary form (発売する, 行う), an adjective in い, the negative ない/ず, or という — and
-# not in the polite style (です/ます, ください, ございます), before closing brackets and end
-# punctuation. A sentence ending in a noun (体言止め: 送料無料。) is neither.
-_PLAIN_END = re.compile(r"(?:だ|である|た|[うくすつぬぶむるい]|ない|ず|という)[」』）)]*[。．！？!?]*$")
+# its dictionary form (発売する, 行う), an adjective in い, the negative ない/ず, or という; or a
+# plain question (売れるのか, 本当なのだろうか, 変わるのでは: the rhetorical questions of columns) —
+# and not in the polite style (です/ます, ですか, ください, ございます), before closing brackets and
+# end punctuation. A sentence ending in a noun (体言止め: 送料無料。) is neither.
+_PLAIN_END = re.compile(r"(?:だ|である|た|[うくすつぬぶむるい]|ない|ず|という|[うのだいる]か|のでは)[」』）)]*[。．！？!?]*$")
 _POLITE_END = re.compile(
     r"(?:です|ます|ました|ません|でした|ましょう|ください|下さい|ませんか|でしょう|ございます|いたします|致します|ませ)"
     r"[」』）)]*[。．！？!?♪☆★]*$"
