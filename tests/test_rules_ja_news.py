@@ -118,6 +118,9 @@ QUOTED = "\n".join([
     "同社は年内にさらに3店舗を開く計画だ。",
 ])
 
+# 夕 (末吉安持, Aozora Bunko) after the Aozora cleaner: a poem whose lines close in 。 and 、
+YUU = "夕\n末吉安持\n\n直らぬ病、身は痩せぬ。\n思へる仲も、今日よりか、\n明日か、君には厭はれむ。\nかく思ふとき日は暮れて、\nこほろぎすだく磯際の\n破れし船に泣き伏しぬ。"
+
 Case = tuple[str, dict[str, Any], Callable[[], str], str | None]
 
 CASES: list[Case] = [
@@ -156,6 +159,12 @@ CASES: list[Case] = [
     # --- list markers of the ad list ------------------------------------------------------------
     ("ja.ad_keywords", {"max_count": 10, "max_per_1000_chars": 5}, lambda: MARKERS, "ja.ad_keywords.too_many"),
     ("ja.ad_keywords", {"max_count": 10, "max_per_1000_chars": 5, "min_keyword_chars": 2}, lambda: MARKERS, None),
+    # --- verse whose stanzas close in 。 is still verse -------------------------------------------
+    ("text.length", {"min_chars": 200, "verse_min_chars": 50}, lambda: YUU, None),
+    ("text.length", {"min_chars": 200}, lambda: YUU, "text.length.too_short"),
+    # ... but prose with kana reading lines between its sentences is not (KWDLC leads: 大根 / だいこん)
+    ("text.length", {"min_chars": 200, "verse_min_chars": 50}, lambda: kwdlc(3256), "text.length.too_short"),
+    ("text.length", {"min_chars": 200, "verse_min_chars": 50}, lambda: kwdlc(481), "text.length.too_short"),
     # --- Latin-script names in Japanese sentences ----------------------------------------------
     ("ja.japanese_fraction", {"min": 0.5, "prose_part_share": 0.2}, lambda: PHONE, "ja.japanese_fraction.too_low"),
     ("ja.japanese_fraction", {"min": 0.5, "prose_part_share": 0.2, "prose_latin_word_as_char": True},

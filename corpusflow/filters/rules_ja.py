@@ -30,7 +30,7 @@ from corpusflow.filters.base import (
     register,
 )
 from corpusflow.filters.keywords import Hit, KeywordUser, load_wordlist, morpheme_boundaries, non_overlapping
-from corpusflow.filters.text import C_DIGIT, JA_VERSE_LINE_END, TextView, dup_counts
+from corpusflow.filters.text import C_DIGIT, TextView, dup_counts, ja_verse_line_share
 
 JA = frozenset({"ja"})
 NGDIR = "pkg:resources/ngwords/hojichar/"
@@ -566,7 +566,7 @@ class AvgSentenceLength(Filter):
             # only where it can matter: the share of lines that end like verse (in hiragana,
             # 、 or a dash, not a sentence end): a poem, not a keyword list or a menu
             lines = view.lines
-            out["verse_lines"] = ratio(sum(1 for ln in lines if _VERSE_LINE_END.search(ln)), len(lines))
+            out["verse_lines"] = ja_verse_line_share(lines)
             out["lines"] = float(len(lines))
         return out
 
@@ -1021,7 +1021,6 @@ class BbsComments(Filter):
 
 
 _VERSE_END = re.compile(r"[ぁ-ゖ、。！？!?」』）…―ー]\s*$")
-_VERSE_LINE_END = JA_VERSE_LINE_END
 
 
 @register("ja.short_lines")

@@ -26,8 +26,9 @@ from corpusflow.filters.text import (
     C_SPACE,
     C_SYMBOL,
     C_TOTEN,
-    JA_VERSE_LINE_END,
+    JA_VERSE_MAX_MEAN_LINE,
     TextView,
+    ja_verse_line_share,
 )
 
 
@@ -84,7 +85,7 @@ class Length(Filter):
             verse = (
                 len(lines) >= 4
                 and sum(map(len, lines)) <= _VERSE_MAX_MEAN_LINE * len(lines)
-                and sum(1 for ln in lines if JA_VERSE_LINE_END.search(ln)) * 2 >= len(lines)
+                and ja_verse_line_share(lines) >= 0.5
             )
             out["verse"] = 1.0 if verse else 0.0
         return out
@@ -95,9 +96,7 @@ class Length(Filter):
         return below(s, "", lo, "too_short") or above(s, "", p.max_chars, "too_long")
 
 
-# Verse lines are short: 20 characters on average at most (a line of modern Japanese verse is
-# 5-20 characters; prose paragraphs are longer).
-_VERSE_MAX_MEAN_LINE = 20
+_VERSE_MAX_MEAN_LINE = JA_VERSE_MAX_MEAN_LINE  # 20: a line of Japanese verse
 
 
 @register("text.compression_ratio")

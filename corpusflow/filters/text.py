@@ -492,6 +492,31 @@ def _affix_table(affixes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
 #: noun (menu items, keywords) nor in 。 (prose sentences). Shared by ``ja.avg_sentence_length``
 #: (verse is exempt from its minimum) and ``text.length`` (``verse_min_chars``).
 JA_VERSE_LINE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
+_KUTEN_LINE_END = re.compile(r"。[」』）)]*\s*$")
+_KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー、・／/\s]+")
+
+
+def ja_verse_line_share(lines: list[str]) -> float:
+    """Share of ``lines`` that end like verse (:data:`JA_VERSE_LINE_END`). In a lineated text —
+    at least a quarter of its lines end like verse — the lines that end in 。 count too when they
+    are verse-short (20 characters on average at most): a poem's stanza closes its sentence
+    (赤い鳥がないていた。) without becoming prose. Prose set one sentence to a line has longer
+    sentences, and its kana-only reading lines (ほにゅうるい) do not make it lineated."""
+    if not lines:
+        return 0.0
+    ends = [ln for ln in lines if JA_VERSE_LINE_END.search(ln)]
+    verse = len(ends)
+    # kana-only lines between sentences are readings (ほにゅうるい), not verse lines
+    if sum(1 for ln in ends if not _KANA_ONLY.fullmatch(ln)) * 4 >= len(lines):
+        closed = [len(ln) for ln in lines if _KUTEN_LINE_END.search(ln)]
+        if closed and sum(closed) <= JA_VERSE_MAX_MEAN_LINE * len(closed):
+            verse += len(closed)
+    return verse / len(lines)
+
+
+#: Verse lines are short: 20 characters on average at most (a line of modern Japanese verse is
+#: 5-20 characters; prose sentences and paragraphs are longer).
+JA_VERSE_MAX_MEAN_LINE = 20
 
 
 def dup_counts(items: list[str]) -> tuple[int, int, int, int]:
