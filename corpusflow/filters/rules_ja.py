@@ -172,7 +172,7 @@ class _KeywordCountFilter(KeywordUser, Filter):
             out[k] = out.get(k, 0.0) + 1.0
         p = self.params
         if p.report_plain_share is not None:  # the register is read only for a text that would fail
-            failing = _count_failure(out, p.max_count, p.max_per_1000_chars, "too_many") is not None
+            failing = n > p.max_count and _count_failure(out, p.max_count, p.max_per_1000_chars, "too_many")
             out["plain_share"] = plain_style_share(view) if failing else 0.0
         return out
 
@@ -1143,9 +1143,13 @@ def _register_sentences(view: TextView) -> list[str]:
     neither plain nor polite, and counting them would make an article with a spec table read
     like a catalogue. Quoted speech is the speaker's register, not the writer's: a report quotes
     a company president in the polite style."""
-    sents = [s for s in view.ja_sentences if len(s) > 3 and _HAS_JA.search(s)]
-    closed = [s for s in sents if _SENTENCE_CLOSED.search(s) and not _quoted_speech(s)]
-    return closed if len(closed) >= 2 else sents
+    sc = view.cache("register_sentences")
+    out = sc.get("s")
+    if out is None:
+        sents = [s for s in view.ja_sentences if len(s) > 3 and _HAS_JA.search(s)]
+        closed = [s for s in sents if _SENTENCE_CLOSED.search(s) and not _quoted_speech(s)]
+        out = sc["s"] = closed if len(closed) >= 2 else sents
+    return out
 
 
 def past_tense_share(view: TextView) -> float:
