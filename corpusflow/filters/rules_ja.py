@@ -564,7 +564,8 @@ class AvgSentenceLength(Filter):
         p = self.params
         if p.verse_exempt and p.min is not None and out["sentences"] and out[""] < p.min:
             # only where it can matter: the share of lines that end like verse (in hiragana,
-            # 、 or a dash, not a sentence end): a poem, not a keyword list or a menu
+            # 、 or a dash; in a lineated text also short lines closing in 。): a poem, not a
+            # keyword list or a menu (filters/text.ja_verse_line_share)
             lines = view.lines
             out["verse_lines"] = ja_verse_line_share(lines)
             out["lines"] = float(len(lines))
@@ -1004,7 +1005,7 @@ class BbsComments(Filter):
     def measure(self, view: TextView) -> dict[str, float]:
         p = self.params
         n = bbs_count(view, p.hyphen_runs_as_one, p.count_hyphens)
-        if p.skip_prose_lines and n > p.max_count and "。" in view.text:
+        if p.skip_prose_lines and n > p.max_count and ("。" in view.text or "．" in view.text):
             # only a text that would fail is counted again, without its prose lines
             rest = "\n".join(ln for ln in view.lines if not _PROSE_LINE_END.search(ln))
             n = bbs_count(TextView(rest), p.hyphen_runs_as_one, p.count_hyphens)

@@ -84,7 +84,7 @@ class Length(Filter):
             lines = view.lines
             verse = (
                 len(lines) >= 4
-                and sum(map(len, lines)) <= _VERSE_MAX_MEAN_LINE * len(lines)
+                and sum(map(len, lines)) <= JA_VERSE_MAX_MEAN_LINE * len(lines)
                 and ja_verse_line_share(lines) >= 0.5
             )
             out["verse"] = 1.0 if verse else 0.0
@@ -94,9 +94,6 @@ class Length(Filter):
         p = self.params
         lo = p.verse_min_chars if s.get("verse", 0.0) else p.min_chars
         return below(s, "", lo, "too_short") or above(s, "", p.max_chars, "too_long")
-
-
-_VERSE_MAX_MEAN_LINE = JA_VERSE_MAX_MEAN_LINE  # 20: a line of Japanese verse
 
 
 @register("text.compression_ratio")

@@ -489,9 +489,13 @@ def _affix_table(affixes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: A line that ends like a line of Japanese verse or song: in hiragana, 、, … or a dash, not in a
-#: noun (menu items, keywords) nor in 。 (prose sentences). Shared by ``ja.avg_sentence_length``
-#: (verse is exempt from its minimum) and ``text.length`` (``verse_min_chars``).
+#: noun (menu items, keywords) nor in 。 (prose sentences). Used through :func:`ja_verse_line_share`
+#: by ``ja.avg_sentence_length`` (verse is exempt from its minimum) and ``text.length``
+#: (``verse_min_chars``).
 JA_VERSE_LINE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
+#: Verse lines are short: 20 characters on average at most (a line of modern Japanese verse is
+#: 5-20 characters; prose sentences and paragraphs are longer).
+JA_VERSE_MAX_MEAN_LINE = 20
 _KUTEN_LINE_END = re.compile(r"。[」』）)]*\s*$")
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー、・／/\s]+")
 
@@ -513,10 +517,6 @@ def ja_verse_line_share(lines: list[str]) -> float:
             verse += len(closed)
     return verse / len(lines)
 
-
-#: Verse lines are short: 20 characters on average at most (a line of modern Japanese verse is
-#: 5-20 characters; prose sentences and paragraphs are longer).
-JA_VERSE_MAX_MEAN_LINE = 20
 
 
 def dup_counts(items: list[str]) -> tuple[int, int, int, int]:
