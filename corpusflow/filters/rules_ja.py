@@ -30,7 +30,7 @@ from corpusflow.filters.base import (
     register,
 )
 from corpusflow.filters.keywords import Hit, KeywordUser, load_wordlist, morpheme_boundaries, non_overlapping
-from corpusflow.filters.text import C_DIGIT, TextView, dup_counts, ja_verse_line_share
+from corpusflow.filters.text import C_DIGIT, JA_PROSE_LINE_END, TextView, dup_counts, ja_verse_line_share
 
 JA = frozenset({"ja"})
 NGDIR = "pkg:resources/ngwords/hojichar/"
@@ -340,12 +340,13 @@ def kuten_share(view: TextView) -> float:
 
 
 def prose_part(view: TextView) -> tuple[float, TextView | None]:
-    """The page's prose: its lines that end in 。 or ． (share of the characters of its non-blank
+    """The page's prose: its lines that end in 。 or ．, maybe before closing brackets
+    (``JA_PROSE_LINE_END``; share of the characters of its non-blank
     lines, and a view of those lines), cached per view."""
     c = view.cache("prose_part")
     if "share" not in c:
         lines = view.lines
-        prose = [ln for ln in lines if ln.endswith(("。", "．"))]
+        prose = [ln for ln in lines if JA_PROSE_LINE_END.search(ln)]
         total = sum(map(len, lines))
         c["share"] = sum(map(len, prose)) / total if total else 0.0
         c["view"] = TextView("\n".join(prose)) if prose else None
@@ -481,6 +482,7 @@ _LATIN_RUN = re.compile(r"[A-Za-z0-9]+")
 
 
 def _japanese_share(v: TextView) -> float:
+    """Japanese letters / all characters (Swallow's measure)."""
     return ratio(v.n_japanese, v.n_chars)
 
 
@@ -511,7 +513,7 @@ class JapaneseFraction(Filter):
 
     def measure(self, view: TextView) -> dict[str, float]:
         p = self.params
-        out = {"": ratio(view.n_japanese, view.n_chars)}
+        out = {"": _japanese_share(view)}
         if p.prose_part_share is not None and out[""] < p.min:
             value = _japanese_share_latin_words if p.prose_latin_word_as_char else _japanese_share
             _prose_part_signals(out, view, value, 0.0)
@@ -958,10 +960,6 @@ def comment_headers(text: str) -> int:
     return n
 
 
-# A line that ends as prose: in 。 or ．, maybe before closing brackets and spaces.
-_PROSE_LINE_END = re.compile(r"[。．][」』）)]*\s*$")
-
-
 @register("ja.bbs_comments")
 class BbsComments(Filter):
     """At most ``max_count`` BBS/comment-page pattern matches (HojiChar ``DiscardBBSComments``,
@@ -1007,7 +1005,7 @@ class BbsComments(Filter):
         n = bbs_count(view, p.hyphen_runs_as_one, p.count_hyphens)
         if p.skip_prose_lines and n > p.max_count and ("。" in view.text or "．" in view.text):
             # only a text that would fail is counted again, without its prose lines
-            rest = "\n".join(ln for ln in view.lines if not _PROSE_LINE_END.search(ln))
+            rest = "\n".join(ln for ln in view.lines if not JA_PROSE_LINE_END.search(ln))
             n = bbs_count(TextView(rest), p.hyphen_runs_as_one, p.count_hyphens)
         out = {"": float(n), "per_1000_chars": ratio(1000.0 * n, view.n_chars)}
         if p.min_headers is not None:

@@ -496,7 +496,10 @@ JA_VERSE_LINE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
 #: Verse lines are short: 20 characters on average at most (a line of modern Japanese verse is
 #: 5-20 characters; prose sentences and paragraphs are longer).
 JA_VERSE_MAX_MEAN_LINE = 20
-_KUTEN_LINE_END = re.compile(r"。[」』）)]*\s*$")
+#: A line that ends as a prose sentence: in 。 or ．, maybe before closing brackets (lines are
+#: stripped). The prose part of a page (``rules_ja.prose_part``), the lines ``ja.bbs_comments``
+#: leaves out, and the closed lines of verse (:func:`ja_verse_line_share`).
+JA_PROSE_LINE_END = re.compile(r"[。．][」』）)]*\s*$")
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー、・／/\s]+")
 
 
@@ -512,7 +515,7 @@ def ja_verse_line_share(lines: list[str]) -> float:
     verse = len(ends)
     # kana-only lines between sentences are readings (ほにゅうるい), not verse lines
     if sum(1 for ln in ends if not _KANA_ONLY.fullmatch(ln)) * 4 >= len(lines):
-        closed = [len(ln) for ln in lines if _KUTEN_LINE_END.search(ln)]
+        closed = [len(ln) for ln in lines if JA_PROSE_LINE_END.search(ln)]
         if closed and sum(closed) <= JA_VERSE_MAX_MEAN_LINE * len(closed):
             verse += len(closed)
     return verse / len(lines)
