@@ -340,13 +340,14 @@ def kuten_share(view: TextView) -> float:
 
 
 def prose_part(view: TextView) -> tuple[float, TextView | None]:
-    """The page's prose: its lines that end in 。 or ．, maybe before closing brackets
-    (``JA_PROSE_LINE_END``; share of the characters of its non-blank
-    lines, and a view of those lines), cached per view."""
+    """The page's prose: its lines that end in 。 or ． (share of the characters of its non-blank
+    lines, and a view of those lines), cached per view. Stricter than ``JA_PROSE_LINE_END`` (a
+    line closing a quotation after 。 is not counted here): the composition thresholds were set
+    on this definition."""
     c = view.cache("prose_part")
     if "share" not in c:
         lines = view.lines
-        prose = [ln for ln in lines if JA_PROSE_LINE_END.search(ln)]
+        prose = [ln for ln in lines if ln.endswith(("。", "．"))]
         total = sum(map(len, lines))
         c["share"] = sum(map(len, prose)) / total if total else 0.0
         c["view"] = TextView("\n".join(prose)) if prose else None

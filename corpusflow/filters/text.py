@@ -497,8 +497,8 @@ JA_VERSE_LINE_END = re.compile(r"[ぁ-ゖ、…―ー]\s*$")
 #: 5-20 characters; prose sentences and paragraphs are longer).
 JA_VERSE_MAX_MEAN_LINE = 20
 #: A line that ends as a prose sentence: in 。 or ．, maybe before closing brackets (lines are
-#: stripped). The prose part of a page (``rules_ja.prose_part``), the lines ``ja.bbs_comments``
-#: leaves out, and the closed lines of verse (:func:`ja_verse_line_share`).
+#: stripped). The lines ``ja.bbs_comments`` leaves out, and the closed lines of verse
+#: (:func:`ja_verse_line_share`).
 JA_PROSE_LINE_END = re.compile(r"[。．][」』）)]*\s*$")
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー、・／/\s]+")
 
